@@ -1,0 +1,173 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/broker/brokertest"
+	"github.com/streamforge/streamforge/internal/kafka"
+)
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestProduceConsumeOverTLSAndSCRAM(t *testing.T) {
+	b := brokertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	p, err := kafka.Connect(ctx, b.Kafka, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.EnsureTopic(ctx, kafka.TopicSpec{Name: "t1", Partitions: 1, Retention: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.EnsureTopic(ctx, kafka.TopicSpec{Name: "t1", Partitions: 1}); err != nil {
+		t.Fatalf("second EnsureTopic must accept an existing topic: %v", err)
+	}
+	for i := range 3 {
+		if err := p.Produce(ctx, "t1", nil, fmt.Appendf(nil, "v%d", i), map[string]string{"h": "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c, err := kafka.NewConsumer(ctx, b.Kafka, discard(), kafka.ConsumerOptions{Group: "g", Topics: []string{"t1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []kafka.Record
+	for len(got) < 3 {
+		recs, err := c.Poll(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, recs...)
+	}
+	if string(got[0].Value) != "v0" || got[0].Headers["h"] != "x" {
+		t.Fatalf("first record = %q headers %v", got[0].Value, got[0].Headers)
+	}
+	if err := c.Commit(ctx, got[:2]); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+
+	// A new member of the same group resumes after the committed offsets.
+	c2, err := kafka.NewConsumer(ctx, b.Kafka, discard(), kafka.ConsumerOptions{Group: "g", Topics: []string{"t1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	recs, err := c2.Poll(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1 || string(recs[0].Value) != "v2" {
+		t.Fatalf("after commit of 2, got %d records, first %q", len(recs), recs[0].Value)
+	}
+	lag, err := c2.Lag(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lag["t1"] != 1 {
+		t.Fatalf("lag = %v, want t1:1", lag)
+	}
+}
+
+func TestConnectFailuresAreClear(t *testing.T) {
+	b := brokertest.Start(t)
+	ctx := context.Background()
+
+	wrongPass := b.Kafka
+	wrongPass.Password = "not-the-password"
+	_, err := kafka.Connect(ctx, wrongPass, discard())
+	if !errors.Is(err, kafka.ErrAuth) {
+		t.Fatalf("wrong password: err = %v, want ErrAuth", err)
+	}
+	if strings.Contains(err.Error(), "not-the-password") {
+		t.Fatalf("error leaks the password: %v", err)
+	}
+
+	dir := t.TempDir()
+	otherCA, _ := brokertest.NewCA(t, "")
+	caPath := filepath.Join(dir, "other.crt")
+	if err := os.WriteFile(caPath, otherCA, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	wrongCA := b.Kafka
+	wrongCA.CAPath = caPath
+	if _, err := kafka.Connect(ctx, wrongCA, discard()); !errors.Is(err, kafka.ErrTLS) {
+		t.Fatalf("wrong CA: err = %v, want ErrTLS", err)
+	}
+
+	missing := b.Kafka
+	missing.CAPath = filepath.Join(dir, "missing.crt")
+	if _, err := kafka.Connect(ctx, missing, discard()); err == nil || !strings.Contains(err.Error(), "missing.crt") {
+		t.Fatalf("missing CA: err = %v, want the file named", err)
+	}
+
+	garbage := filepath.Join(dir, "garbage.crt")
+	if err := os.WriteFile(garbage, []byte("not a pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := b.Kafka
+	bad.CAPath = garbage
+	if _, err := kafka.Connect(ctx, bad, discard()); err == nil || !strings.Contains(err.Error(), "garbage.crt") {
+		t.Fatalf("invalid CA: err = %v, want the file named", err)
+	}
+
+	down := kafka.Config{Brokers: []string{"127.0.0.1:1"}, ConnectTimeout: 700 * time.Millisecond}
+	if _, err := kafka.Connect(ctx, down, discard()); !errors.Is(err, kafka.ErrUnreachable) || !strings.Contains(err.Error(), "127.0.0.1:1") {
+		t.Fatalf("unreachable: err = %v, want ErrUnreachable naming the address", err)
+	}
+}
+
+func TestEnvConfigDerivesProtocol(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string
+		mech string
+	}{
+		{map[string]string{}, kafka.Plaintext, kafka.MechScramSHA512},
+		{map[string]string{"KAFKA_CA_PATH": "/ca"}, kafka.SSL, kafka.MechScramSHA512},
+		{map[string]string{"KAFKA_USER": "u"}, kafka.SASLPlaintext, kafka.MechScramSHA512},
+		{map[string]string{"KAFKA_USER": "u", "KAFKA_CA_PATH": "/ca"}, kafka.SASLSSL, kafka.MechScramSHA512},
+		{map[string]string{"KAFKA_USER": "u", "KAFKA_SASL_MECHANISM": "plain", "KAFKA_SECURITY_PROTOCOL": "sasl_plaintext"}, kafka.SASLPlaintext, kafka.MechPlain},
+	}
+	for _, tt := range tests {
+		c, err := kafka.EnvConfig(func(k string) string { return tt.env[k] })
+		if err != nil {
+			t.Fatalf("%v: %v", tt.env, err)
+		}
+		if c.Protocol() != tt.want || c.SASLMechanism() != tt.mech {
+			t.Errorf("%v: protocol %s mech %s, want %s %s", tt.env, c.Protocol(), c.SASLMechanism(), tt.want, tt.mech)
+		}
+	}
+	for _, bad := range []map[string]string{
+		{"KAFKA_SECURITY_PROTOCOL": "carrier-pigeon"},
+		{"KAFKA_USER": "u", "KAFKA_SASL_MECHANISM": "GSSAPI"},
+		{"KAFKA_SECURITY_PROTOCOL": "SASL_SSL"},
+		{"KAFKA_CONNECT_TIMEOUT": "soon"},
+	} {
+		if _, err := kafka.EnvConfig(func(k string) string { return bad[k] }); err == nil {
+			t.Errorf("%v: want an error", bad)
+		}
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	c := kafka.Config{User: "u", Password: "hunter2"}
+	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
+		if strings.Contains(s, "hunter2") {
+			t.Fatalf("config prints its password: %s", s)
+		}
+	}
+}

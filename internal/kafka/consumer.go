@@ -1,0 +1,153 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ConsumerOptions chooses what a Consumer reads.
+type ConsumerOptions struct {
+	Group  string
+	Topics []string
+	// FromLatest starts a group with no committed offset at the end of the
+	// topics (new records only) instead of the beginning.
+	FromLatest bool
+	// MaxWait bounds how long a fetch waits for data; zero keeps franz-go's
+	// default.
+	MaxWait time.Duration
+}
+
+// Consumer reads records of a consumer group. Offsets are committed only by
+// Commit, so a record is read again after a crash until it was committed.
+type Consumer struct {
+	*Client
+}
+
+// NewConsumer connects a group consumer (see Connect for the checks done).
+func NewConsumer(ctx context.Context, cfg Config, log *slog.Logger, o ConsumerOptions) (*Consumer, error) {
+	if o.Group == "" || len(o.Topics) == 0 {
+		return nil, errors.New("kafka consumer needs a group and at least one topic")
+	}
+	reset := kgo.NewOffset().AtStart()
+	if o.FromLatest {
+		reset = kgo.NewOffset().AtEnd()
+	}
+	opts := []kgo.Opt{
+		kgo.ConsumerGroup(o.Group),
+		kgo.ConsumeTopics(o.Topics...),
+		kgo.ConsumeResetOffset(reset),
+		kgo.DisableAutoCommit(),
+		kgo.SessionTimeout(10 * time.Second),
+	}
+	if o.MaxWait > 0 {
+		opts = append(opts, kgo.FetchMaxWait(o.MaxWait))
+	}
+	c, err := Connect(ctx, cfg, log, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Consumer{Client: c}, nil
+}
+
+// Poll waits for records (at most max, or all buffered when max <= 0) until
+// ctx ends. A done context returns the context's error and no records.
+func (c *Consumer) Poll(ctx context.Context, max int) ([]Record, error) {
+	fs := c.cl.PollRecords(ctx, max)
+	if fs.IsClientClosed() {
+		return nil, errors.New("kafka consumer closed")
+	}
+	if err := ctx.Err(); err != nil && fs.NumRecords() == 0 {
+		return nil, err
+	}
+	var ferr error
+	fs.EachError(func(t string, p int32, err error) {
+		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && ferr == nil {
+			ferr = fmt.Errorf("fetching %s[%d]: %w", t, p, err)
+		}
+	})
+	recs := make([]Record, 0, fs.NumRecords())
+	fs.EachRecord(func(kr *kgo.Record) { recs = append(recs, fromKgo(kr)) })
+	if len(recs) == 0 && ferr != nil {
+		return nil, ferr
+	}
+	return recs, nil
+}
+
+// Commit marks recs as processed: after a restart the group resumes after
+// the highest committed offset of each partition.
+func (c *Consumer) Commit(ctx context.Context, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	krs := make([]*kgo.Record, 0, len(recs))
+	for _, r := range recs {
+		if r.raw != nil {
+			krs = append(krs, r.raw)
+		}
+	}
+	if err := c.cl.CommitRecords(ctx, krs...); err != nil {
+		return fmt.Errorf("committing offsets: %w", err)
+	}
+	return nil
+}
+
+// Close leaves the group and closes the connection.
+func (c *Consumer) Close() { c.cl.Close() }
+
+// TopicSpec describes a topic to create.
+type TopicSpec struct {
+	Name              string
+	Partitions        int32
+	ReplicationFactor int16
+	Retention         time.Duration // zero: the broker's default
+}
+
+// EnsureTopic creates the topic unless it exists.
+func (c *Client) EnsureTopic(ctx context.Context, t TopicSpec) error {
+	var configs map[string]*string
+	if t.Retention > 0 {
+		configs = map[string]*string{"retention.ms": kadm.StringPtr(strconv.FormatInt(t.Retention.Milliseconds(), 10))}
+	}
+	p, rf := t.Partitions, t.ReplicationFactor
+	if p <= 0 {
+		p = -1
+	}
+	if rf <= 0 {
+		rf = -1
+	}
+	_, err := kadm.NewClient(c.cl).CreateTopic(ctx, p, rf, configs, t.Name)
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("creating topic %s: %w", t.Name, err)
+	}
+	return nil
+}
+
+// Lag returns, per topic, how many records the group has not committed yet.
+func (c *Client) Lag(ctx context.Context, group string) (map[string]int64, error) {
+	lags, err := kadm.NewClient(c.cl).Lag(ctx, group)
+	if err != nil {
+		return nil, fmt.Errorf("reading lag of group %s: %w", group, err)
+	}
+	out := map[string]int64{}
+	for _, g := range lags {
+		if g.FetchErr != nil {
+			return nil, fmt.Errorf("reading lag of group %s: %w", group, g.FetchErr)
+		}
+		for t, ps := range g.Lag {
+			for _, l := range ps {
+				if l.Lag > 0 {
+					out[t] += l.Lag
+				}
+			}
+		}
+	}
+	return out, nil
+}

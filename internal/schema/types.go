@@ -1,0 +1,90 @@
+// Package schema is the destination-agnostic core of bulker's loading: it
+// flattens JSON events into columns, infers and widens column types, applies
+// type hints, sanitises identifiers for a dialect and reconciles a batch with
+// the table as stored. It does no I/O.
+package schema
+
+// DataType is a column's logical type. Destinations map it to SQL types.
+type DataType uint8
+
+// Logical types, ordered so that the scalar widening lattice
+// Bool → Int → Float → Text follows the numeric order.
+const (
+	Null      DataType = iota // only nulls seen so far: no type yet
+	Bool                      // Go value: bool
+	Int                       // Go value: int64
+	Float                     // Go value: float64
+	Timestamp                 // Go value: time.Time in UTC
+	Text                      // Go value: string
+	JSON                      // Go value: json.RawMessage (valid JSON)
+)
+
+var typeNames = [...]string{"null", "bool", "int", "float", "timestamp", "text", "json"}
+
+func (t DataType) String() string {
+	if int(t) < len(typeNames) {
+		return typeNames[t]
+	}
+	return "unknown"
+}
+
+// Column is one column of a table.
+type Column struct {
+	Name string // as stored: already sanitised for the dialect
+	Type DataType
+	// SQLType is an explicit SQL type, from a type hint or read back from
+	// the database; empty means the dialect's default for Type.
+	SQLType string
+}
+
+// Table is a table's shape.
+type Table struct {
+	Name            string
+	Columns         []Column
+	PrimaryKey      []string // column names
+	TimestampColumn string   // indexed / sort key, optional
+}
+
+// Column returns the column with the given name.
+func (t Table) Column(name string) (Column, bool) {
+	for _, c := range t.Columns {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+// absent marks a key that was missing from an event, unlike an explicit
+// JSON null. An upsert keeps the stored value of an absent column.
+type absent struct{}
+
+// Absent is the row value of a column the event did not have.
+var Absent any = absent{}
+
+// Batch is rows ready for a destination: every row has one value per column
+// of Table, already converted to the column's Go type (see DataType), nil
+// for SQL NULL, or Absent.
+type Batch struct {
+	Table Table
+	Rows  [][]any
+}
+
+// Dialect holds the identifier rules of a destination.
+type Dialect struct {
+	Name string
+	// MaxIdentLen is the longest identifier, in bytes when LenInBytes
+	// (PostgreSQL's 63) or else in characters (MySQL's 64).
+	MaxIdentLen int
+	LenInBytes  bool
+	// Lowercase folds identifiers to lower case, as unquoted names are in
+	// PostgreSQL, so users can query them without quotes.
+	Lowercase bool
+	// MaxColumns is the hard column limit of a table; wider events put the
+	// overflow into UnmappedColumn.
+	MaxColumns int
+}
+
+// UnmappedColumn holds, as a JSON object, the values that could not be
+// stored in their own column (type conflict, column limit).
+const UnmappedColumn = "_unmapped_data"
