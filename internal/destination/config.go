@@ -60,21 +60,6 @@ func ParseJSON(data []byte, id string) (Config, error) {
 	return c, c.Validate()
 }
 
-// UnmarshalJSON accepts the password as a plain JSON string.
-func (s *Credentials) UnmarshalJSON(b []byte) error {
-	type plain Credentials
-	var aux struct {
-		plain
-		Password string `json:"password"`
-	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
-	}
-	*s = Credentials(aux.plain)
-	s.Password = secret.String(aux.Password)
-	return nil
-}
-
 // Validate names the destination and the bad field.
 func (c *Config) Validate() error {
 	if !idPattern.MatchString(c.ID) {
