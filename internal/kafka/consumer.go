@@ -151,3 +151,12 @@ func (c *Client) Lag(ctx context.Context, group string) (map[string]int64, error
 	}
 	return out, nil
 }
+
+// Topics lists the cluster's topics, internal ones excluded.
+func (c *Client) Topics(ctx context.Context) ([]string, error) {
+	td, err := kadm.NewClient(c.cl).ListTopics(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing topics: %w", err)
+	}
+	return td.Names(), nil
+}
