@@ -40,6 +40,15 @@ func TestProduceConsumeOverTLSAndSCRAM(t *testing.T) {
 		}
 	}
 
+	all, err := kafka.ReadAll(ctx, b.Kafka, discard(), "t1", 0)
+	if err != nil || len(all) != 3 {
+		t.Fatalf("ReadAll = %d records, %v; want 3", len(all), err)
+	}
+	last, err := kafka.ReadAll(ctx, b.Kafka, discard(), "t1", 2)
+	if err != nil || len(last) != 2 || string(last[1].Value) != "v2" {
+		t.Fatalf("ReadAll with limit 2 = %d records, %v; want the newest 2", len(last), err)
+	}
+
 	c, err := kafka.NewConsumer(ctx, b.Kafka, discard(), kafka.ConsumerOptions{Group: "g", Topics: []string{"t1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -169,5 +178,57 @@ func TestSecretNeverPrints(t *testing.T) {
 		if strings.Contains(s, "hunter2") {
 			t.Fatalf("config prints its password: %s", s)
 		}
+	}
+}
+
+func TestTailReaderAndLatestGroupSeeOnlyNewRecords(t *testing.T) {
+	b := brokertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := kafka.Connect(ctx, b.Kafka, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := p.Produce(ctx, "tail", nil, []byte("old"), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	tail, err := kafka.NewTailReader(ctx, b.Kafka, discard(), "tail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tail.Close()
+	group, err := kafka.NewConsumer(ctx, b.Kafka, discard(), kafka.ConsumerOptions{Group: "latest", Topics: []string{"tail"}, FromLatest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer group.Close()
+	// Produced right after the readers return, before the group may have
+	// joined: both must still read it, and neither the older record.
+	if err := p.Produce(ctx, "tail", nil, []byte("new"), nil); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]*kafka.Consumer{"tail": tail, "group": group} {
+		recs, err := c.Poll(ctx, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(recs) != 1 || string(recs[0].Value) != "new" {
+			t.Fatalf("%s read %d records, first %q; want only \"new\"", name, len(recs), recs[0].Value)
+		}
+	}
+
+	// A never-seen topic is created and tailed from its (empty) start.
+	fresh, err := kafka.NewTailReader(ctx, b.Kafka, discard(), "fresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if err := p.Produce(ctx, "fresh", nil, []byte("first"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := fresh.Poll(ctx, 0); err != nil || len(recs) != 1 {
+		t.Fatalf("fresh topic: %d records, err %v", len(recs), err)
 	}
 }

@@ -18,7 +18,9 @@ type ConsumerOptions struct {
 	Group  string
 	Topics []string
 	// FromLatest starts a group with no committed offset at the end of the
-	// topics (new records only) instead of the beginning.
+	// topics (new records only) instead of the beginning. The end is fixed
+	// before NewConsumer returns, so a record produced after that is read
+	// even when the group join completes later.
 	FromLatest bool
 	// MaxWait bounds how long a fetch waits for data; zero keeps franz-go's
 	// default.
@@ -49,6 +51,18 @@ func NewConsumer(ctx context.Context, cfg Config, log *slog.Logger, o ConsumerOp
 	}
 	if o.MaxWait > 0 {
 		opts = append(opts, kgo.FetchMaxWait(o.MaxWait))
+	}
+	if o.FromLatest {
+		admin, err := Connect(ctx, cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		err = admin.pinAtEnd(ctx, o.Group, o.Topics)
+		admin.Close()
+		if err != nil {
+			// The reset offset still applies; only the start point is less exact.
+			log.Warn("could not fix the group's start offsets, starting from the end at join", "group", o.Group, "err", err)
+		}
 	}
 	c, err := Connect(ctx, cfg, log, opts...)
 	if err != nil {
