@@ -1,0 +1,74 @@
+// Package eventslog keeps bulker's recent events — accepted by the HTTP
+// API, loaded into a destination, failed or dead-lettered — for the
+// /events and /log endpoints. It is a bounded log for people, not a
+// delivery guarantee: Kafka holds the events themselves.
+package eventslog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Status of an event.
+type Status string
+
+// Statuses, in the order an event goes through them.
+const (
+	Accepted Status = "accepted" // durably in Kafka
+	Loaded   Status = "loaded"   // written to the destination
+	Failed   Status = "failed"   // a load failed; it will be retried
+	Dead     Status = "dead"     // given up: in the dead-letter topic
+)
+
+// Entry is one logged event.
+type Entry struct {
+	ID          string          `json:"id"`
+	Time        time.Time       `json:"time"`
+	Destination string          `json:"destination"`
+	Table       string          `json:"table"`
+	Status      Status          `json:"status"`
+	Error       string          `json:"error,omitempty"`
+	Body        json.RawMessage `json:"body,omitempty"`
+}
+
+// Filter selects entries; empty fields match everything.
+type Filter struct {
+	Destination string
+	Table       string
+	Statuses    []Status
+	// Limit caps the answer; <= 0 means every stored entry.
+	Limit int
+}
+
+// Log is what bulker needs from an events log; Memory and Redis implement
+// it.
+type Log interface {
+	Add(ctx context.Context, e Entry) error
+	// List returns matching entries, newest first.
+	List(ctx context.Context, f Filter) ([]Entry, error)
+}
+
+func (f Filter) match(e *Entry) bool {
+	return (f.Destination == "" || f.Destination == e.Destination) &&
+		(f.Table == "" || f.Table == e.Table) &&
+		(len(f.Statuses) == 0 || slices.Contains(f.Statuses, e.Status))
+}
+
+// fill sets the ID and time of an entry that has none. IDs start with the
+// Unix time in milliseconds, like Redis stream ids, so they sort by time.
+func fill(e *Entry, now time.Time) {
+	if e.Time.IsZero() {
+		e.Time = now
+	}
+	e.Time = e.Time.UTC()
+	if e.ID == "" {
+		var b [6]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+		e.ID = strconv.FormatInt(e.Time.UnixMilli(), 10) + "-" + hex.EncodeToString(b[:])
+	}
+}

@@ -1,0 +1,155 @@
+package eventslog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func redisClient(t *testing.T) (*redis.Client, string) {
+	t.Helper()
+	addr := os.Getenv("STREAMFORGE_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redis at %s (STREAMFORGE_TEST_REDIS) unreachable: %v", addr, err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := "streamforge-test:" + hex.EncodeToString(b[:]) + ":"
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			rdb.Del(ctx, keys...)
+		}
+		rdb.Close()
+	})
+	return rdb, prefix
+}
+
+// logs returns every implementation holding at most size entries (per list).
+func logs(t *testing.T, size int) map[string]Log {
+	rdb, prefix := redisClient(t)
+	return map[string]Log{
+		"memory": NewMemory(size),
+		"redis":  NewRedis(rdb, prefix, size),
+	}
+}
+
+func TestLog(t *testing.T) {
+	ctx := context.Background()
+	for name, l := range logs(t, 5) {
+		t.Run(name, func(t *testing.T) {
+			base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			add := func(i int, dest, table string, st Status) {
+				t.Helper()
+				e := Entry{Time: base.Add(time.Duration(i) * time.Second), Destination: dest, Table: table, Status: st,
+					Body: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}
+				if st == Failed {
+					e.Error = "boom"
+				}
+				if err := l.Add(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 7 { // more than the size: the two oldest of "pg" go, not "my"'s
+				add(i, "pg", []string{"a", "b"}[i%2], []Status{Accepted, Loaded, Failed}[i%3])
+			}
+			add(7, "my", "a", Dead)
+			add(-1, "my", "a", Accepted) // older than every "pg" entry
+
+			all, err := l.List(ctx, Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := bodies(all); got != `[{"n":7} {"n":6} {"n":5} {"n":4} {"n":3} {"n":2} {"n":-1}]` {
+				t.Errorf("all: %s", got)
+			}
+			cases := []struct {
+				f    Filter
+				want string
+			}{
+				{Filter{Destination: "pg"}, `[{"n":6} {"n":5} {"n":4} {"n":3} {"n":2}]`},
+				{Filter{Destination: "pg", Table: "b"}, `[{"n":5} {"n":3}]`},
+				{Filter{Destination: "pg", Limit: 2}, `[{"n":6} {"n":5}]`},
+				{Filter{Statuses: []Status{Failed, Dead}}, `[{"n":7} {"n":5} {"n":2}]`},
+				{Filter{Destination: "my"}, `[{"n":7} {"n":-1}]`},
+				{Filter{Limit: 3}, `[{"n":7} {"n":6} {"n":5}]`},
+				{Filter{Destination: "nope"}, `[]`},
+			}
+			for _, c := range cases {
+				got, err := l.List(ctx, c.f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s := bodies(got); s != c.want {
+					t.Errorf("%+v: got %s, want %s", c.f, s, c.want)
+				}
+			}
+			e := all[0]
+			if e.ID == "" || e.Destination != "my" || e.Table != "a" || e.Status != Dead || !e.Time.Equal(base.Add(7*time.Second)) {
+				t.Errorf("entry fields lost: %+v", e)
+			}
+			if all[2].Error != "boom" {
+				t.Errorf("error lost: %+v", all[2])
+			}
+		})
+	}
+}
+
+func bodies(es []Entry) string {
+	s := make([]string, len(es))
+	for i, e := range es {
+		s[i] = string(e.Body)
+	}
+	return fmt.Sprint(s)
+}
+
+func TestLogConcurrent(t *testing.T) {
+	ctx := context.Background()
+	for name, l := range logs(t, 50) {
+		t.Run(name, func(t *testing.T) {
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Go(func() {
+					for i := range 25 {
+						if err := l.Add(ctx, Entry{Destination: "d", Table: "t", Status: Accepted, Body: json.RawMessage(fmt.Sprintf(`{"w":%d,"i":%d}`, w, i))}); err != nil {
+							t.Error(err)
+						}
+						if _, err := l.List(ctx, Filter{Destination: "d", Limit: 3}); err != nil {
+							t.Error(err)
+						}
+					}
+				})
+			}
+			wg.Wait()
+			got, err := l.List(ctx, Filter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 50 {
+				t.Errorf("got %d entries, want the 50 kept per destination", len(got))
+			}
+			seen := map[string]bool{}
+			for _, e := range got {
+				if seen[e.ID] {
+					t.Errorf("duplicate id %s", e.ID)
+				}
+				seen[e.ID] = true
+			}
+		})
+	}
+}

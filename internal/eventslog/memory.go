@@ -1,0 +1,88 @@
+package eventslog
+
+import (
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Memory keeps the newest entries of each destination in process memory.
+// Safe for concurrent use; entries are lost on restart.
+type Memory struct {
+	size int
+	mu   sync.Mutex
+	seq  uint64
+	logs map[string]*ring // by destination
+}
+
+type ring struct {
+	buf  []memEntry
+	next int // where the next entry goes
+	full bool
+}
+
+type memEntry struct {
+	Entry
+	seq uint64 // orders entries of the same time
+}
+
+// NewMemory keeps at most size entries (at least one) per destination.
+func NewMemory(size int) *Memory {
+	return &Memory{size: max(size, 1), logs: map[string]*ring{}}
+}
+
+// Add stores an entry, dropping its destination's oldest when full.
+func (m *Memory) Add(_ context.Context, e Entry) error {
+	fill(&e, time.Now())
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.logs[e.Destination]
+	if r == nil {
+		r = &ring{buf: make([]memEntry, m.size)}
+		m.logs[e.Destination] = r
+	}
+	m.seq++
+	r.buf[r.next] = memEntry{Entry: e, seq: m.seq}
+	r.next++
+	if r.next == len(r.buf) {
+		r.next, r.full = 0, true
+	}
+	return nil
+}
+
+// List returns matching entries, newest first.
+func (m *Memory) List(_ context.Context, f Filter) ([]Entry, error) {
+	m.mu.Lock()
+	var found []memEntry
+	for dest, r := range m.logs {
+		if f.Destination != "" && dest != f.Destination {
+			continue
+		}
+		n := r.next
+		if r.full {
+			n = len(r.buf)
+		}
+		for i := range n {
+			if e := r.buf[(r.next-1-i+len(r.buf))%len(r.buf)]; f.match(&e.Entry) {
+				found = append(found, e)
+			}
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(found, func(a, b memEntry) int {
+		if c := b.Time.Compare(a.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.seq, a.seq)
+	})
+	if f.Limit > 0 && len(found) > f.Limit {
+		found = found[:f.Limit]
+	}
+	out := make([]Entry, len(found))
+	for i, e := range found {
+		out[i] = e.Entry
+	}
+	return out, nil
+}
