@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -60,6 +61,9 @@ func (c *Client) pinAtEnd(ctx context.Context, group string, topics []string) er
 	}
 	adm := kadm.NewClient(c.cl)
 	committed, err := adm.FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		committed, err = nil, nil
+	}
 	if err != nil {
 		return fmt.Errorf("fetching offsets of group %s: %w", group, err)
 	}
