@@ -3,6 +3,7 @@ package destination
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"strings"
 
@@ -100,4 +101,14 @@ func (o Options) PrimaryKeys() []string {
 		}
 	}
 	return out
+}
+
+// Equal reports whether two configurations describe the same destination
+// with the same settings, so a running loader or connection can be kept.
+func (c Config) Equal(o Config) bool {
+	a, b := c.Credentials, o.Credentials
+	return c.ID == o.ID && c.Type == o.Type && c.Options == o.Options &&
+		a.Host == b.Host && a.Port == b.Port && a.Database == b.Database &&
+		a.DefaultSchema == b.DefaultSchema && a.Username == b.Username &&
+		a.Password == b.Password && maps.Equal(a.Parameters, b.Parameters)
 }
