@@ -1,0 +1,239 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/schema"
+)
+
+const (
+	// maxVars is SQLite's SQLITE_MAX_VARIABLE_NUMBER.
+	maxVars = 32766
+	// maxRowsPerStmt keeps statements small enough to prepare quickly.
+	maxRowsPerStmt = 500
+	// timeLayout is RFC 3339 in UTC with fixed microseconds: readable in the
+	// sqlite3 shell, understood by SQLite's date functions, and sorting as
+	// text sorts as time.
+	timeLayout = "2006-01-02T15:04:05.000000Z"
+)
+
+// Load implements destination.Destination.
+func (d *DB) Load(ctx context.Context, b schema.Batch, o destination.LoadOptions) error {
+	if err := d.load(ctx, b, o); err != nil {
+		return d.classify(fmt.Errorf("loading %d rows into %s: %w", len(b.Rows), b.Table.Name, err))
+	}
+	return nil
+}
+
+func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions) error {
+	t := b.Table
+	if o.Mode == destination.Append && len(b.Rows) == 0 {
+		return nil
+	}
+	pk, err := pkIndexes(t, o.Dedup)
+	if err != nil {
+		return err
+	}
+	rows, err := convert(t, b.Rows)
+	if err != nil {
+		return err
+	}
+	sets := shape(rows, len(t.Columns), pk, o.Dedup)
+
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	switch o.Mode {
+	case destination.Append:
+		err = insert(ctx, tx, t.Name, t, sets, o.Dedup)
+	case destination.ReplaceTable:
+		err = replaceTable(ctx, tx, t, sets)
+	case destination.ReplacePartition:
+		if _, ok := column(t, destination.PartitionColumn); !ok {
+			return fmt.Errorf("replacing a partition needs column %s", destination.PartitionColumn)
+		}
+		_, err = tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ?", quote(t.Name), quote(destination.PartitionColumn)), o.Partition)
+		if err == nil {
+			err = insert(ctx, tx, t.Name, t, sets, o.Dedup)
+		}
+	default:
+		return fmt.Errorf("unknown load mode %d", o.Mode)
+	}
+	if err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// replaceTable fills a new table and swaps it in; SQLite's DDL is
+// transactional, so readers see the old table or the new one.
+func replaceTable(ctx context.Context, tx *sql.Tx, t schema.Table, sets []rowSet) error {
+	tmp := fmt.Sprintf("%s_tmp_%d", t.Name, time.Now().UnixNano())
+	if err := createTable(ctx, tx, tmp, t); err != nil {
+		return err
+	}
+	if err := insert(ctx, tx, tmp, t, sets, false); err != nil {
+		return err
+	}
+	for _, q := range []string{
+		"DROP TABLE IF EXISTS " + quote(t.Name),
+		fmt.Sprintf("ALTER TABLE %s RENAME TO %s", quote(tmp), quote(t.Name)),
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	if t.TimestampColumn != "" {
+		return createIndex(ctx, tx, t.Name, t.TimestampColumn)
+	}
+	return nil
+}
+
+func pkIndexes(t schema.Table, dedup bool) ([]int, error) {
+	if !dedup {
+		return nil, nil
+	}
+	if len(t.PrimaryKey) == 0 {
+		return nil, fmt.Errorf("deduplication needs a primary key on %s", t.Name)
+	}
+	idx := make([]int, len(t.PrimaryKey))
+	for i, k := range t.PrimaryKey {
+		idx[i] = -1
+		for j, c := range t.Columns {
+			if strings.EqualFold(c.Name, k) {
+				idx[i] = j
+			}
+		}
+		if idx[i] < 0 {
+			return nil, fmt.Errorf("primary key column %s is not in the batch", k)
+		}
+	}
+	return idx, nil
+}
+
+// insert writes the row sets into table with multi-row statements, each
+// prepared once per shape; with upsert a row whose key exists updates the
+// columns its set carries.
+func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets []rowSet, upsert bool) error {
+	for _, s := range sets {
+		if len(s.rows) == 0 {
+			continue
+		}
+		names := make([]string, len(s.cols))
+		for i, c := range s.cols {
+			names[i] = t.Columns[c].Name
+		}
+		perStmt := min(maxRowsPerStmt, maxVars/len(names), len(s.rows))
+		full := insertSQL(table, names, perStmt, upsert, t.PrimaryKey)
+		stmt, err := tx.PrepareContext(ctx, full)
+		if err != nil {
+			return err
+		}
+		args := make([]any, 0, perStmt*len(names))
+		rows := s.rows
+		for len(rows) >= perStmt {
+			args = args[:0]
+			for _, r := range rows[:perStmt] {
+				args = append(args, r...)
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				stmt.Close()
+				return err
+			}
+			rows = rows[perStmt:]
+		}
+		stmt.Close()
+		if len(rows) > 0 {
+			args = args[:0]
+			for _, r := range rows {
+				args = append(args, r...)
+			}
+			if _, err := tx.ExecContext(ctx, insertSQL(table, names, len(rows), upsert, t.PrimaryKey), args...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func insertSQL(table string, cols []string, n int, upsert bool, pk []string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", quote(table), quoteAll(cols))
+	row := "(" + strings.Repeat("?, ", len(cols)-1) + "?)"
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	if !upsert {
+		return b.String()
+	}
+	var set []string
+	for _, c := range cols {
+		if !contains(pk, c) {
+			set = append(set, fmt.Sprintf("%s = excluded.%s", quote(c), quote(c)))
+		}
+	}
+	fmt.Fprintf(&b, " ON CONFLICT (%s) DO ", quoteAll(pk))
+	if len(set) == 0 {
+		b.WriteString("NOTHING")
+	} else {
+		b.WriteString("UPDATE SET " + strings.Join(set, ", "))
+	}
+	return b.String()
+}
+
+// convert turns the batch's values into what SQLite stores.
+func convert(t schema.Table, rows [][]any) ([][]any, error) {
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		if len(r) != len(t.Columns) {
+			return nil, fmt.Errorf("row %d has %d values for %d columns", i, len(r), len(t.Columns))
+		}
+		o := make([]any, len(r))
+		for j, v := range r {
+			var err error
+			if o[j], err = value(v); err != nil {
+				return nil, fmt.Errorf("row %d, column %s: %w", i, t.Columns[j].Name, err)
+			}
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+func value(v any) (any, error) {
+	switch x := v.(type) {
+	case nil, int64, string:
+		return v, nil
+	case bool:
+		if x {
+			return int64(1), nil
+		}
+		return int64(0), nil
+	case float64:
+		// SQLite would store NaN as NULL: refuse rather than lose it.
+		if math.IsNaN(x) {
+			return nil, fmt.Errorf("NaN cannot be stored: %w", destination.ErrData)
+		}
+		return x, nil
+	case time.Time:
+		return x.UTC().Round(time.Microsecond).Format(timeLayout), nil
+	case json.RawMessage:
+		return string(x), nil
+	}
+	if v == schema.Absent {
+		return v, nil
+	}
+	return nil, fmt.Errorf("unsupported value of type %T: %w", v, destination.ErrData)
+}
