@@ -1,0 +1,385 @@
+package schema
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// TableOptions are a destination's per-table settings, by original key.
+type TableOptions struct {
+	PrimaryKey      []string
+	TimestampColumn string
+}
+
+// Reasons of a Note.
+const (
+	// ReasonTypeConflict: the value cannot be cast to the column's type
+	// without loss; it went to UnmappedColumn.
+	ReasonTypeConflict = "type_conflict"
+	// ReasonColumnLimit: the table is at the dialect's column limit; the
+	// value went to UnmappedColumn.
+	ReasonColumnLimit = "column_limit"
+	// ReasonNearColumnLimit warns that the table uses 90% or more of the
+	// dialect's column limit; Count is its number of columns.
+	ReasonNearColumnLimit = "near_column_limit"
+)
+
+// Note reports, for one batch, values that were put into UnmappedColumn
+// instead of their own column, or a warning about the table. Notes are
+// grouped by column, key, reason and value type.
+type Note struct {
+	Table      string
+	Column     string // sanitised column name; empty for a table warning
+	Key        string // original key path
+	Reason     string // one of the Reason constants
+	StoredType string // the column's type
+	ValueType  string // the type inferred for the value
+	Row        int    // index of the first event concerned; -1 for the table
+	Count      int    // values concerned in the batch
+}
+
+func (n Note) String() string {
+	switch n.Reason {
+	case ReasonNearColumnLimit:
+		return fmt.Sprintf("table %s: %d columns, near the column limit", n.Table, n.Count)
+	case ReasonColumnLimit:
+		return fmt.Sprintf("table %s: no room for column %s (key %q): %d value(s) of type %s kept in %s",
+			n.Table, n.Column, n.Key, n.Count, n.ValueType, UnmappedColumn)
+	default:
+		return fmt.Sprintf("table %s: column %s (key %q) of type %s cannot hold %d value(s) of type %s: kept in %s",
+			n.Table, n.Column, n.Key, n.StoredType, n.Count, n.ValueType, UnmappedColumn)
+	}
+}
+
+// keyInfo is what a batch says about one key.
+type keyInfo struct {
+	key  string
+	typ  DataType // lowest common type of the values
+	hint string   // first type hint seen
+}
+
+// Build reconciles a batch of events with the table as stored (stored is
+// ignored unless storedExists) and returns the table the batch needs and
+// the rows to load into it.
+//
+// want is the stored table plus the columns it lacks, appended in
+// first-seen order; existing columns never change type. A new column takes
+// the hint's type when a hint is given, else the lowest common type of the
+// batch (see Common), or Text when every value is null. Values are cast to
+// their column's type (see Cast); a value that cannot be cast without loss,
+// or whose column would exceed d.MaxColumns, is kept under its original key
+// in the JSON object of UnmappedColumn and reported by a Note.
+//
+// Every row has one value per column of want: the Go value of the column's
+// type, nil for a JSON null, or Absent for a key the event lacks.
+func Build(d Dialect, tableName string, o TableOptions, events []Event, stored Table, storedExists bool) (want Table, b Batch, notes []Note) {
+	keyIdx := make(map[string]int)
+	var infos []keyInfo
+	for _, e := range events {
+		for _, f := range e.Fields {
+			i, ok := keyIdx[f.Key]
+			if !ok {
+				i = len(infos)
+				keyIdx[f.Key] = i
+				infos = append(infos, keyInfo{key: f.Key})
+			}
+			in := &infos[i]
+			in.typ = Common(in.typ, f.Type)
+			if in.hint == "" {
+				in.hint = f.SQLType
+			}
+		}
+	}
+	keys := make([]string, len(infos))
+	for i, in := range infos {
+		keys[i] = in.key
+	}
+	names := UniqueNames(d, keys, UnmappedColumn)
+
+	want.Name = SanitizeIdent(d, tableName)
+	if storedExists {
+		want = stored
+		want.Columns = append(make([]Column, 0, len(stored.Columns)+len(infos)+1), stored.Columns...)
+	}
+	lookup := newColumnIndex(d, want.Columns)
+	unmapped, hasUnmapped := lookup.find(UnmappedColumn)
+	limit := d.MaxColumns
+	if limit > 0 && !hasUnmapped {
+		limit-- // keep room for UnmappedColumn
+	}
+	keyCol := make([]int, len(infos))
+	for i, in := range infos {
+		if j, ok := lookup.find(names[i]); ok {
+			keyCol[i] = j
+			continue
+		}
+		if limit > 0 && len(want.Columns) >= limit {
+			keyCol[i] = -1
+			continue
+		}
+		c := Column{Name: names[i], Type: in.typ, SQLType: in.hint}
+		if in.hint != "" {
+			c.Type = HintType(in.hint)
+		}
+		if c.Type == Null {
+			c.Type = Text
+		}
+		keyCol[i] = len(want.Columns)
+		want.Columns = append(want.Columns, c)
+	}
+	if !hasUnmapped {
+		unmapped = len(want.Columns) // added below if used
+	}
+
+	width := len(want.Columns) + 1
+	slab := make([]any, len(events)*width)
+	for i := range slab {
+		slab[i] = Absent
+	}
+	b.Rows = make([][]any, len(events))
+	noteIdx := make(map[noteKey]int)
+	addNote := func(row int, f Field, col Column, reason string) {
+		k := noteKey{f.Key, col.Name, reason, f.Type}
+		if i, ok := noteIdx[k]; ok {
+			notes[i].Count++
+			return
+		}
+		noteIdx[k] = len(notes)
+		notes = append(notes, Note{Table: want.Name, Column: col.Name, Key: f.Key, Reason: reason,
+			StoredType: col.Type.String(), ValueType: f.Type.String(), Row: row, Count: 1})
+	}
+	var buf []byte
+	usedUnmapped := false
+	for r, e := range events {
+		row := slab[r*width : (r+1)*width : (r+1)*width]
+		buf = buf[:0]
+		for _, f := range e.Fields {
+			i := keyIdx[f.Key]
+			if j := keyCol[i]; j >= 0 {
+				if v, ok := Cast(f, want.Columns[j].Type); ok {
+					row[j] = v
+					continue
+				}
+				addNote(r, f, want.Columns[j], ReasonTypeConflict)
+			} else {
+				addNote(r, f, Column{Name: names[i], Type: infos[i].typ}, ReasonColumnLimit)
+			}
+			if len(buf) == 0 {
+				buf = append(buf, '{')
+			} else {
+				buf = append(buf, ',')
+			}
+			buf = appendQuoted(buf, f.Key)
+			buf = append(buf, ':')
+			buf = f.appendJSON(buf)
+		}
+		if len(buf) > 0 {
+			usedUnmapped = true
+			obj := Field{Type: JSON, Value: json.RawMessage(append(append([]byte(nil), buf...), '}'))}
+			row[unmapped] = obj.Value
+			if hasUnmapped {
+				if v, ok := Cast(obj, want.Columns[unmapped].Type); ok {
+					row[unmapped] = v
+				}
+			}
+		}
+		b.Rows[r] = row
+	}
+	if !hasUnmapped && usedUnmapped {
+		want.Columns = append(want.Columns, Column{Name: UnmappedColumn, Type: JSON})
+	}
+	for r := range b.Rows {
+		b.Rows[r] = b.Rows[r][:len(want.Columns)]
+	}
+
+	nameOf := func(key string) string {
+		if i, ok := keyIdx[key]; ok {
+			return names[i]
+		}
+		return SanitizeIdent(d, key)
+	}
+	if len(o.PrimaryKey) > 0 {
+		want.PrimaryKey = make([]string, len(o.PrimaryKey))
+		for i, k := range o.PrimaryKey {
+			want.PrimaryKey[i] = nameOf(k)
+		}
+	}
+	if o.TimestampColumn != "" {
+		want.TimestampColumn = nameOf(o.TimestampColumn)
+	}
+	if d.MaxColumns > 0 && len(want.Columns)*10 >= d.MaxColumns*9 {
+		notes = append(notes, Note{Table: want.Name, Reason: ReasonNearColumnLimit, Row: -1, Count: len(want.Columns)})
+	}
+	b.Table = want
+	return want, b, notes
+}
+
+type noteKey struct {
+	key, column, reason string
+	typ                 DataType
+}
+
+// columnIndex finds a stored column by name: exactly, and also ignoring
+// case where the dialect keeps case (MySQL and SQLite compare column names
+// without it).
+type columnIndex struct {
+	exact, folded map[string]int
+}
+
+func newColumnIndex(d Dialect, cols []Column) columnIndex {
+	x := columnIndex{exact: make(map[string]int, len(cols))}
+	if !d.Lowercase {
+		x.folded = make(map[string]int, len(cols))
+	}
+	for i, c := range cols {
+		x.exact[c.Name] = i
+		if x.folded != nil {
+			x.folded[fold(c.Name)] = i
+		}
+	}
+	return x
+}
+
+func (x columnIndex) find(name string) (int, bool) {
+	if i, ok := x.exact[name]; ok {
+		return i, true
+	}
+	if x.folded != nil {
+		i, ok := x.folded[fold(name)]
+		return i, ok
+	}
+	return 0, false
+}
+
+// Cast converts a field's value to the Go value of type t, if that loses
+// nothing: a null stays nil; any value fits JSON (as its JSON text) and
+// Text (numbers as written, timestamps as sent, JSON as its text);
+// booleans fit Int and Float as 1 and 0; integral numbers ("1.0", "1e3")
+// fit Int; integers fit Float up to 2^53; strings that are JSON numbers
+// fit Int and Float on the same terms; 0 and 1 and "true" and "false" fit
+// Bool; nothing else fits Timestamp. A column of type Null (an SQL type
+// the destination does not know) takes text.
+func Cast(f Field, t DataType) (any, bool) {
+	if f.Type == Null {
+		return nil, true
+	}
+	if f.Type == t {
+		return f.Value, true
+	}
+	switch t {
+	case Text, Null:
+		return f.text(), true
+	case JSON:
+		return json.RawMessage(f.appendJSON(nil)), true
+	case Int:
+		switch f.Type {
+		case Bool:
+			return boolInt(f.Value.(bool)), true
+		case Float:
+			i, ok := exactInt(f.literal())
+			return i, ok
+		case Text:
+			s := f.Value.(string)
+			i, err := strconv.ParseInt(s, 10, 64)
+			return i, err == nil && strconv.FormatInt(i, 10) == s
+		}
+	case Float:
+		switch f.Type {
+		case Bool:
+			return float64(boolInt(f.Value.(bool))), true
+		case Int:
+			return exactFloat(f.Value.(int64))
+		case Text:
+			return textFloat(f.Value.(string))
+		}
+	case Bool:
+		switch f.Type {
+		case Int:
+			i := f.Value.(int64)
+			return i == 1, i == 0 || i == 1
+		case Text:
+			s := f.Value.(string)
+			return s == "true", s == "true" || s == "false"
+		}
+	}
+	return nil, false
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// textFloat converts a string holding a JSON number; an integer must be
+// exact in a float64.
+func textFloat(s string) (any, bool) {
+	if !isJSONNumber(s) {
+		return nil, false
+	}
+	f := number(s)
+	switch f.Type {
+	case Float:
+		return f.Value, true
+	case Int:
+		return exactFloat(f.Value.(int64))
+	}
+	return nil, false
+}
+
+// literal is the number as sent.
+func (f Field) literal() string {
+	if f.lit != "" {
+		return f.lit
+	}
+	switch v := f.Value.(type) {
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	}
+	return ""
+}
+
+// text is the value as a string, as close as possible to what was sent.
+func (f Field) text() string {
+	switch v := f.Value.(type) {
+	case bool:
+		return strconv.FormatBool(v)
+	case int64, float64:
+		return f.literal()
+	case time.Time:
+		if f.lit != "" {
+			return f.lit
+		}
+		return v.Format(time.RFC3339Nano)
+	case string:
+		return v
+	case json.RawMessage:
+		return string(v)
+	}
+	return ""
+}
+
+// appendJSON appends the value as JSON, as it was sent.
+func (f Field) appendJSON(out []byte) []byte {
+	switch v := f.Value.(type) {
+	case nil:
+		return append(out, "null"...)
+	case bool:
+		return strconv.AppendBool(out, v)
+	case int64, float64:
+		return append(out, f.literal()...)
+	case string:
+		if f.lit != "" { // a number too large for Int and Float
+			return append(out, f.lit...)
+		}
+		return appendQuoted(out, v)
+	case json.RawMessage:
+		return append(out, v...)
+	}
+	return appendQuoted(out, f.text())
+}
