@@ -1,0 +1,291 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/auth"
+	"github.com/streamforge/streamforge/internal/broker/brokertest"
+	"github.com/streamforge/streamforge/internal/kafka"
+)
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"HTTPHost", c.HTTPHost, "127.0.0.1"},
+		{"HTTPPort", c.HTTPPort, 3042},
+		{"Addr", c.Addr(), "127.0.0.1:3042"},
+		{"MaxEventSize", c.MaxEventSize, int64(1 << 20)},
+		{"MaxBulkSize", c.MaxBulkSize, int64(256 << 20)},
+		{"DataDir", c.DataDir, "./data"},
+		{"InstanceID", c.InstanceID, host},
+		{"LogLevel", c.LogLevel, slog.LevelInfo},
+		{"ShutdownTimeout", c.ShutdownTimeout, 10 * time.Second},
+		{"EmbeddedKafka", c.EmbeddedKafka, true},
+		{"Kafka.Protocol", c.Kafka.Protocol(), kafka.Plaintext},
+		{"Kafka.Addrs", fmt.Sprint(c.Kafka.Addrs()), "[" + kafka.DefaultBootstrap + "]"},
+		{"Kafka.ConnectTimeout", c.Kafka.ConnectTimeout, 30 * time.Second},
+		{"TopicPrefix", c.TopicPrefix, ""},
+		{"TopicRetention", c.TopicRetention, 48 * time.Hour},
+		{"TopicReplicationFactor", c.TopicReplicationFactor, 1},
+		{"BatchPeriod", c.BatchPeriod, 300 * time.Second},
+		{"BatchSize", c.BatchSize, 10000},
+		{"RetryCount", c.RetryCount, 5},
+		{"RetryBackoffBase", c.RetryBackoffBase, 5.0},
+		{"RetryBackoffMaxDelay", c.RetryBackoffMaxDelay, 1440 * time.Minute},
+		{"RedisURL", c.RedisURL.Reveal(), ""},
+		{"EventsLogMaxSize", c.EventsLogMaxSize, 1000},
+		{"ConfigSource", c.ConfigSource.Reveal(), ""},
+		{"ConfigReloadPeriod", c.ConfigReloadPeriod, time.Minute},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	tok, err := c.Tokens()
+	if err != nil || tok.Enabled() {
+		t.Errorf("Tokens: enabled=%v err=%v, want auth off", tok.Enabled(), err)
+	}
+}
+
+func TestEveryVariable(t *testing.T) {
+	dir := t.TempDir()
+	caPEM, _ := brokertest.NewCA(t, dir)
+	hashed := "salt." + auth.Hash("tok2", "salt", "sec")
+	c, err := Load(env(map[string]string{
+		"BULKER_HTTP_HOST":                        "10.1.2.3",
+		"BULKER_HTTP_PORT":                        "8080",
+		"BULKER_MAX_EVENT_SIZE":                   "2048",
+		"BULKER_MAX_BULK_SIZE":                    "4096",
+		"BULKER_DATA_DIR":                         "/var/lib/bulker",
+		"BULKER_INSTANCE_ID":                      "bulker-1",
+		"BULKER_LOG_LEVEL":                        "debug",
+		"BULKER_SHUTDOWN_TIMEOUT_SEC":             "2.5",
+		"BULKER_KAFKA_BOOTSTRAP_SERVERS":          "k1:9093, k2:9093",
+		"BULKER_KAFKA_SSL":                        "true",
+		"BULKER_KAFKA_SSL_CA":                     string(caPEM),
+		"BULKER_KAFKA_SSL_CA_FILE":                filepath.Join(dir, "server.crt"),
+		"BULKER_KAFKA_SSL_SKIP_VERIFY":            "true",
+		"BULKER_KAFKA_SASL":                       `{"mechanism":"scram-sha-256","username":"u","password":"kafka-Secret-2"}`,
+		"BULKER_KAFKA_CONNECT_TIMEOUT_SEC":        "7",
+		"BULKER_KAFKA_TOPIC_PREFIX":               "prod.",
+		"BULKER_KAFKA_TOPIC_RETENTION_HOURS":      "24",
+		"BULKER_KAFKA_TOPIC_REPLICATION_FACTOR":   "3",
+		"BULKER_BATCH_RUNNER_DEFAULT_PERIOD_SEC":  "60",
+		"BULKER_BATCH_RUNNER_DEFAULT_BATCH_SIZE":  "500",
+		"BULKER_MESSAGES_RETRY_COUNT":             "0",
+		"BULKER_MESSAGES_RETRY_BACKOFF_BASE":      "2",
+		"BULKER_MESSAGES_RETRY_BACKOFF_MAX_DELAY": "30",
+		"BULKER_REDIS_URL":                        "redis://:redis-Secret-3@127.0.0.1:6379/0",
+		"BULKER_EVENTS_LOG_MAX_SIZE":              "50",
+		"BULKER_RAW_AUTH_TOKENS":                  "tok1, tok3",
+		"BULKER_AUTH_TOKENS":                      hashed,
+		"BULKER_TOKEN_SECRET":                     "sec",
+		"BULKER_CONFIG_SOURCE":                    "file://" + filepath.Join(dir, "x.yaml"),
+		"BULKER_CONFIG_SOURCE_TOKEN":              "src-Secret-4",
+		"BULKER_CONFIG_RELOAD_SEC":                "5",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"Addr", c.Addr(), "10.1.2.3:8080"},
+		{"MaxEventSize", c.MaxEventSize, int64(2048)},
+		{"MaxBulkSize", c.MaxBulkSize, int64(4096)},
+		{"DataDir", c.DataDir, "/var/lib/bulker"},
+		{"InstanceID", c.InstanceID, "bulker-1"},
+		{"LogLevel", c.LogLevel, slog.LevelDebug},
+		{"ShutdownTimeout", c.ShutdownTimeout, 2500 * time.Millisecond},
+		{"EmbeddedKafka", c.EmbeddedKafka, false},
+		{"Kafka.Brokers", fmt.Sprint(c.Kafka.Brokers), "[k1:9093 k2:9093]"},
+		{"Kafka.Protocol", c.Kafka.Protocol(), kafka.SASLSSL},
+		{"Kafka.Mechanism", c.Kafka.SASLMechanism(), kafka.MechScramSHA256},
+		{"Kafka.User", c.Kafka.User, "u"},
+		{"Kafka.Password", c.Kafka.Password.Reveal(), "kafka-Secret-2"},
+		{"Kafka.CAPEM", c.Kafka.CAPEM, strings.TrimSpace(string(caPEM))},
+		{"Kafka.CAPath", c.Kafka.CAPath, filepath.Join(dir, "server.crt")},
+		{"Kafka.SkipVerify", c.Kafka.SkipVerify, true},
+		{"Kafka.ConnectTimeout", c.Kafka.ConnectTimeout, 7 * time.Second},
+		{"Kafka.ClientID", c.Kafka.ClientID, "bulker-bulker-1"},
+		{"TopicPrefix", c.TopicPrefix, "prod."},
+		{"TopicRetention", c.TopicRetention, 24 * time.Hour},
+		{"TopicReplicationFactor", c.TopicReplicationFactor, 3},
+		{"BatchPeriod", c.BatchPeriod, time.Minute},
+		{"BatchSize", c.BatchSize, 500},
+		{"RetryCount", c.RetryCount, 0},
+		{"RetryBackoffBase", c.RetryBackoffBase, 2.0},
+		{"RetryBackoffMaxDelay", c.RetryBackoffMaxDelay, 30 * time.Minute},
+		{"RedisURL", c.RedisURL.Reveal(), "redis://:redis-Secret-3@127.0.0.1:6379/0"},
+		{"EventsLogMaxSize", c.EventsLogMaxSize, 50},
+		{"ConfigSourceToken", c.ConfigSourceToken.Reveal(), "src-Secret-4"},
+		{"ConfigReloadPeriod", c.ConfigReloadPeriod, 5 * time.Second},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	tok, err := c.Tokens()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for token, want := range map[string]bool{"tok1": true, "tok2": true, "tok3": true, "tok4": false, hashed: false} {
+		if tok.Check(token) != want {
+			t.Errorf("Check(%q) = %v, want %v", token, !want, want)
+		}
+	}
+}
+
+func TestHTTPHostFollowsAuth(t *testing.T) {
+	for _, v := range []string{"BULKER_RAW_AUTH_TOKENS", "BULKER_AUTH_TOKENS"} {
+		c, err := Load(env(map[string]string{v: "t"}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.HTTPHost != "0.0.0.0" {
+			t.Errorf("%s set: HTTPHost = %s, want 0.0.0.0", v, c.HTTPHost)
+		}
+	}
+}
+
+func TestKafkaSSLSwitch(t *testing.T) {
+	sasl := `{"mechanism":"PLAIN","username":"u","password":"p"}`
+	cases := []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"BULKER_KAFKA_SSL": "true"}, kafka.SSL},
+		{map[string]string{"BULKER_KAFKA_SSL": "false"}, kafka.Plaintext},
+		{map[string]string{"BULKER_KAFKA_SASL": sasl}, kafka.SASLPlaintext},
+		{map[string]string{"BULKER_KAFKA_SASL": sasl, "BULKER_KAFKA_SSL": "true"}, kafka.SASLSSL},
+		{map[string]string{"BULKER_KAFKA_SASL": sasl, "BULKER_KAFKA_SSL": "false"}, kafka.SASLPlaintext},
+		{map[string]string{"BULKER_KAFKA_SASL": sasl, "BULKER_KAFKA_SECURITY_PROTOCOL": "sasl_ssl"}, kafka.SASLSSL},
+	}
+	for _, c := range cases {
+		cfg, err := Load(env(c.vars))
+		if err != nil {
+			t.Fatalf("%v: %v", c.vars, err)
+		}
+		if got := cfg.Kafka.Protocol(); got != c.want {
+			t.Errorf("%v: protocol %s, want %s", c.vars, got, c.want)
+		}
+	}
+}
+
+func TestInvalidNamesVariable(t *testing.T) {
+	const pw = "Hidden-Pa55"
+	cases := []struct {
+		name, value string
+	}{
+		{"BULKER_HTTP_PORT", "http"},
+		{"BULKER_HTTP_PORT", "70000"},
+		{"BULKER_HTTP_PORT", "0"},
+		{"BULKER_HTTP_HOST", "http://x"},
+		{"BULKER_MAX_EVENT_SIZE", "1MB"},
+		{"BULKER_MAX_EVENT_SIZE", "0"},
+		{"BULKER_MAX_BULK_SIZE", "-1"},
+		{"BULKER_LOG_LEVEL", "loud"},
+		{"BULKER_SHUTDOWN_TIMEOUT_SEC", "0"},
+		{"BULKER_SHUTDOWN_TIMEOUT_SEC", "NaN"},
+		{"BULKER_KAFKA_SSL", "yes please"},
+		{"BULKER_KAFKA_SSL_SKIP_VERIFY", "maybe"},
+		{"BULKER_KAFKA_SASL", `{"mechanism":"PLAIN","username":"u","password":"` + pw},
+		{"BULKER_KAFKA_SASL", `{"mechanism":"PLAIN","username":"u","password":` + "12345" + `}`},
+		{"BULKER_KAFKA_SASL", `{"password":"` + pw + `"}`},
+		{"BULKER_KAFKA_SASL", `{"mechanism":"GSSAPI","username":"u","password":"` + pw + `"}`},
+		{"BULKER_KAFKA_SECURITY_PROTOCOL", "TLS"},
+		{"BULKER_KAFKA_SSL_CA", "not a certificate"},
+		{"BULKER_KAFKA_SSL_CA_FILE", "/nonexistent/ca.pem"},
+		{"BULKER_KAFKA_CONNECT_TIMEOUT_SEC", "-1"},
+		{"BULKER_KAFKA_TOPIC_PREFIX", "bad prefix/"},
+		{"BULKER_KAFKA_TOPIC_RETENTION_HOURS", "0"},
+		{"BULKER_KAFKA_TOPIC_REPLICATION_FACTOR", "0"},
+		{"BULKER_BATCH_RUNNER_DEFAULT_PERIOD_SEC", "-5"},
+		{"BULKER_BATCH_RUNNER_DEFAULT_BATCH_SIZE", "0"},
+		{"BULKER_MESSAGES_RETRY_COUNT", "-1"},
+		{"BULKER_MESSAGES_RETRY_BACKOFF_BASE", "0.5"},
+		{"BULKER_MESSAGES_RETRY_BACKOFF_MAX_DELAY", "0"},
+		{"BULKER_REDIS_URL", "http://:" + pw + "@host"},
+		{"BULKER_REDIS_URL", "redis://:" + pw + "@host:port"},
+		{"BULKER_EVENTS_LOG_MAX_SIZE", "0"},
+		{"BULKER_AUTH_TOKENS", "salt.not-a-hash-" + pw},
+		{"BULKER_CONFIG_SOURCE", "ftp://:" + pw + "@host/x.yaml"},
+		{"BULKER_CONFIG_SOURCE", "redis://:" + pw + "@%zz"},
+		{"BULKER_CONFIG_RELOAD_SEC", "0"},
+	}
+	for _, c := range cases {
+		t.Run(c.name+"="+c.value, func(t *testing.T) {
+			_, err := Load(env(map[string]string{c.name: c.value}))
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, c.name) {
+				t.Errorf("error %q does not name %s", msg, c.name)
+			}
+			if strings.Contains(msg, pw) || strings.Contains(msg, "12345") {
+				t.Errorf("error %q shows the secret", msg)
+			}
+		})
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	secrets := []string{"kafka-Pw-1", "redis-Pw-2", "raw-Tok-3", "hash-Tok-4", "tok-Secret-5", "src-Pw-6", "src-Tok-7"}
+	c, err := Load(env(map[string]string{
+		"BULKER_KAFKA_SASL":          `{"username":"u","password":"` + secrets[0] + `"}`,
+		"BULKER_REDIS_URL":           "redis://:" + secrets[1] + "@127.0.0.1:6379",
+		"BULKER_RAW_AUTH_TOKENS":     secrets[2],
+		"BULKER_AUTH_TOKENS":         secrets[3],
+		"BULKER_TOKEN_SECRET":        secrets[4],
+		"BULKER_CONFIG_SOURCE":       "redis://:" + secrets[5] + "@127.0.0.1:6379",
+		"BULKER_CONFIG_SOURCE_TOKEN": secrets[6],
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := Open(c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	for _, out := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), string(js), src.String()} {
+		for _, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Errorf("secret %s printed in %s", s, out)
+			}
+		}
+	}
+}
+
+func TestUnknown(t *testing.T) {
+	got := Unknown([]string{"BULKER_HTTP_PORT=1", "BULKER_HTTP_PROT=1", "BULKER_DESTINATION_PG={}", "HOME=/root", "BULKER_TOKEN_SECRET="})
+	if fmt.Sprint(got) != "[BULKER_HTTP_PROT]" {
+		t.Errorf("Unknown = %v", got)
+	}
+}

@@ -1,0 +1,118 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/streamforge/streamforge/internal/destination"
+)
+
+// ParseDocument reads the destinations of a configuration document — what
+// a file://, http(s):// source holds. JSON is accepted too (it is YAML).
+// Two shapes:
+//
+//	destinations:            # Jitsu Bulker's shape: a map by id
+//	  pg:
+//	    type: postgres
+//	    options: {mode: batch}
+//
+//	- id: pg                 # or a list (top-level or under destinations:)
+//	  type: postgres
+//
+// A map entry's key is its id; an "id" inside must then match it. A map
+// value may also be a JSON string holding the destination.
+func ParseDocument(data []byte) ([]destination.Config, error) {
+	var doc any
+	if jsonLike(data) {
+		// JSON is YAML, but JSON indented with tabs is not; and json.Number
+		// keeps numbers as written.
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.UseNumber()
+		if err := d.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("parsing JSON: %w", err)
+		}
+	} else if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parsing YAML: %w", err)
+	}
+	if top, ok := doc.(map[string]any); ok {
+		d, ok := top["destinations"]
+		if !ok {
+			return nil, errors.New(`want a list of destinations or a "destinations" key`)
+		}
+		doc = d
+	}
+	var out []destination.Config
+	switch d := doc.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		for i, v := range d {
+			c, err := parseOne(v, "")
+			if err != nil {
+				return nil, fmt.Errorf("destinations[%d]: %w", i, err)
+			}
+			out = append(out, c)
+		}
+	case map[string]any:
+		ids := make([]string, 0, len(d))
+		for id := range d {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			c, err := parseOne(d[id], id)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, c)
+		}
+	default:
+		return nil, fmt.Errorf("destinations: want a list or a map by id, got %T", doc)
+	}
+	return out, unique(out)
+}
+
+func parseOne(v any, id string) (destination.Config, error) {
+	var raw []byte
+	switch v := v.(type) {
+	case string:
+		raw = []byte(v)
+	case map[string]any:
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			return destination.Config{}, fmt.Errorf("destination %s: %w", id, err)
+		}
+	default:
+		return destination.Config{}, fmt.Errorf("destination %s: want an object, got %T", id, v)
+	}
+	c, err := destination.ParseJSON(raw, id)
+	if err != nil {
+		return c, err
+	}
+	if id != "" && c.ID != id {
+		return c, fmt.Errorf("destination %s: id %q differs from its key", id, c.ID)
+	}
+	return c, nil
+}
+
+func unique(cs []destination.Config) error {
+	seen := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		if seen[c.ID] {
+			return fmt.Errorf("destination %s is defined twice", c.ID)
+		}
+		seen[c.ID] = true
+	}
+	return nil
+}
+
+// jsonLike reports whether data looks like JSON rather than YAML.
+func jsonLike(data []byte) bool {
+	t := bytes.TrimSpace(data)
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+}

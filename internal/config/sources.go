@@ -1,0 +1,271 @@
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/secret"
+)
+
+// Source yields the configured destinations. bulker reads it at start-up
+// and every BULKER_CONFIG_RELOAD_SEC, so destinations may appear and
+// disappear. An invalid destination fails the whole read, naming the
+// destination and the field.
+type Source interface {
+	Destinations(ctx context.Context) ([]destination.Config, error)
+}
+
+// DefaultRedisKey is the Redis hash of a redis:// source: field = id,
+// value = the destination's JSON.
+const DefaultRedisKey = "bulker:destinations"
+
+// maxDocument bounds a configuration fetched over HTTP.
+const maxDocument = 16 << 20
+
+// EnvSource reads BULKER_DESTINATION_<ID> variables (JSON). The id is <ID>
+// lowercased unless the JSON has one.
+type EnvSource struct{ Environ []string }
+
+// Destinations implements Source.
+func (s EnvSource) Destinations(context.Context) ([]destination.Config, error) {
+	var out []destination.Config
+	for _, kv := range s.Environ {
+		k, v, _ := strings.Cut(kv, "=")
+		id, ok := strings.CutPrefix(k, DestinationEnvPrefix)
+		if !ok || strings.TrimSpace(v) == "" {
+			continue
+		}
+		c, err := destination.ParseJSON([]byte(v), strings.ToLower(id))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, unique(out)
+}
+
+// FileSource reads a YAML or JSON document (see ParseDocument).
+type FileSource struct{ Path string }
+
+// Destinations implements Source.
+func (s FileSource) Destinations(context.Context) ([]destination.Config, error) {
+	data, err := os.ReadFile(s.Path)
+	if err != nil {
+		return nil, fmt.Errorf("reading destinations: %w", err)
+	}
+	cs, err := ParseDocument(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.Path, err)
+	}
+	return cs, nil
+}
+
+// HTTPSource GETs a YAML or JSON document (see ParseDocument), with a
+// bearer token when Token is set.
+type HTTPSource struct {
+	URL    string
+	Token  secret.String
+	Client *http.Client // nil: a client with a 30 s timeout
+}
+
+// Destinations implements Source.
+func (s HTTPSource) Destinations(ctx context.Context) ([]destination.Config, error) {
+	where := redact(s.URL)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("config source %s: bad URL", where)
+	}
+	req.Header.Set("Accept", "application/yaml, application/json")
+	if s.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.Token.Reveal())
+	}
+	cl := s.Client
+	if cl == nil {
+		cl = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := cl.Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // *url.Error quotes the URL, credentials included
+		}
+		return nil, fmt.Errorf("fetching destinations from %s: %w", where, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("fetching destinations from %s: HTTP %s", where, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDocument+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading destinations from %s: %w", where, err)
+	}
+	if len(data) > maxDocument {
+		return nil, fmt.Errorf("destinations from %s: larger than %d bytes", where, maxDocument)
+	}
+	cs, err := ParseDocument(data)
+	if err != nil {
+		return nil, fmt.Errorf("destinations from %s: %w", where, err)
+	}
+	return cs, nil
+}
+
+// RedisSource reads a Redis hash: field = destination id, value = its JSON.
+type RedisSource struct {
+	rdb   *redis.Client
+	key   string
+	where string
+}
+
+// NewRedisSource connects lazily to redis://[user:password@]host:port/db
+// (rediss:// for TLS); the query parameter key names the hash (default
+// DefaultRedisKey).
+func NewRedisSource(rawURL string) (*RedisSource, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, errors.New("bad redis URL") // the error would quote the password
+	}
+	q := u.Query()
+	key := q.Get("key")
+	if key == "" {
+		key = DefaultRedisKey
+	}
+	q.Del("key")
+	u.RawQuery = q.Encode()
+	opts, err := redis.ParseURL(u.String())
+	if err != nil {
+		return nil, fmt.Errorf("redis URL %s: %w", u.Redacted(), err)
+	}
+	return &RedisSource{rdb: redis.NewClient(opts), key: key, where: u.Redacted() + " key " + key}, nil
+}
+
+// Destinations implements Source.
+func (s *RedisSource) Destinations(ctx context.Context) ([]destination.Config, error) {
+	m, err := s.rdb.HGetAll(ctx, s.key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("reading destinations from redis %s: %w", s.where, err)
+	}
+	ids := make([]string, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := make([]destination.Config, 0, len(ids))
+	for _, id := range ids {
+		c, err := parseOne(m[id], id)
+		if err != nil {
+			return nil, fmt.Errorf("redis %s: %w", s.where, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Close closes the Redis client.
+func (s *RedisSource) Close() error { return s.rdb.Close() }
+
+// Sources is every configured source; ids must be unique across them.
+type Sources struct {
+	list    []Source
+	closers []io.Closer
+	desc    []string
+}
+
+// Open builds the sources of c: the BULKER_DESTINATION_* variables of
+// environ, then BULKER_CONFIG_SOURCE when set. Close releases them.
+func Open(c Config, environ []string) (*Sources, error) {
+	s := &Sources{list: []Source{EnvSource{Environ: environ}}, desc: []string{"env " + DestinationEnvPrefix + "*"}}
+	if c.ConfigSource == "" {
+		return s, nil
+	}
+	raw := c.ConfigSource.Reveal()
+	u, err := parseSourceURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("BULKER_CONFIG_SOURCE: %w", err)
+	}
+	switch u.Scheme {
+	case "file":
+		s.list = append(s.list, FileSource{Path: u.Host + u.Path})
+	case "http", "https":
+		s.list = append(s.list, HTTPSource{URL: raw, Token: c.ConfigSourceToken})
+	case "redis", "rediss":
+		r, err := NewRedisSource(raw)
+		if err != nil {
+			return nil, fmt.Errorf("BULKER_CONFIG_SOURCE: %w", err)
+		}
+		s.list = append(s.list, r)
+		s.closers = append(s.closers, r)
+	}
+	s.desc = append(s.desc, redact(raw))
+	return s, nil
+}
+
+// Destinations reads every source; the same id in two sources is an error.
+func (s *Sources) Destinations(ctx context.Context) ([]destination.Config, error) {
+	var out []destination.Config
+	for _, src := range s.list {
+		cs, err := src.Destinations(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+	}
+	return out, unique(out)
+}
+
+// String describes the sources without credentials, for logs.
+func (s *Sources) String() string { return strings.Join(s.desc, ", ") }
+
+// Close releases the sources' connections.
+func (s *Sources) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// parseSourceURL checks BULKER_CONFIG_SOURCE. A value without a scheme is
+// a file path.
+func parseSourceURL(raw string) (*url.URL, error) {
+	if !strings.Contains(raw, "://") {
+		return &url.URL{Scheme: "file", Path: raw}, nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("not a valid URL") // the error would quote credentials
+	}
+	switch u.Scheme {
+	case "file":
+		if u.Host+u.Path == "" {
+			return nil, errors.New("file:// needs a path")
+		}
+	case "http", "https", "redis", "rediss":
+		if u.Host == "" {
+			return nil, fmt.Errorf("%s:// needs a host", u.Scheme)
+		}
+	default:
+		return nil, fmt.Errorf("scheme %q: want file://, http(s):// or redis(s)://", u.Scheme)
+	}
+	return u, nil
+}
+
+// redact hides the password of a URL for logs and errors.
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
