@@ -96,14 +96,13 @@ func Build(d Dialect, tableName string, o TableOptions, events []Event, stored T
 	for i, in := range infos {
 		keys[i] = in.key
 	}
-	names := UniqueNames(d, keys, UnmappedColumn)
-
 	want.Name = SanitizeIdent(d, tableName)
 	if storedExists {
 		want = stored
 		want.Columns = append(make([]Column, 0, len(stored.Columns)+len(infos)+1), stored.Columns...)
 	}
 	lookup := newColumnIndex(d, want.Columns)
+	names := uniqueNames(d, keys, []string{UnmappedColumn}, lookup.exact)
 	unmapped, hasUnmapped := lookup.find(UnmappedColumn)
 	limit := d.MaxColumns
 	if limit > 0 && !hasUnmapped {

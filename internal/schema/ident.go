@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -135,19 +136,26 @@ func fnv32(s string) uint32 {
 
 // UniqueNames sanitises keys into distinct identifiers, aligned with keys,
 // and different from every name in reserved. Names are compared ignoring
-// case, as MySQL and SQLite compare column names. When two keys sanitise
-// to the same name, a key that already is that name keeps it, otherwise the
-// first key does; the others get a hash suffix. Equal keys get equal names.
-// The result depends only on the keys and their order.
+// case, as MySQL and SQLite compare column names. When keys sanitise to the
+// same name, a key that already is that name keeps it, otherwise the first
+// key does; the others get a hash suffix. Equal keys get equal names. The
+// result depends only on the arguments.
 func UniqueNames(d Dialect, keys []string, reserved ...string) []string {
+	return uniqueNames(d, keys, reserved, nil)
+}
+
+// uniqueNames is UniqueNames where, first of all, a key whose name is
+// exactly that of an existing column keeps it.
+func uniqueNames(d Dialect, keys, reserved []string, existing map[string]int) []string {
 	names := make([]string, len(keys))
+	sanitised := make([]string, len(keys))
 	taken := make(map[string]string, len(keys)+len(reserved)) // folded name → key
 	for _, r := range reserved {
 		taken[fold(r)] = "\x00reserved"
 	}
 	claim := func(i int) {
 		k := keys[i]
-		s := SanitizeIdent(d, k)
+		s := sanitised[i]
 		for attempt := 0; ; attempt++ {
 			owner, ok := taken[fold(s)]
 			if !ok || owner == k {
@@ -157,13 +165,19 @@ func UniqueNames(d Dialect, keys []string, reserved ...string) []string {
 			}
 			salted := k
 			if attempt > 0 {
-				salted = k + "\x00" + string(rune('0'+attempt%10)) + strings.Repeat("#", attempt/10)
+				salted = k + "\x00" + strconv.Itoa(attempt)
 			}
-			s = withHash(d, SanitizeIdent(d, k), salted)
+			s = withHash(d, sanitised[i], salted)
 		}
 	}
 	for i, k := range keys {
-		if SanitizeIdent(d, k) == k {
+		sanitised[i] = SanitizeIdent(d, k)
+		if _, ok := existing[sanitised[i]]; ok {
+			claim(i)
+		}
+	}
+	for i, k := range keys {
+		if names[i] == "" && sanitised[i] == k {
 			claim(i)
 		}
 	}

@@ -1,0 +1,239 @@
+package schema
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the current output")
+
+var (
+	postgres = Dialect{Name: "postgres", MaxIdentLen: 63, LenInBytes: true, Lowercase: true, MaxColumns: 1600}
+	mysql    = Dialect{Name: "mysql", MaxIdentLen: 64, MaxColumns: 4096}
+)
+
+// TestGolden builds each testdata/*.ndjson batch and compares the table,
+// rows and notes with its golden file. Run with -update to rewrite them.
+func TestGolden(t *testing.T) {
+	conflictsTable := Table{Name: "conflicts", Columns: []Column{
+		{Name: "id", Type: Int}, {Name: "score", Type: Int}, {Name: "price", Type: Float},
+		{Name: "flag", Type: Bool}, {Name: "name", Type: Text}, {Name: "at", Type: Timestamp},
+		{Name: "doc", Type: JSON, SQLType: "jsonb"},
+	}}
+	mysqlTable := Table{Name: "Users", Columns: []Column{
+		{Name: "UserName", Type: Text, SQLType: "varchar(255)"}, {Name: "score", Type: Int},
+		{Name: UnmappedColumn, Type: JSON},
+	}, PrimaryKey: []string{"UserName"}}
+	tests := []struct {
+		golden  string
+		fixture string
+		d       Dialect
+		table   string
+		opts    TableOptions
+		stored  *Table
+	}{
+		{golden: "widening", fixture: "widening", d: postgres, table: "widening"},
+		{golden: "numbers", fixture: "numbers", d: postgres, table: "numbers"},
+		{golden: "timestamps", fixture: "timestamps", d: postgres, table: "timestamps"},
+		{golden: "strings", fixture: "strings", d: postgres, table: "strings"},
+		{golden: "identifiers_postgres", fixture: "identifiers", d: postgres, table: "My.Events ü",
+			opts: TableOptions{PrimaryKey: []string{"User Name", "order"}, TimestampColumn: "1st"}},
+		{golden: "identifiers_mysql", fixture: "identifiers", d: mysql, table: "My.Events ü",
+			opts: TableOptions{PrimaryKey: []string{"User Name", "order"}, TimestampColumn: "1st"}},
+		{golden: "shape", fixture: "shape", d: postgres, table: "shape", opts: TableOptions{PrimaryKey: []string{"id"}}},
+		{golden: "conflicts", fixture: "conflicts", d: postgres, table: "conflicts", stored: &conflictsTable,
+			opts: TableOptions{PrimaryKey: []string{"id"}, TimestampColumn: "at"}},
+		{golden: "stored_mysql", fixture: "stored_mysql", d: mysql, table: "users", stored: &mysqlTable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			events := readEvents(t, filepath.Join("testdata", tt.fixture+".ndjson"))
+			var stored Table
+			if tt.stored != nil {
+				stored = *tt.stored
+			}
+			want, b, notes := Build(tt.d, tt.table, tt.opts, events, stored, tt.stored != nil)
+			checkBatch(t, want, b)
+			if tt.stored != nil {
+				checkAdditive(t, *tt.stored, want)
+			}
+			got := render(want, b, notes)
+			path := filepath.Join("testdata", tt.golden+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			exp, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("reading golden file (run with -update to create it): %v", err)
+			}
+			if !bytes.Equal(got, exp) {
+				t.Errorf("%s differs from the output; run go test -update and review the diff.\ngot:\n%s", path, got)
+			}
+		})
+	}
+}
+
+func readEvents(t testing.TB, path string) []Event {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var events []Event
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		e, err := Parse(sc.Bytes())
+		if err != nil {
+			t.Fatalf("%s:%d: %v", path, line, err)
+		}
+		events = append(events, e)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return events
+}
+
+// checkBatch asserts the invariants every batch must hold: rows aligned
+// with the columns, each value of its column's Go type.
+func checkBatch(t *testing.T, want Table, b Batch) {
+	t.Helper()
+	if b.Table.Name != want.Name || len(b.Table.Columns) != len(want.Columns) {
+		t.Fatalf("batch table %v differs from want %v", b.Table, want)
+	}
+	seen := map[string]bool{}
+	for _, c := range want.Columns {
+		if c.Type == Null {
+			t.Errorf("column %s has no type", c.Name)
+		}
+		if seen[fold(c.Name)] {
+			t.Errorf("column %s twice", c.Name)
+		}
+		seen[fold(c.Name)] = true
+	}
+	for r, row := range b.Rows {
+		if len(row) != len(want.Columns) {
+			t.Fatalf("row %d has %d values for %d columns", r, len(row), len(want.Columns))
+		}
+		for j, v := range row {
+			if v == nil || v == Absent {
+				continue
+			}
+			if !goTypeOK(want.Columns[j].Type, v) {
+				t.Errorf("row %d column %s (%s) holds %T", r, want.Columns[j].Name, want.Columns[j].Type, v)
+			}
+		}
+	}
+}
+
+// checkAdditive asserts that the stored columns are kept, first, unchanged.
+func checkAdditive(t *testing.T, stored, want Table) {
+	t.Helper()
+	for i, c := range stored.Columns {
+		if i >= len(want.Columns) || want.Columns[i] != c {
+			t.Fatalf("stored column %v changed in %v", c, want.Columns)
+		}
+	}
+}
+
+func goTypeOK(dt DataType, v any) bool {
+	switch v := v.(type) {
+	case bool:
+		return dt == Bool
+	case int64:
+		return dt == Int
+	case float64:
+		return dt == Float && !isNaNOrInf(v)
+	case time.Time:
+		return dt == Timestamp && v.Location() == time.UTC
+	case string:
+		return dt == Text
+	case json.RawMessage:
+		return dt == JSON && json.Valid(v)
+	}
+	return false
+}
+
+func isNaNOrInf(f float64) bool { return f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308 }
+
+type goldenTable struct {
+	Name            string   `json:"name"`
+	Columns         []string `json:"columns"`
+	PrimaryKey      []string `json:"primary_key,omitempty"`
+	TimestampColumn string   `json:"timestamp_column,omitempty"`
+}
+
+type golden struct {
+	Table goldenTable `json:"table"`
+	Rows  [][]string  `json:"rows"`
+	Notes []string    `json:"notes,omitempty"`
+}
+
+// render prints a batch for golden files: one "column: type value" line
+// per present value, so a diff reads like the table.
+func render(want Table, b Batch, notes []Note) []byte {
+	g := golden{Table: goldenTable{Name: want.Name, PrimaryKey: want.PrimaryKey, TimestampColumn: want.TimestampColumn}}
+	for _, c := range want.Columns {
+		s := c.Name + " " + c.Type.String()
+		if c.SQLType != "" {
+			s += " (" + c.SQLType + ")"
+		}
+		g.Table.Columns = append(g.Table.Columns, s)
+	}
+	for _, row := range b.Rows {
+		var out []string
+		for j, v := range row {
+			if v != Absent {
+				out = append(out, want.Columns[j].Name+": "+renderValue(v))
+			}
+		}
+		g.Rows = append(g.Rows, out)
+	}
+	for _, n := range notes {
+		g.Notes = append(g.Notes, fmt.Sprintf("row %d: %s", n.Row, n))
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(g); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}
+
+func renderValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "bool " + strconv.FormatBool(v)
+	case int64:
+		return "int " + strconv.FormatInt(v, 10)
+	case float64:
+		return "float " + strconv.FormatFloat(v, 'g', -1, 64)
+	case time.Time:
+		return "timestamp " + v.Format(time.RFC3339Nano)
+	case string:
+		return "text " + strconv.QuoteToGraphic(v)
+	case json.RawMessage:
+		return "json " + string(v)
+	}
+	return fmt.Sprintf("unexpected %T %v", v, v)
+}
