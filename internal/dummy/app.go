@@ -1,0 +1,127 @@
+package dummy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/broker"
+	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/observe"
+)
+
+// RunApp is the whole dummy-service program: it finds or starts a broker,
+// serves metrics, connects to Kafka and runs the service until its
+// terminal event. It returns ErrFailed (wrapped) after fail-after, and
+// other errors for faults such as an unreachable broker.
+func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
+	cfg := o.Service.withDefaults()
+	log.Info("dummy-service starting",
+		"queue_id", cfg.QueueID, "symbol", cfg.Symbol, "type", cfg.Type, "time_range", cfg.TimeRange,
+		"interval", cfg.Interval, "producer", cfg.ProducerID, "kafka_topic", cfg.KafkaTopic,
+		"events_topic", cfg.EventsTopic, "control_topic", cfg.ControlTopic,
+		"k8s_namespace", cfg.K8sNamespace, "pod_name", cfg.PodName, "noop", cfg.Noop,
+		"exit_on_ping", cfg.ExitOnPing, "simulate_loading", cfg.SimulateLoading,
+		"exit_after", cfg.ExitAfter.String(), "fail_after", cfg.FailAfter.String())
+	if len(o.Arango) > 0 {
+		log.Info("ArangoDB settings present (reported only, not used)", "arango", o.Arango)
+	}
+
+	reg := observe.NewRegistry()
+	m := NewMetrics(reg)
+	kc := o.Kafka
+	if len(kc.Brokers) == 0 {
+		b, err := localBroker(o.BrokerAddr, o.DataDir, log)
+		if err != nil {
+			return err
+		}
+		if b != nil {
+			defer b.Close()
+		}
+		kc.Brokers = []string{o.BrokerAddr}
+	}
+
+	var svc *Service
+	ready := func() bool { return svc != nil && svc.Ready() }
+	srv, err := observe.Listen(o.MetricsAddr, reg, ready, log)
+	if err != nil {
+		return err
+	}
+	srvCtx, stopServer := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := srv.Serve(srvCtx); err != nil {
+			log.Error("metrics server failed", "err", err)
+		}
+	})
+	defer func() {
+		stopServer()
+		wg.Wait()
+	}()
+
+	log.Info("connecting to kafka", "brokers", kc.Addrs(), "security_protocol", kc.Protocol(), "user", kc.User, "ca_path", kc.CAPath)
+	pub, err := kafka.Connect(ctx, kc, log)
+	if err != nil {
+		return fmt.Errorf("connecting to kafka: %w", err)
+	}
+	defer pub.Close()
+	if err := pub.EnsureTopic(ctx, kafka.TopicSpec{Name: cfg.EventsTopic}); err != nil {
+		return err
+	}
+	var cmds CommandReader
+	if !cfg.Noop {
+		c, err := kafka.NewConsumer(ctx, kc, log, kafka.ConsumerOptions{
+			Group: cfg.Group(), Topics: []string{cfg.ControlTopic}, FromLatest: true,
+		})
+		if err != nil {
+			return fmt.Errorf("joining consumer group %s: %w", cfg.Group(), err)
+		}
+		defer c.Close()
+		cmds = c
+		log.Info("consuming commands", "topic", cfg.ControlTopic, "group", cfg.Group())
+	}
+
+	svc = New(cfg, pub, cmds, log, m)
+	runErr := svc.Run(ctx)
+	if o.MetricsLinger > 0 && ctx.Err() == nil {
+		log.Info("serving final metrics before exit", "for", o.MetricsLinger.String())
+		select {
+		case <-ctx.Done():
+		case <-time.After(o.MetricsLinger):
+		}
+	}
+	return runErr
+}
+
+// localBroker makes sure a broker answers at addr: it returns nil when one
+// already listens there, and otherwise starts the embedded broker (closed
+// by the caller). Either way it logs which.
+func localBroker(addr, dataDir string, log *slog.Logger) (*broker.Broker, error) {
+	if listening(addr) {
+		log.Info("KAFKA_BOOTSTRAP_SERVERS unset: using the broker already listening", "addr", addr)
+		return nil, nil
+	}
+	b, err := broker.Start(broker.Config{Addr: addr, DataDir: dataDir}, log.With("component", "broker"))
+	if err != nil {
+		if listening(addr) { // another process won the race for the port
+			log.Info("KAFKA_BOOTSTRAP_SERVERS unset: using the broker already listening", "addr", addr)
+			return nil, nil
+		}
+		return nil, fmt.Errorf("starting the embedded broker: %w", err)
+	}
+	log.Info("KAFKA_BOOTSTRAP_SERVERS unset and nothing listening: started the embedded single-node broker (development only)",
+		"addr", b.Addr(), "data_dir", dataDir)
+	return b, nil
+}
+
+func listening(addr string) bool {
+	conn, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
