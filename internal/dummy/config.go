@@ -203,7 +203,9 @@ func isSecretName(k string) bool {
 // service took them: --exit-after 30.
 type seconds time.Duration
 
-func (s *seconds) String() string { return strconv.FormatFloat(time.Duration(*s).Seconds(), 'g', -1, 64) }
+func (s *seconds) String() string {
+	return strconv.FormatFloat(time.Duration(*s).Seconds(), 'g', -1, 64)
+}
 
 func (s *seconds) Set(v string) error {
 	f, err := strconv.ParseFloat(v, 64)
