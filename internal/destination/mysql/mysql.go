@@ -1,0 +1,180 @@
+// Package mysql is bulker's MySQL and MariaDB destination
+// (github.com/go-sql-driver/mysql), tested on MariaDB.
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/schema"
+)
+
+const (
+	defaultPort = 3306
+	dialTimeout = 10 * time.Second
+	// maxColumns keeps every row within InnoDB's 8126-byte in-page limit
+	// whatever its values: a text column holds up to 40 bytes in the page
+	// before it moves off-page (1,000 LONGTEXT columns fail at CREATE TABLE).
+	maxColumns = 180
+)
+
+// DB is one MySQL or MariaDB database.
+type DB struct {
+	db  *sql.DB
+	log *slog.Logger
+	// where names the server for error messages, never with the password.
+	where string
+}
+
+var _ destination.Destination = (*DB)(nil)
+
+// New prepares a connection pool to the database of c.Credentials. It does
+// not fail when the server is unreachable: bulker keeps the events in Kafka
+// and the loads retry; New logs the problem and Ping reports it.
+func New(ctx context.Context, c destination.Config, log *slog.Logger) (*DB, error) {
+	cfg, err := driverConfig(c)
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %w", c.ID, err)
+	}
+	log = log.With("destination", c.ID, "driver", "mysql")
+	cfg.Logger = driverLogger{log}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("destination %s: %w", c.ID, err)
+	}
+	d := &DB{
+		db:    sql.OpenDB(conn),
+		log:   log,
+		where: fmt.Sprintf("mysql at %s, database %s, user %s", cfg.Addr, cfg.DBName, cfg.User),
+	}
+	d.db.SetMaxOpenConns(8)
+	d.db.SetMaxIdleConns(4)
+	// Below the server's default wait_timeout, so idle connections are not
+	// found dead.
+	d.db.SetConnMaxLifetime(5 * time.Minute)
+	if err := d.Ping(ctx); err != nil {
+		log.WarnContext(ctx, "destination not reachable yet", "error", err)
+	}
+	return d, nil
+}
+
+// driverConfig builds the driver's configuration; c.Credentials.Parameters
+// are DSN parameters, except those bulker depends on, which it sets last.
+func driverConfig(c destination.Config) (*mysql.Config, error) {
+	cr := c.Credentials
+	if cr.Host == "" {
+		return nil, errors.New("credentials.host is required")
+	}
+	if cr.Database == "" {
+		return nil, errors.New("credentials.database is required")
+	}
+	port := cr.Port
+	if port == 0 {
+		port = defaultPort
+	}
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = net.JoinHostPort(cr.Host, strconv.Itoa(port))
+	cfg.DBName = cr.Database
+	cfg.User = cr.Username
+	cfg.Timeout = dialTimeout
+	if len(cr.Parameters) > 0 {
+		q := url.Values{}
+		for k, v := range cr.Parameters {
+			q.Set(k, v)
+		}
+		parsed, err := mysql.ParseDSN("/?" + q.Encode())
+		if err != nil {
+			return nil, fmt.Errorf("credentials.parameters: %w", err)
+		}
+		parsed.Net, parsed.Addr, parsed.DBName, parsed.User = cfg.Net, cfg.Addr, cfg.DBName, cfg.User
+		if _, ok := cr.Parameters["timeout"]; !ok {
+			parsed.Timeout = dialTimeout
+		}
+		cfg = parsed
+	}
+	cfg.Passwd = cr.Password.Reveal()
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	// One round trip per statement instead of prepare, execute, close.
+	cfg.InterpolateParams = true
+	if err := cfg.Apply(mysql.Charset("utf8mb4", "utf8mb4_bin")); err != nil {
+		return nil, err
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
+	// Strict mode for every engine: a value a column cannot hold is an
+	// error, never a silent truncation.
+	cfg.Params["sql_mode"] = "CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'STRICT_ALL_TABLES')"
+	return cfg, nil
+}
+
+// driverLogger sends the driver's own messages (broken connections, mostly)
+// to slog instead of stderr.
+type driverLogger struct{ log *slog.Logger }
+
+func (l driverLogger) Print(v ...any) { l.log.Warn(fmt.Sprint(v...)) }
+
+// SQL returns the underlying pool, for tests and read-back.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Ping checks that the server answers and the credentials work.
+func (d *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout+5*time.Second)
+	defer cancel()
+	return d.classify(d.db.PingContext(ctx))
+}
+
+// Dialect implements destination.Destination. MySQL compares column names
+// case-insensitively and table names by file name, so bulker keeps both in
+// lower case.
+func (d *DB) Dialect() schema.Dialect {
+	return schema.Dialect{Name: "mysql", MaxIdentLen: 64, Lowercase: true, MaxColumns: maxColumns}
+}
+
+// Close implements destination.Destination.
+func (d *DB) Close() error { return d.db.Close() }
+
+// dataErrors are server errors caused by the rows themselves.
+var dataErrors = map[uint16]bool{
+	1048: true, // column cannot be null
+	1062: true, // duplicate entry
+	1074: true, // column length too big (type hint)
+	1118: true, // row size too large
+	1264: true, // out of range value
+	1265: true, // data truncated
+	1292: true, // incorrect datetime value
+	1300: true, // invalid character string
+	1366: true, // incorrect value for column
+	1367: true, // illegal value
+	1406: true, // data too long
+	1690: true, // value out of range
+	3140: true, // invalid JSON text (MySQL)
+	3819: true, // check constraint violated (MySQL)
+	4025: true, // CHECK constraint failed (MariaDB's JSON check)
+}
+
+// classify marks data errors with destination.ErrData and names the server
+// in every other error, which bulker treats as an outage.
+func (d *DB) classify(err error) error {
+	if err == nil || errors.Is(err, destination.ErrData) {
+		return err
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) && dataErrors[me.Number] || errors.Is(err, mysql.ErrPktTooLarge) {
+		return fmt.Errorf("%w (%w)", err, destination.ErrData)
+	}
+	return fmt.Errorf("%s: %w", d.where, err)
+}

@@ -1,0 +1,498 @@
+package mysql
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/secret"
+)
+
+// testConfig creates a database with a random name on the test server
+// (STREAMFORGE_TEST_MYSQL) and returns a destination config for it; the
+// database is dropped after the test.
+func testConfig(t testing.TB) destination.Config {
+	t.Helper()
+	dsn := os.Getenv("STREAMFORGE_TEST_MYSQL")
+	if dsn == "" {
+		dsn = "root@tcp(127.0.0.1:3306)/test"
+	}
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatalf("STREAMFORGE_TEST_MYSQL: %v", err)
+	}
+	admin, err := sql.Open("mysql", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	var r [4]byte
+	rand.Read(r[:])
+	name := "sf_test_" + hex.EncodeToString(r[:])
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("MariaDB at %s is required (STREAMFORGE_TEST_MYSQL): %v", cfg.Addr, err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.Exec("DROP DATABASE " + name); err != nil {
+			t.Errorf("dropping %s: %v", name, err)
+		}
+	})
+	host, port, _ := net.SplitHostPort(cfg.Addr)
+	p, _ := strconv.Atoi(port)
+	return destination.Config{ID: "my", Type: "mysql", Credentials: destination.Credentials{
+		Host: host, Port: p, Database: name, Username: cfg.User, Password: secret.String(cfg.Passwd),
+	}}
+}
+
+func open(t testing.TB) *DB {
+	t.Helper()
+	return openConfig(t, testConfig(t))
+}
+
+func openConfig(t testing.TB, c destination.Config) *DB {
+	t.Helper()
+	db, err := New(context.Background(), c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+func events() schema.Table {
+	return schema.Table{
+		Name: "events",
+		Columns: []schema.Column{
+			{Name: "id", Type: schema.Int},
+			{Name: "name", Type: schema.Text},
+			{Name: "ok", Type: schema.Bool},
+			{Name: "score", Type: schema.Float},
+			{Name: "at", Type: schema.Timestamp},
+			{Name: "props", Type: schema.JSON},
+		},
+		PrimaryKey:      []string{"id"},
+		TimestampColumn: "at",
+	}
+}
+
+// query returns every row of q as strings, as the mysql client shows them
+// ("NULL" for null).
+func query(t testing.TB, db *DB, q string, args ...any) [][]string {
+	t.Helper()
+	rows, err := db.SQL().Query(q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out [][]string
+	for rows.Next() {
+		vals := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		r := make([]string, len(cols))
+		for i, v := range vals {
+			r[i] = "NULL"
+			if v.Valid {
+				r[i] = v.String
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func equal(t testing.TB, got, want [][]string) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rows:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestEnsureTable(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	want := events()
+	want.PrimaryKey = []string{"name"}
+	got, err := db.EnsureTable(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantTypes := []string{"bigint(20)", "varchar(255)", "tinyint(1)", "double", "datetime(6)", "json"}
+	if fmt.Sprint(got.PrimaryKey) != "[name]" || got.TimestampColumn != "at" || len(got.Columns) != 6 {
+		t.Fatalf("stored table = %+v", got)
+	}
+	for i, c := range got.Columns {
+		if c.Name != want.Columns[i].Name || c.Type != want.Columns[i].Type || c.SQLType != wantTypes[i] {
+			t.Errorf("column %d = %+v, want %+v as %s", i, c, want.Columns[i], wantTypes[i])
+		}
+	}
+
+	want.Columns = append(want.Columns,
+		schema.Column{Name: "code", Type: schema.Text, SQLType: "varchar(4)"},
+		schema.Column{Name: "doc", Type: schema.JSON, SQLType: "jsonb"},
+		schema.Column{Name: "long_text", Type: schema.Text})
+	for range 2 {
+		if got, err = db.EnsureTable(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(got.Columns) != 9 {
+		t.Fatalf("after adding columns: %+v", got)
+	}
+	for name, typ := range map[string]string{"code": "varchar(4)", "doc": "json", "long_text": "longtext"} {
+		if c, _ := got.Column(name); c.SQLType != typ {
+			t.Errorf("column %s = %+v, want %s", name, c, typ)
+		}
+	}
+	d, ok, err := db.Describe(ctx, "events")
+	if err != nil || !ok || fmt.Sprint(d) != fmt.Sprint(got) {
+		t.Fatalf("Describe = %+v, %v, %v; want %+v", d, ok, err, got)
+	}
+	if _, ok, err := db.Describe(ctx, "missing"); ok || err != nil {
+		t.Fatalf("Describe(missing) = %v, %v", ok, err)
+	}
+	// utf8mb4 throughout.
+	equal(t, query(t, db, `SELECT TABLE_COLLATION, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'events'`),
+		[][]string{{"utf8mb4_bin", "InnoDB"}})
+	equal(t, query(t, db, `SELECT @@SESSION.sql_mode LIKE '%STRICT_ALL_TABLES%', @@SESSION.time_zone, @@character_set_connection`),
+		[][]string{{"1", "+00:00", "utf8mb4"}})
+}
+
+func TestEnsureTableRejectsBadHint(t *testing.T) {
+	db := open(t)
+	for _, hint := range []string{"int); drop table x; --", "text default 'x'", "varchar(4) character set latin1", "nosuchtype"} {
+		tbl := schema.Table{Name: "t", Columns: []schema.Column{{Name: "a", Type: schema.Text, SQLType: hint}}}
+		if _, err := db.EnsureTable(context.Background(), tbl); !errors.Is(err, destination.ErrData) {
+			t.Errorf("hint %q: err = %v, want ErrData", hint, err)
+		}
+	}
+}
+
+func TestLoadRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	tbl, err := db.EnsureTable(ctx, events())
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 3, 1, 12, 30, 45, 123456789, time.FixedZone("", 3*3600))
+	rows := [][]any{
+		{int64(1)<<60 + 1, "🎉 party 👩‍👩‍👧", true, 1.5, at, json.RawMessage(`{"a":[1,2],"e":"🎉"}`)},
+		{int64(-9007199254740993), "строка\nвторая 第二行\r\n\tتبويب", false, -0.25, time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC), json.RawMessage(`[]`)},
+		{int64(3), "", nil, nil, nil, schema.Absent},
+	}
+	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, destination.LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, query(t, db, `SELECT id, name, ok, score, at, props FROM events ORDER BY score DESC`), [][]string{
+		{"1152921504606846977", "🎉 party 👩‍👩‍👧", "1", "1.5", "2024-03-01T09:30:45.123457Z", `{"a":[1,2],"e":"🎉"}`},
+		{"-9007199254740993", "строка\nвторая 第二行\r\n\tتبويب", "0", "-0.25", "1999-12-31T23:59:59Z", "[]"},
+		{"3", "", "NULL", "NULL", "NULL", "NULL"},
+	})
+	// Scanned as Go values, the times are UTC.
+	var got time.Time
+	if err := db.SQL().QueryRow(`SELECT at FROM events WHERE id = 1152921504606846977`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if !got.Equal(at.Round(time.Microsecond)) || got.Location() != time.UTC {
+		t.Fatalf("at = %v, want %v in UTC", got, at)
+	}
+}
+
+func TestUpsert(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	tbl, err := db.EnsureTable(ctx, events())
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(rows ...[]any) {
+		t.Helper()
+		if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, destination.LoadOptions{Dedup: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	load(
+		[]any{int64(1), "first", true, 1.0, at, json.RawMessage(`{}`)},
+		[]any{int64(2), "two", false, 2.0, at, json.RawMessage(`{}`)},
+		[]any{int64(1), "newest", schema.Absent, schema.Absent, schema.Absent, schema.Absent},
+	)
+	// Absent keeps the stored value, explicit null overwrites it, the last
+	// row of a key in the batch wins.
+	load(
+		[]any{int64(2), "older", schema.Absent, nil, schema.Absent, schema.Absent},
+		[]any{int64(2), "two v2", schema.Absent, schema.Absent, schema.Absent, schema.Absent},
+		[]any{int64(3), schema.Absent, true, schema.Absent, schema.Absent, schema.Absent},
+		[]any{int64(1), schema.Absent, schema.Absent, schema.Absent, schema.Absent, schema.Absent},
+	)
+	equal(t, query(t, db, `SELECT id, name, ok, score, props FROM events ORDER BY id`), [][]string{
+		{"1", "newest", "1", "1", "{}"},
+		{"2", "two v2", "0", "NULL", "{}"},
+		{"3", "NULL", "1", "NULL", "NULL"},
+	})
+}
+
+func TestReplaceModes(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	tbl := events()
+	tbl.Columns = append(tbl.Columns, schema.Column{Name: destination.PartitionColumn, Type: schema.Text})
+	tbl, err := db.EnsureTable(ctx, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(id int64, name, part string) []any {
+		return []any{id, name, nil, nil, nil, nil, part}
+	}
+	load := func(o destination.LoadOptions, rows ...[]any) {
+		t.Helper()
+		if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load(destination.LoadOptions{}, row(1, "a", "p1"), row(2, "b", "p1"), row(3, "c", "p2"))
+	load(destination.LoadOptions{Mode: destination.ReplacePartition, Partition: "p1"}, row(4, "d", "p1"))
+	equal(t, query(t, db, `SELECT id, name, __partition_id FROM events ORDER BY id`),
+		[][]string{{"3", "c", "p2"}, {"4", "d", "p1"}})
+
+	load(destination.LoadOptions{Mode: destination.ReplaceTable}, row(9, "z", "p9"))
+	equal(t, query(t, db, `SELECT id, name FROM events`), [][]string{{"9", "z"}})
+	got, ok, err := db.Describe(ctx, "events")
+	if err != nil || !ok || got.TimestampColumn != "at" || fmt.Sprint(got.PrimaryKey) != "[id]" {
+		t.Fatalf("after replace: %+v %v %v", got, ok, err)
+	}
+	equal(t, query(t, db, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`), [][]string{{"events"}})
+
+	// Replacing a table that does not exist yet creates it; a long name
+	// still leaves room for the temporary table's suffix.
+	tbl.Name = strings.Repeat("ж", 64)
+	load(destination.LoadOptions{Mode: destination.ReplaceTable}, row(1, "x", ""))
+	equal(t, query(t, db, "SELECT id, name FROM `"+tbl.Name+"`"), [][]string{{"1", "x"}})
+	// A failed replacement leaves the table as it was and no temporary table.
+	err = db.Load(ctx, schema.Batch{Table: tbl, Rows: [][]any{row(1, "y", ""), row(1, "dup", "")}}, destination.LoadOptions{Mode: destination.ReplaceTable})
+	if !errors.Is(err, destination.ErrData) {
+		t.Fatalf("err = %v, want ErrData", err)
+	}
+	equal(t, query(t, db, "SELECT id, name FROM `"+tbl.Name+"`"), [][]string{{"1", "x"}})
+	equal(t, query(t, db, `SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`), [][]string{{"2"}})
+}
+
+func TestDataErrorAppliesNothing(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	want := events()
+	want.Columns = append(want.Columns, schema.Column{Name: "code", Type: schema.Text, SQLType: "varchar(4)"})
+	tbl, err := db.EnsureTable(ctx, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(id any, mod func([]any)) []any {
+		r := []any{id, "x", nil, nil, nil, nil, nil}
+		if mod != nil {
+			mod(r)
+		}
+		return r
+	}
+	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: [][]any{row(int64(1), nil)}}, destination.LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	bad := map[string][]any{
+		"duplicate key": row(int64(1), nil),
+		"null key":      row(nil, nil),
+		"invalid JSON":  row(int64(7), func(r []any) { r[5] = json.RawMessage(`{"a":`) }),
+		"too long":      row(int64(8), func(r []any) { r[6] = "12345" }),
+		"NaN":           row(int64(9), func(r []any) { r[3] = nan() }),
+	}
+	for name, r := range bad {
+		for _, dedup := range []bool{false, true} {
+			if dedup && name == "duplicate key" {
+				continue
+			}
+			rows := [][]any{row(int64(100), nil), r}
+			err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, destination.LoadOptions{Dedup: dedup})
+			if !errors.Is(err, destination.ErrData) {
+				t.Errorf("%s (dedup %v): err = %v, want ErrData", name, dedup, err)
+			}
+		}
+	}
+	equal(t, query(t, db, `SELECT id FROM events`), [][]string{{"1"}})
+}
+
+func nan() float64 {
+	zero := 0.0
+	return zero / zero
+}
+
+// Several processes (DB values) adding the same columns at once all succeed.
+func TestConcurrentAddColumn(t *testing.T) {
+	ctx := context.Background()
+	c := testConfig(t)
+	dbs := []*DB{openConfig(t, c), openConfig(t, c), openConfig(t, c)}
+	base := schema.Table{Name: "t", Columns: []schema.Column{{Name: "id", Type: schema.Int}}}
+	if _, err := dbs[0].EnsureTable(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*len(dbs))
+	for i, db := range dbs {
+		for j := range 2 {
+			// Overlapping column sets, in different orders.
+			wider := base
+			for k := range 10 {
+				n := (k + 3*i + j) % 12
+				wider.Columns = append(wider.Columns, schema.Column{Name: fmt.Sprintf("c%d", n), Type: schema.Text})
+			}
+			wider.Columns = append(wider.Columns, schema.Column{Name: "at", Type: schema.Timestamp})
+			wider.TimestampColumn = "at"
+			wg.Go(func() {
+				_, err := db.EnsureTable(ctx, wider)
+				errs <- err
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	got, _, err := dbs[2].Describe(ctx, "t")
+	if err != nil || len(got.Columns) != 14 || got.TimestampColumn != "at" {
+		t.Fatalf("table = %+v, err %v", got, err)
+	}
+}
+
+// A table as wide as the dialect allows holds rows whose every text value
+// stays in the row page (up to 40 bytes).
+func TestWidestTable(t *testing.T) {
+	ctx := context.Background()
+	db := open(t)
+	tbl := schema.Table{Name: "wide", PrimaryKey: []string{"id"}}
+	tbl.Columns = append(tbl.Columns, schema.Column{Name: "id", Type: schema.Text})
+	for i := 1; i < db.Dialect().MaxColumns; i++ {
+		tbl.Columns = append(tbl.Columns, schema.Column{Name: fmt.Sprintf("field_%d", i), Type: schema.Text})
+	}
+	half := tbl
+	half.Columns = tbl.Columns[:len(tbl.Columns)/2]
+	if _, err := db.EnsureTable(ctx, half); err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := db.EnsureTable(ctx, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := make([]any, len(tbl.Columns))
+	row[0] = strings.Repeat("k", 255)
+	for i := 1; i < len(row); i++ {
+		row[i] = strings.Repeat("é", 20)
+	}
+	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: [][]any{row}}, destination.LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, query(t, db, "SELECT count(*) FROM wide"), [][]string{{"1"}})
+}
+
+func TestUnreachable(t *testing.T) {
+	good := testConfig(t)
+	const password = "hunter2-very-secret"
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedPort := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+
+	cases := map[string]func(c *destination.Config){
+		"wrong password":   func(c *destination.Config) { c.Credentials.Password = password },
+		"missing database": func(c *destination.Config) { c.Credentials.Database = "sf_no_such_db" },
+		"closed port":      func(c *destination.Config) { c.Credentials.Port = closedPort; c.Credentials.Password = password },
+	}
+	for name, mod := range cases {
+		t.Run(name, func(t *testing.T) {
+			c := good
+			mod(&c)
+			var logs bytes.Buffer
+			db, err := New(context.Background(), c, slog.New(slog.NewJSONHandler(&logs, nil)))
+			if err != nil {
+				t.Fatalf("New: %v (want a DB that reports the outage when used)", err)
+			}
+			defer db.Close()
+			errs := []error{db.Ping(context.Background())}
+			_, _, err = db.Describe(context.Background(), "events")
+			errs = append(errs, err)
+			errs = append(errs, db.Load(context.Background(), schema.Batch{Table: events(), Rows: [][]any{{int64(1), "x", nil, nil, nil, nil}}}, destination.LoadOptions{}))
+			for _, err := range errs {
+				if err == nil || errors.Is(err, destination.ErrData) {
+					t.Fatalf("err = %v, want an outage", err)
+				}
+				msg := err.Error()
+				t.Log(msg)
+				for _, part := range []string{c.Credentials.Host, c.Credentials.Database, "user " + c.Credentials.Username} {
+					if !strings.Contains(msg, part) {
+						t.Errorf("error %q does not name %q", msg, part)
+					}
+				}
+				if strings.Contains(msg, password) {
+					t.Errorf("error leaks the password: %q", msg)
+				}
+			}
+			if !strings.Contains(logs.String(), "destination not reachable") || strings.Contains(logs.String(), password) {
+				t.Errorf("logs = %s", logs.String())
+			}
+		})
+	}
+}
+
+func TestParameters(t *testing.T) {
+	c := testConfig(t)
+	c.Credentials.Parameters = map[string]string{"timeout": "3s", "parseTime": "false"}
+	db := openConfig(t, c)
+	tbl, err := db.EnsureTable(context.Background(), events())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bulker's own settings win over the parameters.
+	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := db.Load(context.Background(), schema.Batch{Table: tbl, Rows: [][]any{{int64(1), "x", nil, nil, at, nil}}}, destination.LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var got time.Time
+	if err := db.SQL().QueryRow("SELECT at FROM events").Scan(&got); err != nil || !got.Equal(at) {
+		t.Fatalf("at = %v, %v", got, err)
+	}
+	c.Credentials.Parameters = map[string]string{"timeout": "forever"}
+	if _, err := New(context.Background(), c, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("bad parameter accepted")
+	}
+}
