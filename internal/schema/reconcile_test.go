@@ -1,0 +1,254 @@
+package schema
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func mustParse(t testing.TB, s string) Event {
+	t.Helper()
+	e, err := Parse([]byte(s))
+	if err != nil {
+		t.Fatalf("Parse(%s): %v", s, err)
+	}
+	return e
+}
+
+func wideEvent(n int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"f%04d":%d`, i, i)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+func TestBuildThousandFields(t *testing.T) {
+	events := []Event{mustParse(t, wideEvent(1000))}
+	want, b, notes := Build(postgres, "wide", TableOptions{}, events, Table{}, false)
+	checkBatch(t, want, b)
+	if len(want.Columns) != 1000 || len(notes) != 0 {
+		t.Fatalf("%d columns, notes %v", len(want.Columns), notes)
+	}
+	for j, c := range want.Columns {
+		if c.Name != fmt.Sprintf("f%04d", j) || b.Rows[0][j] != int64(j) {
+			t.Fatalf("column %d: %v = %v", j, c, b.Rows[0][j])
+		}
+	}
+}
+
+func TestBuildColumnLimit(t *testing.T) {
+	d := postgres
+	d.MaxColumns = 100
+	events := []Event{mustParse(t, wideEvent(1000)), mustParse(t, `{"f0001":1,"f0999":2}`)}
+	want, b, notes := Build(d, "wide", TableOptions{}, events, Table{}, false)
+	checkBatch(t, want, b)
+	if len(want.Columns) != 100 || want.Columns[99].Name != UnmappedColumn {
+		t.Fatalf("%d columns, last %v", len(want.Columns), want.Columns[len(want.Columns)-1])
+	}
+	var over map[string]int
+	if err := json.Unmarshal(b.Rows[0][99].(json.RawMessage), &over); err != nil {
+		t.Fatal(err)
+	}
+	if len(over) != 901 || over["f0099"] != 99 || over["f0999"] != 999 {
+		t.Fatalf("overflow holds %d keys: f0099=%d f0999=%d", len(over), over["f0099"], over["f0999"])
+	}
+	if got := string(b.Rows[1][99].(json.RawMessage)); got != `{"f0999":2}` || b.Rows[1][1] != int64(1) {
+		t.Fatalf("second row: %v, %s", b.Rows[1][1], got)
+	}
+	limitNotes, warned := 0, false
+	for _, n := range notes {
+		switch n.Reason {
+		case ReasonColumnLimit:
+			limitNotes++
+			if n.Key == "f0999" && (n.Count != 2 || n.Row != 0 || n.ValueType != "int") {
+				t.Errorf("note %+v", n)
+			}
+		case ReasonNearColumnLimit:
+			warned = n.Count == 100 && n.Row == -1
+		}
+	}
+	if limitNotes != 901 || !warned {
+		t.Fatalf("%d column-limit notes, warned %v", limitNotes, warned)
+	}
+}
+
+func TestBuildNearLimitWarning(t *testing.T) {
+	// A stored PostgreSQL table of 1450 columns (90% of 1600) takes one
+	// more column and warns; at 1599 there is room for _unmapped_data only.
+	stored := Table{Name: "t"}
+	for i := range 1450 {
+		stored.Columns = append(stored.Columns, Column{Name: fmt.Sprintf("c%d", i), Type: Int})
+	}
+	events := []Event{mustParse(t, `{"c1":1,"extra":"x"}`)}
+	want, _, notes := Build(postgres, "t", TableOptions{}, events, stored, true)
+	if len(want.Columns) != 1451 || len(notes) != 1 || notes[0].Reason != ReasonNearColumnLimit {
+		t.Fatalf("%d columns, notes %v", len(want.Columns), notes)
+	}
+	for i := 1450; i < 1599; i++ {
+		stored.Columns = append(stored.Columns, Column{Name: fmt.Sprintf("c%d", i), Type: Int})
+	}
+	want, b, notes := Build(postgres, "t", TableOptions{}, events, stored, true)
+	checkBatch(t, want, b)
+	if len(want.Columns) != 1600 || want.Columns[1599].Name != UnmappedColumn ||
+		string(b.Rows[0][1599].(json.RawMessage)) != `{"extra":"x"}` {
+		t.Fatalf("%d columns: %v", len(want.Columns), b.Rows[0][1590:])
+	}
+	if len(notes) != 2 || notes[0].Reason != ReasonColumnLimit || notes[1].Reason != ReasonNearColumnLimit {
+		t.Fatalf("notes %v", notes)
+	}
+}
+
+func TestBuildMissingNullEmpty(t *testing.T) {
+	events := []Event{
+		mustParse(t, `{"a":"x","b":"","c":null}`),
+		mustParse(t, `{"b":null}`),
+	}
+	stored := Table{Name: "t", Columns: []Column{{Name: "stored", Type: Int}}}
+	want, b, _ := Build(postgres, "t", TableOptions{}, events, stored, true)
+	if got := len(want.Columns); got != 4 {
+		t.Fatalf("columns %v", want.Columns)
+	}
+	wantRows := [][]any{
+		{Absent, "x", "", nil},
+		{Absent, Absent, nil, Absent},
+	}
+	if !reflect.DeepEqual(b.Rows, wantRows) {
+		t.Fatalf("rows %#v; want %#v", b.Rows, wantRows)
+	}
+	if want.Columns[3].Type != Text {
+		t.Fatalf("an all-null new column is created as text: %v", want.Columns[3])
+	}
+}
+
+func TestBuildAllNullStoredColumn(t *testing.T) {
+	stored := Table{Name: "t", Columns: []Column{{Name: "n", Type: Int}}}
+	events := []Event{mustParse(t, `{"n":null}`), mustParse(t, `{"n":null}`)}
+	want, b, notes := Build(postgres, "t", TableOptions{}, events, stored, true)
+	if !reflect.DeepEqual(want, stored) || len(notes) != 0 || b.Rows[0][0] != nil || b.Rows[1][0] != nil {
+		t.Fatalf("want %v rows %v notes %v", want, b.Rows, notes)
+	}
+}
+
+func TestBuildStableOrder(t *testing.T) {
+	events := []Event{
+		mustParse(t, `{"z":1,"m":{"x":1}}`),
+		mustParse(t, `{"a":1,"z":2}`),
+		mustParse(t, `{"m":{"y":2},"b":true}`),
+	}
+	stored := Table{Name: "t", Columns: []Column{{Name: "b", Type: Bool}, {Name: "old", Type: Text}}}
+	first, _, _ := Build(postgres, "t", TableOptions{}, events, stored, true)
+	var names []string
+	for _, c := range first.Columns {
+		names = append(names, c.Name)
+	}
+	if got := strings.Join(names, ","); got != "b,old,z,m_x,a,m_y" {
+		t.Fatalf("columns %s", got)
+	}
+	for range 10 {
+		again, _, _ := Build(postgres, "t", TableOptions{}, events, stored, true)
+		if !reflect.DeepEqual(again, first) {
+			t.Fatalf("Build is not deterministic: %v vs %v", again, first)
+		}
+	}
+}
+
+func TestBuildOptions(t *testing.T) {
+	events := []Event{mustParse(t, `{"Event ID":1,"Created At":"2021-01-01"}`)}
+	want, _, _ := Build(postgres, "T", TableOptions{PrimaryKey: []string{"Event ID"}, TimestampColumn: "Created At"},
+		events, Table{}, false)
+	if want.Name != "t" || !reflect.DeepEqual(want.PrimaryKey, []string{"event_id"}) || want.TimestampColumn != "created_at" {
+		t.Fatalf("%+v", want)
+	}
+	stored := Table{Name: "t", Columns: []Column{{Name: "id", Type: Int}}, PrimaryKey: []string{"id"}, TimestampColumn: "id"}
+	want, _, _ = Build(postgres, "t", TableOptions{}, events, stored, true)
+	if !reflect.DeepEqual(want.PrimaryKey, []string{"id"}) || want.TimestampColumn != "id" {
+		t.Fatalf("stored options lost: %+v", want)
+	}
+}
+
+func TestBuildUnmappedIntoStoredText(t *testing.T) {
+	stored := Table{Name: "t", Columns: []Column{{Name: "n", Type: Int}, {Name: UnmappedColumn, Type: Text}}}
+	events := []Event{mustParse(t, `{"n":"x\u0000y"}`)}
+	_, b, notes := Build(postgres, "t", TableOptions{}, events, stored, true)
+	if b.Rows[0][1] != `{"n":"x\u0000y"}` || len(notes) != 1 {
+		t.Fatalf("row %#v notes %v", b.Rows[0], notes)
+	}
+}
+
+func TestCast(t *testing.T) {
+	ts := time.Date(2021, 1, 2, 3, 4, 5, 0, time.UTC)
+	f := func(s string) Field { return mustParse(t, `{"v":`+s+`}`).Fields[0] }
+	tests := []struct {
+		in   Field
+		to   DataType
+		want any // nil with ok false means no cast
+		ok   bool
+	}{
+		{f(`null`), Int, nil, true},
+		{f(`"123"`), Int, int64(123), true},
+		{f(`"-9223372036854775808"`), Int, int64(-9223372036854775808), true},
+		{f(`"007"`), Int, nil, false}, // the zeros would be lost
+		{f(`" 1"`), Int, nil, false},
+		{f(`"1.0"`), Int, nil, false},
+		{f(`"abc"`), Int, nil, false},
+		{f(`1.5`), Int, nil, false},
+		{f(`1.0`), Int, int64(1), true},
+		{f(`1e3`), Int, int64(1000), true},
+		{f(`-12.50e1`), Int, int64(-125), true},
+		{f(`9223372036854775807.0`), Int, int64(9223372036854775807), true},
+		{f(`9223372036854775808.0`), Int, nil, false},
+		{f(`1e19`), Int, nil, false},
+		{f(`1e999999999999`), Int, nil, false},
+		{f(`9223372036854775808`), Int, nil, false},
+		{f(`true`), Int, int64(1), true},
+		{f(`[1]`), Int, nil, false},
+		{f(`"2021-01-02T03:04:05Z"`), Int, nil, false},
+		{f(`1`), Float, 1.0, true},
+		{f(`9007199254740992`), Float, 9007199254740992.0, true},
+		{f(`9007199254740993`), Float, nil, false}, // 2^53+1 would round
+		{f(`"1.5"`), Float, 1.5, true},
+		{f(`"NaN"`), Float, nil, false},
+		{f(`"Infinity"`), Float, nil, false},
+		{f(`"1e400"`), Float, nil, false},
+		{f(`1e400`), Float, nil, false},
+		{f(`false`), Float, 0.0, true},
+		{f(`1`), Bool, true, true},
+		{f(`0`), Bool, false, true},
+		{f(`2`), Bool, nil, false},
+		{f(`"true"`), Bool, true, true},
+		{f(`"yes"`), Bool, nil, false},
+		{f(`{"__sql_type":"json","a":1}`), Bool, nil, false},
+		{f(`12`), Text, "12", true},
+		{f(`1.50`), Text, "1.50", true},
+		{f(`-0`), Text, "-0", true},
+		{f(`9223372036854775808`), Text, "9223372036854775808", true},
+		{f(`true`), Text, "true", true},
+		{f(`"2021-01-02"`), Text, "2021-01-02", true},
+		{f(`[1, "a"]`), Text, `[1,"a"]`, true},
+		{f(`"2021-01-02T03:04:05Z"`), Timestamp, ts, true},
+		{f(`"2021-01-02T03:04:05"`), Timestamp, ts, true},
+		{f(`1609556645`), Timestamp, nil, false}, // epoch numbers are ambiguous
+		{f(`"abc"`), Timestamp, nil, false},
+		{f(`"x\"y"`), JSON, json.RawMessage(`"x\"y"`), true},
+		{f(`1.50`), JSON, json.RawMessage(`1.50`), true},
+		{f(`1e400`), JSON, json.RawMessage(`1e400`), true},
+		{f(`"2021-01-02"`), JSON, json.RawMessage(`"2021-01-02"`), true},
+		{f(`false`), JSON, json.RawMessage(`false`), true},
+		{f(`"v"`), Null, "v", true},
+	}
+	for _, tt := range tests {
+		got, ok := Cast(tt.in, tt.to)
+		if ok != tt.ok || ok && !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Cast(%s %v → %v) = %#v, %v; want %#v, %v", tt.in.lit, tt.in.Value, tt.to, got, ok, tt.want, tt.ok)
+		}
+	}
+}
