@@ -170,7 +170,9 @@ func goTypeOK(dt DataType, v any) bool {
 	return false
 }
 
-func isNaNOrInf(f float64) bool { return f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308 }
+func isNaNOrInf(f float64) bool {
+	return f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308
+}
 
 type goldenTable struct {
 	Name            string   `json:"name"`

@@ -31,8 +31,8 @@ func TestSanitizeIdent(t *testing.T) {
 		{postgres, "Événement", "événement"},
 		{mysql, "Événement", "Événement"},
 		{postgres, "ключ", "ключ"},
-		{postgres, "emoji😀", "emoji_"},    // outside the BMP: not allowed in MySQL names
-		{postgres, "a\x00b", "a_b"},       // NUL
+		{postgres, "emoji😀", "emoji_"}, // outside the BMP: not allowed in MySQL names
+		{postgres, "a\x00b", "a_b"},    // NUL
 		{postgres, "bad\xffutf8", "bad_utf8"},
 		{postgres, long, strings.Repeat("x", 54) + "_" + hexHash(long)},
 		{mysql, long, strings.Repeat("x", 55) + "_" + hexHash(long)},
