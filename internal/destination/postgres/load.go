@@ -1,0 +1,442 @@
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/schema"
+)
+
+// carrierTypes are the temporary table's column types: one per logical
+// type, so COPY's binary encoding always matches the Go value; the INSERT …
+// SELECT casts to the stored type (varchar(4), json, numeric …).
+var carrierTypes = [...]string{
+	schema.Null:      "text",
+	schema.Bool:      "boolean",
+	schema.Int:       "bigint",
+	schema.Float:     "double precision",
+	schema.Timestamp: "timestamp with time zone",
+	schema.Text:      "text",
+	schema.JSON:      "text", // cast to json or jsonb keeps a json column verbatim
+}
+
+// valuesMaxParams bounds the batches written by a multi-row INSERT … VALUES
+// instead of COPY: small batches (stream mode) skip the temporary table
+// and its catalog churn.
+const valuesMaxParams = 1000
+
+// stagingTable names the temporary table for a list of carrier types.
+// pgx caches the column types COPY encodes for by the table's name, so
+// tables of other types must have other names. pg_temp is per session.
+func stagingTable(cols []schema.Column) pgx.Identifier {
+	h := fnv.New64a()
+	for _, c := range cols {
+		h.Write([]byte(carrierTypes[c.Type] + ","))
+	}
+	return pgx.Identifier{"pg_temp", fmt.Sprintf("streamforge_load_%016x", h.Sum64())}
+}
+
+// Load implements destination.Destination: one transaction per batch.
+func (d *DB) Load(ctx context.Context, b schema.Batch, o destination.LoadOptions) error {
+	if len(b.Rows) == 0 && o.Mode == destination.Append {
+		return nil
+	}
+	if err := checkIdents(b.Table); err != nil {
+		return err
+	}
+	err := d.load(ctx, b, o)
+	if err != nil {
+		d.forget(b.Table.Name)
+		return d.classify(fmt.Sprintf("loading %d rows into %s", len(b.Rows), d.ident(b.Table.Name)), err)
+	}
+	return nil
+}
+
+// plan is one load worked out before the transaction.
+type plan struct {
+	columns []schema.Column // the batch's, in batch order
+	target  []string        // stored SQL type per column
+	pk      []string        // conflict target when deduplicating
+	rows    [][]any         // converted for the carrier types
+	groups  []group
+}
+
+// group is rows that share the set of present columns: each gets its own
+// upsert statement, which updates exactly the columns its rows carry, so an
+// absent key keeps the stored value while an explicit null overwrites it.
+type group struct {
+	present []int // column indexes
+	rows    []int // row indexes
+}
+
+func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions) error {
+	if err := d.ensureSchema(ctx); err != nil {
+		return err
+	}
+	table := b.Table.Name
+	var stored schema.Table
+	if o.Mode == destination.ReplaceTable {
+		stored = b.Table
+		stored.Columns = append([]schema.Column(nil), b.Table.Columns...)
+		for i, c := range stored.Columns {
+			stored.Columns[i].SQLType = d.columnType(c)
+		}
+	} else {
+		var err error
+		if stored, err = d.storedTable(ctx, b.Table); err != nil {
+			return err
+		}
+	}
+	p, err := d.plan(b, stored, o.Dedup)
+	if err != nil {
+		return err
+	}
+	var swapped schema.Table
+	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		into := table
+		if o.Mode == destination.ReplaceTable {
+			into = objectName(table, "new_"+randomHex())
+			if _, err := tx.Exec(ctx, d.createSQL(into, b.Table)); err != nil {
+				return err
+			}
+		}
+		if err := d.write(ctx, tx, into, p, o); err != nil {
+			return err
+		}
+		if o.Mode == destination.ReplaceTable {
+			if err := d.swap(ctx, tx, into, b.Table); err != nil {
+				return err
+			}
+			var err error
+			swapped, _, err = d.describe(ctx, tx, table)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if o.Mode == destination.ReplaceTable {
+		d.cache(withTimestamp(swapped, b.Table))
+		d.log.Info("replaced table", "table", table, "rows", len(b.Rows))
+	}
+	return nil
+}
+
+// storedTable returns the stored shape holding every batch column, reading
+// it again when the cache lacks one (another process may have added it).
+func (d *DB) storedTable(ctx context.Context, want schema.Table) (schema.Table, error) {
+	if t, ok := d.cached(want.Name); ok && covers(t, want) {
+		return t, nil
+	}
+	t, ok, err := d.describe(ctx, d.pool, want.Name)
+	if err != nil {
+		return t, err
+	}
+	if !ok {
+		return t, fmt.Errorf("table %s does not exist", d.ident(want.Name))
+	}
+	for _, c := range want.Columns {
+		if _, ok := t.Column(c.Name); !ok {
+			return t, fmt.Errorf("table %s has no column %q", d.ident(want.Name), c.Name)
+		}
+	}
+	d.cache(t)
+	return t, nil
+}
+
+// plan converts the rows, merges them per key when deduplicating and
+// groups them by the columns they carry.
+func (d *DB) plan(b schema.Batch, stored schema.Table, dedup bool) (plan, error) {
+	p := plan{columns: b.Table.Columns}
+	for _, c := range b.Table.Columns {
+		sc, _ := stored.Column(c.Name)
+		p.target = append(p.target, sc.SQLType)
+	}
+	rows := b.Rows
+	if dedup {
+		p.pk = stored.PrimaryKey
+		if len(p.pk) == 0 {
+			return p, fmt.Errorf("deduplicate needs a primary key, table %s has none", d.ident(b.Table.Name))
+		}
+		var key []int
+		for _, k := range p.pk {
+			i := columnIndex(b.Table, k)
+			if i < 0 {
+				return p, fmt.Errorf("%w: batch lacks primary key column %q", destination.ErrData, k)
+			}
+			key = append(key, i)
+		}
+		rows = destination.MergeByKey(rows, key)
+	}
+	p.rows = make([][]any, len(rows))
+	index := map[string]int{}
+	var sig []byte
+	for r, row := range rows {
+		if len(row) != len(p.columns) {
+			return p, fmt.Errorf("%w: row %d has %d values for %d columns", destination.ErrData, r, len(row), len(p.columns))
+		}
+		out := make([]any, len(row), len(row)+1) // room for stage's group number
+		sig = sig[:0]
+		for c, v := range row {
+			present := byte('1')
+			if v == schema.Absent {
+				present = '0'
+			}
+			sig = append(sig, present)
+			cv, err := convert(p.columns[c].Type, v)
+			if err != nil {
+				return p, fmt.Errorf("%w: row %d column %q: %w", destination.ErrData, r, p.columns[c].Name, err)
+			}
+			out[c] = cv
+		}
+		p.rows[r] = out
+		if !dedup {
+			sig = sig[:0] // one INSERT: absent is NULL for a new row
+		}
+		g, ok := index[string(sig)]
+		if !ok {
+			g = len(p.groups)
+			index[string(sig)] = g
+			var present []int
+			for c := range p.columns {
+				if len(sig) == 0 || sig[c] == '1' {
+					present = append(present, c)
+				}
+			}
+			p.groups = append(p.groups, group{present: present})
+		}
+		p.groups[g].rows = append(p.groups[g].rows, r)
+	}
+	return p, nil
+}
+
+// write inserts the planned rows into table within tx.
+func (d *DB) write(ctx context.Context, tx pgx.Tx, table string, p plan, o destination.LoadOptions) error {
+	if o.Mode == destination.ReplacePartition {
+		_, err := tx.Exec(ctx, "DELETE FROM "+d.ident(table)+" WHERE "+
+			pgx.Identifier{destination.PartitionColumn}.Sanitize()+" = $1", o.Partition)
+		if err != nil {
+			return err
+		}
+	}
+	if len(p.rows) == 0 {
+		return nil
+	}
+	if len(p.rows)*len(p.columns) <= d.valuesMax {
+		for _, g := range p.groups {
+			sql, args := d.insertValues(table, p, g)
+			if _, err := tx.Exec(ctx, sql, args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := d.stage(ctx, tx, p); err != nil {
+		return err
+	}
+	for i, g := range p.groups {
+		sql := d.insertSelect(table, p, g, i, len(p.groups) > 1)
+		if _, err := tx.Exec(ctx, sql); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stage COPYs the rows into a temporary table dropped at commit, with the
+// group number of each row in the last column.
+func (d *DB) stage(ctx context.Context, tx pgx.Tx, p plan) error {
+	var sb strings.Builder
+	names := make([]string, 0, len(p.columns)+1)
+	staging := stagingTable(p.columns)
+	sb.WriteString("CREATE TEMPORARY TABLE " + staging.Sanitize() + " (")
+	for i, c := range p.columns {
+		names = append(names, "c"+strconv.Itoa(i))
+		sb.WriteString(names[i] + " " + carrierTypes[c.Type] + ", ")
+	}
+	names = append(names, "g")
+	sb.WriteString("g integer) ON COMMIT DROP")
+	if _, err := tx.Exec(ctx, sb.String()); err != nil {
+		return err
+	}
+	groupOf := make([]int32, len(p.rows))
+	for g, grp := range p.groups {
+		for _, r := range grp.rows {
+			groupOf[r] = int32(g)
+		}
+	}
+	i := -1
+	_, err := tx.CopyFrom(ctx, staging, names, pgx.CopyFromFunc(func() ([]any, error) {
+		i++
+		if i == len(p.rows) {
+			return nil, nil
+		}
+		return append(p.rows[i], groupOf[i]), nil
+	}))
+	return err
+}
+
+// insertSelect moves one group from the temporary table into table.
+func (d *DB) insertSelect(table string, p plan, g group, n int, filter bool) string {
+	exprs := make([]string, len(g.present))
+	for i, c := range g.present {
+		exprs[i] = cast("c"+strconv.Itoa(c), p.columns[c].Type, p.target[c])
+	}
+	sql := "INSERT INTO " + d.ident(table) + " (" + columnList(p, g) + ") SELECT " +
+		strings.Join(exprs, ", ") + " FROM " + stagingTable(p.columns).Sanitize()
+	if filter {
+		sql += " WHERE g = " + strconv.Itoa(n)
+	}
+	return sql + onConflict(p, g)
+}
+
+// insertValues renders one group as a multi-row INSERT … VALUES.
+func (d *DB) insertValues(table string, p plan, g group) (string, []any) {
+	var sb strings.Builder
+	args := make([]any, 0, len(g.rows)*len(g.present))
+	sb.WriteString("INSERT INTO " + d.ident(table) + " (" + columnList(p, g) + ") VALUES ")
+	for i, r := range g.rows {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteByte('(')
+		for j, c := range g.present {
+			if j > 0 {
+				sb.WriteString(", ")
+			}
+			args = append(args, p.rows[r][c])
+			param := "$" + strconv.Itoa(len(args)) + "::" + carrierTypes[p.columns[c].Type]
+			sb.WriteString(cast(param, p.columns[c].Type, p.target[c]))
+		}
+		sb.WriteByte(')')
+	}
+	sb.WriteString(onConflict(p, g))
+	return sb.String(), args
+}
+
+func columnList(p plan, g group) string {
+	names := make([]string, len(g.present))
+	for i, c := range g.present {
+		names[i] = pgx.Identifier{p.columns[c].Name}.Sanitize()
+	}
+	return strings.Join(names, ", ")
+}
+
+// cast converts a carrier expression to the stored type; target types come
+// from format_type or a validated hint, so they are safe SQL.
+func cast(expr string, t schema.DataType, target string) string {
+	if target == "" || target == carrierTypes[t] {
+		return expr
+	}
+	return "(" + expr + ")::" + target
+}
+
+// onConflict renders the upsert clause: present non-key columns take the
+// new values; with none, the row is left as stored.
+func onConflict(p plan, g group) string {
+	if len(p.pk) == 0 {
+		return ""
+	}
+	keys := make([]string, len(p.pk))
+	isKey := map[string]bool{}
+	for i, k := range p.pk {
+		keys[i] = pgx.Identifier{k}.Sanitize()
+		isKey[k] = true
+	}
+	var set []string
+	for _, c := range g.present {
+		if name := p.columns[c].Name; !isKey[name] {
+			q := pgx.Identifier{name}.Sanitize()
+			set = append(set, q+" = EXCLUDED."+q)
+		}
+	}
+	clause := " ON CONFLICT (" + strings.Join(keys, ", ") + ") DO "
+	if len(set) == 0 {
+		return clause + "NOTHING"
+	}
+	return clause + "UPDATE SET " + strings.Join(set, ", ")
+}
+
+// swap replaces table by the freshly loaded one in the same transaction,
+// renaming its constraint and index to the names EnsureTable expects.
+func (d *DB) swap(ctx context.Context, tx pgx.Tx, loaded string, t schema.Table) error {
+	stmts := []string{
+		"DROP TABLE IF EXISTS " + d.ident(t.Name),
+		"ALTER TABLE " + d.ident(loaded) + " RENAME TO " + pgx.Identifier{t.Name}.Sanitize(),
+	}
+	if len(t.PrimaryKey) > 0 {
+		stmts = append(stmts, "ALTER INDEX "+d.ident(objectName(loaded, "pkey"))+
+			" RENAME TO "+pgx.Identifier{objectName(t.Name, "pkey")}.Sanitize())
+	}
+	if t.TimestampColumn != "" {
+		stmts = append(stmts, d.indexSQL(t.Name, t.TimestampColumn))
+	}
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// convert checks a value against its column's logical type and prepares
+// it for the carrier type.
+func convert(t schema.DataType, v any) (any, error) {
+	if v == nil || v == schema.Absent {
+		return nil, nil
+	}
+	ok := false
+	switch t {
+	case schema.Bool:
+		_, ok = v.(bool)
+	case schema.Int:
+		_, ok = v.(int64)
+	case schema.Float:
+		_, ok = v.(float64)
+	case schema.Timestamp:
+		_, ok = v.(time.Time)
+	case schema.Text:
+		if s, isString := v.(string); isString {
+			return sanitizeText(s), nil
+		}
+	case schema.JSON:
+		switch j := v.(type) {
+		case json.RawMessage:
+			return sanitizeJSON(j), nil
+		case []byte:
+			return sanitizeJSON(j), nil
+		case string:
+			return sanitizeJSON([]byte(j)), nil
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("%T value for a %s column", v, t)
+	}
+	return v, nil
+}
+
+func columnIndex(t schema.Table, name string) int {
+	for i, c := range t.Columns {
+		if c.Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func randomHex() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
