@@ -1,0 +1,168 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/eventslog"
+)
+
+// BulkRequest is a validated POST /bulk: replace a table, or one partition
+// of it, with Events.
+type BulkRequest struct {
+	Destination destination.Config
+	Table       string
+	Mode        destination.Mode // ReplaceTable or ReplacePartition
+	Partition   string           // for ReplacePartition
+	PrimaryKey  []string         // from pk=, else the destination's primaryKey
+	Events      [][]byte         // each one JSON object, as received
+}
+
+// BulkLoader applies a bulk request in the destination, all or nothing.
+// An error wrapping destination.ErrData is the data's fault (answered 400);
+// any other is an outage (503).
+type BulkLoader interface {
+	Bulk(ctx context.Context, req BulkRequest) error
+}
+
+// Bulk modes as named in the query (Jitsu's names).
+const (
+	bulkReplaceTable     = "replace_table"
+	bulkReplacePartition = "replace_partition"
+)
+
+func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
+	destLabel, reason := unknownLabel, reasonOK
+	defer func() {
+		status := "loaded"
+		if reason != reasonOK {
+			status = "rejected"
+		}
+		s.bulks.WithLabelValues(destLabel, status, reason).Inc()
+	}()
+	if s.d.Bulk == nil {
+		reason = reasonBadRequest
+		fail(w, http.StatusNotImplemented, "bulk loading is not available")
+		return
+	}
+	dest, table, why, ok := s.target(w, r)
+	if !ok {
+		reason = why
+		return
+	}
+	destLabel = dest.ID
+	log := s.d.Logger.With("destination", dest.ID, "table", table)
+
+	req, err := bulkRequest(r, dest, table)
+	if err != nil {
+		reason = reasonBadRequest
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	body, code, err := readBody(w, r, s.d.MaxBulkSize, "BULKER_MAX_BULK_SIZE")
+	if err != nil {
+		reason = reasonTooLarge
+		if code != http.StatusRequestEntityTooLarge {
+			reason = reasonBadRequest
+		}
+		fail(w, code, err.Error())
+		return
+	}
+	if req.Events, err = splitNDJSON(body, s.d.MaxEventSize); err != nil {
+		reason = reasonBadEvent
+		fail(w, http.StatusBadRequest, err.Error())
+		log.Info("bulk rejected", "error", err)
+		return
+	}
+
+	mode := r.URL.Query().Get("mode")
+	err = s.d.Bulk.Bulk(r.Context(), req)
+	entry := eventslog.Entry{Time: s.d.Now().UTC(), Destination: dest.ID, Table: table, Status: eventslog.Loaded}
+	entry.Body, _ = json.Marshal(map[string]any{"bulk": mode, "partition": req.Partition, "count": len(req.Events)})
+	if err != nil {
+		reason = reasonLoad
+		entry.Status, entry.Error = eventslog.Failed, err.Error()
+		code := http.StatusServiceUnavailable
+		if errors.Is(err, destination.ErrData) {
+			code = http.StatusBadRequest
+		}
+		fail(w, code, fmt.Sprintf("loading into %s: %v", dest.ID, err))
+		log.Error("bulk load failed", "events", len(req.Events), "error", err)
+	} else {
+		n := len(req.Events)
+		writeJSON(w, http.StatusOK, answer{Success: true, Count: &n})
+		log.Info("bulk loaded", "mode", mode, "events", n)
+	}
+	if s.d.Events != nil {
+		if err := s.d.Events.Add(r.Context(), entry); err != nil {
+			log.Warn("adding to the events log", "error", err)
+		}
+	}
+}
+
+func bulkRequest(r *http.Request, dest destination.Config, table string) (BulkRequest, error) {
+	q := r.URL.Query()
+	req := BulkRequest{Destination: dest, Table: table}
+	switch m := q.Get("mode"); m {
+	case "", bulkReplaceTable:
+		req.Mode = destination.ReplaceTable
+	case bulkReplacePartition:
+		req.Mode = destination.ReplacePartition
+	default:
+		return req, fmt.Errorf("mode %q: want %s or %s", truncate(m, 32), bulkReplaceTable, bulkReplacePartition)
+	}
+	req.Partition = q.Get("partition")
+	if req.Partition == "" {
+		req.Partition = q.Get("partitionId")
+	}
+	switch {
+	case req.Mode == destination.ReplacePartition && req.Partition == "":
+		return req, fmt.Errorf("mode %s needs the partition query parameter", bulkReplacePartition)
+	case req.Mode != destination.ReplacePartition && req.Partition != "":
+		return req, fmt.Errorf("partition is only used with mode=%s", bulkReplacePartition)
+	}
+	for _, v := range q["pk"] { // pk=a,b and pk=a&pk=b (Jitsu) both work
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				req.PrimaryKey = append(req.PrimaryKey, k)
+			}
+		}
+	}
+	if len(req.PrimaryKey) == 0 {
+		req.PrimaryKey = dest.Options.PrimaryKeys()
+	}
+	return req, nil
+}
+
+// splitNDJSON returns the events of an NDJSON body, one JSON object per
+// line; blank lines are skipped. The first bad line fails the whole body,
+// named by its number (from 1).
+func splitNDJSON(body []byte, maxEvent int64) ([][]byte, error) {
+	var out [][]byte
+	for n := 1; len(body) > 0; n++ {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if int64(len(line)) > maxEvent {
+			return nil, fmt.Errorf("line %d: event of %d bytes exceeds %d bytes (BULKER_MAX_EVENT_SIZE)", n, len(line), maxEvent)
+		}
+		if err := ValidateEvent(line); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		out = append(out, line)
+	}
+	return out, nil
+}

@@ -1,0 +1,209 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/topics"
+)
+
+// maxTableName bounds tableName in bytes; every database's limit is lower,
+// the schema package shortens names per dialect.
+const maxTableName = 128
+
+// ValidateEvent checks that b is exactly one JSON object in valid UTF-8
+// and says precisely what is wrong otherwise.
+func ValidateEvent(b []byte) error {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	if len(t) == 0 {
+		return errors.New("empty body: want one JSON object")
+	}
+	if !utf8.Valid(b) {
+		return fmt.Errorf("invalid UTF-8 at byte %d", invalidUTF8At(b))
+	}
+	if !json.Valid(b) {
+		var raw json.RawMessage
+		err := json.Unmarshal(b, &raw)
+		var syn *json.SyntaxError
+		if errors.As(err, &syn) {
+			return fmt.Errorf("invalid JSON at byte %d: %s", syn.Offset, syn.Error())
+		}
+		return fmt.Errorf("invalid JSON: %v", err)
+	}
+	switch c := t[0]; {
+	case c == '{':
+		return nil
+	case c == '[':
+		return errors.New("want one JSON object, got an array (send many events to /bulk as NDJSON)")
+	case c == '"':
+		return errors.New("want one JSON object, got a string")
+	case c == 't' || c == 'f':
+		return errors.New("want one JSON object, got a boolean")
+	case c == 'n':
+		return errors.New("want one JSON object, got null")
+	default:
+		return errors.New("want one JSON object, got a number")
+	}
+}
+
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return len(b)
+}
+
+// checkTable validates the tableName parameter.
+func checkTable(table string) error {
+	switch {
+	case table == "":
+		return errors.New("tableName query parameter is required")
+	case len(table) > maxTableName:
+		return fmt.Errorf("tableName is longer than %d bytes", maxTableName)
+	case !utf8.ValidString(table):
+		return errors.New("tableName is not valid UTF-8")
+	}
+	for _, r := range table {
+		if unicode.IsControl(r) {
+			return errors.New("tableName must not hold control characters")
+		}
+	}
+	return nil
+}
+
+// target resolves the destination and table of a request, answering the
+// error itself; ok is false when it did.
+func (s *Server) target(w http.ResponseWriter, r *http.Request) (dest destination.Config, table, reason string, ok bool) {
+	id := r.PathValue("destinationId")
+	dest, found := s.d.Destinations.Lookup(id)
+	if !found {
+		fail(w, http.StatusNotFound, fmt.Sprintf("destination %q not found", truncate(id, 64)))
+		return dest, "", reasonNoDestination, false
+	}
+	table = r.URL.Query().Get("tableName")
+	if err := checkTable(table); err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return dest, "", reasonBadTable, false
+	}
+	return dest, table, "", true
+}
+
+func (s *Server) post(w http.ResponseWriter, r *http.Request) {
+	destLabel, tableLabel := unknownLabel, unknownLabel
+	reason := reasonOK
+	defer func() {
+		status := "accepted"
+		if reason != reasonOK {
+			status = "rejected"
+		}
+		s.events.WithLabelValues(destLabel, tableLabel, status, reason).Inc()
+	}()
+	log := s.d.Logger
+
+	dest, table, reason, ok := s.target(w, r)
+	if !ok {
+		if reason == reasonBadTable {
+			destLabel = dest.ID
+		}
+		log.Info("event rejected", "reason", reason, "destination", destLabel)
+		return
+	}
+	destLabel, tableLabel = dest.ID, s.tables.table(dest.ID, table)
+	log = log.With("destination", dest.ID, "table", table)
+
+	mode := dest.Options.Mode
+	if mode == "" {
+		mode = destination.ModeBatch
+	}
+	topic, err := topics.Incoming(s.d.TopicPrefix, topics.Name{Destination: dest.ID, Mode: mode, Table: table})
+	if err != nil {
+		reason = reasonBadTable
+		fail(w, http.StatusBadRequest, "tableName: "+err.Error())
+		log.Info("event rejected", "reason", reason, "error", err)
+		return
+	}
+
+	body, code, err := readBody(w, r, s.d.MaxEventSize, "BULKER_MAX_EVENT_SIZE")
+	if err != nil {
+		reason = reasonTooLarge
+		if code != http.StatusRequestEntityTooLarge {
+			reason = reasonBadRequest
+		}
+		fail(w, code, err.Error())
+		log.Info("event rejected", "reason", reason, "error", err)
+		return
+	}
+	if err := ValidateEvent(body); err != nil {
+		reason = reasonBadEvent
+		fail(w, http.StatusBadRequest, err.Error())
+		log.Info("event rejected", "reason", reason, "error", err)
+		return
+	}
+
+	now := s.d.Now().UTC()
+	headers := map[string]string{
+		topics.HeaderTable:       table,
+		topics.HeaderDestination: dest.ID,
+		topics.HeaderReceivedAt:  now.Format(time.RFC3339Nano),
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.d.ProduceTimeout)
+	err = s.d.Producer.Produce(ctx, topic, nil, body, headers)
+	cancel()
+	if err != nil {
+		reason = reasonKafka
+		fail(w, http.StatusServiceUnavailable, "the event was not stored: Kafka did not acknowledge it; retry later")
+		log.Error("producing event", "topic", topic, "error", err)
+		return
+	}
+	if s.d.Events != nil {
+		e := eventslog.Entry{Time: now, Destination: dest.ID, Table: table, Status: eventslog.Accepted, Body: body}
+		if err := s.d.Events.Add(r.Context(), e); err != nil {
+			// The event is safe in Kafka; only the log entry is missing.
+			log.Warn("adding to the events log", "error", err)
+		}
+	}
+	log.Debug("event accepted", "topic", topic, "bytes", len(body))
+	writeJSON(w, http.StatusOK, answer{Success: true})
+}
+
+// readBody reads at most limit bytes; the code is 413 when the body is
+// larger, naming the setting that sets the limit.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, setting string) ([]byte, int, error) {
+	tooLarge := fmt.Errorf("body larger than %d bytes (%s)", limit, setting)
+	if r.ContentLength > limit {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, http.StatusRequestEntityTooLarge, tooLarge
+		}
+		return nil, http.StatusBadRequest, fmt.Errorf("reading body: %w", err)
+	}
+	return body, 0, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}

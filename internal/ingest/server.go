@@ -1,0 +1,282 @@
+// Package ingest is bulker's HTTP API: it validates events and hands them
+// to Kafka (POST /post), loads NDJSON in bulk (POST /bulk), and shows
+// recent and failed events (/events, /log, /failed). It knows Kafka and the
+// databases only through the small interfaces below.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/eventslog"
+)
+
+// Producer writes one record and returns once the broker acknowledged it.
+// *kafka.Client implements it.
+type Producer interface {
+	Produce(ctx context.Context, topic string, key, value []byte, headers map[string]string) error
+}
+
+// Destinations finds a configured destination by id.
+type Destinations interface {
+	Lookup(id string) (destination.Config, bool)
+}
+
+// EventsLog records and lists recent events; eventslog.Memory and
+// eventslog.Redis implement it.
+type EventsLog interface {
+	Add(ctx context.Context, e eventslog.Entry) error
+	List(ctx context.Context, f eventslog.Filter) ([]eventslog.Entry, error)
+}
+
+// Authenticator checks API tokens; *auth.Tokens implements it. With no
+// token configured (Enabled false) the API is open.
+type Authenticator interface {
+	Enabled() bool
+	Check(token string) bool
+}
+
+// ReadyChecker reports whether bulker can accept events (Kafka reachable,
+// destinations loaded).
+type ReadyChecker interface {
+	Ready(ctx context.Context) error
+}
+
+// Deps are the server's collaborators and settings. Producer, Destinations
+// and Logger are required; a nil Events, Bulk or Failed makes its endpoints
+// answer 501, a nil Auth leaves the API open, a nil Ready is always ready.
+type Deps struct {
+	Producer     Producer
+	Destinations Destinations
+	Events       EventsLog
+	Bulk         BulkLoader
+	Failed       FailedReader
+	Auth         Authenticator
+	Ready        ReadyChecker
+	Metrics      http.Handler // served at /metrics without auth
+	Registerer   prometheus.Registerer
+	Logger       *slog.Logger
+
+	TopicPrefix  string
+	MaxEventSize int64 // /post body and each /bulk line; default 1 MiB
+	MaxBulkSize  int64 // whole /bulk body; default 256 MiB
+	// ProduceTimeout bounds the wait for the broker's acknowledgement.
+	ProduceTimeout time.Duration // default 30 s
+	Now            func() time.Time
+}
+
+// Server is the HTTP API; it implements http.Handler.
+type Server struct {
+	d       Deps
+	mux     *http.ServeMux
+	events  *prometheus.CounterVec
+	bulks   *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+	tables  labelSet
+}
+
+// Rejection reasons, the bounded values of the reason label.
+const (
+	reasonOK            = "ok"
+	reasonUnauthorized  = "unauthorized"
+	reasonNoDestination = "unknown_destination"
+	reasonBadTable      = "bad_table"
+	reasonTooLarge      = "too_large"
+	reasonBadEvent      = "bad_event"
+	reasonBadRequest    = "bad_request"
+	reasonKafka         = "kafka_unavailable"
+	reasonLoad          = "load_failed"
+)
+
+// unknownLabel stands for label values that are not configured names.
+const unknownLabel = "unknown"
+
+// New builds the server and registers its metrics.
+func New(d Deps) (*Server, error) {
+	if d.Producer == nil || d.Destinations == nil || d.Logger == nil {
+		return nil, errors.New("ingest: Producer, Destinations and Logger are required")
+	}
+	if d.MaxEventSize <= 0 {
+		d.MaxEventSize = 1 << 20
+	}
+	if d.MaxBulkSize <= 0 {
+		d.MaxBulkSize = 256 << 20
+	}
+	if d.ProduceTimeout <= 0 {
+		d.ProduceTimeout = 30 * time.Second
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Registerer == nil {
+		d.Registerer = prometheus.NewRegistry()
+	}
+	s := &Server{
+		d:   d,
+		mux: http.NewServeMux(),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulker_ingest_events_total",
+			Help: "Events received by POST /post, by destination, table, status (accepted or rejected) and reason.",
+		}, []string{"destination", "table", "status", "reason"}),
+		bulks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulker_bulk_requests_total",
+			Help: "POST /bulk requests by destination, status (loaded or rejected) and reason.",
+		}, []string{"destination", "status", "reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "bulker_http_request_duration_seconds",
+			Help:    "HTTP request duration by route and status code.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route", "code"}),
+		tables: labelSet{max: 1000},
+	}
+	for _, c := range []prometheus.Collector{s.events, s.bulks, s.latency} {
+		if err := d.Registerer.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	s.mux.Handle("POST /post/{destinationId}", s.authed(http.HandlerFunc(s.post)))
+	s.mux.Handle("POST /bulk/{destinationId}", s.authed(http.HandlerFunc(s.bulk)))
+	s.mux.Handle("GET /failed/{destinationId}", s.authed(http.HandlerFunc(s.failed)))
+	s.mux.Handle("GET /events", s.authed(http.HandlerFunc(s.listEvents)))
+	s.mux.Handle("GET /log/{eventType}/{actorId}", s.authed(http.HandlerFunc(s.log)))
+	s.mux.HandleFunc("GET /ready", s.ready)
+	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "pass"})
+	})
+	if d.Metrics != nil {
+		s.mux.Handle("GET /metrics", d.Metrics)
+	}
+	return s, nil
+}
+
+// ServeHTTP routes the request and observes its duration.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	s.mux.ServeHTTP(sw, r)
+	route := r.Pattern // set by the mux on this request
+	if route == "" {
+		route = "unmatched"
+	}
+	s.latency.WithLabelValues(route, strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+}
+
+// authed rejects requests without a valid bearer token. The messages never
+// repeat what the client sent.
+func (s *Server) authed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := s.d.Auth
+		if a == nil || !a.Enabled() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		msg := ""
+		h := r.Header.Get("Authorization")
+		scheme, token, _ := strings.Cut(strings.TrimSpace(h), " ")
+		switch {
+		case h == "":
+			msg = `missing Authorization header: send "Authorization: Bearer <token>"`
+		case !strings.EqualFold(scheme, "Bearer"):
+			msg = `unsupported Authorization scheme: send "Authorization: Bearer <token>"`
+		case !a.Check(strings.TrimSpace(token)):
+			msg = "invalid token"
+		default:
+			next.ServeHTTP(w, r)
+			return
+		}
+		if strings.HasPrefix(r.URL.Path, "/post/") {
+			dest, _ := s.destLabel(r.PathValue("destinationId"))
+			s.events.WithLabelValues(dest, unknownLabel, "rejected", reasonUnauthorized).Inc()
+		}
+		s.d.Logger.Info("request rejected", "reason", reasonUnauthorized, "path", r.URL.Path, "remote", r.RemoteAddr)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="bulker"`)
+		fail(w, http.StatusUnauthorized, msg)
+	})
+}
+
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.d.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.d.Ready.Ready(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// destLabel returns the destination's id as a label value when it is
+// configured, so a label never holds arbitrary input.
+func (s *Server) destLabel(id string) (string, bool) {
+	if _, ok := s.d.Destinations.Lookup(id); ok {
+		return id, true
+	}
+	return unknownLabel, false
+}
+
+// labelSet bounds the table label: the first max distinct
+// destination/table pairs keep their names, later ones are counted as
+// "other", so a client inventing table names cannot grow the metrics
+// without limit.
+type labelSet struct {
+	mu   sync.Mutex
+	max  int
+	seen map[[2]string]struct{}
+}
+
+func (l *labelSet) table(dest, table string) string {
+	k := [2]string{dest, table}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.seen[k]; ok {
+		return table
+	}
+	if len(l.seen) >= l.max {
+		return "other"
+	}
+	if l.seen == nil {
+		l.seen = map[[2]string]struct{}{}
+	}
+	l.seen[k] = struct{}{}
+	return table
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+type answer struct {
+	Success bool   `json:"success"`
+	Error   string `json:"error,omitempty"`
+	Count   *int   `json:"count,omitempty"`
+}
+
+func fail(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, answer{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing to do then
+}
