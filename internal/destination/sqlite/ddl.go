@@ -89,11 +89,6 @@ func createTable(ctx context.Context, q querier, name string, t schema.Table) er
 			b.WriteString(", ")
 		}
 		if contains(t.PrimaryKey, c.Name) {
-			// "INTEGER" would make the column the rowid, which turns a
-			// NULL key into a generated one instead of an error.
-			if typ == "INTEGER" {
-				typ = "BIGINT"
-			}
 			typ += " NOT NULL"
 		}
 		b.WriteString(quote(c.Name) + " " + typ)
@@ -136,7 +131,9 @@ func columnType(c schema.Column) (string, error) {
 	case schema.Bool:
 		return "BOOLEAN", nil
 	case schema.Int:
-		return "INTEGER", nil
+		// Not "INTEGER": as a primary key that would alias the rowid and
+		// turn a NULL key into a generated one instead of an error.
+		return "BIGINT", nil
 	case schema.Float:
 		return "REAL", nil
 	case schema.Timestamp:

@@ -1,9 +1,7 @@
 package sqlite
 
 import (
-	"fmt"
-	"strings"
-
+	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/schema"
 )
 
@@ -15,10 +13,9 @@ type rowSet struct {
 
 // shape prepares a batch's rows, already converted to driver values, for
 // insertion. Without dedup there is one set with every column and Absent
-// becomes NULL. With dedup the rows are merged per primary key in batch
-// order — a later value wins, an Absent one keeps the earlier value — and
-// grouped by the columns they carry, so that an upsert only overwrites
-// those and keeps the stored value of the others.
+// becomes NULL. With dedup the rows are merged per primary key
+// (destination.MergeByKey) and grouped by the columns they carry, so that
+// an upsert only overwrites those and keeps the stored value of the others.
 func shape(rows [][]any, ncols int, pk []int, dedup bool) []rowSet {
 	if !dedup {
 		all := make([]int, ncols)
@@ -34,26 +31,7 @@ func shape(rows [][]any, ncols int, pk []int, dedup bool) []rowSet {
 		}
 		return []rowSet{{cols: all, rows: rows}}
 	}
-	var merged [][]any
-	byKey := make(map[string]int, len(rows))
-	var key strings.Builder
-	for _, r := range rows {
-		key.Reset()
-		for _, i := range pk {
-			fmt.Fprintf(&key, "%T\x00%v\x00", r[i], r[i])
-		}
-		at, seen := byKey[key.String()]
-		if !seen {
-			byKey[key.String()] = len(merged)
-			merged = append(merged, append([]any(nil), r...))
-			continue
-		}
-		for i, v := range r {
-			if v != schema.Absent {
-				merged[at][i] = v
-			}
-		}
-	}
+	merged := destination.MergeByKey(rows, pk)
 	var sets []rowSet
 	byMask := map[string]int{}
 	mask := make([]byte, ncols)
