@@ -173,8 +173,15 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 			return stored, err
 		}
 		d.log.InfoContext(ctx, "created table", "table", want.Name, "columns", len(want.Columns))
-	} else if err := d.addColumns(ctx, stored, want); err != nil {
-		return stored, err
+	} else {
+		if err := d.addColumns(ctx, stored, want); err != nil {
+			return stored, err
+		}
+		if len(want.PrimaryKey) > 0 && !sameKey(stored.PrimaryKey, want.PrimaryKey) {
+			// Changing a key means rebuilding the table: leave it to the user.
+			d.log.WarnContext(ctx, "table keeps its stored primary key", "table", want.Name,
+				"stored", stored.PrimaryKey, "configured", want.PrimaryKey)
+		}
 	}
 	t, _, err := d.describe(ctx, want.Name)
 	return t, err
@@ -335,6 +342,18 @@ func column(t schema.Table, name string) (schema.Column, bool) {
 		}
 	}
 	return schema.Column{}, false
+}
+
+func sameKey(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !strings.EqualFold(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func contains(list []string, s string) bool {

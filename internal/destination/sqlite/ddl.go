@@ -63,6 +63,11 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 		if len(added) > 0 {
 			d.log.InfoContext(ctx, "added columns", "table", want.Name, "columns", added)
 		}
+		if len(want.PrimaryKey) > 0 && !sameKey(stored.PrimaryKey, want.PrimaryKey) {
+			// Changing a key means rebuilding the table: leave it to the user.
+			d.log.WarnContext(ctx, "table keeps its stored primary key", "table", want.Name,
+				"stored", stored.PrimaryKey, "configured", want.PrimaryKey)
+		}
 		if want.TimestampColumn != "" && stored.TimestampColumn == "" {
 			if err := createIndex(ctx, tx, want.Name, want.TimestampColumn); err != nil {
 				return stored, err
@@ -185,6 +190,18 @@ func column(t schema.Table, name string) (schema.Column, bool) {
 	return schema.Column{}, false
 }
 
+func sameKey(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !strings.EqualFold(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 func contains(list []string, s string) bool {
 	for _, v := range list {
 		if strings.EqualFold(v, s) {
@@ -194,18 +211,18 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// classify marks errors caused by the rows themselves as destination.ErrData.
+// classify marks errors caused by the rows themselves as
+// destination.ErrData and names the file in the others.
 func (d *DB) classify(err error) error {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
+	if errors.Is(err, destination.ErrData) {
 		return err
 	}
-	switch se.Code() & 0xff {
-	case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_RANGE:
-		if errors.Is(err, destination.ErrData) {
-			return err
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_MISMATCH, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_RANGE:
+			return fmt.Errorf("%w (%w)", err, destination.ErrData)
 		}
-		return fmt.Errorf("%w (%w)", err, destination.ErrData)
 	}
-	return err
+	return fmt.Errorf("sqlite %s: %w", d.path, err)
 }

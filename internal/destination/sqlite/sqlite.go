@@ -46,7 +46,9 @@ func New(ctx context.Context, c destination.Config, log *slog.Logger) (*DB, erro
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(NORMAL)")
+	// FULL: bulker commits Kafka offsets after the load, so a committed
+	// load must survive a power cut, not only a crash of bulker.
+	q.Add("_pragma", "synchronous(FULL)")
 	q.Set("_txlock", "immediate")
 	// The file: form lets any path through: SQLite decodes %XX in it.
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
