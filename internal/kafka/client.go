@@ -208,3 +208,6 @@ func fromKgo(kr *kgo.Record) Record {
 	}
 	return r
 }
+
+// Ping checks that a broker answers.
+func (c *Client) Ping(ctx context.Context) error { return c.cl.Ping(ctx) }

@@ -1,0 +1,57 @@
+// Command bulker loads JSON events into SQL databases: HTTP ingest → Kafka →
+// batched or streamed loads with automatic schema management. With nothing
+// configured it runs the embedded broker and a local SQLite destination.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/streamforge/streamforge/internal/bulker"
+	"github.com/streamforge/streamforge/internal/config"
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/mysql"
+	"github.com/streamforge/streamforge/internal/destination/postgres"
+	"github.com/streamforge/streamforge/internal/destination/sqlite"
+	"github.com/streamforge/streamforge/internal/observe"
+)
+
+func main() {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bulker: configuration:", err)
+		os.Exit(2)
+	}
+	log := observe.NewLogger(os.Stdout, cfg.LogLevel <= slog.LevelDebug)
+	for _, v := range config.Unknown(os.Environ()) {
+		log.Warn("unknown variable ignored", "name", v)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err = bulker.Run(ctx, bulker.Options{
+		Config:  cfg,
+		Environ: os.Environ(),
+		Factories: map[string]bulker.Factory{
+			"postgres": func(ctx context.Context, c destination.Config, l *slog.Logger) (destination.Destination, error) {
+				return postgres.New(ctx, c, l)
+			},
+			"mysql": func(ctx context.Context, c destination.Config, l *slog.Logger) (destination.Destination, error) {
+				return mysql.New(ctx, c, l)
+			},
+			"sqlite": func(ctx context.Context, c destination.Config, l *slog.Logger) (destination.Destination, error) {
+				return sqlite.New(ctx, c, l)
+			},
+		},
+		Log:          log,
+		Registry:     observe.NewRegistry(),
+		EmbeddedAddr: os.Getenv("BULKER_EMBEDDED_KAFKA_ADDR"),
+	})
+	if err != nil {
+		log.Error("bulker failed", "err", err)
+		os.Exit(1)
+	}
+}

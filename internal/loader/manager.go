@@ -1,0 +1,261 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/topics"
+)
+
+// Destinations gives the loaders the configured destinations.
+type Destinations interface {
+	Lookup(id string) (destination.Config, bool)
+	// Open returns the destination's open connection, opening it on first
+	// use; an error is an outage, retried by the caller.
+	Open(ctx context.Context, id string) (destination.Destination, error)
+}
+
+// Admin is the cluster metadata the manager reads.
+type Admin interface {
+	Topics(ctx context.Context) ([]string, error)
+	Lag(ctx context.Context, group string) (map[string]int64, error)
+}
+
+// ConsumerFactory connects a consumer of one topic in a group.
+type ConsumerFactory func(ctx context.Context, group, topic string) (Consumer, error)
+
+// Config tunes the loaders.
+type Config struct {
+	Prefix    string        // BULKER_KAFKA_TOPIC_PREFIX
+	BatchSize int           // default batch size
+	Period    time.Duration // default batch period
+	Retry     RetryPolicy
+	// Discover is how often the topic list is read for new tables.
+	Discover time.Duration
+	// ShutdownTimeout bounds loading the batches in hand at shutdown.
+	ShutdownTimeout time.Duration
+	EventsLogMax    int
+}
+
+// Deps are the manager's collaborators.
+type Deps struct {
+	Destinations Destinations
+	Admin        Admin
+	NewConsumer  ConsumerFactory
+	Producer     Producer
+	Events       EventsLog // may be nil
+	Log          *slog.Logger
+	Metrics      *Metrics
+	Now          func() time.Time // nil: time.Now
+}
+
+// Manager runs one worker per incoming topic of a configured destination,
+// and the retry requeuer. It starts workers as topics appear (Notify, or the
+// periodic topic scan) and stops those whose destination went away.
+type Manager struct {
+	cfg    Config
+	deps   Deps
+	notify chan string
+
+	mu      sync.Mutex
+	workers map[string]*running
+}
+
+type running struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	dest   destination.Config
+	group  string
+	name   topics.Name
+}
+
+// NewManager builds a manager; Run starts it.
+func NewManager(cfg Config, deps Deps) *Manager {
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if cfg.Discover <= 0 {
+		cfg.Discover = 5 * time.Second
+	}
+	return &Manager{cfg: cfg, deps: deps, notify: make(chan string, 64), workers: map[string]*running{}}
+}
+
+// Notify tells the manager a topic received events, so its worker starts
+// without waiting for the next scan. It never blocks.
+func (m *Manager) Notify(topic string) {
+	select {
+	case m.notify <- topic:
+	default:
+	}
+}
+
+// Run manages workers until ctx ends, then stops them: each loads the batch
+// it holds within the shutdown timeout and commits.
+func (m *Manager) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer func() {
+		m.mu.Lock()
+		for _, r := range m.workers {
+			r.cancel()
+		}
+		m.mu.Unlock()
+		wg.Wait()
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.runRequeuer(ctx)
+	}()
+
+	tick := time.NewTicker(m.cfg.Discover)
+	defer tick.Stop()
+	m.scan(ctx, &wg)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case t := <-m.notify:
+			m.ensure(ctx, &wg, t)
+		case <-tick.C:
+			m.scan(ctx, &wg)
+			m.updateLag(ctx)
+		}
+	}
+}
+
+func (m *Manager) runRequeuer(ctx context.Context) {
+	retryTopic := topics.Retry(m.cfg.Prefix)
+	for ctx.Err() == nil {
+		c, err := m.deps.NewConsumer(ctx, retryTopic, retryTopic)
+		if err != nil {
+			m.deps.Log.Warn("starting the retry consumer failed", "err", err)
+			sleep(ctx, 5*time.Second)
+			continue
+		}
+		q := &requeuer{consumer: c, producer: m.deps.Producer, log: m.deps.Log, metrics: m.deps.Metrics,
+			now: m.deps.Now, deadTopic: topics.Dead(m.cfg.Prefix)}
+		if err := q.run(ctx); err != nil {
+			m.deps.Log.Warn("retry consumer stopped", "err", err)
+		}
+	}
+}
+
+// scan starts workers for new incoming topics and stops those whose
+// destination was removed or changed.
+func (m *Manager) scan(ctx context.Context, wg *sync.WaitGroup) {
+	m.mu.Lock()
+	for topic, r := range m.workers {
+		select {
+		case <-r.done:
+			delete(m.workers, topic) // ended on an error: started again below
+			continue
+		default:
+		}
+		if cur, ok := m.deps.Destinations.Lookup(r.dest.ID); !ok || !cur.Equal(r.dest) {
+			m.deps.Log.Info("destination removed or changed, stopping its loader", "destination", r.dest.ID, "topic", topic)
+			r.cancel()
+			delete(m.workers, topic)
+		}
+	}
+	m.mu.Unlock()
+	ts, err := m.deps.Admin.Topics(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.deps.Log.Warn("listing topics failed", "err", err)
+		}
+		return
+	}
+	for _, t := range ts {
+		m.ensure(ctx, wg, t)
+	}
+}
+
+// ensure starts the worker of topic if it is an incoming topic of a
+// configured destination in the matching mode and none runs yet.
+func (m *Manager) ensure(ctx context.Context, wg *sync.WaitGroup, topic string) {
+	name, err := topics.Parse(m.cfg.Prefix, topic)
+	if err != nil {
+		return
+	}
+	dest, ok := m.deps.Destinations.Lookup(name.Destination)
+	if !ok || dest.Options.Mode != name.Mode {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.workers[topic]; ok {
+		select {
+		case <-r.done:
+		default:
+			return
+		}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	r := &running{cancel: cancel, done: make(chan struct{}), dest: dest, group: topic, name: name}
+	m.workers[topic] = r
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(r.done)
+		defer cancel()
+		if err := m.runWorker(wctx, topic, name, dest); err != nil && !errors.Is(err, context.Canceled) {
+			m.deps.Log.Error("loader stopped", "topic", topic, "err", err)
+		}
+	}()
+}
+
+func (m *Manager) runWorker(ctx context.Context, topic string, name topics.Name, dest destination.Config) error {
+	c, err := m.deps.NewConsumer(ctx, topic, topic)
+	if err != nil {
+		return err
+	}
+	batchSize, period := m.cfg.BatchSize, m.cfg.Period
+	if dest.Options.BatchSize > 0 {
+		batchSize = dest.Options.BatchSize
+	}
+	if dest.Options.Frequency > 0 {
+		period = time.Duration(dest.Options.Frequency * float64(time.Minute))
+	}
+	log := m.deps.Log.With("destination", dest.ID, "table", name.Table, "mode", name.Mode)
+	w := &worker{
+		cfg: workerConfig{Topic: topic, Name: name, Dest: dest, BatchSize: max(batchSize, 1), Period: period,
+			Retry: m.cfg.Retry, Prefix: m.cfg.Prefix, LogLimit: m.cfg.EventsLogMax},
+		consumer: c,
+		producer: m.deps.Producer,
+		open: func(ctx context.Context) (destination.Destination, error) {
+			return m.deps.Destinations.Open(ctx, dest.ID)
+		},
+		log:     log,
+		metrics: m.deps.Metrics,
+		events:  m.deps.Events,
+		now:     m.deps.Now,
+	}
+	log.Info("loader started", "topic", topic, "batch_size", w.cfg.BatchSize, "period", period.String())
+	return w.run(ctx, func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
+	})
+}
+
+func (m *Manager) updateLag(ctx context.Context) {
+	m.mu.Lock()
+	rs := make([]*running, 0, len(m.workers))
+	for _, r := range m.workers {
+		rs = append(rs, r)
+	}
+	m.mu.Unlock()
+	for _, r := range rs {
+		lag, err := m.deps.Admin.Lag(ctx, r.group)
+		if err != nil {
+			continue
+		}
+		var total int64
+		for _, l := range lag {
+			total += l
+		}
+		m.deps.Metrics.lag.WithLabelValues(r.dest.ID, r.name.Table).Set(float64(total))
+	}
+}

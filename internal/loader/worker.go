@@ -1,0 +1,263 @@
+// Package loader moves events from bulker's incoming Kafka topics into the
+// destinations: one worker per topic reads a batch (or, in stream mode,
+// whatever arrived), turns it into rows with the schema engine, loads it in
+// one transaction and only then commits the Kafka offsets. A destination
+// outage pauses the worker and retries with backoff; rows the destination
+// rejects are isolated by bisecting the batch and sent to the retry topic,
+// and after the configured attempts to the dead-letter topic, each with its
+// reason. Nothing accepted is dropped.
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/topics"
+)
+
+// Consumer reads one topic as a member of a consumer group.
+type Consumer interface {
+	Poll(ctx context.Context, max int) ([]kafka.Record, error)
+	Commit(ctx context.Context, recs []kafka.Record) error
+	Close()
+}
+
+// Producer writes records and returns after the broker acknowledged them.
+type Producer interface {
+	ProduceSync(ctx context.Context, recs ...kafka.Record) error
+}
+
+// DestinationOpener returns the open destination of a worker, opening it on
+// first use; an error is an outage (wrong password, server down) and is
+// retried with backoff.
+type DestinationOpener func(ctx context.Context) (destination.Destination, error)
+
+// workerConfig is what one worker needs to know.
+type workerConfig struct {
+	Topic     string
+	Name      topics.Name
+	Dest      destination.Config
+	BatchSize int
+	Period    time.Duration
+	Retry     RetryPolicy
+	Prefix    string
+	// LogLimit is how many loaded events of a batch go to the events log.
+	LogLimit int
+}
+
+type worker struct {
+	cfg      workerConfig
+	consumer Consumer
+	producer Producer
+	open     DestinationOpener
+	log      *slog.Logger
+	metrics  *Metrics
+	events   EventsLog
+	now      func() time.Time
+
+	// table caches the stored shape; it is dropped after any load error so
+	// that a table altered or dropped outside bulker is read again.
+	table       schema.Table
+	tableExists bool
+	tableCached bool
+}
+
+type item struct {
+	rec kafka.Record
+	ev  schema.Event
+}
+
+func (w *worker) stream() bool { return w.cfg.Dest.Options.Mode == destination.ModeStream }
+
+// run consumes until ctx ends; the batch in hand is then loaded within
+// drain, a context that outlives ctx by the shutdown timeout.
+func (w *worker) run(ctx context.Context, drain func() (context.Context, context.CancelFunc)) error {
+	defer w.consumer.Close()
+	var pending []kafka.Record
+	var flushAt time.Time
+	for {
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if len(pending) > 0 {
+			pollCtx, cancel = context.WithDeadline(ctx, flushAt)
+		}
+		recs, err := w.consumer.Poll(pollCtx, w.cfg.BatchSize-len(pending))
+		cancel()
+		if ctx.Err() != nil {
+			if len(pending) == 0 {
+				return nil
+			}
+			dctx, dcancel := drain()
+			defer dcancel()
+			return w.flushUntilDone(dctx, pending)
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			w.log.Warn("polling kafka failed", "err", err)
+			if !sleep(ctx, time.Second) {
+				continue
+			}
+		}
+		if len(pending) == 0 && len(recs) > 0 {
+			flushAt = w.now().Add(w.cfg.Period)
+		}
+		pending = append(pending, recs...)
+		if len(pending) == 0 {
+			continue
+		}
+		if w.stream() || len(pending) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
+			if err := w.flushUntilDone(ctx, pending); err != nil {
+				if ctx.Err() != nil {
+					return nil // not committed: read again after restart
+				}
+				return err
+			}
+			pending = pending[:0]
+		}
+	}
+}
+
+// flushUntilDone loads recs, retrying outages with backoff until it works
+// or ctx ends. Offsets are committed only after the database commit.
+func (w *worker) flushUntilDone(ctx context.Context, recs []kafka.Record) error {
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		err := w.flush(ctx, recs)
+		if err == nil {
+			if err := w.consumer.Commit(ctx, recs); err != nil {
+				// The rows are loaded; a lost commit only re-delivers them,
+				// and a primary key with dedup absorbs the duplicates.
+				w.log.Warn("committing offsets failed; the batch may be loaded again", "err", err)
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.metrics.loadErrors.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table, "outage").Inc()
+		w.log.Error("destination unavailable, batch kept in kafka and retried",
+			"err", err, "events", len(recs), "attempt", attempt, "retry_in", backoff.String())
+		w.recordBatchFailure(ctx, recs, err)
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
+}
+
+// flush parses and loads one batch. It returns an error only for an outage;
+// events that cannot be loaded are handed to the retry or dead topic.
+func (w *worker) flush(ctx context.Context, recs []kafka.Record) error {
+	start := w.now()
+	items := make([]item, 0, len(recs))
+	for _, r := range recs {
+		ev, err := schema.Parse(r.Value)
+		if err != nil {
+			if err := w.reject(ctx, r, fmt.Errorf("parsing event: %w", err), true); err != nil {
+				return err
+			}
+			continue
+		}
+		items = append(items, item{rec: r, ev: ev})
+	}
+	dest, err := w.open(ctx)
+	if err != nil {
+		return err
+	}
+	loaded, err := w.storeIsolating(ctx, dest, items)
+	if err != nil {
+		return err
+	}
+	w.metrics.batchSize.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table).Observe(float64(len(recs)))
+	w.metrics.batchDuration.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table).Observe(w.now().Sub(start).Seconds())
+	if loaded > 0 {
+		w.metrics.rowsLoaded.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table).Add(float64(loaded))
+		w.log.Info("batch loaded", "rows", loaded, "events", len(recs), "duration_ms", w.now().Sub(start).Milliseconds())
+	}
+	return nil
+}
+
+// storeIsolating loads items; when the destination rejects the data it
+// bisects the batch so that one bad row does not fail the others.
+func (w *worker) storeIsolating(ctx context.Context, dest destination.Destination, items []item) (int, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	err := w.store(ctx, dest, items)
+	if err == nil {
+		w.logLoaded(ctx, items)
+		return len(items), nil
+	}
+	if !errors.Is(err, destination.ErrData) {
+		return 0, err
+	}
+	if len(items) == 1 {
+		return 0, w.reject(ctx, items[0].rec, err, false)
+	}
+	mid := len(items) / 2
+	a, err := w.storeIsolating(ctx, dest, items[:mid])
+	if err != nil {
+		return a, err
+	}
+	b, err := w.storeIsolating(ctx, dest, items[mid:])
+	return a + b, err
+}
+
+// store builds rows against the stored table, adds what the table lacks and
+// loads. After a failure the table is read again once, in case it was
+// altered or dropped outside bulker.
+func (w *worker) store(ctx context.Context, dest destination.Destination, items []item) error {
+	err := w.storeOnce(ctx, dest, items)
+	if err == nil {
+		return nil
+	}
+	w.tableCached = false
+	if ctx.Err() != nil {
+		return err
+	}
+	if err2 := w.storeOnce(ctx, dest, items); err2 != nil {
+		return err2
+	}
+	return nil
+}
+
+func (w *worker) storeOnce(ctx context.Context, dest destination.Destination, items []item) error {
+	d := dest.Dialect()
+	opts := schema.TableOptions{
+		PrimaryKey:      w.cfg.Dest.Options.PrimaryKeys(),
+		TimestampColumn: w.cfg.Dest.Options.Timestamp,
+	}
+	name := schema.SanitizeIdent(d, w.cfg.Name.Table)
+	if !w.tableCached {
+		t, ok, err := dest.Describe(ctx, name)
+		if err != nil {
+			return fmt.Errorf("describing table %s: %w", name, err)
+		}
+		w.table, w.tableExists, w.tableCached = t, ok, true
+	}
+	events := make([]schema.Event, len(items))
+	for i, it := range items {
+		events[i] = it.ev
+	}
+	want, batch, notes := schema.Build(d, w.cfg.Name.Table, opts, events, w.table, w.tableExists)
+	if !w.tableExists || len(want.Columns) != len(w.table.Columns) {
+		stored, err := dest.EnsureTable(ctx, want)
+		if err != nil {
+			return fmt.Errorf("creating or altering table %s: %w", want.Name, err)
+		}
+		w.table, w.tableExists = stored, true
+		want, batch, notes = schema.Build(d, w.cfg.Name.Table, opts, events, w.table, true)
+	}
+	for _, n := range notes {
+		w.log.Warn("value kept in "+schema.UnmappedColumn, "note", n.String())
+	}
+	lo := destination.LoadOptions{Mode: destination.Append, Dedup: w.cfg.Dest.Options.Deduplicate}
+	if err := dest.Load(ctx, batch, lo); err != nil {
+		return fmt.Errorf("loading %d rows into %s: %w", len(batch.Rows), want.Name, err)
+	}
+	return nil
+}
