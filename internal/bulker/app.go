@@ -113,7 +113,7 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("no API token configured (BULKER_RAW_AUTH_TOKENS / BULKER_AUTH_TOKENS): the API is open to anyone who can reach it", "addr", cfg.Addr())
 	}
 	api, err := ingest.New(ingest.Deps{
-		Producer: newPublisher(producer, -1, int16(cfg.TopicReplicationFactor), cfg.TopicRetention, manager.Notify),
+		Producer:     newPublisher(producer, -1, int16(cfg.TopicReplicationFactor), cfg.TopicRetention, manager.Notify),
 		Destinations: reg,
 		Events:       events,
 		Bulk:         bulkLoader{dests: reg},
