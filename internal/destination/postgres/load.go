@@ -333,13 +333,35 @@ func columnList(p plan, g group) string {
 	return strings.Join(names, ", ")
 }
 
-// cast converts a carrier expression to the stored type; target types come
-// from format_type or a validated hint, so they are safe SQL.
+// cast converts a carrier expression to the stored type's base type;
+// types come from format_type or a validated hint, so they are safe SQL.
+// The length or precision is left to INSERT's assignment cast: an explicit
+// cast to varchar(4) would silently truncate a longer value, while the
+// assignment rejects it as a data error.
 func cast(expr string, t schema.DataType, target string) string {
-	if target == "" || target == carrierTypes[t] {
+	base := baseType(target)
+	if base == "" || base == carrierTypes[t] {
 		return expr
 	}
-	return "(" + expr + ")::" + target
+	return "(" + expr + ")::" + base
+}
+
+// baseType drops the type modifier: "character varying(4)" → "character
+// varying", "timestamp(3) with time zone" → "timestamp with time zone".
+// Types whose bare name means length 1 map to their unbounded kin.
+func baseType(t string) string {
+	if i := strings.IndexByte(t, '('); i >= 0 {
+		if j := strings.IndexByte(t[i:], ')'); j >= 0 {
+			t = strings.TrimSpace(t[:i]) + t[i+j+1:]
+		}
+	}
+	switch t {
+	case "character", "char":
+		return "bpchar"
+	case "bit":
+		return "bit varying"
+	}
+	return t
 }
 
 // onConflict renders the upsert clause: present non-key columns take the

@@ -133,7 +133,10 @@ func (d *DB) Dialect() schema.Dialect { return dialect }
 // Ping connects and creates the default schema if needed, so bulker can
 // report an unreachable destination at start-up.
 func (d *DB) Ping(ctx context.Context) error {
-	return d.ensureSchema(ctx)
+	if err := d.ensureSchema(ctx); err != nil {
+		return d.classify("connecting", err)
+	}
+	return nil
 }
 
 // Close implements destination.Destination.
@@ -143,7 +146,7 @@ func (d *DB) Close() error {
 }
 
 // ensureSchema creates the default schema once per DB; a failure is
-// retried on the next call.
+// retried on the next call. Errors are left for the caller to classify.
 func (d *DB) ensureSchema(ctx context.Context) error {
 	d.schemaMu.Lock()
 	defer d.schemaMu.Unlock()
@@ -154,7 +157,7 @@ func (d *DB) ensureSchema(ctx context.Context) error {
 	err := d.pool.QueryRow(ctx,
 		`SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, d.schema).Scan(&exists)
 	if err != nil {
-		return d.classify(fmt.Sprintf("checking schema %s", d.schema), err)
+		return fmt.Errorf("checking schema %s: %w", d.schema, err)
 	}
 	if !exists {
 		err := d.locked(ctx, "schema", func(tx pgx.Tx) error {
@@ -162,7 +165,7 @@ func (d *DB) ensureSchema(ctx context.Context) error {
 			return err
 		})
 		if err != nil {
-			return d.classify(fmt.Sprintf("creating schema %s", d.schema), err)
+			return fmt.Errorf("creating schema %s: %w", d.schema, err)
 		}
 		d.log.Info("created schema")
 	}

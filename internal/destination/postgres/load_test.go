@@ -1,0 +1,292 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/schema"
+)
+
+// TestNULReplaced: NUL, which PostgreSQL rejects, arrives as U+FFFD in
+// text, jsonb and json columns, and the event is stored.
+func TestNULReplaced(t *testing.T) {
+	env := newTestEnv(t)
+	d := env.open(t)
+	ctx := context.Background()
+	cols := []schema.Column{
+		{Name: "id", Type: schema.Int}, {Name: "s", Type: schema.Text},
+		{Name: "jb", Type: schema.JSON}, {Name: "j", Type: schema.JSON, SQLType: "json"},
+	}
+	doc := json.RawMessage(`{"a":"x\u0000y","n":[{"b":"\u0000"}]}`)
+	b := schema.Batch{Table: schema.Table{Name: "nul", Columns: cols}, Rows: [][]any{{int64(1), "a\x00b", doc, doc}}}
+	if _, err := d.EnsureTable(ctx, b.Table); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Load(ctx, b, destination.LoadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var s, jb, j string
+	err := env.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT s, jb->>'a', j->'n'->0->>'b' FROM %s`,
+		pgx.Identifier{env.schema, "nul"}.Sanitize())).Scan(&s, &jb, &j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s != "a\uFFFDb" || jb != "x\uFFFDy" || j != "\uFFFD" {
+		t.Errorf("read back %q, %q, %q; want NUL as U+FFFD", s, jb, j)
+	}
+}
+
+// TestDataErrors: rows the database or the driver rejects are ErrData and
+// leave no partial rows, by COPY and by VALUES.
+func TestDataErrors(t *testing.T) {
+	env := newTestEnv(t)
+	for _, valuesMax := range []int{valuesMaxParams, 0} {
+		d := env.open(t)
+		d.valuesMax = valuesMax
+		ctx := context.Background()
+		table := schema.Table{Name: fmt.Sprintf("dataerr_%d", valuesMax), Columns: []schema.Column{
+			{Name: "id", Type: schema.Int}, {Name: "code", Type: schema.Text, SQLType: "varchar(4)"},
+		}}
+		if _, err := d.EnsureTable(ctx, table); err != nil {
+			t.Fatal(err)
+		}
+		for name, rows := range map[string][][]any{
+			"value too long": {{int64(1), "ok"}, {int64(2), "too long"}},
+			"wrong Go type":  {{int64(1), "ok"}, {"2", "ok"}},
+			"short row":      {{int64(1), "ok"}, {int64(2)}},
+		} {
+			err := d.Load(ctx, schema.Batch{Table: table, Rows: rows}, destination.LoadOptions{})
+			if !errors.Is(err, destination.ErrData) {
+				t.Errorf("%s (valuesMax %d): Load = %v, want ErrData", name, valuesMax, err)
+			}
+		}
+		var n int
+		if err := env.db.QueryRow("SELECT count(*) FROM " + d.ident(table.Name)).Scan(&n); err != nil || n != 0 {
+			t.Errorf("valuesMax %d: %d rows (%v) after failed loads, want 0", valuesMax, n, err)
+		}
+	}
+}
+
+func TestSQLTypeHints(t *testing.T) {
+	valid := []string{"varchar(4)", "json", "numeric(10, 2)", "timestamp with time zone", "timestamp(3) with time zone", "double precision", "TEXT"}
+	invalid := []string{"", "text; DROP TABLE x", "text)", "varchar(4) --", `"quoted"`, "int[]", "text/*", "1abc", strings.Repeat("a", 100)}
+	for _, s := range valid {
+		if !validSQLType(s) {
+			t.Errorf("validSQLType(%q) = false", s)
+		}
+	}
+	for _, s := range invalid {
+		if validSQLType(s) {
+			t.Errorf("validSQLType(%q) = true", s)
+		}
+	}
+
+	env := newTestEnv(t)
+	d := env.open(t)
+	got, err := d.EnsureTable(context.Background(), schema.Table{Name: "hints", Columns: []schema.Column{
+		{Name: "id", Type: schema.Int, SQLType: "integer"},
+		{Name: "evil", Type: schema.Text, SQLType: "text); DROP SCHEMA public CASCADE; --"},
+		{Name: "amount", Type: schema.Float, SQLType: "numeric(10,2)"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]schema.Column{
+		"id":     {Type: schema.Int, SQLType: "integer"},
+		"evil":   {Type: schema.Text, SQLType: "text"},
+		"amount": {Type: schema.Float, SQLType: "numeric(10,2)"},
+	} {
+		if c, _ := got.Column(name); c.Type != want.Type || c.SQLType != want.SQLType {
+			t.Errorf("column %s = %s %q, want %s %q", name, c.Type, c.SQLType, want.Type, want.SQLType)
+		}
+	}
+	err = d.Load(context.Background(), schema.Batch{Table: got, Rows: [][]any{{int64(1), "x", 12.345}}}, destination.LoadOptions{})
+	if err != nil {
+		t.Fatalf("Load into hinted columns: %v", err)
+	}
+}
+
+func TestIdentifiers(t *testing.T) {
+	env := newTestEnv(t)
+	d := env.open(t)
+	ctx := context.Background()
+	long := strings.Repeat("é", 31) + "a" // 63 bytes
+	tbl := schema.Table{Name: long, Columns: []schema.Column{{Name: long, Type: schema.Int}}, PrimaryKey: []string{long}, TimestampColumn: long}
+	if _, err := d.EnsureTable(ctx, tbl); err != nil {
+		t.Fatalf("63-byte names: %v", err)
+	}
+	if err := d.Load(ctx, schema.Batch{Table: tbl, Rows: [][]any{{int64(1)}}}, destination.LoadOptions{Mode: destination.ReplaceTable}); err != nil {
+		t.Fatalf("ReplaceTable with 63-byte names: %v", err)
+	}
+	if got := d.describeOK(t, long); len(got.PrimaryKey) != 1 || got.PrimaryKey[0] != long {
+		t.Errorf("primary key after replace = %v", got.PrimaryKey)
+	}
+	tooLong := long + "b"
+	if _, err := d.EnsureTable(ctx, schema.Table{Name: tooLong, Columns: []schema.Column{{Name: "id", Type: schema.Int}}}); err == nil {
+		t.Error("EnsureTable accepted a 64-byte table name")
+	}
+	if n := len(objectName(long, "some_column_idx")); n > 63 {
+		t.Errorf("objectName is %d bytes", n)
+	}
+}
+
+func (d *DB) describeOK(t *testing.T, table string) schema.Table {
+	t.Helper()
+	got, ok, err := d.Describe(context.Background(), table)
+	if err != nil || !ok {
+		t.Fatalf("Describe(%s) = %v, %v", table, ok, err)
+	}
+	return got
+}
+
+// TestSchemaAndIndex: a missing default schema is created; the timestamp
+// option gets an index; parameters reach the server.
+func TestSchemaAndIndex(t *testing.T) {
+	env := newTestEnv(t)
+	cfg := env.cfg
+	cfg.Credentials.DefaultSchema = env.schema + "_new"
+	cfg.Credentials.Parameters = map[string]string{"sslmode": "disable", "application_name": "bulker test"}
+	t.Cleanup(func() { env.db.Exec("DROP SCHEMA IF EXISTS " + pgx.Identifier{cfg.Credentials.DefaultSchema}.Sanitize() + " CASCADE") })
+	d, err := New(context.Background(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx := context.Background()
+	tbl := schema.Table{Name: "events", Columns: []schema.Column{{Name: "id", Type: schema.Int}, {Name: "ts", Type: schema.Timestamp}}, TimestampColumn: "ts"}
+	if _, err := d.EnsureTable(ctx, tbl); err != nil {
+		t.Fatal(err)
+	}
+	var def string
+	err = env.db.QueryRow(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND tablename = 'events'`, cfg.Credentials.DefaultSchema).Scan(&def)
+	if err != nil || !strings.Contains(def, "(ts)") {
+		t.Errorf("timestamp index = %q, %v", def, err)
+	}
+	var app string
+	if err := d.pool.QueryRow(ctx, "SELECT current_setting('application_name')").Scan(&app); err != nil || app != "bulker test" {
+		t.Errorf("application_name = %q, %v", app, err)
+	}
+	cfg.Credentials.Parameters = map[string]string{"password": "x"}
+	if _, err := New(ctx, cfg, testLogger(t)); err == nil {
+		t.Error("New accepted a password in parameters")
+	}
+}
+
+// TestDedupMatchesModel: random partial upserts over several batches give
+// the same table as applying the events one by one, by COPY and VALUES.
+func TestDedupMatchesModel(t *testing.T) {
+	env := newTestEnv(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	cols := []schema.Column{{Name: "id", Type: schema.Int}, {Name: "a", Type: schema.Text}, {Name: "b", Type: schema.Int}, {Name: "c", Type: schema.JSON}}
+	for _, valuesMax := range []int{valuesMaxParams, 0} {
+		d := env.open(t)
+		d.valuesMax = valuesMax
+		table := schema.Table{Name: fmt.Sprintf("model_%d", valuesMax), Columns: cols, PrimaryKey: []string{"id"}}
+		if _, err := d.EnsureTable(context.Background(), table); err != nil {
+			t.Fatal(err)
+		}
+		model := map[int64][]any{}
+		for batch := range 4 {
+			var rows [][]any
+			for i := range 100 {
+				id := int64(rng.IntN(30))
+				row := []any{id, value(rng, fmt.Sprintf("s%d-%d", batch, i)), value(rng, int64(batch*1000+i)), value(rng, json.RawMessage(fmt.Sprintf(`{"i":%d}`, i)))}
+				rows = append(rows, row)
+				m, ok := model[id]
+				if !ok {
+					m = []any{id, nil, nil, nil}
+				}
+				for c, v := range row {
+					if v != schema.Absent {
+						m[c] = v
+					}
+				}
+				model[id] = m
+			}
+			if err := d.Load(context.Background(), schema.Batch{Table: table, Rows: rows}, destination.LoadOptions{Dedup: true}); err != nil {
+				t.Fatalf("batch %d: %v", batch, err)
+			}
+		}
+		rs, err := env.db.Query("SELECT id, a, b, c::text FROM " + d.ident(table.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for rs.Next() {
+			var id int64
+			var a, c *string
+			var b *int64
+			if err := rs.Scan(&id, &a, &b, &c); err != nil {
+				t.Fatal(err)
+			}
+			n++
+			m := model[id]
+			if !eqPtr(a, m[1]) || !eqPtr(b, m[2]) || !eqJSON(c, m[3]) {
+				t.Errorf("valuesMax %d id %d = %v %v %v, want %v", valuesMax, id, deref(a), deref(b), deref(c), m)
+			}
+		}
+		rs.Close()
+		if n != len(model) {
+			t.Errorf("valuesMax %d: %d rows, want %d", valuesMax, n, len(model))
+		}
+	}
+}
+
+// value is v, null or absent, at random.
+func value(rng *rand.Rand, v any) any {
+	switch rng.IntN(4) {
+	case 0:
+		return schema.Absent
+	case 1:
+		return nil
+	}
+	return v
+}
+
+func eqPtr[T comparable](p *T, want any) bool {
+	if p == nil {
+		return want == nil
+	}
+	return want != nil && *p == want.(T)
+}
+
+func eqJSON(p *string, want any) bool {
+	if p == nil || want == nil {
+		return p == nil && want == nil
+	}
+	var got, w any
+	_ = json.Unmarshal([]byte(*p), &got)
+	_ = json.Unmarshal(want.(json.RawMessage), &w)
+	return fmt.Sprint(got) == fmt.Sprint(w)
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func TestBaseType(t *testing.T) {
+	for in, want := range map[string]string{
+		"bigint":                      "bigint",
+		"character varying(4)":        "character varying",
+		"timestamp(3) with time zone": "timestamp with time zone",
+		"numeric(10,2)":               "numeric",
+		"character(2)":                "bpchar",
+		"bit(3)":                      "bit varying",
+		"":                            "",
+	} {
+		if got := baseType(in); got != want {
+			t.Errorf("baseType(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
