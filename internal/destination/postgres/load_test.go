@@ -154,7 +154,9 @@ func TestSchemaAndIndex(t *testing.T) {
 	cfg := env.cfg
 	cfg.Credentials.DefaultSchema = env.schema + "_new"
 	cfg.Credentials.Parameters = map[string]string{"sslmode": "disable", "application_name": "bulker test"}
-	t.Cleanup(func() { env.db.Exec("DROP SCHEMA IF EXISTS " + pgx.Identifier{cfg.Credentials.DefaultSchema}.Sanitize() + " CASCADE") })
+	t.Cleanup(func() {
+		env.db.Exec("DROP SCHEMA IF EXISTS " + pgx.Identifier{cfg.Credentials.DefaultSchema}.Sanitize() + " CASCADE")
+	})
 	d, err := New(context.Background(), cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
