@@ -127,7 +127,7 @@ func indexName(table string) string { return table + "_ts_idx" }
 // dialect's type for its DataType.
 func columnType(c schema.Column) (string, error) {
 	if c.SQLType != "" {
-		if !sqlTypePattern.MatchString(c.SQLType) {
+		if len(c.SQLType) > 64 || !sqlTypePattern.MatchString(c.SQLType) {
 			return "", fmt.Errorf("column %s: type hint %q is not a plain SQL type: %w", c.Name, c.SQLType, destination.ErrData)
 		}
 		return c.SQLType, nil
