@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,9 +70,12 @@ func Parse(raw []byte) (Event, error) {
 	if raw[start] != '{' {
 		return Event{}, fmt.Errorf("%w: got %s", ErrNotObject, kindOf(raw[start]))
 	}
-	p := parser{src: raw}
+	// Every member has a colon: their count bounds the fields.
+	n := min(bytes.Count(raw, []byte{':'}), 1024)
+	p := parser{src: raw, str: string(raw), fields: make([]Field, 0, n), spans: make([]span, 0, n),
+		arena: make([]byte, 0, len(raw)), members: make([]member, 0, 32), key: make([]byte, 0, 128)}
 	p.object(start, 0)
-	return Event{Fields: dedup(p.fields)}, nil
+	return Event{Fields: p.finish()}, nil
 }
 
 func firstInvalidUTF8(b []byte) int {
@@ -100,11 +104,14 @@ func kindOf(c byte) string {
 	}
 }
 
-// member is one key of an object, with the raw bytes of its value.
+// member is one key of an object: the offsets of the quoted key and of
+// the value in the input.
 type member struct {
-	key        string
-	start, end int
+	keyStart, keyEnd int
+	start, end       int
 }
+
+type span struct{ off, n int }
 
 type hint struct {
 	key     string // full key path the hint applies to
@@ -115,7 +122,10 @@ type hint struct {
 // syntax. Its slices are stacks shared by the nesting levels.
 type parser struct {
 	src     []byte
+	str     string // src, once converted: values are cut from it
 	fields  []Field
+	spans   []span // of each field's key in arena
+	arena   []byte
 	members []member
 	hints   []hint
 	key     []byte
@@ -133,65 +143,78 @@ func (p *parser) object(i, depth int) {
 	i = skipWS(p.src, i+1)
 	for p.src[i] != '}' {
 		kEnd := stringEnd(p.src, i)
-		key := unquote(p.src[i:kEnd])
 		vStart := skipWS(p.src, skipWS(p.src, kEnd)+1)
 		vEnd := valueEnd(p.src, vStart)
-		p.members = append(p.members, member{key, vStart, vEnd})
+		p.members = append(p.members, member{i, kEnd, vStart, vEnd})
 		i = skipWS(p.src, vEnd)
 		if p.src[i] == ',' {
 			i = skipWS(p.src, i+1)
 		}
 	}
 	prefix := len(p.key)
+	nested := depth > 0
 	for _, m := range p.members[base:] {
-		if p.src[m.start] == '"' && m.key != hintKey && isHint(m.key) {
-			p.hints = append(p.hints, hint{p.childKey(prefix, m.key[len(hintPrefix):]), unquote(p.src[m.start:m.end])})
+		name := p.name(m)
+		if p.src[m.start] == '"' && isHint(name) && string(name) != hintKey {
+			p.appendKey(prefix, nested, name[len(hintPrefix):])
+			p.hints = append(p.hints, hint{string(p.key), unquote(p.src[m.start:m.end])})
 		}
 	}
-	p.key = p.key[:prefix]
 	for _, m := range p.members[base:] {
-		if isHint(m.key) && p.src[m.start] == '"' {
+		name := p.name(m)
+		if p.src[m.start] == '"' && isHint(name) {
 			continue
 		}
-		key := p.childKey(prefix, m.key)
-		sqlType := p.hintFor(key)
-		if p.src[m.start] == '{' {
-			inner, whole := p.objectHint(m.start, m.end)
-			switch {
-			case whole:
-				p.fields = append(p.fields, Field{Key: key, Type: JSON, Value: p.withoutHint(m.start, m.end), SQLType: inner})
-			case sqlType != "" || depth+1 >= maxFlattenDepth:
-				p.fields = append(p.fields, Field{Key: key, Type: JSON, Value: compact(p.src[m.start:m.end]), SQLType: sqlType})
-			default:
+		p.appendKey(prefix, nested, name)
+		sqlType := p.hintFor()
+		switch {
+		case p.src[m.start] != '{':
+			f := p.scalar(m.start, m.end)
+			f.SQLType = sqlType
+			p.emit(f)
+		default:
+			// The object's own hint is the innermost one.
+			if inner, ok := p.objectHint(m.start); ok {
+				p.emit(Field{Type: JSON, Value: p.withoutHint(m.start, m.end), SQLType: inner})
+			} else if sqlType != "" || depth+1 >= maxFlattenDepth {
+				p.emit(Field{Type: JSON, Value: compact(p.src[m.start:m.end]), SQLType: sqlType})
+			} else {
 				p.object(m.start, depth+1)
 			}
-		} else {
-			f := scalar(p.src[m.start:m.end])
-			f.Key, f.SQLType = key, sqlType
-			p.fields = append(p.fields, f)
 		}
-		p.key = p.key[:prefix]
 	}
-}
-
-func isHint(key string) bool {
-	return key == hintKey || len(key) > len(hintPrefix) && key[:len(hintPrefix)] == hintPrefix
-}
-
-// childKey extends the key stack with name and returns the full key.
-func (p *parser) childKey(prefix int, name string) string {
 	p.key = p.key[:prefix]
-	if prefix > 0 {
+}
+
+// name is the decoded key of m; it aliases the input unless escaped.
+func (p *parser) name(m member) []byte {
+	q := p.src[m.keyStart:m.keyEnd]
+	for _, c := range q {
+		if c == '\\' {
+			return []byte(unquote(q))
+		}
+	}
+	return q[1 : len(q)-1]
+}
+
+func isHint(name []byte) bool {
+	return string(name) == hintKey || len(name) > len(hintPrefix) && string(name[:len(hintPrefix)]) == hintPrefix
+}
+
+// appendKey sets the key stack to the key at prefix extended with name;
+// the members of a nested object get a "_" even when its key is empty.
+func (p *parser) appendKey(prefix int, nested bool, name []byte) {
+	p.key = p.key[:prefix]
+	if nested {
 		p.key = append(p.key, '_')
 	}
 	p.key = append(p.key, name...)
-	return string(p.key)
 }
 
-// hintFor returns the innermost hint for key.
-func (p *parser) hintFor(key string) string {
+// hintFor returns the innermost hint for the current key.
+func (p *parser) hintFor() string {
 	for i := len(p.hints) - 1; i >= 0; i-- {
-		if p.hints[i].key == key {
+		if p.hints[i].key == string(p.key) {
 			return p.hints[i].sqlType
 		}
 	}
@@ -200,12 +223,12 @@ func (p *parser) hintFor(key string) string {
 
 // objectHint looks for a string "__sql_type" member directly in the object
 // src[start:end].
-func (p *parser) objectHint(start, end int) (sqlType string, ok bool) {
+func (p *parser) objectHint(start int) (sqlType string, ok bool) {
 	for i := skipWS(p.src, start+1); p.src[i] != '}'; {
 		kEnd := stringEnd(p.src, i)
 		vStart := skipWS(p.src, skipWS(p.src, kEnd)+1)
 		vEnd := valueEnd(p.src, vStart)
-		if p.src[vStart] == '"' && kEnd-i == len(hintKey)+2 && string(p.src[i+1:kEnd-1]) == hintKey {
+		if p.src[vStart] == '"' && string(p.name(member{keyStart: i, keyEnd: kEnd})) == hintKey {
 			return unquote(p.src[vStart:vEnd]), true
 		}
 		i = skipWS(p.src, vEnd)
@@ -225,7 +248,7 @@ func (p *parser) withoutHint(start, end int) json.RawMessage {
 		kEnd := stringEnd(p.src, i)
 		vStart := skipWS(p.src, skipWS(p.src, kEnd)+1)
 		vEnd := valueEnd(p.src, vStart)
-		if p.src[vStart] != '"' || unquote(p.src[i:kEnd]) != hintKey {
+		if p.src[vStart] != '"' || string(p.name(member{keyStart: i, keyEnd: kEnd})) != hintKey {
 			if len(out) > 1 {
 				out = append(out, ',')
 			}
@@ -241,8 +264,36 @@ func (p *parser) withoutHint(start, end int) json.RawMessage {
 	return append(out, '}')
 }
 
-// scalar infers the field of a JSON value that is not an object.
-func scalar(v []byte) Field {
+// emit appends a field under the current key, which goes to the key arena.
+func (p *parser) emit(f Field) {
+	p.spans = append(p.spans, span{len(p.arena), len(p.key)})
+	p.arena = append(p.arena, p.key...)
+	p.fields = append(p.fields, f)
+}
+
+// finish gives the fields their keys, all cut from one string.
+func (p *parser) finish() []Field {
+	keys := string(p.arena)
+	for i, sp := range p.spans {
+		p.fields[i].Key = keys[sp.off : sp.off+sp.n]
+	}
+	return dedup(p.fields)
+}
+
+// text decodes the JSON string src[start:end]; without escapes it is cut
+// from the input's string, which costs no allocation.
+func (p *parser) text(start, end int) string {
+	for _, c := range p.src[start+1 : end-1] {
+		if c == '\\' {
+			return unquote(p.src[start:end])
+		}
+	}
+	return p.str[start+1 : end-1]
+}
+
+// scalar infers the field of the JSON value src[start:end], not an object.
+func (p *parser) scalar(start, end int) Field {
+	v := p.src[start:end]
 	switch v[0] {
 	case 'n':
 		return Field{Type: Null}
@@ -253,13 +304,13 @@ func scalar(v []byte) Field {
 	case '[':
 		return Field{Type: JSON, Value: compact(v)}
 	case '"':
-		s := unquote(v)
+		s := p.text(start, end)
 		if t, ok := parseTimestamp(s); ok {
 			return Field{Type: Timestamp, Value: t, lit: s}
 		}
 		return Field{Type: Text, Value: s}
 	default:
-		return number(string(v))
+		return number(p.str[start:end])
 	}
 }
 

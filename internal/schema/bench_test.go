@@ -1,0 +1,37 @@
+package schema
+
+import "testing"
+
+// benchEvent is a typical web event: a dozen fields, a timestamp, nested
+// objects and an array.
+const benchEvent = `{"event_id":"e0f8c1a2-5b3d-4c1e-9f7a-2d6b8e4c1a90","type":"page","timestamp":"2024-05-17T12:34:56.789Z",` +
+	`"user":{"id":123456789,"anonymous_id":"a-42","traits":{"plan":"pro","age":37}},` +
+	`"context":{"ip":"203.0.113.7","page":{"url":"https://example.com/docs?q=1","title":"Docs"},"locale":"en-US"},` +
+	`"properties":{"price":19.99,"quantity":2,"in_stock":true,"tags":["a","b"]},"session_ms":1843}`
+
+func BenchmarkParse(b *testing.B) {
+	raw := []byte(benchEvent)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkBuild(b *testing.B) {
+	e, err := Parse([]byte(benchEvent))
+	if err != nil {
+		b.Fatal(err)
+	}
+	events := make([]Event, 100)
+	for i := range events {
+		events[i] = e
+	}
+	stored, _, _ := Build(postgres, "events", TableOptions{}, events[:1], Table{}, false)
+	b.ReportAllocs()
+	for b.Loop() {
+		Build(postgres, "events", TableOptions{}, events, stored, true)
+	}
+}

@@ -1,0 +1,114 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+func FuzzParse(f *testing.F) {
+	paths, _ := filepath.Glob(filepath.Join("testdata", "*.ndjson"))
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			f.Add(line)
+		}
+	}
+	for _, s := range []string{`{}`, `[]`, `{"a":{"__sql_type":"json"}}`, `{"a":"\ud800"}`, "{\"a\":\"\xff\"}",
+		`{"a":{"b":{"c":[1,{"d":2}]}},"a_b_c":3}`, `{"__sql_type_a":"int","a":{"b":1}}`, `{"a":1e400,"b":-0}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		e, err := Parse(raw)
+		acceptable := utf8.Valid(raw) && json.Valid(raw) && bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("{"))
+		if err != nil {
+			if acceptable {
+				t.Fatalf("valid object refused: %v", err)
+			}
+			if !errors.Is(err, ErrInvalidJSON) && !errors.Is(err, ErrInvalidUTF8) && !errors.Is(err, ErrNotObject) {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		if !acceptable {
+			t.Fatalf("accepted %q", raw)
+		}
+		again, err := Parse(raw)
+		if err != nil || !reflect.DeepEqual(again, e) {
+			t.Fatalf("flattening is not deterministic")
+		}
+		keys := map[string]bool{}
+		for _, fl := range e.Fields {
+			if keys[fl.Key] {
+				t.Fatalf("key %q twice", fl.Key)
+			}
+			keys[fl.Key] = true
+			if fl.Type == Null && fl.Value != nil || fl.Type != Null && !goTypeOK(fl.Type, fl.Value) {
+				t.Fatalf("field %s: %s holds %T %v", fl.Key, fl.Type, fl.Value, fl.Value)
+			}
+			if !utf8.ValidString(fl.Key) {
+				t.Fatalf("key %q is not UTF-8", fl.Key)
+			}
+			if s, ok := fl.Value.(string); ok && !utf8.ValidString(s) {
+				t.Fatalf("value %q is not UTF-8", s)
+			}
+		}
+		// Top-level keys without "_" cannot come from flattening: compare
+		// their scalar values with encoding/json.
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &top); err != nil {
+			t.Fatal(err)
+		}
+		for _, fl := range e.Fields {
+			v, ok := top[fl.Key]
+			if !ok || strings.Contains(fl.Key, "_") {
+				continue
+			}
+			var s string
+			if json.Unmarshal(v, &s) == nil && fl.Type == Text && fl.Value != s {
+				t.Fatalf("key %q: %q, encoding/json says %q", fl.Key, fl.Value, s)
+			}
+		}
+		want, b, _ := Build(postgres, "t", TableOptions{}, []Event{e, e}, Table{}, false)
+		checkBatch(t, want, b)
+	})
+}
+
+func FuzzSanitizeIdent(f *testing.F) {
+	for _, s := range []string{"user_id", "User Name", "", "1st", "ключ", "emoji😀", "a\x00b", "\xff",
+		strings.Repeat("ä", 40), strings.Repeat("x", 70), "İstanbul", "ǅ", "K"} {
+		f.Add(s, uint8(63), true, true)
+		f.Add(s, uint8(64), false, false)
+	}
+	f.Fuzz(func(t *testing.T, name string, maxLen uint8, inBytes, lower bool) {
+		d := Dialect{MaxIdentLen: int(maxLen) % 80, LenInBytes: inBytes, Lowercase: lower}
+		s := SanitizeIdent(d, name)
+		if s == "" || !utf8.ValidString(s) {
+			t.Fatalf("%q → %q", name, s)
+		}
+		if d.MaxIdentLen > 0 && identLen(d, s) > d.MaxIdentLen {
+			t.Fatalf("%q → %q is longer than %d", name, s, d.MaxIdentLen)
+		}
+		for i, r := range s {
+			if !identRune(r) || i == 0 && isDigit(r) || lower && unicode.ToLower(r) != r {
+				t.Fatalf("%q → %q has %q at %d", name, s, r, i)
+			}
+		}
+		if again := SanitizeIdent(d, name); again != s {
+			t.Fatalf("not deterministic: %q then %q", s, again)
+		}
+		if twice := SanitizeIdent(d, s); twice != s {
+			t.Fatalf("not idempotent: %q then %q", s, twice)
+		}
+	})
+}
