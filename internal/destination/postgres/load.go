@@ -427,7 +427,11 @@ func convert(t schema.DataType, v any) (any, error) {
 	case schema.Float:
 		_, ok = v.(float64)
 	case schema.Timestamp:
-		_, ok = v.(time.Time)
+		if ts, isTime := v.(time.Time); isTime {
+			// PostgreSQL keeps microseconds; round as it does for text input
+			// (pgx would truncate).
+			return ts.Round(time.Microsecond), nil
+		}
 	case schema.Text:
 		if s, isString := v.(string); isString {
 			return sanitizeText(s), nil
