@@ -81,7 +81,40 @@ func FuzzParse(f *testing.F) {
 		}
 		want, b, _ := Build(postgres, "t", TableOptions{}, []Event{e, e}, Table{}, false)
 		checkBatch(t, want, b)
+		checkKept(t, e, want, b.Rows[0])
+
+		// Against a stored table whose columns have other types, every
+		// value is cast or kept in UnmappedColumn, never dropped.
+		stored := Table{Name: "t"}
+		for i, name := range UniqueNames(postgres, keysOf(e), UnmappedColumn) {
+			stored.Columns = append(stored.Columns, Column{Name: name, Type: DataType(1 + i%6)})
+		}
+		want, b, _ = Build(postgres, "t", TableOptions{}, []Event{e}, stored, true)
+		checkBatch(t, want, b)
+		checkKept(t, e, want, b.Rows[0])
 	})
+}
+
+// checkKept asserts that every field of e is in row: in a column of its
+// own or under its key in UnmappedColumn.
+func checkKept(t *testing.T, e Event, want Table, row []any) {
+	t.Helper()
+	present := 0
+	var unmapped map[string]json.RawMessage
+	for j, v := range row {
+		switch {
+		case v == Absent:
+		case want.Columns[j].Name == UnmappedColumn:
+			if err := json.Unmarshal(v.(json.RawMessage), &unmapped); err != nil {
+				t.Fatalf("unmapped %s: %v", v, err)
+			}
+		default:
+			present++
+		}
+	}
+	if present+len(unmapped) != len(e.Fields) {
+		t.Fatalf("%d fields, %d in columns and %d unmapped", len(e.Fields), present, len(unmapped))
+	}
 }
 
 func FuzzSanitizeIdent(f *testing.F) {
@@ -111,4 +144,12 @@ func FuzzSanitizeIdent(f *testing.F) {
 			t.Fatalf("not idempotent: %q then %q", s, twice)
 		}
 	})
+}
+
+func keysOf(e Event) []string {
+	keys := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		keys[i] = f.Key
+	}
+	return keys
 }
