@@ -45,6 +45,29 @@ func (d *DB) columnType(c schema.Column) string {
 	return "text"
 }
 
+// checkHints returns t with the type hints of the named columns (all when
+// names is nil) that PostgreSQL does not know, such as "foo" or
+// "varchar(4,,)", dropped for the default type: a bad hint in an event
+// must not block its table.
+func (d *DB) checkHints(ctx context.Context, t schema.Table, names map[string]bool) schema.Table {
+	cols, copied := t.Columns, false
+	for i, c := range t.Columns {
+		if c.SQLType == "" || !validSQLType(c.SQLType) || (names != nil && !names[c.Name]) {
+			continue
+		}
+		var known bool
+		if err := d.pool.QueryRow(ctx, "SELECT to_regtype($1) IS NOT NULL", c.SQLType).Scan(&known); err != nil || !known {
+			d.log.Warn("ignoring unknown SQL type hint", "table", t.Name, "column", c.Name, "sql_type", c.SQLType)
+			if !copied { // the caller's table stays as it was
+				cols, copied = append([]schema.Column(nil), t.Columns...), true
+			}
+			cols[i].SQLType = ""
+		}
+	}
+	t.Columns = cols
+	return t
+}
+
 // dataType maps a type as format_type prints it back to a logical type.
 func dataType(sqlType string) schema.DataType {
 	base, _, _ := strings.Cut(sqlType, "(")
@@ -146,6 +169,17 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 	}
 	if ok && covers(have, want) {
 		return withTimestamp(have, want), nil
+	}
+	if ok {
+		missing := map[string]bool{}
+		for _, c := range want.Columns {
+			if _, exists := have.Column(c.Name); !exists {
+				missing[c.Name] = true
+			}
+		}
+		want = d.checkHints(ctx, want, missing)
+	} else {
+		want = d.checkHints(ctx, want, nil)
 	}
 	var created bool
 	var added []string

@@ -86,6 +86,7 @@ func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 	table := b.Table.Name
 	var stored schema.Table
 	if o.Mode == destination.ReplaceTable {
+		b.Table = d.checkHints(ctx, b.Table, nil)
 		stored = b.Table
 		stored.Columns = append([]schema.Column(nil), b.Table.Columns...)
 		for i, c := range stored.Columns {

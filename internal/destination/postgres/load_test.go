@@ -95,20 +95,24 @@ func TestSQLTypeHints(t *testing.T) {
 		{Name: "id", Type: schema.Int, SQLType: "integer"},
 		{Name: "evil", Type: schema.Text, SQLType: "text); DROP SCHEMA public CASCADE; --"},
 		{Name: "amount", Type: schema.Float, SQLType: "numeric(10,2)"},
+		{Name: "unknown", Type: schema.Int, SQLType: "foo"},
+		{Name: "bad_syntax", Type: schema.Text, SQLType: "varchar(4,,)"},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for name, want := range map[string]schema.Column{
-		"id":     {Type: schema.Int, SQLType: "integer"},
-		"evil":   {Type: schema.Text, SQLType: "text"},
-		"amount": {Type: schema.Float, SQLType: "numeric(10,2)"},
+		"id":         {Type: schema.Int, SQLType: "integer"},
+		"evil":       {Type: schema.Text, SQLType: "text"},
+		"amount":     {Type: schema.Float, SQLType: "numeric(10,2)"},
+		"unknown":    {Type: schema.Int, SQLType: "bigint"},
+		"bad_syntax": {Type: schema.Text, SQLType: "text"},
 	} {
 		if c, _ := got.Column(name); c.Type != want.Type || c.SQLType != want.SQLType {
 			t.Errorf("column %s = %s %q, want %s %q", name, c.Type, c.SQLType, want.Type, want.SQLType)
 		}
 	}
-	err = d.Load(context.Background(), schema.Batch{Table: got, Rows: [][]any{{int64(1), "x", 12.345}}}, destination.LoadOptions{})
+	err = d.Load(context.Background(), schema.Batch{Table: got, Rows: [][]any{{int64(1), "x", 12.345, int64(2), "y"}}}, destination.LoadOptions{})
 	if err != nil {
 		t.Fatalf("Load into hinted columns: %v", err)
 	}
