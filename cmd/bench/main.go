@@ -1,0 +1,120 @@
+// Command bench is StreamForge's end-to-end benchmark (issue 5). It builds
+// and starts the embedded broker, bulker and dummy-service, drives them
+// over 127.0.0.1 next to in-run baselines, prints a table and ends with one
+// line "RESULT key=value …". PostgreSQL must be running (-pg).
+//
+//	go run ./cmd/bench          # full: about 5 minutes
+//	go run ./cmd/bench -quick   # same keys, shorter runs, under 3 minutes
+//	go run ./cmd/bench -quick -profile /tmp/prof   # bulker in-process, CPU and alloc profiles
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/bench"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	var (
+		quick   bool
+		pgDSN   string
+		keep    bool
+		profile string
+	)
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.BoolVar(&quick, "quick", false, "shorter runs (same keys), under 3 minutes")
+	fs.StringVar(&pgDSN, "pg", envOr("STREAMFORGE_TEST_PG", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL to load into (a schema bench_* is created and dropped)")
+	fs.BoolVar(&keep, "keep", false, "keep the work directory (logs, data) instead of removing it")
+	fs.StringVar(&profile, "profile", "", "run bulker in-process and write CPU and allocation profiles of the ingest and load phases into this directory")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Minute)
+	defer cancel()
+
+	work, err := os.MkdirTemp("", "streamforge-bench-")
+	if err != nil {
+		log.Error("creating the work directory", "err", err)
+		return 1
+	}
+	if keep {
+		fmt.Println("work directory (logs, data):", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
+	modDir, err := moduleDir(ctx)
+	if err != nil {
+		log.Error("finding the module", "err", err)
+		return 1
+	}
+	start := time.Now()
+	bins, err := bench.Build(ctx, modDir, filepath.Join(work, "bin"), "./cmd/bulker", "./cmd/broker", "./cmd/dummy-service")
+	if err != nil {
+		log.Error("building", "err", err)
+		return 1
+	}
+	fmt.Printf("[%6.1fs] built bulker, broker, dummy-service\n", time.Since(start).Seconds())
+
+	sizes := bench.Full
+	if quick {
+		sizes = bench.Quick
+	}
+	o := bench.Options{Sizes: sizes, Bins: bins, WorkDir: work, PGDSN: pgDSN, Log: log, Out: os.Stdout}
+	if profile != "" {
+		p, err := newProfiler(profile, work)
+		if err != nil {
+			log.Error("profiling", "err", err)
+			return 1
+		}
+		o.StartBulker, o.Profile = p.startBulker, p.phase
+		fmt.Println("profiling: bulker runs in-process; RSS and rates include the load generator")
+	}
+	res, err := bench.Run(ctx, o)
+	if err != nil {
+		log.Error("benchmark failed", "err", err)
+		return 1
+	}
+	fmt.Println()
+	res.Print(os.Stdout)
+	if len(res.Errors) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func moduleDir(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", err
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("run from inside the StreamForge module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

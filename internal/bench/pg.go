@@ -1,0 +1,194 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite" // counting rows of the SQLite destination
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/postgres"
+	"github.com/streamforge/streamforge/internal/schema"
+)
+
+// Counter counts the rows of a table; a missing table counts 0.
+type Counter interface {
+	Count(ctx context.Context, table string) (int64, error)
+}
+
+// PG is the benchmark's own connection to PostgreSQL, in one schema.
+type PG struct {
+	conn   *pgx.Conn
+	schema string
+}
+
+// ConnectPG connects to dsn and creates schema.
+func ConnectPG(ctx context.Context, dsn, schemaName string) (*PG, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to PostgreSQL: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schemaName}.Sanitize()); err != nil {
+		_ = conn.Close(ctx)
+		return nil, fmt.Errorf("creating schema %s: %w", schemaName, err)
+	}
+	return &PG{conn: conn, schema: schemaName}, nil
+}
+
+// Credentials are the destination credentials reaching the same server
+// and schema.
+func (p *PG) Credentials() destination.Credentials {
+	c := p.conn.Config()
+	return destination.Credentials{Host: c.Host, Port: int(c.Port), Database: c.Database,
+		Username: c.User, DefaultSchema: p.schema}
+}
+
+// Count implements Counter.
+func (p *PG) Count(ctx context.Context, table string) (int64, error) {
+	var n int64
+	err := p.conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{p.schema, table}.Sanitize()).Scan(&n)
+	if err != nil {
+		var exists bool
+		q := "SELECT to_regclass($1) IS NOT NULL"
+		if e := p.conn.QueryRow(ctx, q, pgx.Identifier{p.schema, table}.Sanitize()).Scan(&exists); e == nil && !exists {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("counting %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// Close drops the schema and disconnects.
+func (p *PG) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := p.conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{p.schema}.Sanitize()+" CASCADE")
+	if cerr := p.conn.Close(ctx); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// CopyRows measures a raw pgx CopyFrom of n rows shaped as bulker loads
+// them into like (a table bulker created): the same columns and types,
+// values built by the schema engine from n events beforehand (outside the
+// timing, cycling through at most 10,000 distinct ones). It returns rows
+// per second and drops its table.
+func (p *PG) CopyRows(ctx context.Context, like string, n int, event func(int) []byte, log *slog.Logger) (float64, error) {
+	dest, err := postgres.New(ctx, destination.Config{ID: "bench-copy", Type: "postgres", Credentials: p.Credentials()}, log)
+	if err != nil {
+		return 0, err
+	}
+	defer dest.Close()
+	stored, ok, err := dest.Describe(ctx, like)
+	if err != nil || !ok {
+		return 0, fmt.Errorf("describing %s for the COPY baseline: ok=%v err=%v", like, ok, err)
+	}
+	distinct := min(n, 10000)
+	events := make([]schema.Event, distinct)
+	for i := range events {
+		if events[i], err = schema.Parse(event(i)); err != nil {
+			return 0, err
+		}
+	}
+	_, batch, _ := schema.Build(dest.Dialect(), like, schema.TableOptions{}, events, stored, true)
+	cols := make([]string, len(batch.Table.Columns))
+	for i, c := range batch.Table.Columns {
+		cols[i] = c.Name
+	}
+	for _, row := range batch.Rows {
+		for j, v := range row {
+			if v == schema.Absent {
+				row[j] = nil
+			}
+		}
+	}
+	table := pgx.Identifier{p.schema, like + "_copy"}
+	if _, err := p.conn.Exec(ctx, "CREATE TABLE "+table.Sanitize()+" (LIKE "+pgx.Identifier{p.schema, like}.Sanitize()+")"); err != nil {
+		return 0, fmt.Errorf("creating the COPY table: %w", err)
+	}
+	defer p.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table.Sanitize())
+	i := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i >= n {
+			return nil, nil
+		}
+		row := batch.Rows[i%len(batch.Rows)]
+		i++
+		return row, nil
+	})
+	start := time.Now()
+	copied, err := p.conn.CopyFrom(ctx, table, cols, src)
+	elapsed := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("COPY into %s: %w", table.Sanitize(), err)
+	}
+	return float64(copied) / elapsed.Seconds(), nil
+}
+
+// SQLiteCounter counts rows of a SQLite database file another process
+// writes.
+type SQLiteCounter struct{ db *sql.DB }
+
+// OpenSQLite opens path read-only.
+func OpenSQLite(path string) (*SQLiteCounter, error) {
+	db, err := sql.Open("sqlite", "file:"+url.PathEscape(path)+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return nil, err
+	}
+	return &SQLiteCounter{db: db}, nil
+}
+
+// Count implements Counter.
+func (s *SQLiteCounter) Count(ctx context.Context, table string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+strconv.Quote(table)).Scan(&n)
+	if err != nil {
+		var exists int
+		if e := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", table).Scan(&exists); e == nil && exists == 0 {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("counting %s: %w", table, err)
+	}
+	return n, nil
+}
+
+// Close closes the database.
+func (s *SQLiteCounter) Close() error { return s.db.Close() }
+
+// WaitRows polls c until table holds at least n rows and returns when it
+// first saw them. It gives up after timeout, or when alive reports an
+// error (a child that died).
+func WaitRows(ctx context.Context, c Counter, table string, n int64, every, timeout time.Duration, alive func() error) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	var last int64
+	for {
+		got, err := c.Count(ctx, table)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if got >= n {
+			return time.Now(), nil
+		}
+		last = got
+		if alive != nil {
+			if err := alive(); err != nil {
+				return time.Time{}, err
+			}
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("%s holds %d of %d rows after %s", table, last, n, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		case <-time.After(every):
+		}
+	}
+}

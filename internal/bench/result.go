@@ -1,0 +1,156 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// Keys are the RESULT keys of issue 5, in print order.
+var Keys = []string{
+	"ingest_rps", "ingest_p50_ms", "ingest_p99_ms", "baseline_rps", "baseline_p99_ms",
+	"ingest_ratio", "p99_ratio", "load_rows_per_s", "copy_rows_per_s", "load_ratio",
+	"e2e_rows_per_s", "sqlite_rows_per_s", "stream_rows_per_s",
+	"rtt_p50_ms", "rtt_p99_ms", "raw_rtt_p50_ms", "bulker_rss_mb", "dummy_rss_mb",
+}
+
+// Results holds the figures by key; a key whose phase failed is missing.
+type Results struct {
+	Values map[string]float64
+	Notes  map[string]string // per key: how it was measured (runs, counts)
+	Errors []string          // phases that failed
+}
+
+// NewResults returns empty results.
+func NewResults() *Results {
+	return &Results{Values: map[string]float64{}, Notes: map[string]string{}}
+}
+
+// Set records a figure with a note.
+func (r *Results) Set(key string, v float64, note string) {
+	r.Values[key] = v
+	if note != "" {
+		r.Notes[key] = note
+	}
+}
+
+// Fail records a failed phase.
+func (r *Results) Fail(phase string, err error) {
+	r.Errors = append(r.Errors, phase+": "+err.Error())
+}
+
+func (r *Results) ratios() {
+	div := func(key, a, b string) {
+		x, ok1 := r.Values[a]
+		y, ok2 := r.Values[b]
+		if ok1 && ok2 && y > 0 {
+			r.Set(key, x/y, a+" / "+b)
+		}
+	}
+	div("ingest_ratio", "ingest_rps", "baseline_rps")
+	div("p99_ratio", "ingest_p99_ms", "baseline_p99_ms")
+	div("load_ratio", "load_rows_per_s", "copy_rows_per_s")
+}
+
+// Target is one goal of issue 5.
+type Target struct {
+	Key  string
+	Op   string // ">=" or "<="
+	Want float64
+	// Of, when set, makes the goal Want × the value of Of.
+	Of string
+}
+
+// Targets are issue 5's goals.
+var Targets = []Target{
+	{"ingest_ratio", ">=", 0.8, ""}, {"p99_ratio", "<=", 1.5, ""}, {"load_ratio", ">=", 0.3, ""},
+	{"e2e_rows_per_s", ">=", 0.8, "ingest_rps"}, {"stream_rows_per_s", ">=", 10000, ""},
+	{"rtt_p50_ms", "<=", 2, ""}, {"bulker_rss_mb", "<=", 100, ""}, {"dummy_rss_mb", "<=", 25, ""},
+}
+
+// Check says whether t holds in r; ok is false when a figure is missing.
+func (t Target) Check(r *Results) (pass, ok bool, goal string) {
+	v, ok := r.Values[t.Key]
+	want := t.Want
+	goal = t.Op + " " + format(t.Want)
+	if t.Of != "" {
+		o, ok2 := r.Values[t.Of]
+		ok = ok && ok2
+		want *= o
+		goal = fmt.Sprintf("%s %s × %s = %s", t.Op, format(t.Want), t.Of, format(want))
+	}
+	if !ok {
+		return false, false, goal
+	}
+	if t.Op == ">=" {
+		return v >= want, true, goal
+	}
+	return v <= want, true, goal
+}
+
+// Print writes the table, the targets and the RESULT line (last).
+func (r *Results) Print(w io.Writer) {
+	r.ratios()
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KEY\tVALUE\tHOW")
+	for _, k := range Keys {
+		v := "n/a"
+		if x, ok := r.Values[k]; ok {
+			v = format(x)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k, v, r.Notes[k])
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TARGET\tGOAL\tVALUE\tSTATUS")
+	for _, t := range Targets {
+		pass, ok, goal := t.Check(r)
+		status, v := "FAIL", "n/a"
+		switch {
+		case !ok:
+			status = "MISSING"
+		case pass:
+			status = "pass"
+		}
+		if x, ok := r.Values[t.Key]; ok {
+			v = format(x)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Key, goal, v, status)
+	}
+	_ = tw.Flush()
+	for _, e := range r.Errors {
+		fmt.Fprintln(w, "error:", e)
+	}
+	fmt.Fprintln(w, r.Line())
+}
+
+// Line is the RESULT line; a missing figure is NaN.
+func (r *Results) Line() string {
+	var b strings.Builder
+	b.WriteString("RESULT")
+	for _, k := range Keys {
+		v, ok := r.Values[k]
+		if !ok {
+			v = math.NaN()
+		}
+		b.WriteString(" " + k + "=" + format(v))
+	}
+	return b.String()
+}
+
+func format(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.Abs(v) >= 100:
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	case math.Abs(v) >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 3, 64)
+	}
+}

@@ -1,0 +1,408 @@
+// Package bench is StreamForge's end-to-end benchmark: it starts the
+// embedded broker, bulker and dummy-service as a user would, drives them
+// from 127.0.0.1 with a Go load generator and measures each figure of
+// issue 5 next to an in-run baseline of what this machine can do for the
+// same promise (a bare franz-go produce behind net/http, a raw pgx COPY,
+// a bare produce→consume round trip).
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/config"
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/topics"
+)
+
+// Sizes bound every phase in count and time.
+type Sizes struct {
+	Rounds        int           // baseline/ingest rounds; figures are medians
+	RoundDuration time.Duration // of each round
+	Conns         int           // keep-alive connections of the load generator
+	LoadEvents    int           // pre-produced events for load_rows_per_s
+	E2EEvents     int           // POSTed events for e2e_rows_per_s and sqlite_rows_per_s
+	StreamEvents  int           // POSTed events for stream_rows_per_s
+	Pings         int
+	RawRTTs       int
+}
+
+// Full and Quick are the two modes of cmd/bench.
+var (
+	Full  = Sizes{Rounds: 3, RoundDuration: 15 * time.Second, Conns: 50, LoadEvents: 1_000_000, E2EEvents: 200_000, StreamEvents: 20_000, Pings: 1000, RawRTTs: 300}
+	Quick = Sizes{Rounds: 3, RoundDuration: 4 * time.Second, Conns: 50, LoadEvents: 300_000, E2EEvents: 40_000, StreamEvents: 20_000, Pings: 1000, RawRTTs: 200}
+)
+
+// BulkerStarter starts a bulker with env (KEY=value) and returns once it
+// serves HTTP on the address env names.
+type BulkerStarter func(ctx context.Context, name string, env []string) (Service, error)
+
+// Options configure Run.
+type Options struct {
+	Sizes Sizes
+	// Bins are the built programs by package ("./cmd/broker" …).
+	Bins    map[string]string
+	WorkDir string // temporary: data directories and logs
+	PGDSN   string
+	Log     *slog.Logger // the benchmark's own diagnostics
+	Out     io.Writer    // progress lines
+	// StartBulker, when nil, execs Bins["./cmd/bulker"].
+	StartBulker BulkerStarter
+	// Profile, when set, is called at the start of the "ingest" and "load"
+	// phases; the function it returns is called at their end.
+	Profile func(phase string) (stop func())
+}
+
+const token = "bench-token"
+
+type runner struct {
+	o       Options
+	res     *Results
+	broker  string
+	kcfg    kafka.Config
+	prefix  string
+	pg      *PG
+	started time.Time
+}
+
+// Run runs every phase and returns the figures; a failed phase is recorded
+// in Results.Errors and the others still run. The error is for what stops
+// everything (no broker, no PostgreSQL).
+func Run(ctx context.Context, o Options) (*Results, error) {
+	r := &runner{o: o, res: NewResults(), started: time.Now()}
+	if o.StartBulker == nil {
+		r.o.StartBulker = r.execBulker
+	}
+	defaults, err := config.Load(func(string) string { return "" })
+	if err != nil {
+		return nil, err
+	}
+	r.prefix = defaults.TopicPrefix
+
+	addr, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	broker, err := Start("broker", o.Bins["./cmd/broker"], []string{"--listen", addr, "--data-dir", filepath.Join(o.WorkDir, "kafka")}, nil, o.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	defer broker.Stop()
+	if err := WaitTCP(ctx, broker, addr, 30*time.Second); err != nil {
+		return nil, err
+	}
+	r.broker = addr
+	r.kcfg = kafka.Config{Brokers: []string{addr}, ConnectTimeout: 10 * time.Second, ClientID: "bench"}
+
+	r.pg, err = ConnectPG(ctx, o.PGDSN, "bench_"+strconv.FormatInt(time.Now().UnixNano()%1e9, 36))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err := r.pg.Close(); err != nil {
+			r.o.Log.Warn("dropping the benchmark schema", "err", err)
+		}
+	}()
+
+	r.phase(ctx, "ingest, e2e, sqlite, stream", r.ingestPhases)
+	r.phase(ctx, "load and copy", r.loadPhase)
+	r.phase(ctx, "ping", r.pingPhase)
+	r.phase(ctx, "raw rtt", r.rawRTTPhase)
+	return r.res, nil
+}
+
+func (r *runner) phase(ctx context.Context, name string, f func(context.Context) error) {
+	if ctx.Err() != nil {
+		r.res.Fail(name, ctx.Err())
+		return
+	}
+	r.progress("== %s", name)
+	if err := f(ctx); err != nil {
+		r.res.Fail(name, err)
+		r.progress("%s failed: %v", name, err)
+	}
+}
+
+func (r *runner) progress(format string, args ...any) {
+	fmt.Fprintf(r.o.Out, "[%6.1fs] %s\n", time.Since(r.started).Seconds(), fmt.Sprintf(format, args...))
+}
+
+// destEnv is a BULKER_DESTINATION_<ID> variable.
+func destEnv(c destination.Config) string {
+	b, _ := json.Marshal(c)
+	return config.DestinationEnvPrefix + c.ID + "=" + string(b)
+}
+
+// bulkerEnv is the environment of a bulker serving dests on httpAddr.
+func (r *runner) bulkerEnv(name, httpAddr string, dests ...destination.Config) []string {
+	host, port, _ := splitHostPort(httpAddr)
+	env := []string{
+		"BULKER_HTTP_HOST=" + host, "BULKER_HTTP_PORT=" + port,
+		"BULKER_KAFKA_BOOTSTRAP_SERVERS=" + r.broker,
+		"BULKER_DATA_DIR=" + filepath.Join(r.o.WorkDir, name),
+		"BULKER_INSTANCE_ID=" + name,
+		"BULKER_RAW_AUTH_TOKENS=" + token,
+	}
+	for _, d := range dests {
+		env = append(env, destEnv(d))
+	}
+	return env
+}
+
+func (r *runner) execBulker(ctx context.Context, name string, env []string) (Service, error) {
+	if err := os.MkdirAll(filepath.Join(r.o.WorkDir, name), 0o755); err != nil {
+		return nil, err
+	}
+	p, err := Start(name, r.o.Bins["./cmd/bulker"], nil, env, r.o.WorkDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := WaitHTTP(ctx, p, "http://"+envValue(env, "BULKER_HTTP_HOST")+":"+envValue(env, "BULKER_HTTP_PORT")+"/health", 60*time.Second); err != nil {
+		_ = p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// pgDest is a PostgreSQL destination in the benchmark's schema.
+func (r *runner) pgDest(id, mode string) destination.Config {
+	return destination.Config{ID: id, Type: "postgres",
+		Options:     destination.Options{Mode: mode, BatchSize: 10000, Frequency: 0.05},
+		Credentials: r.pg.Credentials()}
+}
+
+// alive turns a service's death into an error for WaitRows.
+func alive(s Service) func() error {
+	p, ok := s.(*Proc)
+	if !ok {
+		return nil
+	}
+	return func() error {
+		if exited, err := p.Exited(); exited {
+			return err
+		}
+		return nil
+	}
+}
+
+func (r *runner) ingestPhases(ctx context.Context) error {
+	httpAddr, err := FreeAddr()
+	if err != nil {
+		return err
+	}
+	litePath := filepath.Join(r.o.WorkDir, "lite.db")
+	lite := destination.Config{ID: "lite", Type: "sqlite",
+		Options:     destination.Options{Mode: destination.ModeBatch, BatchSize: 10000, Frequency: 0.05},
+		Credentials: destination.Credentials{Database: litePath}}
+	svc, err := r.o.StartBulker(ctx, "bulker", r.bulkerEnv("bulker", httpAddr,
+		r.pgDest("pg", destination.ModeBatch), r.pgDest("pgs", destination.ModeStream), lite))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := svc.Stop(); err != nil {
+			r.o.Log.Warn("stopping bulker", "err", err)
+		}
+	}()
+	base := "http://" + httpAddr
+
+	if err := r.ingestRounds(ctx, svc, base); err != nil {
+		return err
+	}
+	e2e := func(key, dest, table string, n int, c Counter) {
+		rate, err := r.endToEnd(ctx, svc, base+"/post/"+dest+"?tableName="+table, table, n, c)
+		if err != nil {
+			r.res.Fail(key, err)
+			return
+		}
+		r.res.Set(key, rate, fmt.Sprintf("%d events POSTed, first POST to last row visible", n))
+		r.progress("%s = %.0f", key, rate)
+	}
+	e2e("e2e_rows_per_s", "pg", "e2e", r.o.Sizes.E2EEvents, r.pg)
+	lc, err := OpenSQLite(litePath)
+	if err != nil {
+		return err
+	}
+	defer lc.Close()
+	e2e("sqlite_rows_per_s", "lite", "e2e", r.o.Sizes.E2EEvents, lc)
+	e2e("stream_rows_per_s", "pgs", "stream", r.o.Sizes.StreamEvents, r.pg)
+	return nil
+}
+
+// ingestRounds alternates baseline and bulker rounds; figures are medians.
+// Before each round the loaders have caught up, so neither side pays for
+// the other's backlog.
+func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) error {
+	client, err := kafka.Connect(ctx, r.kcfg, r.o.Log)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	baseURL, stop, err := ServeBaseline(client, "bench.baseline")
+	if err != nil {
+		return err
+	}
+	defer stop()
+	now := time.Now()
+	body := func(i int) []byte { return Event(i, now) }
+	// Warm up both: topic creation, connections, the loader's first batch.
+	Load(ctx, LoadConfig{URL: baseURL + "/", Conns: r.o.Sizes.Conns, Requests: 500, Body: body})
+	warm := Load(ctx, LoadConfig{URL: base + "/post/pg?tableName=ingest", Token: token, Conns: r.o.Sizes.Conns, Requests: 500, Body: body})
+	if warm.OK == 0 {
+		return fmt.Errorf("bulker accepted no event: %v", warm.FirstErr)
+	}
+	accepted := int64(warm.OK)
+	var brps, bp99, irps, ip50, ip99 []float64
+	for i := range r.o.Sizes.Rounds {
+		if _, err := WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc)); err != nil {
+			return fmt.Errorf("waiting for the loader to catch up: %w", err)
+		}
+		b := Load(ctx, LoadConfig{URL: baseURL + "/", Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
+		if b.OK == 0 {
+			return fmt.Errorf("baseline accepted nothing: %v", b.FirstErr)
+		}
+		brps, bp99 = append(brps, b.RPS()), append(bp99, b.P(0.99))
+		stopProfile := func() {}
+		if r.o.Profile != nil {
+			stopProfile = r.o.Profile("ingest")
+		}
+		in := Load(ctx, LoadConfig{URL: base + "/post/pg?tableName=ingest", Token: token, Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
+		stopProfile()
+		if in.OK == 0 {
+			return fmt.Errorf("bulker accepted nothing: %v", in.FirstErr)
+		}
+		accepted += int64(in.OK)
+		irps, ip50, ip99 = append(irps, in.RPS()), append(ip50, in.P(0.5)), append(ip99, in.P(0.99))
+		r.progress("round %d: baseline %.0f rps p99 %.2f ms (%d failed) | bulker %.0f rps p50 %.2f p99 %.2f ms (%d failed)",
+			i+1, b.RPS(), b.P(0.99), b.Failed, in.RPS(), in.P(0.5), in.P(0.99), in.Failed)
+		if in.Failed > 0 {
+			r.progress("bulker failure: %v", in.FirstErr)
+		}
+	}
+	note := fmt.Sprintf("median of %d × %s rounds, %d conns", r.o.Sizes.Rounds, r.o.Sizes.RoundDuration, r.o.Sizes.Conns)
+	r.res.Set("baseline_rps", Median(brps), note+", bare franz-go produce handler")
+	r.res.Set("baseline_p99_ms", Median(bp99), note)
+	r.res.Set("ingest_rps", Median(irps), note+", POST /post/pg, auth, batch PG destination loading meanwhile")
+	r.res.Set("ingest_p50_ms", Median(ip50), note)
+	r.res.Set("ingest_p99_ms", Median(ip99), note)
+	if rss, err := svc.PeakRSSMB(); err == nil {
+		r.res.Set("bulker_rss_mb", rss, "VmHWM of bulker after the ingest rounds")
+	} else {
+		r.res.Fail("bulker_rss_mb", err)
+	}
+	_, err = WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc))
+	return err
+}
+
+// endToEnd POSTs n events and returns rows per second from the first POST
+// to the last row visible.
+func (r *runner) endToEnd(ctx context.Context, svc Service, url, table string, n int, c Counter) (float64, error) {
+	now := time.Now()
+	start := now
+	res := Load(ctx, LoadConfig{URL: url, Token: token, Conns: r.o.Sizes.Conns, Requests: n, Body: func(i int) []byte { return Event(i, now) }})
+	if res.Failed > 0 {
+		return 0, fmt.Errorf("%d of %d POSTs failed: %v", res.Failed, n, res.FirstErr)
+	}
+	r.progress("%s: %d POSTs in %.1fs (%.0f rps), waiting for rows", table, res.OK, res.Elapsed.Seconds(), res.RPS())
+	end, err := WaitRows(ctx, c, table, int64(n), 50*time.Millisecond, 5*time.Minute, alive(svc))
+	if err != nil {
+		return 0, err
+	}
+	return float64(n) / end.Sub(start).Seconds(), nil
+}
+
+// loadPhase pre-produces events into a destination's topic, then starts a
+// bulker and times the load; then the raw COPY baseline.
+func (r *runner) loadPhase(ctx context.Context) error {
+	n := r.o.Sizes.LoadEvents
+	topic, err := topics.Incoming(r.prefix, topics.Name{Destination: "pgload", Mode: destination.ModeBatch, Table: "load"})
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := PreProduce(ctx, r.kcfg, r.o.Log, topic, "pgload", "load", n); err != nil {
+		return err
+	}
+	r.progress("pre-produced %d events in %.1fs", n, time.Since(t0).Seconds())
+	httpAddr, err := FreeAddr()
+	if err != nil {
+		return err
+	}
+	dest := r.pgDest("pgload", destination.ModeBatch)
+	stopProfile := func() {}
+	if r.o.Profile != nil {
+		stopProfile = r.o.Profile("load")
+	}
+	start := time.Now()
+	svc, err := r.o.StartBulker(ctx, "bulker-load", r.bulkerEnv("bulker-load", httpAddr, dest))
+	if err != nil {
+		stopProfile()
+		return err
+	}
+	end, err := WaitRows(ctx, r.pg, "load", int64(n), 100*time.Millisecond, 10*time.Minute, alive(svc))
+	stopProfile()
+	rss, rssErr := svc.PeakRSSMB()
+	if serr := svc.Stop(); serr != nil {
+		r.o.Log.Warn("stopping bulker", "err", serr)
+	}
+	if err != nil {
+		return err
+	}
+	rate := float64(n) / end.Sub(start).Seconds()
+	r.res.Set("load_rows_per_s", rate, fmt.Sprintf("%d events in the topic, bulker start to last row visible", n))
+	if rssErr == nil {
+		r.progress("load_rows_per_s = %.0f (bulker peak RSS %.0f MiB while loading)", rate, rss)
+	}
+	cps, err := r.pg.CopyRows(ctx, "load", n, func(i int) []byte { return Event(i, t0) }, r.o.Log)
+	if err != nil {
+		return err
+	}
+	r.res.Set("copy_rows_per_s", cps, fmt.Sprintf("one pgx CopyFrom of %d rows of the loaded table's shape", n))
+	r.progress("copy_rows_per_s = %.0f", cps)
+	return nil
+}
+
+// PreProduce writes n events to topic as bulker's ingest would, with
+// asynchronous produce, and returns once all are acknowledged.
+func PreProduce(ctx context.Context, kcfg kafka.Config, log *slog.Logger, topic, dest, table string, n int) error {
+	c, err := kafka.Connect(ctx, kcfg, log)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.EnsureTopic(ctx, kafka.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: 1}); err != nil {
+		return err
+	}
+	now := time.Now()
+	recv := now.UTC().Format(time.RFC3339Nano)
+	errc := make(chan error, 1)
+	for i := range n {
+		h := map[string]string{topics.HeaderTable: table, topics.HeaderDestination: dest, topics.HeaderReceivedAt: recv}
+		c.ProduceAsync(ctx, kafka.Record{Topic: topic, Value: Event(i, now), Headers: h}, func(err error) {
+			if err != nil {
+				select {
+				case errc <- err:
+				default:
+				}
+			}
+		})
+	}
+	if err := c.Flush(ctx); err != nil {
+		return err
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("pre-producing to %s: %w", topic, err)
+	default:
+		return nil
+	}
+}
+
