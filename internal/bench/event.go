@@ -16,7 +16,7 @@ func Event(i int, ts time.Time) []byte {
 	b = append(b, `","type":"`...)
 	b = append(b, eventTypes[i%len(eventTypes)]...)
 	b = append(b, `","timestamp":"`...)
-	b = ts.Add(time.Duration(i) * time.Millisecond).UTC().AppendFormat(b, time.RFC3339Nano)
+	b = ts.Add(time.Duration(i)*time.Millisecond).UTC().AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","user":{"id":`...)
 	b = strconv.AppendInt(b, int64(100000+i%50000), 10)
 	b = append(b, `,"anonymous_id":"anon-`...)

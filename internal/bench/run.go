@@ -405,4 +405,3 @@ func PreProduce(ctx context.Context, kcfg kafka.Config, log *slog.Logger, topic,
 		return nil
 	}
 }
-
