@@ -75,95 +75,133 @@ type keyInfo struct {
 // Every row has one value per column of want: the Go value of the column's
 // type, nil for a JSON null, or Absent for a key the event lacks.
 func Build(d Dialect, tableName string, o TableOptions, events []Event, stored Table, storedExists bool) (want Table, b Batch, notes []Note) {
-	keyIdx := make(map[string]int)
-	var infos []keyInfo
+	bd := builder{d: d}
+	bd.collect(events)
+	bd.want.Name = SanitizeIdent(d, tableName)
+	if storedExists {
+		bd.want = stored
+		bd.want.Columns = append(make([]Column, 0, len(stored.Columns)+len(bd.infos)+1), stored.Columns...)
+	}
+	bd.plan()
+	b.Rows = bd.rows(events)
+	bd.options(o)
+	if d.MaxColumns > 0 && len(bd.want.Columns)*10 >= d.MaxColumns*9 {
+		bd.notes = append(bd.notes, Note{Table: bd.want.Name, Reason: ReasonNearColumnLimit, Row: -1, Count: len(bd.want.Columns)})
+	}
+	b.Table = bd.want
+	return bd.want, b, bd.notes
+}
+
+// builder holds the state of one Build.
+type builder struct {
+	d      Dialect
+	want   Table
+	keyIdx map[string]int // key → index in infos, names, keyCol
+	// fieldKey is the key index of every field of the batch in order, so
+	// rows need not hash the keys again.
+	fieldKey []int32
+	infos    []keyInfo
+	names    []string // sanitised, one-to-one
+	keyCol   []int    // column of want, or -1 beyond the column limit
+
+	unmapped    int // column of UnmappedColumn, perhaps one past the end
+	hasUnmapped bool
+	notes       []Note
+	noteIdx     map[noteKey]int
+}
+
+// collect gathers the batch's keys in first-seen order with their types.
+func (bd *builder) collect(events []Event) {
+	bd.keyIdx = make(map[string]int)
+	n := 0
+	for _, e := range events {
+		n += len(e.Fields)
+	}
+	bd.fieldKey = make([]int32, 0, n)
 	for _, e := range events {
 		for _, f := range e.Fields {
-			i, ok := keyIdx[f.Key]
+			i, ok := bd.keyIdx[f.Key]
 			if !ok {
-				i = len(infos)
-				keyIdx[f.Key] = i
-				infos = append(infos, keyInfo{key: f.Key})
+				i = len(bd.infos)
+				bd.keyIdx[f.Key] = i
+				bd.infos = append(bd.infos, keyInfo{key: f.Key})
 			}
-			in := &infos[i]
+			bd.fieldKey = append(bd.fieldKey, int32(i))
+			in := &bd.infos[i]
 			in.typ = Common(in.typ, f.Type)
 			if in.hint == "" {
 				in.hint = f.SQLType
 			}
 		}
 	}
-	keys := make([]string, len(infos))
-	for i, in := range infos {
+}
+
+// plan names the keys and maps each to a stored column or a new one.
+func (bd *builder) plan() {
+	keys := make([]string, len(bd.infos))
+	for i, in := range bd.infos {
 		keys[i] = in.key
 	}
-	want.Name = SanitizeIdent(d, tableName)
-	if storedExists {
-		want = stored
-		want.Columns = append(make([]Column, 0, len(stored.Columns)+len(infos)+1), stored.Columns...)
-	}
-	lookup := newColumnIndex(d, want.Columns)
-	names := uniqueNames(d, keys, []string{UnmappedColumn}, lookup.exact)
-	unmapped, hasUnmapped := lookup.find(UnmappedColumn)
-	limit := d.MaxColumns
-	if limit > 0 && !hasUnmapped {
+	lookup := newColumnIndex(bd.d, bd.want.Columns)
+	bd.names = uniqueNames(bd.d, keys, []string{UnmappedColumn}, lookup.exact)
+	bd.unmapped, bd.hasUnmapped = lookup.find(UnmappedColumn)
+	limit := bd.d.MaxColumns
+	if limit > 0 && !bd.hasUnmapped {
 		limit-- // keep room for UnmappedColumn
 	}
-	keyCol := make([]int, len(infos))
-	for i, in := range infos {
-		if j, ok := lookup.find(names[i]); ok {
-			keyCol[i] = j
+	bd.keyCol = make([]int, len(bd.infos))
+	for i, in := range bd.infos {
+		if j, ok := lookup.find(bd.names[i]); ok {
+			bd.keyCol[i] = j
 			continue
 		}
-		if limit > 0 && len(want.Columns) >= limit {
-			keyCol[i] = -1
+		if limit > 0 && len(bd.want.Columns) >= limit {
+			bd.keyCol[i] = -1
 			continue
 		}
-		c := Column{Name: names[i], Type: in.typ, SQLType: in.hint}
+		c := Column{Name: bd.names[i], Type: in.typ, SQLType: in.hint}
 		if in.hint != "" {
 			c.Type = HintType(in.hint)
 		}
 		if c.Type == Null {
 			c.Type = Text
 		}
-		keyCol[i] = len(want.Columns)
-		want.Columns = append(want.Columns, c)
+		bd.keyCol[i] = len(bd.want.Columns)
+		bd.want.Columns = append(bd.want.Columns, c)
 	}
-	if !hasUnmapped {
-		unmapped = len(want.Columns) // added below if used
+	if !bd.hasUnmapped {
+		bd.unmapped = len(bd.want.Columns) // added by rows if used
 	}
+}
 
-	width := len(want.Columns) + 1
+// rows converts the events, one row each, from one slab of values.
+func (bd *builder) rows(events []Event) [][]any {
+	width := len(bd.want.Columns)
+	if !bd.hasUnmapped {
+		width++
+	}
 	slab := make([]any, len(events)*width)
 	for i := range slab {
 		slab[i] = Absent
 	}
-	b.Rows = make([][]any, len(events))
-	noteIdx := make(map[noteKey]int)
-	addNote := func(row int, f Field, col Column, reason string) {
-		k := noteKey{f.Key, col.Name, reason, f.Type}
-		if i, ok := noteIdx[k]; ok {
-			notes[i].Count++
-			return
-		}
-		noteIdx[k] = len(notes)
-		notes = append(notes, Note{Table: want.Name, Column: col.Name, Key: f.Key, Reason: reason,
-			StoredType: col.Type.String(), ValueType: f.Type.String(), Row: row, Count: 1})
-	}
+	rows := make([][]any, len(events))
 	var buf []byte
 	usedUnmapped := false
+	next := 0 // index in fieldKey
 	for r, e := range events {
 		row := slab[r*width : (r+1)*width : (r+1)*width]
 		buf = buf[:0]
 		for _, f := range e.Fields {
-			i := keyIdx[f.Key]
-			if j := keyCol[i]; j >= 0 {
-				if v, ok := Cast(f, want.Columns[j].Type); ok {
+			i := bd.fieldKey[next]
+			next++
+			if j := bd.keyCol[i]; j >= 0 {
+				if v, ok := Cast(f, bd.want.Columns[j].Type); ok {
 					row[j] = v
 					continue
 				}
-				addNote(r, f, want.Columns[j], ReasonTypeConflict)
+				bd.note(r, f, bd.want.Columns[j], ReasonTypeConflict)
 			} else {
-				addNote(r, f, Column{Name: names[i], Type: infos[i].typ}, ReasonColumnLimit)
+				bd.note(r, f, Column{Name: bd.names[i], Type: bd.infos[i].typ}, ReasonColumnLimit)
 			}
 			if len(buf) == 0 {
 				buf = append(buf, '{')
@@ -177,42 +215,60 @@ func Build(d Dialect, tableName string, o TableOptions, events []Event, stored T
 		if len(buf) > 0 {
 			usedUnmapped = true
 			obj := Field{Type: JSON, Value: json.RawMessage(append(append([]byte(nil), buf...), '}'))}
-			row[unmapped] = obj.Value
-			if hasUnmapped {
-				if v, ok := Cast(obj, want.Columns[unmapped].Type); ok {
-					row[unmapped] = v
+			row[bd.unmapped] = obj.Value
+			if bd.hasUnmapped {
+				if v, ok := Cast(obj, bd.want.Columns[bd.unmapped].Type); ok {
+					row[bd.unmapped] = v
 				}
 			}
 		}
-		b.Rows[r] = row
+		rows[r] = row
 	}
-	if !hasUnmapped && usedUnmapped {
-		want.Columns = append(want.Columns, Column{Name: UnmappedColumn, Type: JSON})
-	}
-	for r := range b.Rows {
-		b.Rows[r] = b.Rows[r][:len(want.Columns)]
-	}
-
-	nameOf := func(key string) string {
-		if i, ok := keyIdx[key]; ok {
-			return names[i]
+	if !bd.hasUnmapped {
+		if usedUnmapped {
+			bd.want.Columns = append(bd.want.Columns, Column{Name: UnmappedColumn, Type: JSON})
+		} else {
+			for r := range rows {
+				rows[r] = rows[r][:width-1]
+			}
 		}
-		return SanitizeIdent(d, key)
+	}
+	return rows
+}
+
+// note records a value kept in UnmappedColumn, grouped with its likes.
+func (bd *builder) note(row int, f Field, col Column, reason string) {
+	k := noteKey{f.Key, col.Name, reason, f.Type}
+	if i, ok := bd.noteIdx[k]; ok {
+		bd.notes[i].Count++
+		return
+	}
+	if bd.noteIdx == nil {
+		bd.noteIdx = make(map[noteKey]int)
+	}
+	bd.noteIdx[k] = len(bd.notes)
+	bd.notes = append(bd.notes, Note{Table: bd.want.Name, Column: col.Name, Key: f.Key, Reason: reason,
+		StoredType: col.Type.String(), ValueType: f.Type.String(), Row: row, Count: 1})
+}
+
+// options sets the primary key and timestamp column, by their keys'
+// column names; without options the stored ones stay.
+func (bd *builder) options(o TableOptions) {
+	nameOf := func(key string) string {
+		if i, ok := bd.keyIdx[key]; ok {
+			return bd.names[i]
+		}
+		return SanitizeIdent(bd.d, key)
 	}
 	if len(o.PrimaryKey) > 0 {
-		want.PrimaryKey = make([]string, len(o.PrimaryKey))
+		bd.want.PrimaryKey = make([]string, len(o.PrimaryKey))
 		for i, k := range o.PrimaryKey {
-			want.PrimaryKey[i] = nameOf(k)
+			bd.want.PrimaryKey[i] = nameOf(k)
 		}
 	}
 	if o.TimestampColumn != "" {
-		want.TimestampColumn = nameOf(o.TimestampColumn)
+		bd.want.TimestampColumn = nameOf(o.TimestampColumn)
 	}
-	if d.MaxColumns > 0 && len(want.Columns)*10 >= d.MaxColumns*9 {
-		notes = append(notes, Note{Table: want.Name, Reason: ReasonNearColumnLimit, Row: -1, Count: len(want.Columns)})
-	}
-	b.Table = want
-	return want, b, notes
 }
 
 type noteKey struct {

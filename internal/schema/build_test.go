@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -159,7 +160,7 @@ func goTypeOK(dt DataType, v any) bool {
 	case int64:
 		return dt == Int
 	case float64:
-		return dt == Float && !isNaNOrInf(v)
+		return dt == Float && !math.IsNaN(v) && !math.IsInf(v, 0)
 	case time.Time:
 		return dt == Timestamp && v.Location() == time.UTC
 	case string:
@@ -168,10 +169,6 @@ func goTypeOK(dt DataType, v any) bool {
 		return dt == JSON && json.Valid(v)
 	}
 	return false
-}
-
-func isNaNOrInf(f float64) bool {
-	return f != f || f > 1.7976931348623157e308 || f < -1.7976931348623157e308
 }
 
 type goldenTable struct {

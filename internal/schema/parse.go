@@ -167,20 +167,19 @@ func (p *parser) object(i, depth int) {
 		}
 		p.appendKey(prefix, nested, name)
 		sqlType := p.hintFor()
-		switch {
-		case p.src[m.start] != '{':
+		if p.src[m.start] != '{' {
 			f := p.scalar(m.start, m.end)
 			f.SQLType = sqlType
 			p.emit(f)
-		default:
-			// The object's own hint is the innermost one.
-			if inner, ok := p.objectHint(m.start); ok {
-				p.emit(Field{Type: JSON, Value: p.withoutHint(m.start, m.end), SQLType: inner})
-			} else if sqlType != "" || depth+1 >= maxFlattenDepth {
-				p.emit(Field{Type: JSON, Value: compact(p.src[m.start:m.end]), SQLType: sqlType})
-			} else {
-				p.object(m.start, depth+1)
-			}
+			continue
+		}
+		// The object's own hint is the innermost one.
+		if inner, ok := p.objectHint(m.start); ok {
+			p.emit(Field{Type: JSON, Value: p.withoutHint(m.start, m.end), SQLType: inner})
+		} else if sqlType != "" || depth+1 >= maxFlattenDepth {
+			p.emit(Field{Type: JSON, Value: compact(p.src[m.start:m.end]), SQLType: sqlType})
+		} else {
+			p.object(m.start, depth+1)
 		}
 	}
 	p.key = p.key[:prefix]
