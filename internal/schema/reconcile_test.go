@@ -244,11 +244,37 @@ func TestCast(t *testing.T) {
 		{f(`"2021-01-02"`), JSON, json.RawMessage(`"2021-01-02"`), true},
 		{f(`false`), JSON, json.RawMessage(`false`), true},
 		{f(`"v"`), Null, "v", true},
+		// Fields built by hand, without the literal Parse keeps.
+		{Field{Type: Int, Value: int64(-5)}, Text, "-5", true},
+		{Field{Type: Float, Value: 2.5}, JSON, json.RawMessage(`2.5`), true},
+		{Field{Type: Float, Value: 3.0}, Int, int64(3), true},
+		{Field{Type: Timestamp, Value: ts}, Text, "2021-01-02T03:04:05Z", true},
+		{Field{Type: Timestamp, Value: ts}, JSON, json.RawMessage(`"2021-01-02T03:04:05Z"`), true},
+		{Field{Type: Text, Value: "p1"}, JSON, json.RawMessage(`"p1"`), true},
 	}
 	for _, tt := range tests {
 		got, ok := Cast(tt.in, tt.to)
 		if ok != tt.ok || ok && !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("Cast(%s %v → %v) = %#v, %v; want %#v, %v", tt.in.lit, tt.in.Value, tt.to, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestNoteString(t *testing.T) {
+	tests := []struct {
+		n    Note
+		want string
+	}{
+		{Note{Table: "t", Column: "n", Key: "n", Reason: ReasonTypeConflict, StoredType: "int", ValueType: "float", Count: 2},
+			`table t: column n (key "n") of type int cannot hold 2 value(s) of type float: kept in _unmapped_data`},
+		{Note{Table: "t", Column: "c", Key: "C", Reason: ReasonColumnLimit, StoredType: "int", ValueType: "int", Count: 1},
+			`table t: no room for column c (key "C"): 1 value(s) of type int kept in _unmapped_data`},
+		{Note{Table: "t", Reason: ReasonNearColumnLimit, Row: -1, Count: 1500},
+			`table t: 1500 columns, near the column limit`},
+	}
+	for _, tt := range tests {
+		if got := tt.n.String(); got != tt.want {
+			t.Errorf("got %s; want %s", got, tt.want)
 		}
 	}
 }
