@@ -179,12 +179,23 @@ func freeAddr(t testing.TB) string {
 // queryRows runs a query and returns every row as strings (NULL as "<nil>").
 func queryRows(t testing.TB, db *sql.DB, q string, args ...any) [][]string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), q, args...)
+	rows, err := scanRows(db, q, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
+	return rows
+}
+
+func scanRows(db *sql.DB, q string, args ...any) ([][]string, error) {
+	rows, err := db.QueryContext(context.Background(), q, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	cols, _ := rows.Columns()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
 	var out [][]string
 	for rows.Next() {
 		vals := make([]any, len(cols))
@@ -193,7 +204,7 @@ func queryRows(t testing.TB, db *sql.DB, q string, args ...any) [][]string {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		row := make([]string, len(cols))
 		for i, v := range vals {
@@ -210,7 +221,7 @@ func queryRows(t testing.TB, db *sql.DB, q string, args ...any) [][]string {
 		}
 		out = append(out, row)
 	}
-	return out
+	return out, rows.Err()
 }
 
 // count returns the rows of a table, or -1 while it does not exist.

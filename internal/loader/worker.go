@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
@@ -157,7 +158,12 @@ func (w *worker) flush(ctx context.Context, recs []kafka.Record) error {
 	for _, r := range recs {
 		ev, err := schema.Parse(r.Value)
 		if err != nil {
-			if err := w.reject(ctx, r, fmt.Errorf("parsing event: %w", err), true); err != nil {
+			err = fmt.Errorf("parsing event: %w", err)
+		} else {
+			err = w.checkKey(ev)
+		}
+		if err != nil {
+			if err := w.reject(ctx, r, err, true); err != nil {
 				return err
 			}
 			continue
@@ -177,6 +183,17 @@ func (w *worker) flush(ctx context.Context, recs []kafka.Record) error {
 	if loaded > 0 {
 		w.metrics.rowsLoaded.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table).Add(float64(loaded))
 		w.log.Info("batch loaded", "rows", loaded, "events", len(recs), "duration_ms", w.now().Sub(start).Milliseconds())
+	}
+	return nil
+}
+
+// checkKey refuses an event that lacks a primary key field: it could be
+// neither deduplicated nor stored in a table keyed on that field.
+func (w *worker) checkKey(ev schema.Event) error {
+	for _, k := range w.cfg.Dest.Options.PrimaryKeys() {
+		if !slices.ContainsFunc(ev.Fields, func(f schema.Field) bool { return f.Key == k && f.Type != schema.Null }) {
+			return fmt.Errorf("primary key field %q is missing or null", k)
+		}
 	}
 	return nil
 }
