@@ -32,12 +32,14 @@ func run() int {
 		pgDSN   string
 		keep    bool
 		profile string
+		env     multi
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&quick, "quick", false, "shorter runs (same keys), under 3 minutes")
 	fs.StringVar(&pgDSN, "pg", envOr("STREAMFORGE_TEST_PG", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL to load into (a schema bench_* is created and dropped)")
 	fs.BoolVar(&keep, "keep", false, "keep the work directory (logs, data) instead of removing it")
 	fs.StringVar(&profile, "profile", "", "run bulker in-process and write CPU and allocation profiles of the ingest and load phases into this directory")
+	fs.Var(&env, "bulker-env", "KEY=value added to the environment of the bulker processes (e.g. GOMEMLIMIT=64MiB); repeatable")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -77,7 +79,7 @@ func run() int {
 	if quick {
 		sizes = bench.Quick
 	}
-	o := bench.Options{Sizes: sizes, Bins: bins, WorkDir: work, PGDSN: pgDSN, Log: log, Out: os.Stdout}
+	o := bench.Options{Sizes: sizes, Bins: bins, WorkDir: work, PGDSN: pgDSN, Log: log, Out: os.Stdout, BulkerEnv: env, Started: start}
 	if profile != "" {
 		p, err := newProfiler(profile, work)
 		if err != nil {
@@ -118,3 +120,9 @@ func envOr(key, def string) string {
 	}
 	return def
 }
+
+// multi collects a repeated flag.
+type multi []string
+
+func (m *multi) String() string     { return strings.Join(*m, ",") }
+func (m *multi) Set(v string) error { *m = append(*m, v); return nil }

@@ -231,3 +231,28 @@ func poll(ctx context.Context, p *Proc, timeout time.Duration, ok func() bool, w
 		}
 	}
 }
+
+// CPUSeconds is the user+system CPU time the child used so far.
+func (p *Proc) CPUSeconds() (float64, error) { return ProcCPUSeconds(p.Pid()) }
+
+// ProcCPUSeconds reads utime+stime of pid from /proc/<pid>/stat.
+func ProcCPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th fields of the line, in clock ticks (USER_HZ, 100 on Linux).
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	u, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+	}
+	return (u + st) / 100, nil
+}

@@ -52,10 +52,13 @@ type Options struct {
 	Bins    map[string]string
 	WorkDir string // temporary: data directories and logs
 	PGDSN   string
+	Started time.Time    // progress lines count from here; zero: Run's start
 	Log     *slog.Logger // the benchmark's own diagnostics
 	Out     io.Writer    // progress lines
-	// StartBulker, when nil, execs Bins["./cmd/bulker"].
+	// StartBulker, when nil, execs Bins["./cmd/bulker"] with BulkerEnv
+	// added to its environment (GOGC, GOMEMLIMIT experiments).
 	StartBulker BulkerStarter
+	BulkerEnv   []string
 	// Profile, when set, is called at the start of the "ingest" and "load"
 	// phases; the function it returns is called at their end.
 	Profile func(phase string) (stop func())
@@ -66,6 +69,7 @@ const token = "bench-token"
 type runner struct {
 	o       Options
 	res     *Results
+	brokerP *Proc
 	broker  string
 	kcfg    kafka.Config
 	prefix  string
@@ -77,7 +81,10 @@ type runner struct {
 // in Results.Errors and the others still run. The error is for what stops
 // everything (no broker, no PostgreSQL).
 func Run(ctx context.Context, o Options) (*Results, error) {
-	r := &runner{o: o, res: NewResults(), started: time.Now()}
+	r := &runner{o: o, res: NewResults(), started: o.Started}
+	if r.started.IsZero() {
+		r.started = time.Now()
+	}
 	if o.StartBulker == nil {
 		r.o.StartBulker = r.execBulker
 	}
@@ -99,7 +106,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if err := WaitTCP(ctx, broker, addr, 30*time.Second); err != nil {
 		return nil, err
 	}
-	r.broker = addr
+	r.broker, r.brokerP = addr, broker
 	r.kcfg = kafka.Config{Brokers: []string{addr}, ConnectTimeout: 10 * time.Second, ClientID: "bench"}
 
 	r.pg, err = ConnectPG(ctx, o.PGDSN, "bench_"+strconv.FormatInt(time.Now().UnixNano()%1e9, 36))
@@ -161,7 +168,7 @@ func (r *runner) execBulker(ctx context.Context, name string, env []string) (Ser
 	if err := os.MkdirAll(filepath.Join(r.o.WorkDir, name), 0o755); err != nil {
 		return nil, err
 	}
-	p, err := Start(name, r.o.Bins["./cmd/bulker"], nil, env, r.o.WorkDir)
+	p, err := Start(name, r.o.Bins["./cmd/bulker"], nil, append(env, r.o.BulkerEnv...), r.o.WorkDir)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +272,9 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 		if _, err := WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc)); err != nil {
 			return fmt.Errorf("waiting for the loader to catch up: %w", err)
 		}
+		cpu := r.cpuMeter(svc)
 		b := Load(ctx, LoadConfig{URL: baseURL + "/", Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
+		bcpu := cpu(b.OK)
 		if b.OK == 0 {
 			return fmt.Errorf("baseline accepted nothing: %v", b.FirstErr)
 		}
@@ -274,7 +283,9 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 		if r.o.Profile != nil {
 			stopProfile = r.o.Profile("ingest")
 		}
+		cpu = r.cpuMeter(svc)
 		in := Load(ctx, LoadConfig{URL: base + "/post/pg?tableName=ingest", Token: token, Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
+		icpu := cpu(in.OK)
 		stopProfile()
 		if in.OK == 0 {
 			return fmt.Errorf("bulker accepted nothing: %v", in.FirstErr)
@@ -283,6 +294,7 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 		irps, ip50, ip99 = append(irps, in.RPS()), append(ip50, in.P(0.5)), append(ip99, in.P(0.99))
 		r.progress("round %d: baseline %.0f rps p99 %.2f ms (%d failed) | bulker %.0f rps p50 %.2f p99 %.2f ms (%d failed)",
 			i+1, b.RPS(), b.P(0.99), b.Failed, in.RPS(), in.P(0.5), in.P(0.99), in.Failed)
+		r.progress("  CPU µs/event: baseline round %s | bulker round %s", bcpu, icpu)
 		if in.Failed > 0 {
 			r.progress("bulker failure: %v", in.FirstErr)
 		}
@@ -300,6 +312,26 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 	}
 	_, err = WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc))
 	return err
+}
+
+// cpuMeter starts counting the CPU time of the bench process, the broker
+// and bulker; the returned function says how much each used per event.
+func (r *runner) cpuMeter(svc Service) func(events int) string {
+	type cpuer interface{ CPUSeconds() (float64, error) }
+	read := func() (self, broker, bulker float64) {
+		self, _ = ProcCPUSeconds(os.Getpid())
+		broker, _ = r.brokerP.CPUSeconds()
+		if c, ok := svc.(cpuer); ok {
+			bulker, _ = c.CPUSeconds()
+		}
+		return self, broker, bulker
+	}
+	s0, b0, k0 := read()
+	return func(events int) string {
+		s1, b1, k1 := read()
+		per := func(d float64) float64 { return d * 1e6 / float64(max(events, 1)) }
+		return fmt.Sprintf("bench %.0f, broker %.0f, bulker %.0f", per(s1-s0), per(b1-b0), per(k1-k0))
+	}
 }
 
 // endToEnd POSTs n events and returns rows per second from the first POST
