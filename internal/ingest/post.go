@@ -114,8 +114,9 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	}()
 	log := s.d.Logger
 
-	dest, table, reason, ok := s.target(w, r)
+	dest, table, why, ok := s.target(w, r)
 	if !ok {
+		reason = why
 		if reason == reasonBadTable {
 			destLabel = dest.ID
 		}
@@ -160,10 +161,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		topics.HeaderDestination: dest.ID,
 		topics.HeaderReceivedAt:  now.Format(time.RFC3339Nano),
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.d.ProduceTimeout)
-	err = s.d.Producer.Produce(ctx, topic, nil, body, headers)
-	cancel()
-	if err != nil {
+	if err := s.produce(r.Context(), topic, body, headers); err != nil {
 		reason = reasonKafka
 		fail(w, http.StatusServiceUnavailable, "the event was not stored: Kafka did not acknowledge it; retry later")
 		log.Error("producing event", "topic", topic, "error", err)
@@ -178,6 +176,24 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Debug("event accepted", "topic", topic, "bytes", len(body))
 	writeJSON(w, http.StatusOK, answer{Success: true})
+}
+
+// produce waits for the broker's acknowledgement at most ProduceTimeout.
+// franz-go may keep a record it already sent until it learns its fate,
+// past the context's end; the answer is then 503 and the producing
+// goroutine finishes when the client does. Should the record land after
+// all, the client's retry duplicates it: at least once, never lost.
+func (s *Server) produce(ctx context.Context, topic string, body []byte, headers map[string]string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.d.ProduceTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.d.Producer.Produce(ctx, topic, nil, body, headers) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for kafka to acknowledge: %w", ctx.Err())
+	}
 }
 
 // readBody reads at most limit bytes; the code is 413 when the body is

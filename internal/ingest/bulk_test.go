@@ -1,0 +1,222 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/eventslog"
+)
+
+func TestBulk(t *testing.T) {
+	e := newEnv(t, false)
+	body := "{\"id\":1}\r\n\n  \n{\"id\":2,\"a\":{\"b\":[1]}}\n{\"id\":3}"
+	r := e.do(t, "POST", "/bulk/pg?tableName=users&mode=replace_partition&partition=2026-01&pk=id&pk=org,ts", body, "")
+	if r.code != 200 || r.body != `{"success":true,"count":3}`+"\n" {
+		t.Fatalf("got %d %s", r.code, r.body)
+	}
+	req := e.bulk.reqs[0]
+	if req.Destination.ID != "pg" || req.Table != "users" || req.Mode != destination.ReplacePartition || req.Partition != "2026-01" ||
+		fmt.Sprint(req.PrimaryKey) != "[id org ts]" {
+		t.Errorf("request %+v", req)
+	}
+	if fmt.Sprintf("%s", req.Events) != `[{"id":1} {"id":2,"a":{"b":[1]}} {"id":3}]` {
+		t.Errorf("events %s", req.Events)
+	}
+	es, _ := e.events.List(t.Context(), eventslog.Filter{Destination: "pg"})
+	if len(es) != 1 || es[0].Status != eventslog.Loaded || !strings.Contains(string(es[0].Body), `"count":3`) {
+		t.Errorf("events log %+v", es)
+	}
+
+	// Defaults: replace_table, the destination's primary key; an empty body
+	// replaces the table with nothing.
+	if r := e.do(t, "POST", "/bulk/pg?tableName=users", "", ""); r.code != 200 || r.body != `{"success":true,"count":0}`+"\n" {
+		t.Fatalf("got %d %s", r.code, r.body)
+	}
+	if req := e.bulk.reqs[1]; req.Mode != destination.ReplaceTable || fmt.Sprint(req.PrimaryKey) != "[id ts]" || len(req.Events) != 0 {
+		t.Errorf("request %+v", req)
+	}
+}
+
+func TestBulkRejected(t *testing.T) {
+	long := `{"a":"` + strings.Repeat("x", 1100) + `"}`
+	cases := []struct {
+		name, target, body string
+		code               int
+		msg                string
+	}{
+		{"bad line", "/bulk/pg?tableName=t", "{\"a\":1}\n{\"a\":2}\n{\"a\":\n{}", 400, "line 3: invalid JSON"},
+		{"array line", "/bulk/pg?tableName=t", "{}\n\n[1]\n", 400, "line 3: want one JSON object, got an array"},
+		{"invalid UTF-8 line", "/bulk/pg?tableName=t", "{}\n{\"a\":\"\xc3\x28\"}", 400, "line 2: invalid UTF-8 at byte 6"},
+		{"long line", "/bulk/pg?tableName=t", "{}\n" + long, 400, "line 2: event of 1108 bytes exceeds 1024 bytes"},
+		{"body too large", "/bulk/pg?tableName=t", strings.Repeat("{}\n", 3000), 413, "BULKER_MAX_BULK_SIZE"},
+		{"bad mode", "/bulk/pg?tableName=t&mode=merge", "{}", 400, `mode "merge": want replace_table or replace_partition`},
+		{"partition missing", "/bulk/pg?tableName=t&mode=replace_partition", "{}", 400, "needs the partition"},
+		{"partition without mode", "/bulk/pg?tableName=t&partition=p", "{}", 400, "only used with mode=replace_partition"},
+		{"no table", "/bulk/pg", "{}", 400, "tableName query parameter is required"},
+		{"unknown destination", "/bulk/zz?tableName=t", "{}", 404, `destination "zz" not found`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, false)
+			r := e.do(t, "POST", c.target, c.body, "")
+			if r.code != c.code || !strings.Contains(r.resp.Error, c.msg) {
+				t.Fatalf("got %d %s, want %d %q", r.code, r.body, c.code, c.msg)
+			}
+			if len(e.bulk.reqs) != 0 {
+				t.Error("the loader was called")
+			}
+		})
+	}
+}
+
+func TestBulkLoadErrors(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		code int
+	}{
+		{fmt.Errorf("column x: %w", destination.ErrData), 400},
+		{errors.New("connection refused"), 503},
+	} {
+		e := newEnv(t, false)
+		e.bulk.err = c.err
+		r := e.do(t, "POST", "/bulk/pg?tableName=t", `{"x":1}`, "")
+		if r.code != c.code || !strings.Contains(r.resp.Error, c.err.Error()) {
+			t.Errorf("%v: got %d %s", c.err, r.code, r.body)
+		}
+		es, _ := e.events.List(t.Context(), eventslog.Filter{})
+		if len(es) != 1 || es[0].Status != eventslog.Failed || es[0].Error != c.err.Error() {
+			t.Errorf("events log %+v", es)
+		}
+	}
+	e := newEnv(t, false, func(d *Deps) { d.Bulk = nil })
+	if r := e.do(t, "POST", "/bulk/pg?tableName=t", `{}`, ""); r.code != 501 {
+		t.Errorf("no loader: %d", r.code)
+	}
+}
+
+func TestFailed(t *testing.T) {
+	e := newEnv(t, false)
+	e.failed.evs = []FailedEvent{
+		{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Table: "t", Error: "column n: want integer, got \"x\"", Attempts: 5, Event: json.RawMessage(`{"n":"x"}`)},
+		{Table: "t", Error: "boom", Event: json.RawMessage(`{"n":1}`)},
+	}
+	r := e.do(t, "GET", "/failed/pg?tableName=t&limit=5", "", "")
+	if r.code != 200 || r.hdr.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("got %d %s", r.code, r.body)
+	}
+	lines := strings.Split(strings.TrimSpace(r.body), "\n")
+	if len(lines) != 2 || lines[0] != `{"time":"2026-01-01T00:00:00Z","table":"t","error":"column n: want integer, got \"x\"","attempts":5,"event":{"n":"x"}}` {
+		t.Errorf("body %s", r.body)
+	}
+	if q := e.failed.got; q != (FailedQuery{Destination: "pg", Table: "t", Status: FailedDead, Limit: 5}) {
+		t.Errorf("query %+v", q)
+	}
+	e.do(t, "GET", "/failed/gone?status=retry", "", "")
+	if q := e.failed.got; q.Destination != "gone" || q.Status != FailedRetry || q.Limit != defaultLimit {
+		t.Errorf("query %+v", q)
+	}
+	for _, target := range []string{"/failed/pg?status=lost", "/failed/pg?limit=0", "/failed/pg?limit=x", "/failed/pg?limit=10001"} {
+		if r := e.do(t, "GET", target, "", ""); r.code != 400 || r.resp.Error == "" {
+			t.Errorf("%s: %d %s", target, r.code, r.body)
+		}
+	}
+}
+
+func TestEventsAndLog(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := t.Context()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	add := func(i int, dest, table string, st eventslog.Status) {
+		_ = e.events.Add(ctx, eventslog.Entry{Time: base.Add(time.Duration(i) * time.Second), Destination: dest, Table: table, Status: st, Body: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))})
+	}
+	add(1, "pg", "a", eventslog.Accepted)
+	add(2, "pg", "b", eventslog.Accepted)
+	add(3, "pg", "a", eventslog.Loaded)
+	add(4, "live", "a", eventslog.Failed)
+	add(5, "pg", "a", eventslog.Dead)
+
+	var got struct{ Events []eventslog.Entry }
+	list := func(target string) string {
+		t.Helper()
+		r := e.do(t, "GET", target, "", "")
+		if r.code != 200 {
+			t.Fatalf("%s: %d %s", target, r.code, r.body)
+		}
+		got.Events = nil
+		if err := json.Unmarshal([]byte(r.body), &got); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, ev := range got.Events {
+			ids = append(ids, string(ev.Body))
+		}
+		return strings.Join(ids, " ")
+	}
+	for target, want := range map[string]string{
+		"/events":                            `{"i":5} {"i":4} {"i":3} {"i":2} {"i":1}`,
+		"/events?limit=2":                    `{"i":5} {"i":4}`,
+		"/events?destination=pg&table=a":     `{"i":5} {"i":3} {"i":1}`,
+		"/events?status=failed,dead":         `{"i":5} {"i":4}`,
+		"/events?destination=none":           ``,
+		"/events?destination=pg&status=dead": `{"i":5}`,
+	} {
+		if g := list(target); g != want {
+			t.Errorf("%s: got %s, want %s", target, g, want)
+		}
+	}
+	if r := e.do(t, "GET", "/events", "", ""); !strings.Contains(r.body, `"destination":"pg","table":"a","status":"dead"`) {
+		t.Errorf("entry fields: %s", r.body)
+	}
+	if r := e.do(t, "GET", "/events?destination=none", "", ""); r.body != `{"events":[]}`+"\n" {
+		t.Errorf("empty list: %s", r.body)
+	}
+	for _, target := range []string{"/events?status=lost", "/events?limit=-1"} {
+		if r := e.do(t, "GET", target, "", ""); r.code != 400 {
+			t.Errorf("%s: %d", target, r.code)
+		}
+	}
+
+	// Jitsu's /log: [{id, date, content}] newest first.
+	logList := func(target string) string {
+		t.Helper()
+		r := e.do(t, "GET", target, "", "")
+		if r.code != 200 {
+			t.Fatalf("%s: %d %s", target, r.code, r.body)
+		}
+		var recs []logRecord
+		if err := json.Unmarshal([]byte(r.body), &recs); err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, rec := range recs {
+			if rec.ID == "" || rec.ID != rec.Content.ID || !rec.Date.Equal(rec.Content.Time) {
+				t.Errorf("record %+v", rec)
+			}
+			s = append(s, string(rec.Content.Body))
+		}
+		return strings.Join(s, " ")
+	}
+	for target, want := range map[string]string{
+		"/log/incoming/pg":              `{"i":2} {"i":1}`,
+		"/log/incoming.all/pg?limit=1":  `{"i":2}`,
+		"/log/incoming.error/pg":        ``,
+		"/log/bulker_batch/pg":          `{"i":5} {"i":3}`,
+		"/log/bulker_batch.error/pg":    `{"i":5}`,
+		"/log/bulker_stream.all/pg":     ``,
+		"/log/bulker_stream.error/live": `{"i":4}`,
+	} {
+		if g := logList(target); g != want {
+			t.Errorf("%s: got %s, want %s", target, g, want)
+		}
+	}
+	for _, target := range []string{"/log/outgoing/pg", "/log/incoming.some/pg"} {
+		if r := e.do(t, "GET", target, "", ""); r.code != 400 {
+			t.Errorf("%s: %d", target, r.code)
+		}
+	}
+}

@@ -1,0 +1,183 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streamforge/streamforge/internal/auth"
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/secret"
+)
+
+// destMap is a fixed set of destinations.
+type destMap map[string]destination.Config
+
+func (m destMap) Lookup(id string) (destination.Config, bool) { c, ok := m[id]; return c, ok }
+
+func testDestinations() destMap {
+	return destMap{
+		"pg":    {ID: "pg", Type: "postgres", Options: destination.Options{Mode: "batch", PrimaryKey: "id, ts"}},
+		"live":  {ID: "live", Type: "postgres", Options: destination.Options{Mode: "stream"}},
+		"local": {ID: "local", Type: "sqlite"},
+	}
+}
+
+// memProducer records what it is given; it is a fake for request-handling
+// tests (the Kafka path is tested against the embedded broker).
+type memProducer struct {
+	mu   sync.Mutex
+	recs []produced
+	err  error
+}
+
+type produced struct {
+	topic   string
+	value   []byte
+	headers map[string]string
+}
+
+func (p *memProducer) Produce(_ context.Context, topic string, _, value []byte, headers map[string]string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.err != nil {
+		return p.err
+	}
+	p.recs = append(p.recs, produced{topic, append([]byte(nil), value...), headers})
+	return nil
+}
+
+func (p *memProducer) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.recs)
+}
+
+// fakeBulk records bulk requests and answers err.
+type fakeBulk struct {
+	mu   sync.Mutex
+	reqs []BulkRequest
+	err  error
+}
+
+func (b *fakeBulk) Bulk(_ context.Context, req BulkRequest) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reqs = append(b.reqs, req)
+	return b.err
+}
+
+type fakeFailed struct {
+	got FailedQuery
+	evs []FailedEvent
+}
+
+func (f *fakeFailed) Failed(_ context.Context, q FailedQuery) ([]FailedEvent, error) {
+	f.got = q
+	return f.evs, nil
+}
+
+type notReady struct{}
+
+func (notReady) Ready(context.Context) error { return errors.New("kafka is down") }
+
+type env struct {
+	srv    *Server
+	prod   *memProducer
+	bulk   *fakeBulk
+	failed *fakeFailed
+	events *eventslog.Memory
+	reg    *prometheus.Registry
+	logs   *strings.Builder
+	logMu  *sync.Mutex
+	deps   Deps
+}
+
+const (
+	rawToken    = "raw-Token-0123456789"
+	hashedToken = "hashed-Token-ABCDEF"
+	tokenSecret = "token-Secret"
+)
+
+// newEnv builds a server over fakes; with tokens true, auth is on with a
+// raw and a hashed token.
+func newEnv(t testing.TB, tokens bool, tweak ...func(*Deps)) *env {
+	t.Helper()
+	e := &env{prod: &memProducer{}, bulk: &fakeBulk{}, failed: &fakeFailed{}, events: eventslog.NewMemory(100),
+		reg: prometheus.NewRegistry(), logs: &strings.Builder{}, logMu: &sync.Mutex{}}
+	d := Deps{
+		Producer: e.prod, Destinations: testDestinations(), Events: e.events, Bulk: e.bulk, Failed: e.failed,
+		Registerer: e.reg, Metrics: promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{}),
+		Logger:       slog.New(slog.NewJSONHandler(lockedWriter{e.logMu, e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		MaxEventSize: 1024, MaxBulkSize: 8192,
+	}
+	if tokens {
+		a, err := auth.New([]string{rawToken}, []string{"salt." + auth.Hash(hashedToken, "salt", tokenSecret)}, []secret.String{tokenSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Auth = a
+	}
+	for _, f := range tweak {
+		f(&d)
+	}
+	srv, err := New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv, e.deps = srv, d
+	return e
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (e *env) logText() string {
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	return e.logs.String()
+}
+
+type result struct {
+	code int
+	body string
+	resp answer
+	hdr  http.Header
+}
+
+// do sends a request; auth is "" for none or the whole Authorization value.
+func (e *env) do(t testing.TB, method, target, body, authz string) result {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	b, _ := io.ReadAll(rec.Body)
+	r := result{code: rec.Code, body: string(b), hdr: rec.Header()}
+	_ = json.Unmarshal(b, &r.resp)
+	return r
+}
+
+func utf8Valid(b []byte) bool { return utf8.Valid(b) }

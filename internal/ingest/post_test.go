@@ -1,0 +1,299 @@
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/topics"
+)
+
+func TestPostAccepted(t *testing.T) {
+	e := newEnv(t, false, func(d *Deps) {
+		d.TopicPrefix = "pre."
+		d.Now = func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 8000, time.FixedZone("X", 3600)) }
+	})
+	body := "  {\"user_id\": 123, \"action\":\"test\", \"n\": 1.50, \"big\": 12345678901234567890}\n"
+	r := e.do(t, "POST", "/post/pg?tableName=events", body, "")
+	if r.code != 200 || r.body != `{"success":true}`+"\n" {
+		t.Fatalf("got %d %s", r.code, r.body)
+	}
+	if ct := r.hdr.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %s", ct)
+	}
+	if e.prod.count() != 1 {
+		t.Fatalf("%d records produced", e.prod.count())
+	}
+	rec := e.prod.recs[0]
+	if rec.topic != "pre.in.id.pg.m.batch.t.events" {
+		t.Errorf("topic %s", rec.topic)
+	}
+	if string(rec.value) != body {
+		t.Errorf("value re-encoded: %q", rec.value)
+	}
+	want := map[string]string{topics.HeaderTable: "events", topics.HeaderDestination: "pg", topics.HeaderReceivedAt: "2026-03-04T04:06:07.000008Z"}
+	for k, v := range want {
+		if rec.headers[k] != v {
+			t.Errorf("header %s = %q, want %q", k, rec.headers[k], v)
+		}
+	}
+
+	// The stream destination's topic, and a table that is not a legal
+	// topic name keeps a topic of its own.
+	if r := e.do(t, "POST", "/post/live?tableName=Événements%20du%20jour", `{}`, ""); r.code != 200 {
+		t.Fatalf("got %d %s", r.code, r.body)
+	}
+	if got := e.prod.recs[1]; !strings.HasPrefix(got.topic, "pre.in.id.live.m.stream.h.") || got.headers[topics.HeaderTable] != "Événements du jour" {
+		t.Errorf("topic %s headers %v", got.topic, got.headers)
+	}
+
+	es, _ := e.events.List(t.Context(), eventslog.Filter{Destination: "pg"})
+	if len(es) != 1 || es[0].Status != eventslog.Accepted || es[0].Table != "events" || !json.Valid(es[0].Body) {
+		t.Errorf("events log: %+v", es)
+	}
+	if out := gathered(t, e); !strings.Contains(out, `bulker_ingest_events_total{destination="pg",reason="ok",status="accepted",table="events"} 1`) {
+		t.Errorf("accepted event not counted: %s", out)
+	}
+	if !strings.Contains(e.logText(), `"destination":"pg","table":"events"`) {
+		t.Errorf("log lacks destination and table fields: %s", e.logText())
+	}
+}
+
+func TestPostRejected(t *testing.T) {
+	big := `{"a":"` + strings.Repeat("x", 2000) + `"}`
+	cases := []struct {
+		name, target, body string
+		code               int
+		msg                string
+		reason             string
+	}{
+		{"unknown destination", "/post/nope?tableName=t", `{}`, 404, `destination "nope" not found`, reasonNoDestination},
+		{"missing tableName", "/post/pg", `{}`, 400, "tableName query parameter is required", reasonBadTable},
+		{"empty tableName", "/post/pg?tableName=", `{}`, 400, "tableName query parameter is required", reasonBadTable},
+		{"control char tableName", "/post/pg?tableName=a%0Ab", `{}`, 400, "control characters", reasonBadTable},
+		{"invalid UTF-8 tableName", "/post/pg?tableName=%ff", `{}`, 400, "not valid UTF-8", reasonBadTable},
+		{"long tableName", "/post/pg?tableName=" + strings.Repeat("t", 129), `{}`, 400, "longer than 128 bytes", reasonBadTable},
+		{"empty body", "/post/pg?tableName=t", "", 400, "empty body", reasonBadEvent},
+		{"blank body", "/post/pg?tableName=t", " \n\t", 400, "empty body", reasonBadEvent},
+		{"invalid JSON", "/post/pg?tableName=t", `{"a":}`, 400, "invalid JSON at byte 6", reasonBadEvent},
+		{"truncated JSON", "/post/pg?tableName=t", `{"a":1`, 400, "invalid JSON", reasonBadEvent},
+		{"two objects", "/post/pg?tableName=t", `{}{}`, 400, "invalid JSON at byte 3", reasonBadEvent},
+		{"array", "/post/pg?tableName=t", `[{"a":1}]`, 400, "want one JSON object, got an array", reasonBadEvent},
+		{"string", "/post/pg?tableName=t", `"x"`, 400, "got a string", reasonBadEvent},
+		{"number", "/post/pg?tableName=t", `-1.5`, 400, "got a number", reasonBadEvent},
+		{"boolean", "/post/pg?tableName=t", `true`, 400, "got a boolean", reasonBadEvent},
+		{"null", "/post/pg?tableName=t", `null`, 400, "got null", reasonBadEvent},
+		{"invalid UTF-8", "/post/pg?tableName=t", "{\"a\":\"\xff\"}", 400, "invalid UTF-8 at byte 6", reasonBadEvent},
+		{"too large", "/post/pg?tableName=t", big, 413, "body larger than 1024 bytes (BULKER_MAX_EVENT_SIZE)", reasonTooLarge},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, false)
+			r := e.do(t, "POST", c.target, c.body, "")
+			if r.code != c.code || r.resp.Success || !strings.Contains(r.resp.Error, c.msg) {
+				t.Fatalf("got %d %s, want %d with %q", r.code, r.body, c.code, c.msg)
+			}
+			if e.prod.count() != 0 {
+				t.Error("a rejected event was produced")
+			}
+			if es, _ := e.events.List(t.Context(), eventslog.Filter{}); len(es) != 0 {
+				t.Errorf("a rejected event was logged: %+v", es)
+			}
+			out := gathered(t, e)
+			if n := strings.Count(out, "bulker_ingest_events_total{"); n != 1 {
+				t.Errorf("%d series, want 1: %s", n, out)
+			}
+			if !strings.Contains(out, `reason="`+c.reason+`",status="rejected"`) {
+				t.Errorf("reason %s not counted: %s", c.reason, out)
+			}
+		})
+	}
+}
+
+func TestPostTooLargeWithoutContentLength(t *testing.T) {
+	e := newEnv(t, false)
+	req := httptest.NewRequest("POST", "/post/pg?tableName=t", struct{ *strings.Reader }{strings.NewReader(`{"a":"` + strings.Repeat("x", 5000) + `"}`)})
+	req.ContentLength = -1 // chunked: the limit is found while reading
+	rec := httptest.NewRecorder()
+	e.srv.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestEntityTooLarge || e.prod.count() != 0 {
+		t.Errorf("got %d, %d produced", rec.Code, e.prod.count())
+	}
+	// Exactly the limit is fine.
+	exact := `{"a":"` + strings.Repeat("x", 1024-8) + `"}`
+	if r := e.do(t, "POST", "/post/pg?tableName=t", exact, ""); r.code != 200 {
+		t.Errorf("event of exactly the limit: %d %s", r.code, r.body)
+	}
+}
+
+func TestPostKafkaFailure(t *testing.T) {
+	e := newEnv(t, false)
+	e.prod.err = errors.New("NOT_ENOUGH_REPLICAS on broker 10.0.0.1")
+	r := e.do(t, "POST", "/post/pg?tableName=t", `{"a":1}`, "")
+	if r.code != http.StatusServiceUnavailable || r.resp.Success || !strings.Contains(r.resp.Error, "not stored") {
+		t.Fatalf("got %d %s", r.code, r.body)
+	}
+	if strings.Contains(r.body, "10.0.0.1") {
+		t.Error("internal error details in the answer")
+	}
+	if es, _ := e.events.List(t.Context(), eventslog.Filter{}); len(es) != 0 {
+		t.Error("an unstored event was logged as accepted")
+	}
+	if !strings.Contains(e.logText(), "NOT_ENOUGH_REPLICAS") {
+		t.Error("the cause is not logged")
+	}
+}
+
+func TestAuth(t *testing.T) {
+	cases := []struct {
+		name, authz string
+		code        int
+		msg         string
+	}{
+		{"no header", "", 401, "missing Authorization header"},
+		{"wrong scheme", "Basic " + rawToken, 401, "unsupported Authorization scheme"},
+		{"token without scheme", rawToken, 401, "unsupported Authorization scheme"},
+		{"wrong token", "Bearer wrong-" + rawToken, 401, "invalid token"},
+		{"empty token", "Bearer ", 401, "invalid token"},
+		{"hash as token", "Bearer salt." + strings.Repeat("a", 128), 401, "invalid token"},
+		{"raw token", "Bearer " + rawToken, 200, ""},
+		{"scheme case", "bearer " + rawToken, 200, ""},
+		{"hashed token", "Bearer " + hashedToken, 200, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, true)
+			r := e.do(t, "POST", "/post/pg?tableName=t", `{"a":1}`, c.authz)
+			if r.code != c.code || (c.msg != "" && !strings.Contains(r.resp.Error, c.msg)) {
+				t.Fatalf("got %d %s, want %d %q", r.code, r.body, c.code, c.msg)
+			}
+			if c.code == 401 {
+				if e.prod.count() != 0 {
+					t.Error("produced for a rejected request")
+				}
+				if r.hdr.Get("WWW-Authenticate") == "" {
+					t.Error("no WWW-Authenticate header")
+				}
+				for _, s := range []string{rawToken, "wrong-", hashedToken, "salt."} {
+					if strings.Contains(r.body, s) || strings.Contains(e.logText(), s) {
+						t.Errorf("token echoed: %s / %s", r.body, e.logText())
+					}
+				}
+				if !strings.Contains(gathered(t, e), `reason="unauthorized"`) {
+					t.Error("401 not counted")
+				}
+			}
+			// Every protected endpoint says the same; the open ones do not ask.
+			for _, p := range []struct{ method, target string }{
+				{"POST", "/bulk/pg?tableName=t"}, {"GET", "/events"}, {"GET", "/log/incoming/pg"}, {"GET", "/failed/pg"},
+			} {
+				if r := e.do(t, p.method, p.target, `{"a":1}`, c.authz); (r.code == 401) != (c.code == 401) {
+					t.Errorf("%s %s: %d", p.method, p.target, r.code)
+				}
+			}
+			for _, p := range []string{"/health", "/ready", "/metrics"} {
+				if r := e.do(t, "GET", p, "", ""); r.code != 200 {
+					t.Errorf("%s without token: %d", p, r.code)
+				}
+			}
+		})
+	}
+}
+
+func TestMetricLabelsBounded(t *testing.T) {
+	e := newEnv(t, true)
+	e.srv.tables.max = 2
+	tok := "Bearer " + rawToken
+	for _, tbl := range []string{"a", "b", "c", "d", "a"} {
+		if r := e.do(t, "POST", "/post/pg?tableName="+tbl, `{}`, tok); r.code != 200 {
+			t.Fatal(r.body)
+		}
+	}
+	e.do(t, "POST", "/post/attacker-chosen-name?tableName=x", `{}`, tok)
+	e.do(t, "POST", "/post/another-name?tableName=x", `{}`, "Bearer nope")
+	e.do(t, "GET", "/no/such/route", ``, tok)
+	out := gathered(t, e)
+	for _, want := range []string{
+		`bulker_ingest_events_total{destination="pg",reason="ok",status="accepted",table="a"} 2`,
+		`bulker_ingest_events_total{destination="pg",reason="ok",status="accepted",table="other"} 2`,
+		`bulker_ingest_events_total{destination="unknown",reason="unknown_destination",status="rejected",table="unknown"} 1`,
+		`bulker_ingest_events_total{destination="unknown",reason="unauthorized",status="rejected",table="unknown"} 1`,
+		`bulker_http_request_duration_seconds_count{code="200",route="POST /post/{destinationId}"} 5`,
+		`bulker_http_request_duration_seconds_count{code="404",route="unmatched"} 1`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %s", want)
+		}
+	}
+	for _, bad := range []string{"attacker", "another-name", "/no/such"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("request input %q became a label", bad)
+		}
+	}
+}
+
+func TestReadyHealth(t *testing.T) {
+	e := newEnv(t, false, func(d *Deps) { d.Ready = notReady{} })
+	if r := e.do(t, "GET", "/ready", "", ""); r.code != 503 || !strings.Contains(r.body, "kafka is down") {
+		t.Errorf("ready: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "GET", "/health", "", ""); r.code != 200 || !strings.Contains(r.body, `"pass"`) {
+		t.Errorf("health: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "GET", "/post/pg", "", ""); r.code != http.StatusMethodNotAllowed {
+		t.Errorf("GET /post: %d", r.code)
+	}
+}
+
+func gathered(t testing.TB, e *env) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	e.deps.Metrics.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
+
+func FuzzValidateEvent(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, `[]`, `"s"`, `1`, `null`, ` {"a":[1,{"b":null}]} `, "{\"a\":\"\xff\"}", `{"a":}`, `{}{}`, "\ufeff{}", `{"\u0000":"\ud800"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := ValidateEvent(b)
+		t2 := bytes.TrimLeft(b, " \t\r\n")
+		want := json.Valid(b) && len(t2) > 0 && t2[0] == '{' && utf8Valid(b)
+		if (err == nil) != want {
+			t.Fatalf("ValidateEvent(%q) = %v, want ok=%v", b, err, want)
+		}
+		if err == nil {
+			var m map[string]any
+			if uerr := json.Unmarshal(b, &m); uerr != nil {
+				t.Fatalf("accepted %q but it does not decode into an object: %v", b, uerr)
+			}
+		} else if err.Error() == "" {
+			t.Fatal("empty error message")
+		}
+	})
+}
+
+func BenchmarkPost(b *testing.B) {
+	e := newEnv(b, true)
+	body := []byte(`{"user_id":123,"action":"test","props":{"a":1,"b":[1,2,3]},"ts":"2026-01-01T00:00:00Z"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/post/pg?tableName=events", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+rawToken)
+		rec := httptest.NewRecorder()
+		e.srv.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			b.Fatal(rec.Body.String())
+		}
+		e.prod.mu.Lock()
+		e.prod.recs = e.prod.recs[:0]
+		e.prod.mu.Unlock()
+	}
+}
