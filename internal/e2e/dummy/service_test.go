@@ -267,6 +267,16 @@ func TestClearErrorsForWrongPasswordAndCA(t *testing.T) {
 		logLines(t, "dummy-service", svc.stdout.String())
 		logLines(t, "debug-producer", dp.stderr.String())
 	}
+
+	// Nothing listens: retries, then a non-zero exit naming the address.
+	down := freeAddr(t)
+	env := []string{"KAFKA_BOOTSTRAP_SERVERS=" + down, "KAFKA_CONNECT_TIMEOUT=1s", "QUEUE_ID=q-down", "METRICS_ADDR=127.0.0.1:0"}
+	for _, p := range []*proc{runProc(t, "dummy-service", env), runProc(t, "debug-producer", env, "--queue-id", "q-down")} {
+		out := p.stdout.String() + p.stderr.String()
+		if p.code == 0 || !strings.Contains(out, "unreachable") || !strings.Contains(out, down) {
+			t.Errorf("%s with no broker: exit %d, output:\n%s", p.name, p.code, out)
+		}
+	}
 }
 
 func TestEmbeddedBrokerWhenNothingConfigured(t *testing.T) {
