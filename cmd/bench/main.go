@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -68,6 +69,7 @@ func run() int {
 		return 1
 	}
 	start := time.Now()
+	fmt.Println("machine:", machine())
 	bins, err := bench.Build(ctx, modDir, filepath.Join(work, "bin"), "./cmd/bulker", "./cmd/broker", "./cmd/dummy-service")
 	if err != nil {
 		log.Error("building", "err", err)
@@ -95,6 +97,7 @@ func run() int {
 		return 1
 	}
 	fmt.Println()
+	fmt.Println("load average at the end:", loadavg())
 	res.Print(os.Stdout)
 	if len(res.Errors) > 0 {
 		return 1
@@ -112,6 +115,34 @@ func moduleDir(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("run from inside the StreamForge module")
 	}
 	return filepath.Dir(mod), nil
+}
+
+// machine describes the host: what the figures depend on.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	mem := "?"
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if l, _, ok := strings.Cut(string(b), "\n"); ok {
+			mem = strings.Join(strings.Fields(strings.TrimPrefix(l, "MemTotal:")), " ")
+		}
+	}
+	return fmt.Sprintf("%d CPUs (%s), %s memory, %s, load average %s", runtime.NumCPU(), model, mem, runtime.Version(), loadavg())
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 func envOr(key, def string) string {
