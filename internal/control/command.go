@@ -69,7 +69,9 @@ type MalformedError struct {
 	Detail string
 }
 
-func (e *MalformedError) Error() string { return fmt.Sprintf("malformed command (%s): %s", e.Reason, e.Detail) }
+func (e *MalformedError) Error() string {
+	return fmt.Sprintf("malformed command (%s): %s", e.Reason, e.Detail)
+}
 
 func malformed(r Reason, format string, args ...any) error {
 	return &MalformedError{Reason: r, Detail: fmt.Sprintf(format, args...)}

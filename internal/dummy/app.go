@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/broker"
@@ -44,8 +45,9 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 		kc.Brokers = []string{o.BrokerAddr}
 	}
 
-	var svc *Service
-	ready := func() bool { return svc != nil && svc.Ready() }
+	// The server answers /readyz before the service exists.
+	var current atomic.Pointer[Service]
+	ready := func() bool { s := current.Load(); return s != nil && s.Ready() }
 	srv, err := observe.Listen(o.MetricsAddr, reg, ready, log)
 	if err != nil {
 		return err
@@ -84,7 +86,8 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 		log.Info("consuming commands", "topic", cfg.ControlTopic, "group", cfg.Group())
 	}
 
-	svc = New(cfg, pub, cmds, log, m)
+	svc := New(cfg, pub, cmds, log, m)
+	current.Store(svc)
 	runErr := svc.Run(ctx)
 	if o.MetricsLinger > 0 && ctx.Err() == nil {
 		log.Info("serving final metrics before exit", "for", o.MetricsLinger.String())

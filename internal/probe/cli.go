@@ -95,7 +95,7 @@ func ParseArgs(args, environ []string, stderr io.Writer) (Options, error) {
 			return o, err
 		}
 	}
-	o.Topics = DefaultTopics
+	o.Topics = DefaultTopics()
 	if v := env["QUEUE_CONTROL_TOPIC"]; v != "" {
 		o.Topics.Control = v
 	}

@@ -37,8 +37,8 @@ type Topics struct {
 	Events  string
 }
 
-// DefaultTopics are the platform's defaults.
-var DefaultTopics = Topics{Control: "queue-control", Events: "queue-events"}
+// DefaultTopics returns the platform's default topics.
+func DefaultTopics() Topics { return Topics{Control: "queue-control", Events: "queue-events"} }
 
 // ErrNoAnswer is wrapped by errors about answers that did not arrive.
 var ErrNoAnswer = errors.New("no answer")
@@ -315,7 +315,7 @@ func Percentile(sorted []time.Duration, q float64) time.Duration {
 // topics and returns the RTTs of the answered ones; an error wrapping
 // ErrNoAnswer says how many were lost.
 func PingRTTs(ctx context.Context, cfg kafka.Config, log *slog.Logger, queueID string, n int, interval, timeout time.Duration) ([]time.Duration, error) {
-	p, err := Dial(ctx, cfg, log, DefaultTopics)
+	p, err := Dial(ctx, cfg, log, DefaultTopics())
 	if err != nil {
 		return nil, err
 	}

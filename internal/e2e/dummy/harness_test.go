@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		for _, name := range []string{"dummy-service", "debug-producer", "broker"} {
 			out := filepath.Join(dir, name)
-			cmd := exec.Command("go", "build", "-o", out, "github.com/streamforge/streamforge/cmd/"+name)
+			cmd := exec.Command("go", "build", "-race", "-o", out, "github.com/streamforge/streamforge/cmd/"+name)
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 			if err := cmd.Run(); err != nil {
 				fmt.Fprintf(os.Stderr, "building %s: %v\n", name, err)
