@@ -81,7 +81,10 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	mode := r.URL.Query().Get("mode")
+	mode := bulkReplaceTable
+	if req.Mode == destination.ReplacePartition {
+		mode = bulkReplacePartition
+	}
 	err = s.d.Bulk.Bulk(r.Context(), req)
 	entry := eventslog.Entry{Time: s.d.Now().UTC(), Destination: dest.ID, Table: table, Status: eventslog.Loaded}
 	entry.Body, _ = json.Marshal(map[string]any{"bulk": mode, "partition": req.Partition, "count": len(req.Events)})

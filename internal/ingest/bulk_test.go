@@ -28,7 +28,7 @@ func TestBulk(t *testing.T) {
 		t.Errorf("events %s", req.Events)
 	}
 	es, _ := e.events.List(t.Context(), eventslog.Filter{Destination: "pg"})
-	if len(es) != 1 || es[0].Status != eventslog.Loaded || !strings.Contains(string(es[0].Body), `"count":3`) {
+	if len(es) != 1 || es[0].Status != eventslog.Loaded || string(es[0].Body) != `{"bulk":"replace_partition","count":3,"partition":"2026-01"}` {
 		t.Errorf("events log %+v", es)
 	}
 
