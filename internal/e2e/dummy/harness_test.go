@@ -383,6 +383,25 @@ func assertMetrics(t *testing.T, addr string, want map[string]float64) {
 	}
 }
 
+// waitStatus polls an HTTP path of addr until it answers code.
+func waitStatus(t *testing.T, addr, path string, code int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + path)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == code {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v %v, want %d", path, resp, err, code)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // statusLast is the dummy_status_last series expected with status at 1.
 func statusLast(status string) map[string]float64 {
 	m := map[string]float64{}

@@ -18,7 +18,7 @@ func TestPingWildcardMalformedAndStop(t *testing.T) {
 	c := brokertest.Start(t)
 	w := watch(t, c.Kafka)
 	s := newSender(t, c.Kafka)
-	svc, addr := startService(t, serviceEnv(c, "q-main"), "--metrics-linger", "3s")
+	svc, addr := startService(t, serviceEnv(c, "q-main"), "--metrics-linger", "3s", "--debug")
 
 	started := w.expect(t, "q-main", control.EventStarted)
 	if started.Symbol != "BTCUSDT" || started.Type != "api" || started.Producer != "producer-q-main" ||
@@ -26,6 +26,9 @@ func TestPingWildcardMalformedAndStop(t *testing.T) {
 		started.K8sNamespace != "streamforge" || started.Status != control.EventStarted || started.SentAt == 0 {
 		t.Fatalf("started event %+v", started)
 	}
+
+	waitStatus(t, addr, "/healthz", 200)
+	waitStatus(t, addr, "/readyz", 200)
 
 	// A ping for another queue gets no answer: the next event is the pong
 	// to the ping sent after it.
@@ -75,6 +78,7 @@ func TestPingWildcardMalformedAndStop(t *testing.T) {
 	if ev := w.expect(t, "q-main", control.EventInterrupted); ev.Finished || ev.Message == "" {
 		t.Fatalf("interrupted %+v", ev)
 	}
+	waitStatus(t, addr, "/readyz", 503) // lingering for the scrape, no longer ready
 	assertMetrics(t, addr, merge(statusLast(control.EventInterrupted), map[string]float64{
 		"dummy_events_total{event=interrupted}": 1,
 		"dummy_events_total{event=finished}":    0,
