@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,4 +220,33 @@ func TestEventsAndLog(t *testing.T) {
 			t.Errorf("%s: %d", target, r.code)
 		}
 	}
+}
+
+// FuzzSplitNDJSON: a body is accepted only when every non-blank line is one
+// JSON object, and then every such line is returned, in order.
+func FuzzSplitNDJSON(f *testing.F) {
+	for _, s := range []string{"{}\n{}", "{}\r\n\n[1]", "{\"a\":\n1}", "\n\n", "{}\n{\"a\":\"\xff\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		evs, err := splitNDJSON(body, 1<<20)
+		var want [][]byte
+		ok := true
+		for _, line := range bytes.Split(body, []byte{'\n'}) {
+			line = bytes.TrimSuffix(line, []byte{'\r'})
+			if len(bytes.TrimSpace(line)) == 0 {
+				continue
+			}
+			if ValidateEvent(line) != nil {
+				ok = false
+			}
+			want = append(want, line)
+		}
+		if (err == nil) != ok {
+			t.Fatalf("splitNDJSON(%q) error %v, want ok=%v", body, err, ok)
+		}
+		if err == nil && fmt.Sprintf("%q", evs) != fmt.Sprintf("%q", want) {
+			t.Fatalf("got %q, want %q", evs, want)
+		}
+	})
 }
