@@ -323,3 +323,40 @@ func TestNoop(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// flakyBus fails its first poll, as a broker that is briefly away.
+type flakyBus struct {
+	*fakeBus
+	once sync.Once
+}
+
+func (f *flakyBus) Poll(ctx context.Context, n int) ([]kafka.Record, error) {
+	var failed bool
+	f.once.Do(func() { failed = true })
+	if failed {
+		return nil, errors.New("broker went away")
+	}
+	return f.fakeBus.Poll(ctx, n)
+}
+
+func TestReadFailureIsCountedAndRetried(t *testing.T) {
+	bus := newBus()
+	reg := prometheus.NewRegistry()
+	svc := dummy.New(dummy.Config{QueueID: "q1"}, bus, &flakyBus{fakeBus: bus}, slog.New(slog.NewTextHandler(io.Discard, nil)), dummy.NewMetrics(reg))
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(context.Background()) }()
+	r := &run{bus: bus, reg: reg, done: done}
+	if ev := bus.next(t); ev.Event != control.EventStarted {
+		t.Fatalf("first event %+v", ev)
+	}
+	bus.send(`{"queue_id":"q1","command":"stop"}`)
+	if ev := bus.next(t); ev.Event != control.EventInterrupted {
+		t.Fatalf("after a failed read: %+v", ev)
+	}
+	if err := r.wait(t); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.metric(t, "dummy_errors_total", "", ""); got != 1 {
+		t.Fatalf("errors = %v, want 1", got)
+	}
+}
