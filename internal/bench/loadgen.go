@@ -16,6 +16,8 @@ import (
 // LoadConfig is one HTTP load run: Conns workers on keep-alive
 // connections POST Body(i) to URL until Requests were sent or Duration
 // passed, whichever comes first (a zero bound is no bound; one is needed).
+// Requests in flight at the end of Duration are completed, not cancelled,
+// so the server sees no aborted request.
 type LoadConfig struct {
 	URL      string
 	Token    string // Bearer token, or none
@@ -56,10 +58,9 @@ func Load(ctx context.Context, c LoadConfig) LoadResult {
 	}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	var stopAt time.Time
 	if c.Duration > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.Duration)
-		defer cancel()
+		stopAt = time.Now().Add(c.Duration)
 	}
 	var (
 		next     atomic.Int64
@@ -76,7 +77,7 @@ func Load(ctx context.Context, c LoadConfig) LoadResult {
 			lat := make([]time.Duration, 0, 4096)
 			ok, failed := 0, 0
 			var werr error
-			for ctx.Err() == nil {
+			for ctx.Err() == nil && (stopAt.IsZero() || time.Now().Before(stopAt)) {
 				i := int(next.Add(1)) - 1
 				if c.Requests > 0 && i >= c.Requests {
 					break
@@ -85,7 +86,7 @@ func Load(ctx context.Context, c LoadConfig) LoadResult {
 				err := post(ctx, client, c.URL, c.Token, c.Body(i))
 				if err != nil {
 					if ctx.Err() != nil {
-						break // the time bound ended this request
+						break
 					}
 					failed++
 					if werr == nil {
