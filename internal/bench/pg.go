@@ -132,6 +132,61 @@ func (p *PG) CopyRows(ctx context.Context, like string, n int, event func(int) [
 	return float64(copied) / elapsed.Seconds(), nil
 }
 
+// LoaderParts measures, on the benchmark's side, the two halves of what a
+// bulker loader does per batch of batchSize events: schema.Parse and
+// schema.Build of the events (CPU only, one goroutine: parseRate) and the
+// PostgreSQL destination's Load of the built rows (destRate), into a copy
+// of table like. The loader does them one after the other, so its rate is
+// at most 1/(1/parseRate + 1/destRate).
+func (p *PG) LoaderParts(ctx context.Context, like string, n, batchSize int, event func(int) []byte, log *slog.Logger) (parseRate, destRate float64, err error) {
+	dest, err := postgres.New(ctx, destination.Config{ID: "bench-parts", Type: "postgres", Credentials: p.Credentials()}, log)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer dest.Close()
+	stored, ok, err := dest.Describe(ctx, like)
+	if err != nil || !ok {
+		return 0, 0, fmt.Errorf("describing %s: ok=%v err=%v", like, ok, err)
+	}
+	target := stored
+	target.Name = like + "_dest"
+	if target, err = dest.EnsureTable(ctx, target); err != nil {
+		return 0, 0, err
+	}
+	defer p.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+pgx.Identifier{p.schema, target.Name}.Sanitize())
+
+	var batches []schema.Batch
+	keep := min(n, 10*batchSize) // built batches kept for the Load half
+	start := time.Now()
+	for off := 0; off < n; off += batchSize {
+		events := make([]schema.Event, 0, batchSize)
+		for i := off; i < min(off+batchSize, n); i++ {
+			ev, err := schema.Parse(event(i))
+			if err != nil {
+				return 0, 0, err
+			}
+			events = append(events, ev)
+		}
+		_, b, _ := schema.Build(dest.Dialect(), target.Name, schema.TableOptions{}, events, target, true)
+		if off < keep {
+			batches = append(batches, b)
+		}
+	}
+	parseRate = float64(n) / time.Since(start).Seconds()
+
+	start = time.Now()
+	loaded := 0
+	for i := 0; loaded < n; i++ {
+		b := batches[i%len(batches)]
+		if err := dest.Load(ctx, b, destination.LoadOptions{Mode: destination.Append}); err != nil {
+			return 0, 0, fmt.Errorf("destination Load: %w", err)
+		}
+		loaded += len(b.Rows)
+	}
+	destRate = float64(loaded) / time.Since(start).Seconds()
+	return parseRate, destRate, nil
+}
+
 // SQLiteCounter counts rows of a SQLite database file another process
 // writes.
 type SQLiteCounter struct{ db *sql.DB }

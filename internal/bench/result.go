@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +17,10 @@ var Keys = []string{
 	"e2e_rows_per_s", "sqlite_rows_per_s", "stream_rows_per_s",
 	"rtt_p50_ms", "rtt_p99_ms", "raw_rtt_p50_ms", "bulker_rss_mb", "dummy_rss_mb",
 }
+
+// Diagnostics are extra figures shown in the table, not in RESULT: they
+// split a figure into its parts.
+var Diagnostics = []string{"x_parse_build_rows_per_s", "x_dest_load_rows_per_s"}
 
 // Results holds the figures by key; a key whose phase failed is missing.
 type Results struct {
@@ -96,7 +101,7 @@ func (r *Results) Print(w io.Writer) {
 	r.ratios()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KEY\tVALUE\tHOW")
-	for _, k := range Keys {
+	for _, k := range append(slices.Clone(Keys), Diagnostics...) {
 		v := "n/a"
 		if x, ok := r.Values[k]; ok {
 			v = format(x)

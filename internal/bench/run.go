@@ -399,6 +399,13 @@ func (r *runner) loadPhase(ctx context.Context) error {
 	}
 	r.res.Set("copy_rows_per_s", cps, fmt.Sprintf("one pgx CopyFrom of %d rows of the loaded table's shape", n))
 	r.progress("copy_rows_per_s = %.0f", cps)
+	parse, destRate, err := r.pg.LoaderParts(ctx, "load", n, 10000, func(i int) []byte { return Event(i, t0) }, r.o.Log)
+	if err != nil {
+		return err
+	}
+	r.res.Set("x_parse_build_rows_per_s", parse, "diagnostic: schema.Parse+Build of the same events, one goroutine, batches of 10000")
+	r.res.Set("x_dest_load_rows_per_s", destRate, "diagnostic: postgres destination Load of prebuilt 10000-row batches")
+	r.progress("loader halves: parse+build %.0f rows/s, destination Load %.0f rows/s (sequential bound %.0f)", parse, destRate, 1/(1/parse+1/destRate))
 	return nil
 }
 
