@@ -59,8 +59,8 @@ type Options struct {
 	// added to its environment (GOGC, GOMEMLIMIT experiments).
 	StartBulker BulkerStarter
 	BulkerEnv   []string
-	// Profile, when set, is called at the start of the "ingest" and "load"
-	// phases; the function it returns is called at their end.
+	// Profile, when set, is called at the start of the "baseline", "ingest"
+	// and "load" phases; the function it returns is called at their end.
 	Profile func(phase string) (stop func())
 }
 
@@ -272,14 +272,18 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 		if _, err := WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc)); err != nil {
 			return fmt.Errorf("waiting for the loader to catch up: %w", err)
 		}
+		stopProfile := func() {}
+		if r.o.Profile != nil {
+			stopProfile = r.o.Profile("baseline")
+		}
 		cpu := r.cpuMeter(svc)
 		b := Load(ctx, LoadConfig{URL: baseURL + "/", Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
 		bcpu := cpu(b.OK)
+		stopProfile()
 		if b.OK == 0 {
 			return fmt.Errorf("baseline accepted nothing: %v", b.FirstErr)
 		}
 		brps, bp99 = append(brps, b.RPS()), append(bp99, b.P(0.99))
-		stopProfile := func() {}
 		if r.o.Profile != nil {
 			stopProfile = r.o.Profile("ingest")
 		}
