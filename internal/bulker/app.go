@@ -225,7 +225,7 @@ func eventsLog(cfg config.Config) (ingest.EventsLog, func(), error) {
 		return nil, nil, errors.New("BULKER_REDIS_URL is not a valid redis:// URL")
 	}
 	rdb := redis.NewClient(opts)
-	return eventslog.NewRedis(rdb, "bulker:events", cfg.EventsLogMaxSize), func() { _ = rdb.Close() }, nil
+	return eventslog.NewRedis(rdb, "bulker:events:", cfg.EventsLogMaxSize), func() { _ = rdb.Close() }, nil
 }
 
 // readiness reports ready while a Kafka broker answers.

@@ -61,7 +61,7 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	dests := &oneDestination{cfg: destination.Config{ID: "lite", Type: "sqlite",
 		Options: destination.Options{Mode: destination.ModeBatch}, Credentials: destination.Credentials{Database: path}}}
 	topic, _ := topics.Incoming("", topics.Name{Destination: "lite", Mode: "batch", Table: "items"})
-	for _, v := range []string{`{"id":1}`, `{"id":2,"__sql_type_x":"no such type;","x":1}`, `{"id":3}`, `not json`} {
+	for _, v := range []string{`{"id":1}`, `{"id":2,"__sql_type_x":"no such type;","x":1}`, `{"id":3}`, `not json`, `{}`} {
 		if err := client.Produce(ctx, topic, nil, []byte(v), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -96,9 +96,9 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 		return db.QueryRow("SELECT COUNT(*) FROM items WHERE id IN (1, 3)").Scan(&n) == nil && n == 2
 	})
 	var dead []kafka.Record
-	waitFor(t, "the bad row and the invalid JSON dead-lettered", func() bool {
+	waitFor(t, "the bad row, the invalid JSON and the empty event dead-lettered", func() bool {
 		dead, err = kafka.ReadAll(ctx, k.Kafka, log, topics.Dead(""), 0)
-		return err == nil && len(dead) == 2
+		return err == nil && len(dead) == 3
 	})
 	stop()
 	if err := <-done; err != nil {
@@ -115,13 +115,16 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	if invalid := byValue["not json"]; invalid.Headers[topics.HeaderAttempt] != "1" || !strings.Contains(invalid.Headers[topics.HeaderError], "pars") {
 		t.Errorf("invalid JSON must be dead at once with its reason, headers = %v", invalid.Headers)
 	}
+	if empty := byValue["{}"]; !strings.Contains(empty.Headers[topics.HeaderError], "no fields") {
+		t.Errorf("empty event headers = %v, want a reason", empty.Headers)
+	}
 	retried, err := kafka.ReadAll(ctx, k.Kafka, log, topics.Retry(""), 0)
 	if err != nil || len(retried) != 2 {
 		t.Errorf("retry topic holds %d records (%v), want the 2 retries of the bad row", len(retried), err)
 	}
 	list, _ := events.List(ctx, eventslog.Filter{Statuses: []eventslog.Status{eventslog.Dead}})
-	if len(list) != 2 {
-		t.Errorf("events log has %d dead entries, want 2", len(list))
+	if len(list) != 3 {
+		t.Errorf("events log has %d dead entries, want 3", len(list))
 	}
 }
 

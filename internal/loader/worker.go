@@ -160,7 +160,7 @@ func (w *worker) flush(ctx context.Context, recs []kafka.Record) error {
 		if err != nil {
 			err = fmt.Errorf("parsing event: %w", err)
 		} else {
-			err = w.checkKey(ev)
+			err = w.validate(ev)
 		}
 		if err != nil {
 			if err := w.reject(ctx, r, err, true); err != nil {
@@ -187,9 +187,13 @@ func (w *worker) flush(ctx context.Context, recs []kafka.Record) error {
 	return nil
 }
 
-// checkKey refuses an event that lacks a primary key field: it could be
-// neither deduplicated nor stored in a table keyed on that field.
-func (w *worker) checkKey(ev schema.Event) error {
+// validate refuses an event with nothing to store, or one that lacks a
+// primary key field: it could be neither deduplicated nor stored in a table
+// keyed on that field.
+func (w *worker) validate(ev schema.Event) error {
+	if len(ev.Fields) == 0 {
+		return errors.New("event has no fields to store")
+	}
 	for _, k := range w.cfg.Dest.Options.PrimaryKeys() {
 		if !slices.ContainsFunc(ev.Fields, func(f schema.Field) bool { return f.Key == k && f.Type != schema.Null }) {
 			return fmt.Errorf("primary key field %q is missing or null", k)
@@ -270,7 +274,11 @@ func (w *worker) storeOnce(ctx context.Context, dest destination.Destination, it
 		want, batch, notes = schema.Build(d, w.cfg.Name.Table, opts, events, w.table, true)
 	}
 	for _, n := range notes {
-		w.log.Warn("value kept in "+schema.UnmappedColumn, "note", n.String())
+		msg := "value kept in " + schema.UnmappedColumn
+		if n.Reason == schema.ReasonNearColumnLimit {
+			msg = "table is close to the destination's column limit"
+		}
+		w.log.Warn(msg, "note", n.String())
 	}
 	lo := destination.LoadOptions{Mode: destination.Append, Dedup: w.cfg.Dest.Options.Deduplicate}
 	if err := dest.Load(ctx, batch, lo); err != nil {

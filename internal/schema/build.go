@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -267,7 +268,11 @@ func (bd *builder) options(o TableOptions) {
 		}
 	}
 	if o.TimestampColumn != "" {
-		bd.want.TimestampColumn = nameOf(o.TimestampColumn)
+		// Only a column the table has can be indexed: a table whose events
+		// lack the field gets no timestamp index rather than a failed DDL.
+		if ts := nameOf(o.TimestampColumn); slices.ContainsFunc(bd.want.Columns, func(c Column) bool { return c.Name == ts }) {
+			bd.want.TimestampColumn = ts
+		}
 	}
 }
 

@@ -173,6 +173,11 @@ func TestBuildOptions(t *testing.T) {
 	if !reflect.DeepEqual(want.PrimaryKey, []string{"id"}) || want.TimestampColumn != "id" {
 		t.Fatalf("stored options lost: %+v", want)
 	}
+	// A table whose events lack the timestamp field gets no index on it.
+	want, _, _ = Build(postgres, "other", TableOptions{TimestampColumn: "at"}, events, Table{}, false)
+	if want.TimestampColumn != "" {
+		t.Fatalf("timestamp column %q set on a table without it", want.TimestampColumn)
+	}
 }
 
 func TestBuildUnmappedIntoStoredText(t *testing.T) {
