@@ -46,9 +46,8 @@ func main() {
 				return sqlite.New(ctx, c, l)
 			},
 		},
-		Log:          log,
-		Registry:     observe.NewRegistry(),
-		EmbeddedAddr: os.Getenv("BULKER_EMBEDDED_KAFKA_ADDR"),
+		Log:      log,
+		Registry: observe.NewRegistry(),
 	})
 	if err != nil {
 		log.Error("bulker failed", "err", err)

@@ -34,9 +34,6 @@ type Options struct {
 	Factories map[string]Factory
 	Log       *slog.Logger
 	Registry  *prometheus.Registry
-	// EmbeddedAddr is where the embedded broker listens when no Kafka is
-	// configured (kafka.DefaultBootstrap unless a test moves it).
-	EmbeddedAddr string
 	// Listening, when set, is called with the HTTP address once bound.
 	Listening func(addr string)
 }
@@ -49,13 +46,9 @@ func Run(ctx context.Context, o Options) error {
 	cfg, log := o.Config, o.Log
 	kcfg := cfg.Kafka
 	if cfg.EmbeddedKafka {
-		addr := o.EmbeddedAddr
-		if addr == "" {
-			addr = kafka.DefaultBootstrap
-		}
 		var stop func()
 		var err error
-		if kcfg, stop, err = embeddedKafka(ctx, addr, cfg.DataDir, log); err != nil {
+		if kcfg, stop, err = embeddedKafka(ctx, cfg.EmbeddedKafkaAddr, cfg.DataDir, log); err != nil {
 			return err
 		}
 		defer stop()

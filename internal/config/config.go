@@ -35,10 +35,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	// Kafka reaches the cluster; with no BULKER_KAFKA_BOOTSTRAP_SERVERS
-	// Embedded is true and bulker runs the embedded broker (or joins the
-	// one at kafka.DefaultBootstrap).
+	// EmbeddedKafka is true and bulker runs the embedded broker on
+	// EmbeddedKafkaAddr (or joins the one already there).
 	Kafka                  kafka.Config
 	EmbeddedKafka          bool
+	EmbeddedKafkaAddr      string // BULKER_EMBEDDED_KAFKA_ADDR
 	TopicPrefix            string
 	TopicRetention         time.Duration
 	TopicReplicationFactor int
@@ -71,7 +72,7 @@ type Config struct {
 // Unknown.
 var Variables = []string{
 	"BULKER_HTTP_HOST", "BULKER_HTTP_PORT", "BULKER_MAX_EVENT_SIZE", "BULKER_MAX_BULK_SIZE",
-	"BULKER_DATA_DIR", "BULKER_INSTANCE_ID", "BULKER_LOG_LEVEL", "BULKER_SHUTDOWN_TIMEOUT_SEC",
+	"BULKER_DATA_DIR", "BULKER_EMBEDDED_KAFKA_ADDR", "BULKER_INSTANCE_ID", "BULKER_LOG_LEVEL", "BULKER_SHUTDOWN_TIMEOUT_SEC",
 	"BULKER_KAFKA_BOOTSTRAP_SERVERS", "BULKER_KAFKA_SSL", "BULKER_KAFKA_SSL_CA", "BULKER_KAFKA_SSL_CA_FILE",
 	"BULKER_KAFKA_SSL_SKIP_VERIFY", "BULKER_KAFKA_SASL", "BULKER_KAFKA_SECURITY_PROTOCOL",
 	"BULKER_KAFKA_CONNECT_TIMEOUT_SEC", "BULKER_KAFKA_TOPIC_PREFIX", "BULKER_KAFKA_TOPIC_RETENTION_HOURS",
@@ -128,6 +129,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.Kafka = p.kafka()
 	c.EmbeddedKafka = len(c.Kafka.Brokers) == 0
+	c.EmbeddedKafkaAddr = p.str("BULKER_EMBEDDED_KAFKA_ADDR", kafka.DefaultBootstrap)
 	c.Kafka.ClientID = "bulker-" + c.InstanceID
 	c.HTTPHost = p.str("BULKER_HTTP_HOST", "")
 	if c.HTTPHost == "" {
