@@ -108,20 +108,24 @@ func TestPostgresBatchDedupStreamAndDeadLetter(t *testing.T) {
 		}
 	})
 	eventually(t, 30*time.Second, "good rows of the batch loaded", func() bool { return count(pg, schema+".codes") == 2 })
-	var failed struct {
-		Events []struct {
-			Table, Error string
-			Event        json.RawMessage
-		}
+	type failedEvent struct {
+		Table, Error string
+		Event        json.RawMessage
 	}
+	var failed []failedEvent
 	eventually(t, 30*time.Second, "the bad row is listed as dead", func() bool {
 		code, body := b.do("GET", "/failed/pgb?tableName=codes&status=dead", "", apiToken)
-		if code != http.StatusOK || json.Unmarshal([]byte(body), &failed) != nil {
-			return false
+		failed = failed[:0]
+		for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
+			var e failedEvent
+			if code != http.StatusOK || json.Unmarshal([]byte(line), &e) != nil {
+				return false
+			}
+			failed = append(failed, e)
 		}
-		return len(failed.Events) == 1
+		return len(failed) == 1
 	})
-	if e := failed.Events[0]; !strings.Contains(string(e.Event), "far too long") || !strings.Contains(e.Error, "too long") {
+	if e := failed[0]; !strings.Contains(string(e.Event), "far too long") || !strings.Contains(e.Error, "too long") {
 		t.Errorf("dead event = %s with error %q", e.Event, e.Error)
 	}
 	if strings.Contains(b.output(), brokertest.Password) {
