@@ -177,7 +177,7 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 		if err := d.addColumns(ctx, stored, want); err != nil {
 			return stored, err
 		}
-		if len(want.PrimaryKey) > 0 && !sameKey(stored.PrimaryKey, want.PrimaryKey) {
+		if len(want.PrimaryKey) > 0 && !destination.SameKey(stored.PrimaryKey, want.PrimaryKey) {
 			// Changing a key means rebuilding the table: leave it to the user.
 			d.log.WarnContext(ctx, "table keeps its stored primary key", "table", want.Name,
 				"stored", stored.PrimaryKey, "configured", want.PrimaryKey)
@@ -191,7 +191,7 @@ func (d *DB) addColumns(ctx context.Context, stored, want schema.Table) error {
 	var adds []string
 	var names []string
 	for _, c := range want.Columns {
-		if _, ok := column(stored, c.Name); ok {
+		if _, ok := destination.FindColumn(stored, c.Name); ok {
 			continue
 		}
 		def, err := columnDef(c, want)
@@ -220,13 +220,13 @@ func (d *DB) addColumns(ctx context.Context, stored, want schema.Table) error {
 		d.log.InfoContext(ctx, "added columns", "table", want.Name, "columns", names)
 	}
 	if want.TimestampColumn != "" && stored.TimestampColumn == "" {
-		if c, ok := column(want, want.TimestampColumn); ok && indexable(c, want) {
+		if c, ok := destination.FindColumn(want, want.TimestampColumn); ok && indexable(c, want) {
 			if err := d.createIndex(ctx, want.Name, timestampIndex, c.Name); err != nil {
 				return err
 			}
 		}
 	}
-	if contains(names, destination.PartitionColumn) {
+	if destination.ContainsName(names, destination.PartitionColumn) {
 		return d.createIndex(ctx, want.Name, partitionIndex, destination.PartitionColumn)
 	}
 	return nil
@@ -253,10 +253,10 @@ func createSQL(name string, t schema.Table) (string, error) {
 	if len(t.PrimaryKey) > 0 {
 		defs = append(defs, "PRIMARY KEY ("+quoteAll(t.PrimaryKey)+")")
 	}
-	if c, ok := column(t, t.TimestampColumn); ok && indexable(c, t) {
+	if c, ok := destination.FindColumn(t, t.TimestampColumn); ok && indexable(c, t) {
 		defs = append(defs, fmt.Sprintf("KEY %s (%s)", quote(timestampIndex), quote(c.Name)))
 	}
-	if _, ok := column(t, destination.PartitionColumn); ok {
+	if _, ok := destination.FindColumn(t, destination.PartitionColumn); ok {
 		defs = append(defs, fmt.Sprintf("KEY %s (%s)", quote(partitionIndex), quote(destination.PartitionColumn)))
 	}
 	return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (\n  %s\n) %s", quote(name), strings.Join(defs, ",\n  "), tableOptions), nil
@@ -268,7 +268,7 @@ func columnDef(c schema.Column, t schema.Table) (string, error) {
 		return "", err
 	}
 	def := quote(c.Name) + " " + typ
-	if contains(t.PrimaryKey, c.Name) {
+	if destination.ContainsName(t.PrimaryKey, c.Name) {
 		def += " NOT NULL"
 	}
 	return def, nil
@@ -276,7 +276,7 @@ func columnDef(c schema.Column, t schema.Table) (string, error) {
 
 // keyColumn tells whether an index covers c: those columns cannot be TEXT.
 func keyColumn(c schema.Column, t schema.Table) bool {
-	return contains(t.PrimaryKey, c.Name) || strings.EqualFold(c.Name, destination.PartitionColumn)
+	return destination.ContainsName(t.PrimaryKey, c.Name) || strings.EqualFold(c.Name, destination.PartitionColumn)
 }
 
 // indexable tells whether the timestamp index can cover c.
@@ -330,39 +330,6 @@ func quoteAll(idents []string) string {
 		q[i] = quote(s)
 	}
 	return strings.Join(q, ", ")
-}
-
-func column(t schema.Table, name string) (schema.Column, bool) {
-	if name == "" {
-		return schema.Column{}, false
-	}
-	for _, c := range t.Columns {
-		if strings.EqualFold(c.Name, name) {
-			return c, true
-		}
-	}
-	return schema.Column{}, false
-}
-
-func sameKey(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !strings.EqualFold(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
 }
 
 func isError(err error, number uint16) bool {

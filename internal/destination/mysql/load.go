@@ -36,20 +36,20 @@ func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 	if o.Mode == destination.Append && len(b.Rows) == 0 {
 		return nil
 	}
-	pk, err := pkIndexes(t, o.Dedup)
+	pk, err := destination.DedupKey(t, o.Dedup)
 	if err != nil {
 		return err
 	}
-	rows, err := convert(t, b.Rows)
+	rows, err := destination.ConvertRows(t, b.Rows, value)
 	if err != nil {
 		return err
 	}
-	sets := shape(rows, len(t.Columns), pk, o.Dedup)
+	sets := destination.GroupRows(rows, len(t.Columns), pk, o.Dedup)
 	switch o.Mode {
 	case destination.Append:
 		return d.inTx(ctx, func(tx *sql.Tx) error { return insert(ctx, tx, t.Name, t, sets, o.Dedup) })
 	case destination.ReplacePartition:
-		if _, ok := column(t, destination.PartitionColumn); !ok {
+		if _, ok := destination.FindColumn(t, destination.PartitionColumn); !ok {
 			return fmt.Errorf("replacing a partition needs column %s", destination.PartitionColumn)
 		}
 		return d.inTx(ctx, func(tx *sql.Tx) error {
@@ -79,7 +79,7 @@ func (d *DB) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 
 // replaceTable loads a new table and swaps it in with one RENAME TABLE,
 // which MySQL applies atomically: readers see the old table or the new one.
-func (d *DB) replaceTable(ctx context.Context, t schema.Table, sets []rowSet) error {
+func (d *DB) replaceTable(ctx context.Context, t schema.Table, sets []destination.RowSet) error {
 	tmp, old := tempName(t.Name, "new"), tempName(t.Name, "old")
 	q, err := createSQL(tmp, t)
 	if err != nil {
@@ -124,34 +124,12 @@ func tempName(table, tag string) string {
 	return string(runes) + suffix
 }
 
-func pkIndexes(t schema.Table, dedup bool) ([]int, error) {
-	if !dedup {
-		return nil, nil
-	}
-	if len(t.PrimaryKey) == 0 {
-		return nil, fmt.Errorf("deduplication needs a primary key on %s", t.Name)
-	}
-	idx := make([]int, len(t.PrimaryKey))
-	for i, k := range t.PrimaryKey {
-		idx[i] = -1
-		for j, c := range t.Columns {
-			if strings.EqualFold(c.Name, k) {
-				idx[i] = j
-			}
-		}
-		if idx[i] < 0 {
-			return nil, fmt.Errorf("primary key column %s is not in the batch", k)
-		}
-	}
-	return idx, nil
-}
-
 // insert writes the row sets with multi-row INSERTs; with upsert a row
 // whose key exists updates the columns its set carries.
-func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets []rowSet, upsert bool) error {
+func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets []destination.RowSet, upsert bool) error {
 	for _, s := range sets {
-		names := make([]string, len(s.cols))
-		for i, c := range s.cols {
+		names := make([]string, len(s.Cols))
+		for i, c := range s.Cols {
 			names[i] = t.Columns[c].Name
 		}
 		head := fmt.Sprintf("INSERT INTO %s (%s) VALUES ", quote(table), quoteAll(names))
@@ -171,7 +149,7 @@ func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets 
 			args, n, size = args[:0], 0, 0
 			return err
 		}
-		for _, r := range s.rows {
+		for _, r := range s.Rows {
 			rs := rowSize(r)
 			if n > 0 && (n == maxRows || size+rs > maxStmtBytes) {
 				if err := flush(); err != nil {
@@ -200,7 +178,7 @@ func upsertSQL(cols, pk []string, upsert bool) string {
 	}
 	var set []string
 	for _, c := range cols {
-		if !contains(pk, c) {
+		if !destination.ContainsName(pk, c) {
 			set = append(set, fmt.Sprintf("%s = VALUES(%s)", quote(c), quote(c)))
 		}
 	}
@@ -225,25 +203,7 @@ func rowSize(r []any) int {
 	return n
 }
 
-// convert turns the batch's values into what the driver sends.
-func convert(t schema.Table, rows [][]any) ([][]any, error) {
-	out := make([][]any, len(rows))
-	for i, r := range rows {
-		if len(r) != len(t.Columns) {
-			return nil, fmt.Errorf("row %d has %d values for %d columns", i, len(r), len(t.Columns))
-		}
-		o := make([]any, len(r))
-		for j, v := range r {
-			var err error
-			if o[j], err = value(v); err != nil {
-				return nil, fmt.Errorf("row %d, column %s: %w", i, t.Columns[j].Name, err)
-			}
-		}
-		out[i] = o
-	}
-	return out, nil
-}
-
+// value turns one of the batch's values into what the driver sends.
 func value(v any) (any, error) {
 	switch x := v.(type) {
 	case nil, bool, int64, string:

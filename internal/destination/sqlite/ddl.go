@@ -47,7 +47,7 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 	} else {
 		var added []string
 		for _, c := range want.Columns {
-			if _, ok := column(stored, c.Name); ok {
+			if _, ok := destination.FindColumn(stored, c.Name); ok {
 				continue
 			}
 			typ, err := columnType(c)
@@ -63,7 +63,7 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 		if len(added) > 0 {
 			d.log.InfoContext(ctx, "added columns", "table", want.Name, "columns", added)
 		}
-		if len(want.PrimaryKey) > 0 && !sameKey(stored.PrimaryKey, want.PrimaryKey) {
+		if len(want.PrimaryKey) > 0 && !destination.SameKey(stored.PrimaryKey, want.PrimaryKey) {
 			// Changing a key means rebuilding the table: leave it to the user.
 			d.log.WarnContext(ctx, "table keeps its stored primary key", "table", want.Name,
 				"stored", stored.PrimaryKey, "configured", want.PrimaryKey)
@@ -93,7 +93,7 @@ func createTable(ctx context.Context, q querier, name string, t schema.Table) er
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		if contains(t.PrimaryKey, c.Name) {
+		if destination.ContainsName(t.PrimaryKey, c.Name) {
 			typ += " NOT NULL"
 		}
 		b.WriteString(quote(c.Name) + " " + typ)
@@ -179,36 +179,6 @@ func quoteAll(idents []string) string {
 		q[i] = quote(s)
 	}
 	return strings.Join(q, ", ")
-}
-
-func column(t schema.Table, name string) (schema.Column, bool) {
-	for _, c := range t.Columns {
-		if strings.EqualFold(c.Name, name) {
-			return c, true
-		}
-	}
-	return schema.Column{}, false
-}
-
-func sameKey(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if !strings.EqualFold(a[i], b[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if strings.EqualFold(v, s) {
-			return true
-		}
-	}
-	return false
 }
 
 // classify marks errors caused by the rows themselves as

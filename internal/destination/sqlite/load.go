@@ -37,15 +37,15 @@ func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 	if o.Mode == destination.Append && len(b.Rows) == 0 {
 		return nil
 	}
-	pk, err := pkIndexes(t, o.Dedup)
+	pk, err := destination.DedupKey(t, o.Dedup)
 	if err != nil {
 		return err
 	}
-	rows, err := convert(t, b.Rows)
+	rows, err := destination.ConvertRows(t, b.Rows, value)
 	if err != nil {
 		return err
 	}
-	sets := shape(rows, len(t.Columns), pk, o.Dedup)
+	sets := destination.GroupRows(rows, len(t.Columns), pk, o.Dedup)
 
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -58,7 +58,7 @@ func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 	case destination.ReplaceTable:
 		err = replaceTable(ctx, tx, t, sets)
 	case destination.ReplacePartition:
-		if _, ok := column(t, destination.PartitionColumn); !ok {
+		if _, ok := destination.FindColumn(t, destination.PartitionColumn); !ok {
 			return fmt.Errorf("replacing a partition needs column %s", destination.PartitionColumn)
 		}
 		_, err = tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ?", quote(t.Name), quote(destination.PartitionColumn)), o.Partition)
@@ -76,7 +76,7 @@ func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 
 // replaceTable fills a new table and swaps it in; SQLite's DDL is
 // transactional, so readers see the old table or the new one.
-func replaceTable(ctx context.Context, tx *sql.Tx, t schema.Table, sets []rowSet) error {
+func replaceTable(ctx context.Context, tx *sql.Tx, t schema.Table, sets []destination.RowSet) error {
 	tmp := fmt.Sprintf("%s_tmp_%d", t.Name, time.Now().UnixNano())
 	if err := createTable(ctx, tx, tmp, t); err != nil {
 		return err
@@ -98,48 +98,26 @@ func replaceTable(ctx context.Context, tx *sql.Tx, t schema.Table, sets []rowSet
 	return nil
 }
 
-func pkIndexes(t schema.Table, dedup bool) ([]int, error) {
-	if !dedup {
-		return nil, nil
-	}
-	if len(t.PrimaryKey) == 0 {
-		return nil, fmt.Errorf("deduplication needs a primary key on %s", t.Name)
-	}
-	idx := make([]int, len(t.PrimaryKey))
-	for i, k := range t.PrimaryKey {
-		idx[i] = -1
-		for j, c := range t.Columns {
-			if strings.EqualFold(c.Name, k) {
-				idx[i] = j
-			}
-		}
-		if idx[i] < 0 {
-			return nil, fmt.Errorf("primary key column %s is not in the batch", k)
-		}
-	}
-	return idx, nil
-}
-
 // insert writes the row sets into table with multi-row statements, each
 // prepared once per shape; with upsert a row whose key exists updates the
 // columns its set carries.
-func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets []rowSet, upsert bool) error {
+func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets []destination.RowSet, upsert bool) error {
 	for _, s := range sets {
-		if len(s.rows) == 0 {
+		if len(s.Rows) == 0 {
 			continue
 		}
-		names := make([]string, len(s.cols))
-		for i, c := range s.cols {
+		names := make([]string, len(s.Cols))
+		for i, c := range s.Cols {
 			names[i] = t.Columns[c].Name
 		}
-		perStmt := min(maxRowsPerStmt, maxVars/len(names), len(s.rows))
+		perStmt := min(maxRowsPerStmt, maxVars/len(names), len(s.Rows))
 		full := insertSQL(table, names, perStmt, upsert, t.PrimaryKey)
 		stmt, err := tx.PrepareContext(ctx, full)
 		if err != nil {
 			return err
 		}
 		args := make([]any, 0, perStmt*len(names))
-		rows := s.rows
+		rows := s.Rows
 		for len(rows) >= perStmt {
 			args = args[:0]
 			for _, r := range rows[:perStmt] {
@@ -180,7 +158,7 @@ func insertSQL(table string, cols []string, n int, upsert bool, pk []string) str
 	}
 	var set []string
 	for _, c := range cols {
-		if !contains(pk, c) {
+		if !destination.ContainsName(pk, c) {
 			set = append(set, fmt.Sprintf("%s = excluded.%s", quote(c), quote(c)))
 		}
 	}
@@ -193,25 +171,7 @@ func insertSQL(table string, cols []string, n int, upsert bool, pk []string) str
 	return b.String()
 }
 
-// convert turns the batch's values into what SQLite stores.
-func convert(t schema.Table, rows [][]any) ([][]any, error) {
-	out := make([][]any, len(rows))
-	for i, r := range rows {
-		if len(r) != len(t.Columns) {
-			return nil, fmt.Errorf("row %d has %d values for %d columns", i, len(r), len(t.Columns))
-		}
-		o := make([]any, len(r))
-		for j, v := range r {
-			var err error
-			if o[j], err = value(v); err != nil {
-				return nil, fmt.Errorf("row %d, column %s: %w", i, t.Columns[j].Name, err)
-			}
-		}
-		out[i] = o
-	}
-	return out, nil
-}
-
+// value turns one of the batch's values into what SQLite stores.
 func value(v any) (any, error) {
 	switch x := v.(type) {
 	case nil, int64, string:
