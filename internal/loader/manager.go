@@ -235,9 +235,7 @@ func (m *Manager) runWorker(ctx context.Context, topic string, name topics.Name,
 		now:     m.deps.Now,
 	}
 	log.Info("loader started", "topic", topic, "batch_size", w.cfg.BatchSize, "period", period.String())
-	return w.run(ctx, func() (context.Context, context.CancelFunc) {
-		return context.WithTimeout(context.Background(), m.cfg.ShutdownTimeout)
-	})
+	return w.run(ctx, m.cfg.ShutdownTimeout)
 }
 
 func (m *Manager) updateLag(ctx context.Context) {

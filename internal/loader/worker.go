@@ -76,32 +76,32 @@ type item struct {
 
 func (w *worker) stream() bool { return w.cfg.Dest.Options.Mode == destination.ModeStream }
 
-// run consumes until ctx ends; the batch in hand is then loaded within
-// drain, a context that outlives ctx by the shutdown timeout.
-func (w *worker) run(ctx context.Context, drain func() (context.Context, context.CancelFunc)) error {
+// run consumes until ctx ends. The batch in hand then, or being loaded,
+// is still loaded and committed if that takes no longer than grace.
+func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	defer w.consumer.Close()
+	loadCtx, cancel := graceful(ctx, grace)
+	defer cancel()
 	var pending []kafka.Record
 	var flushAt time.Time
 	for {
-		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
 		if len(pending) > 0 {
-			pollCtx, cancel = context.WithDeadline(ctx, flushAt)
+			pollCtx, cancelPoll = context.WithDeadline(ctx, flushAt)
 		}
 		recs, err := w.consumer.Poll(pollCtx, w.cfg.BatchSize-len(pending))
-		cancel()
+		cancelPoll()
 		if ctx.Err() != nil {
+			// Records of this last poll are not committed: read again later.
 			if len(pending) == 0 {
 				return nil
 			}
-			dctx, dcancel := drain()
-			defer dcancel()
-			return w.flushUntilDone(dctx, pending)
+			return w.flushUntilDone(loadCtx, pending)
 		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			w.log.Warn("polling kafka failed", "err", err)
-			if !sleep(ctx, time.Second) {
-				continue
-			}
+			sleep(ctx, time.Second)
+			continue
 		}
 		if len(pending) == 0 && len(recs) > 0 {
 			flushAt = w.now().Add(w.cfg.Period)
@@ -111,14 +111,24 @@ func (w *worker) run(ctx context.Context, drain func() (context.Context, context
 			continue
 		}
 		if w.stream() || len(pending) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
-			if err := w.flushUntilDone(ctx, pending); err != nil {
-				if ctx.Err() != nil {
+			if err := w.flushUntilDone(loadCtx, pending); err != nil {
+				if loadCtx.Err() != nil {
 					return nil // not committed: read again after restart
 				}
 				return err
 			}
 			pending = pending[:0]
 		}
+	}
+}
+
+// graceful returns a context that ends grace after parent does.
+func graceful(parent context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(parent))
+	stop := context.AfterFunc(parent, func() { time.AfterFunc(grace, cancel) })
+	return ctx, func() {
+		stop()
+		cancel()
 	}
 }
 
