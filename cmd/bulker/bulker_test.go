@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -237,5 +238,37 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) {
 	b2.stop(syscall.SIGTERM)
 	if !strings.Contains(b2.output(), "bulker stopped") {
 		t.Errorf("SIGTERM did not shut down gracefully:\n%s", b2.output())
+	}
+}
+
+// Destinations read from a config source appear and disappear while bulker
+// runs; their loaders start and stop with them.
+func TestDestinationsAppearAndDisappear(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath, dbPath := filepath.Join(dir, "bulker.yaml"), filepath.Join(dir, "late.db")
+	writeFile(t, cfgPath, "destinations: {}\n")
+	b := start(t, "BULKER_DATA_DIR="+dir, "BULKER_EMBEDDED_KAFKA_ADDR="+freeAddr(t),
+		"BULKER_CONFIG_SOURCE=file://"+cfgPath, "BULKER_CONFIG_RELOAD_SEC=1")
+	if code, _ := b.post("late", "t", `{"a":1}`, ""); code != http.StatusNotFound {
+		t.Fatalf("unconfigured destination: %d, want 404", code)
+	}
+	writeFile(t, cfgPath, "destinations:\n  late:\n    type: sqlite\n    options: {frequency: 0.01}\n    credentials: {database: "+dbPath+"}\n")
+	eventually(t, 15*time.Second, "the new destination accepts events", func() bool {
+		code, _ := b.post("late", "t", `{"a":1}`, "")
+		return code == http.StatusOK
+	})
+	db := openSQLite(t, dbPath)
+	eventually(t, 20*time.Second, "its loader loads them", func() bool { return count(db, "t") >= 1 })
+	writeFile(t, cfgPath, "destinations: {}\n")
+	eventually(t, 15*time.Second, "the removed destination is refused", func() bool {
+		code, _ := b.post("late", "t", `{"a":1}`, "")
+		return code == http.StatusNotFound
+	})
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
