@@ -16,13 +16,34 @@ type RowSet struct {
 	Rows [][]any // one value per entry of Cols
 }
 
-// GroupRows prepares a batch's rows, already converted to driver values,
+// PrepareRows checks b against o and turns its rows into the sets a load
+// inserts: each value converted by value (which sees Absent too), and with
+// o.Dedup the rows merged per primary key and grouped (see groupRows).
+func PrepareRows(b schema.Batch, o LoadOptions, value func(any) (any, error)) ([]RowSet, error) {
+	t := b.Table
+	key, err := dedupKey(t, o.Dedup)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := convertRows(t, b.Rows, value)
+	if err != nil {
+		return nil, err
+	}
+	if o.Mode == ReplacePartition {
+		if _, ok := FindColumn(t, PartitionColumn); !ok {
+			return nil, fmt.Errorf("replacing a partition needs column %s", PartitionColumn)
+		}
+	}
+	return groupRows(rows, len(t.Columns), key, o.Dedup), nil
+}
+
+// groupRows prepares a batch's rows, already converted to driver values,
 // for insertion. Without dedup there is one set with every column and
 // Absent becomes NULL (in place). With dedup the rows are merged per key
 // (MergeByKey) and grouped by the columns they carry, so that an upsert only
 // overwrites those and keeps the stored value of the others. Sets keep the
 // order in which their first row appeared.
-func GroupRows(rows [][]any, ncols int, key []int, dedup bool) []RowSet {
+func groupRows(rows [][]any, ncols int, key []int, dedup bool) []RowSet {
 	if !dedup {
 		all := make([]int, ncols)
 		for i := range all {
@@ -66,9 +87,9 @@ func GroupRows(rows [][]any, ncols int, key []int, dedup bool) []RowSet {
 	return sets
 }
 
-// DedupKey returns the indexes in t.Columns of t's primary key, which a
+// dedupKey returns the indexes in t.Columns of t's primary key, which a
 // dedup load merges and upserts on; nil when dedup is off.
-func DedupKey(t schema.Table, dedup bool) ([]int, error) {
+func dedupKey(t schema.Table, dedup bool) ([]int, error) {
 	if !dedup {
 		return nil, nil
 	}
@@ -90,10 +111,10 @@ func DedupKey(t schema.Table, dedup bool) ([]int, error) {
 	return idx, nil
 }
 
-// ConvertRows turns a batch's values into what a driver sends, one value at
+// convertRows turns a batch's values into what a driver sends, one value at
 // a time with value, after checking that each row has a value per column.
 // Errors name the row and column. rows is not modified.
-func ConvertRows(t schema.Table, rows [][]any, value func(any) (any, error)) ([][]any, error) {
+func convertRows(t schema.Table, rows [][]any, value func(any) (any, error)) ([][]any, error) {
 	out := make([][]any, len(rows))
 	for i, r := range rows {
 		if len(r) != len(t.Columns) {

@@ -8,6 +8,48 @@ import (
 	"github.com/streamforge/streamforge/internal/schema"
 )
 
+func TestPrepareRows(t *testing.T) {
+	table := schema.Table{Name: "t", Columns: []schema.Column{{Name: "id"}, {Name: "v"}}, PrimaryKey: []string{"id"}}
+	partitioned := table
+	partitioned.Columns = append(partitioned.Columns, schema.Column{Name: PartitionColumn})
+	errNaN := errors.New("not a number")
+	value := func(v any) (any, error) {
+		if v == "NaN" {
+			return nil, errNaN
+		}
+		return v, nil
+	}
+	a := schema.Absent
+	tests := []struct {
+		name    string
+		batch   schema.Batch
+		opts    LoadOptions
+		want    []RowSet
+		wantErr string
+	}{
+		{"append", schema.Batch{Table: table, Rows: [][]any{{int64(1), a}, {int64(1), "x"}}}, LoadOptions{},
+			[]RowSet{{Cols: []int{0, 1}, Rows: [][]any{{int64(1), nil}, {int64(1), "x"}}}}, ""},
+		{"dedup", schema.Batch{Table: table, Rows: [][]any{{int64(1), "x"}, {int64(1), a}, {int64(2), a}}}, LoadOptions{Dedup: true},
+			[]RowSet{{Cols: []int{0, 1}, Rows: [][]any{{int64(1), "x"}}}, {Cols: []int{0}, Rows: [][]any{{int64(2)}}}}, ""},
+		{"replace partition", schema.Batch{Table: partitioned, Rows: [][]any{{int64(1), "x", "p"}}}, LoadOptions{Mode: ReplacePartition, Partition: "p"},
+			[]RowSet{{Cols: []int{0, 1, 2}, Rows: [][]any{{int64(1), "x", "p"}}}}, ""},
+		{"replace partition without the column", schema.Batch{Table: table, Rows: [][]any{{int64(1), "x"}}}, LoadOptions{Mode: ReplacePartition},
+			nil, "replacing a partition needs column " + PartitionColumn},
+		{"bad value reported first", schema.Batch{Table: table, Rows: [][]any{{int64(1), "NaN"}}}, LoadOptions{Mode: ReplacePartition},
+			nil, "row 0, column v: not a number"},
+		{"dedup without key", schema.Batch{Table: schema.Table{Name: "t", Columns: table.Columns}}, LoadOptions{Dedup: true},
+			nil, "deduplication needs a primary key on t"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := PrepareRows(tt.batch, tt.opts, value)
+			if errMsg(err) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("PrepareRows = %v, %v; want %v, %q", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
 func TestGroupRows(t *testing.T) {
 	a := schema.Absent
 	tests := []struct {
@@ -36,8 +78,8 @@ func TestGroupRows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := GroupRows(tt.rows, tt.ncols, tt.key, tt.dedup); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("GroupRows = %v, want %v", got, tt.want)
+			if got := groupRows(tt.rows, tt.ncols, tt.key, tt.dedup); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("groupRows = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -59,9 +101,9 @@ func TestDedupKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := DedupKey(tt.table, tt.dedup)
+			got, err := dedupKey(tt.table, tt.dedup)
 			if errMsg(err) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("DedupKey = %v, %v; want %v, %q", got, err, tt.want, tt.wantErr)
+				t.Errorf("dedupKey = %v, %v; want %v, %q", got, err, tt.want, tt.wantErr)
 			}
 		})
 	}
@@ -89,9 +131,9 @@ func TestConvertRows(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ConvertRows(table, tt.rows, double)
+			got, err := convertRows(table, tt.rows, double)
 			if errMsg(err) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("ConvertRows = %v, %v; want %v, %q", got, err, tt.want, tt.wantErr)
+				t.Errorf("convertRows = %v, %v; want %v, %q", got, err, tt.want, tt.wantErr)
 			}
 			if err != nil && tt.name == "bad value" && !errors.Is(err, errBad) {
 				t.Errorf("error %v does not wrap the value's error", err)

@@ -36,22 +36,14 @@ func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 	if o.Mode == destination.Append && len(b.Rows) == 0 {
 		return nil
 	}
-	pk, err := destination.DedupKey(t, o.Dedup)
+	sets, err := destination.PrepareRows(b, o, value)
 	if err != nil {
 		return err
 	}
-	rows, err := destination.ConvertRows(t, b.Rows, value)
-	if err != nil {
-		return err
-	}
-	sets := destination.GroupRows(rows, len(t.Columns), pk, o.Dedup)
 	switch o.Mode {
 	case destination.Append:
 		return d.inTx(ctx, func(tx *sql.Tx) error { return insert(ctx, tx, t.Name, t, sets, o.Dedup) })
 	case destination.ReplacePartition:
-		if _, ok := destination.FindColumn(t, destination.PartitionColumn); !ok {
-			return fmt.Errorf("replacing a partition needs column %s", destination.PartitionColumn)
-		}
 		return d.inTx(ctx, func(tx *sql.Tx) error {
 			q := fmt.Sprintf("DELETE FROM %s WHERE %s = ?", quote(t.Name), quote(destination.PartitionColumn))
 			if _, err := tx.ExecContext(ctx, q, o.Partition); err != nil {

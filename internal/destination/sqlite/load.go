@@ -37,15 +37,10 @@ func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 	if o.Mode == destination.Append && len(b.Rows) == 0 {
 		return nil
 	}
-	pk, err := destination.DedupKey(t, o.Dedup)
+	sets, err := destination.PrepareRows(b, o, value)
 	if err != nil {
 		return err
 	}
-	rows, err := destination.ConvertRows(t, b.Rows, value)
-	if err != nil {
-		return err
-	}
-	sets := destination.GroupRows(rows, len(t.Columns), pk, o.Dedup)
 
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -58,9 +53,6 @@ func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 	case destination.ReplaceTable:
 		err = replaceTable(ctx, tx, t, sets)
 	case destination.ReplacePartition:
-		if _, ok := destination.FindColumn(t, destination.PartitionColumn); !ok {
-			return fmt.Errorf("replacing a partition needs column %s", destination.PartitionColumn)
-		}
 		_, err = tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ?", quote(t.Name), quote(destination.PartitionColumn)), o.Partition)
 		if err == nil {
 			err = insert(ctx, tx, t.Name, t, sets, o.Dedup)
