@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -120,7 +118,7 @@ func ParseArgs(args, environ []string, stderr io.Writer) (Options, error) {
 	}
 
 	var o Options
-	var exitAfter, failAfter seconds
+	var exitAfter, failAfter control.SecondsFlag
 	fs := flag.NewFlagSet("dummy-service", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.Debug, "debug", false, "log at DEBUG level")
@@ -197,21 +195,4 @@ func isSecretName(k string) bool {
 		}
 	}
 	return false
-}
-
-// seconds is a flag of (possibly fractional) seconds, as the original
-// service took them: --exit-after 30.
-type seconds time.Duration
-
-func (s *seconds) String() string {
-	return strconv.FormatFloat(time.Duration(*s).Seconds(), 'g', -1, 64)
-}
-
-func (s *seconds) Set(v string) error {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || f > 1e9 {
-		return fmt.Errorf("want a number of seconds, got %q", v)
-	}
-	*s = seconds(f * float64(time.Second))
-	return nil
 }

@@ -46,7 +46,7 @@ func ParseArgs(args, environ []string, stderr io.Writer) (Options, error) {
 	}
 	var o Options
 	var payload string
-	interval, timeout := secondsFlag(time.Second), secondsFlag(10*time.Second)
+	interval, timeout := control.SecondsFlag(time.Second), control.SecondsFlag(10*time.Second)
 	fs := flag.NewFlagSet("debug-producer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.QueueID, "queue-id", "", `queue to command (required); "*" addresses every service`)
@@ -216,18 +216,3 @@ func (p printer) missing(err error) {
 	p.line(map[string]any{"type": "missing", "error": err.Error()}, err.Error())
 }
 
-// secondsFlag is a flag of (possibly fractional) seconds: --interval 0.5.
-type secondsFlag time.Duration
-
-func (s *secondsFlag) String() string {
-	return strconv.FormatFloat(time.Duration(*s).Seconds(), 'g', -1, 64)
-}
-
-func (s *secondsFlag) Set(v string) error {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || f > 1e9 {
-		return fmt.Errorf("want a number of seconds, got %q", v)
-	}
-	*s = secondsFlag(f * float64(time.Second))
-	return nil
-}
