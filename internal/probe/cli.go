@@ -215,4 +215,3 @@ func (p printer) event(ev control.Event) {
 func (p printer) missing(err error) {
 	p.line(map[string]any{"type": "missing", "error": err.Error()}, err.Error())
 }
-
