@@ -17,7 +17,7 @@ type RowSet struct {
 }
 
 // PrepareRows checks b against o and turns its rows into the sets a load
-// inserts: each value converted by value (which sees Absent too), and with
+// inserts: each value but Absent converted by value, and with
 // o.Dedup the rows merged per primary key and grouped (see groupRows).
 func PrepareRows(b schema.Batch, o LoadOptions, value func(any) (any, error)) ([]RowSet, error) {
 	t := b.Table
@@ -113,7 +113,8 @@ func dedupKey(t schema.Table, dedup bool) ([]int, error) {
 
 // convertRows turns a batch's values into what a driver sends, one value at
 // a time with value, after checking that each row has a value per column.
-// Errors name the row and column. rows is not modified.
+// Absent stays as it is, for groupRows. Errors name the row and column.
+// rows is not modified.
 func convertRows(t schema.Table, rows [][]any, value func(any) (any, error)) ([][]any, error) {
 	out := make([][]any, len(rows))
 	for i, r := range rows {
@@ -122,6 +123,10 @@ func convertRows(t schema.Table, rows [][]any, value func(any) (any, error)) ([]
 		}
 		o := make([]any, len(r))
 		for j, v := range r {
+			if v == schema.Absent {
+				o[j] = v
+				continue
+			}
 			var err error
 			if o[j], err = value(v); err != nil {
 				return nil, fmt.Errorf("row %d, column %s: %w", i, t.Columns[j].Name, err)

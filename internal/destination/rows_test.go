@@ -126,6 +126,7 @@ func TestConvertRows(t *testing.T) {
 	}{
 		{"converted", [][]any{{int64(1), int64(2)}, {int64(3), int64(4)}}, [][]any{{int64(2), int64(4)}, {int64(6), int64(8)}}, ""},
 		{"empty", nil, [][]any{}, ""},
+		{"absent kept", [][]any{{schema.Absent, int64(1)}}, [][]any{{schema.Absent, int64(2)}}, ""},
 		{"short row", [][]any{{int64(1), int64(2)}, {int64(3)}}, nil, "row 1 has 1 values for 2 columns"},
 		{"bad value", [][]any{{int64(1), "x"}}, nil, "row 0, column b: bad value"},
 	}

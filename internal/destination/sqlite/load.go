@@ -184,8 +184,5 @@ func value(v any) (any, error) {
 	case json.RawMessage:
 		return string(x), nil
 	}
-	if v == schema.Absent {
-		return v, nil
-	}
 	return nil, fmt.Errorf("unsupported value of type %T: %w", v, destination.ErrData)
 }
