@@ -243,6 +243,16 @@ func (d *DB) write(ctx context.Context, tx pgx.Tx, table string, p plan, o desti
 		}
 		return nil
 	}
+	if !o.Dedup && p.copiesDirectly() {
+		// One group, no casts: COPY straight into the table, in the
+		// transaction, saves writing every row twice.
+		names := make([]string, len(p.columns))
+		for i, c := range p.columns {
+			names[i] = c.Name
+		}
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{d.schema, table}, names, pgx.CopyFromRows(p.rows))
+		return err
+	}
 	if err := d.stage(ctx, tx, p); err != nil {
 		return err
 	}
@@ -253,6 +263,24 @@ func (d *DB) write(ctx context.Context, tx pgx.Tx, table string, p plan, o desti
 		}
 	}
 	return nil
+}
+
+// copiesDirectly reports whether the rows, as converted, have exactly the
+// stored column types, so COPY can write them into the table itself.
+func (p plan) copiesDirectly() bool {
+	if len(p.groups) != 1 {
+		return false
+	}
+	for c, col := range p.columns {
+		base := baseType(p.target[c])
+		switch {
+		case base == "" || base == carrierTypes[col.Type]:
+		case col.Type == schema.JSON && (base == "json" || base == "jsonb"):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // stage COPYs the rows into a temporary table dropped at commit, with the
