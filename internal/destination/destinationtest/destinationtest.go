@@ -1,0 +1,155 @@
+// Package destinationtest holds the fixtures and checks that the tests of
+// bulker's MySQL and SQLite drivers share: a table with one column of each
+// logical type, a read-back of rows as a SQL shell shows them, the upsert
+// and replace-mode scenarios, and the load benchmark. What every driver
+// must pass is in package conformance; this is for checks whose expected
+// text only fits dialects that show booleans as 1 and 0.
+package destinationtest
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/schema"
+)
+
+// Events is the table "events" with a column of each logical type, keyed
+// by id and timestamped by at.
+func Events() schema.Table {
+	return schema.Table{
+		Name: "events",
+		Columns: []schema.Column{
+			{Name: "id", Type: schema.Int},
+			{Name: "name", Type: schema.Text},
+			{Name: "ok", Type: schema.Bool},
+			{Name: "score", Type: schema.Float},
+			{Name: "at", Type: schema.Timestamp},
+			{Name: "props", Type: schema.JSON},
+		},
+		PrimaryKey:      []string{"id"},
+		TimestampColumn: "at",
+	}
+}
+
+// Query returns every row of q as strings, as a SQL shell shows them:
+// "NULL" for null, times in RFC 3339.
+func Query(t testing.TB, db *sql.DB, q string, args ...any) [][]string {
+	t.Helper()
+	rows, err := db.Query(q, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var out [][]string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		r := make([]string, len(cols))
+		for i, v := range vals {
+			switch x := v.(type) {
+			case nil:
+				r[i] = "NULL"
+			case []byte:
+				r[i] = string(x)
+			case time.Time:
+				r[i] = x.Format(time.RFC3339Nano)
+			default:
+				r[i] = fmt.Sprint(x)
+			}
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Equal fails the test unless got, from Query, is want.
+func Equal(t testing.TB, got, want [][]string) {
+	t.Helper()
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("rows:\n got %q\nwant %q", got, want)
+	}
+}
+
+// Load loads rows into tbl and fails the test on error.
+func Load(t testing.TB, d destination.Destination, tbl schema.Table, o destination.LoadOptions, rows ...[]any) {
+	t.Helper()
+	if err := d.Load(context.Background(), schema.Batch{Table: tbl, Rows: rows}, o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Upsert checks dedup loads into Events, which must not exist yet in d,
+// read back through db: the last row of a key in a batch wins, Absent keeps
+// the stored value and an explicit null overwrites it.
+func Upsert(t testing.TB, d destination.Destination, db *sql.DB) {
+	t.Helper()
+	tbl, err := d.EnsureTable(context.Background(), Events())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dedup := destination.LoadOptions{Dedup: true}
+	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := schema.Absent
+	Load(t, d, tbl, dedup,
+		[]any{int64(1), "first", true, 1.0, at, json.RawMessage(`{}`)},
+		[]any{int64(2), "two", false, 2.0, at, json.RawMessage(`{}`)},
+		[]any{int64(1), "newest", a, a, a, a},
+	)
+	Load(t, d, tbl, dedup,
+		[]any{int64(2), "older", a, nil, a, a},
+		[]any{int64(2), "two v2", a, a, a, a},
+		[]any{int64(3), a, true, a, a, a},
+		[]any{int64(1), a, a, a, a, a},
+	)
+	Equal(t, Query(t, db, `SELECT id, name, ok, score, props FROM events ORDER BY id`), [][]string{
+		{"1", "newest", "1", "1", "{}"},
+		{"2", "two v2", "0", "NULL", "{}"},
+		{"3", "NULL", "1", "NULL", "NULL"},
+	})
+}
+
+// PartitionRow is a row of the table ReplaceModes returns.
+func PartitionRow(id int64, name, partition string) []any {
+	return []any{id, name, nil, nil, nil, nil, partition}
+}
+
+// ReplaceModes checks ReplacePartition and ReplaceTable on Events with the
+// partition column, which must not exist yet in d, read back through db. It
+// returns the table, for the driver's own checks of what it leaves behind.
+func ReplaceModes(t testing.TB, d destination.Destination, db *sql.DB) schema.Table {
+	t.Helper()
+	ctx := context.Background()
+	tbl := Events()
+	tbl.Columns = append(tbl.Columns, schema.Column{Name: destination.PartitionColumn, Type: schema.Text})
+	tbl, err := d.EnsureTable(ctx, tbl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Load(t, d, tbl, destination.LoadOptions{}, PartitionRow(1, "a", "p1"), PartitionRow(2, "b", "p1"), PartitionRow(3, "c", "p2"))
+	Load(t, d, tbl, destination.LoadOptions{Mode: destination.ReplacePartition, Partition: "p1"}, PartitionRow(4, "d", "p1"))
+	Equal(t, Query(t, db, `SELECT id, name, __partition_id FROM events ORDER BY id`),
+		[][]string{{"3", "c", "p2"}, {"4", "d", "p1"}})
+
+	Load(t, d, tbl, destination.LoadOptions{Mode: destination.ReplaceTable}, PartitionRow(9, "z", "p9"))
+	Equal(t, Query(t, db, `SELECT id, name FROM events`), [][]string{{"9", "z"}})
+	got, ok, err := d.Describe(ctx, "events")
+	if err != nil || !ok || got.TimestampColumn != "at" || fmt.Sprint(got.PrimaryKey) != "[id]" {
+		t.Fatalf("after replace: %+v %v %v", got, ok, err)
+	}
+	return tbl
+}
