@@ -21,6 +21,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/schema"
 	"github.com/streamforge/streamforge/internal/secret"
 )
@@ -79,68 +80,10 @@ func openConfig(t testing.TB, c destination.Config) *DB {
 	return db
 }
 
-func events() schema.Table {
-	return schema.Table{
-		Name: "events",
-		Columns: []schema.Column{
-			{Name: "id", Type: schema.Int},
-			{Name: "name", Type: schema.Text},
-			{Name: "ok", Type: schema.Bool},
-			{Name: "score", Type: schema.Float},
-			{Name: "at", Type: schema.Timestamp},
-			{Name: "props", Type: schema.JSON},
-		},
-		PrimaryKey:      []string{"id"},
-		TimestampColumn: "at",
-	}
-}
-
-// query returns every row of q as strings, as the mysql client shows them
-// ("NULL" for null).
-func query(t testing.TB, db *DB, q string, args ...any) [][]string {
-	t.Helper()
-	rows, err := db.SQL().Query(q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out [][]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		r := make([]string, len(cols))
-		for i, v := range vals {
-			r[i] = "NULL"
-			if v.Valid {
-				r[i] = v.String
-			}
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func equal(t testing.TB, got, want [][]string) {
-	t.Helper()
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("rows:\n got %q\nwant %q", got, want)
-	}
-}
-
 func TestEnsureTable(t *testing.T) {
 	ctx := context.Background()
 	db := open(t)
-	want := events()
+	want := destinationtest.Events()
 	want.PrimaryKey = []string{"name"}
 	got, err := db.EnsureTable(ctx, want)
 	if err != nil {
@@ -181,9 +124,9 @@ func TestEnsureTable(t *testing.T) {
 		t.Fatalf("Describe(missing) = %v, %v", ok, err)
 	}
 	// utf8mb4 throughout.
-	equal(t, query(t, db, `SELECT TABLE_COLLATION, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'events'`),
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT TABLE_COLLATION, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'events'`),
 		[][]string{{"utf8mb4_bin", "InnoDB"}})
-	equal(t, query(t, db, `SELECT @@SESSION.sql_mode LIKE '%STRICT_ALL_TABLES%', @@SESSION.time_zone, @@character_set_connection`),
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT @@SESSION.sql_mode LIKE '%STRICT_ALL_TABLES%', @@SESSION.time_zone, @@character_set_connection`),
 		[][]string{{"1", "+00:00", "utf8mb4"}})
 }
 
@@ -200,7 +143,7 @@ func TestEnsureTableRejectsBadHint(t *testing.T) {
 func TestLoadRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	db := open(t)
-	tbl, err := db.EnsureTable(ctx, events())
+	tbl, err := db.EnsureTable(ctx, destinationtest.Events())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +156,7 @@ func TestLoadRoundTrip(t *testing.T) {
 	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	equal(t, query(t, db, `SELECT id, name, ok, score, at, props FROM events ORDER BY score DESC`), [][]string{
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT id, name, ok, score, at, props FROM events ORDER BY score DESC`), [][]string{
 		{"1152921504606846977", "🎉 party 👩‍👩‍👧", "1", "1.5", "2024-03-01T09:30:45.123457Z", `{"a":[1,2],"e":"🎉"}`},
 		{"-9007199254740993", "строка\nвторая 第二行\r\n\tتبويب", "0", "-0.25", "1999-12-31T23:59:59Z", "[]"},
 		{"3", "", "NULL", "NULL", "NULL", "NULL"},
@@ -229,88 +172,35 @@ func TestLoadRoundTrip(t *testing.T) {
 }
 
 func TestUpsert(t *testing.T) {
-	ctx := context.Background()
 	db := open(t)
-	tbl, err := db.EnsureTable(ctx, events())
-	if err != nil {
-		t.Fatal(err)
-	}
-	load := func(rows ...[]any) {
-		t.Helper()
-		if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, destination.LoadOptions{Dedup: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	load(
-		[]any{int64(1), "first", true, 1.0, at, json.RawMessage(`{}`)},
-		[]any{int64(2), "two", false, 2.0, at, json.RawMessage(`{}`)},
-		[]any{int64(1), "newest", schema.Absent, schema.Absent, schema.Absent, schema.Absent},
-	)
-	// Absent keeps the stored value, explicit null overwrites it, the last
-	// row of a key in the batch wins.
-	load(
-		[]any{int64(2), "older", schema.Absent, nil, schema.Absent, schema.Absent},
-		[]any{int64(2), "two v2", schema.Absent, schema.Absent, schema.Absent, schema.Absent},
-		[]any{int64(3), schema.Absent, true, schema.Absent, schema.Absent, schema.Absent},
-		[]any{int64(1), schema.Absent, schema.Absent, schema.Absent, schema.Absent, schema.Absent},
-	)
-	equal(t, query(t, db, `SELECT id, name, ok, score, props FROM events ORDER BY id`), [][]string{
-		{"1", "newest", "1", "1", "{}"},
-		{"2", "two v2", "0", "NULL", "{}"},
-		{"3", "NULL", "1", "NULL", "NULL"},
-	})
+	destinationtest.Upsert(t, db, db.SQL())
 }
 
 func TestReplaceModes(t *testing.T) {
 	ctx := context.Background()
 	db := open(t)
-	tbl := events()
-	tbl.Columns = append(tbl.Columns, schema.Column{Name: destination.PartitionColumn, Type: schema.Text})
-	tbl, err := db.EnsureTable(ctx, tbl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	row := func(id int64, name, part string) []any {
-		return []any{id, name, nil, nil, nil, nil, part}
-	}
-	load := func(o destination.LoadOptions, rows ...[]any) {
-		t.Helper()
-		if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	load(destination.LoadOptions{}, row(1, "a", "p1"), row(2, "b", "p1"), row(3, "c", "p2"))
-	load(destination.LoadOptions{Mode: destination.ReplacePartition, Partition: "p1"}, row(4, "d", "p1"))
-	equal(t, query(t, db, `SELECT id, name, __partition_id FROM events ORDER BY id`),
-		[][]string{{"3", "c", "p2"}, {"4", "d", "p1"}})
-
-	load(destination.LoadOptions{Mode: destination.ReplaceTable}, row(9, "z", "p9"))
-	equal(t, query(t, db, `SELECT id, name FROM events`), [][]string{{"9", "z"}})
-	got, ok, err := db.Describe(ctx, "events")
-	if err != nil || !ok || got.TimestampColumn != "at" || fmt.Sprint(got.PrimaryKey) != "[id]" {
-		t.Fatalf("after replace: %+v %v %v", got, ok, err)
-	}
-	equal(t, query(t, db, `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`), [][]string{{"events"}})
+	tbl := destinationtest.ReplaceModes(t, db, db.SQL())
+	row := destinationtest.PartitionRow
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`), [][]string{{"events"}})
 
 	// Replacing a table that does not exist yet creates it; a long name
 	// still leaves room for the temporary table's suffix.
 	tbl.Name = strings.Repeat("ж", 64)
-	load(destination.LoadOptions{Mode: destination.ReplaceTable}, row(1, "x", ""))
-	equal(t, query(t, db, "SELECT id, name FROM `"+tbl.Name+"`"), [][]string{{"1", "x"}})
+	destinationtest.Load(t, db, tbl, destination.LoadOptions{Mode: destination.ReplaceTable}, row(1, "x", ""))
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), "SELECT id, name FROM `"+tbl.Name+"`"), [][]string{{"1", "x"}})
 	// A failed replacement leaves the table as it was and no temporary table.
-	err = db.Load(ctx, schema.Batch{Table: tbl, Rows: [][]any{row(1, "y", ""), row(1, "dup", "")}}, destination.LoadOptions{Mode: destination.ReplaceTable})
+	err := db.Load(ctx, schema.Batch{Table: tbl, Rows: [][]any{row(1, "y", ""), row(1, "dup", "")}}, destination.LoadOptions{Mode: destination.ReplaceTable})
 	if !errors.Is(err, destination.ErrData) {
 		t.Fatalf("err = %v, want ErrData", err)
 	}
-	equal(t, query(t, db, "SELECT id, name FROM `"+tbl.Name+"`"), [][]string{{"1", "x"}})
-	equal(t, query(t, db, `SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`), [][]string{{"2"}})
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), "SELECT id, name FROM `"+tbl.Name+"`"), [][]string{{"1", "x"}})
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`), [][]string{{"2"}})
 }
 
 func TestDataErrorAppliesNothing(t *testing.T) {
 	ctx := context.Background()
 	db := open(t)
-	want := events()
+	want := destinationtest.Events()
 	want.Columns = append(want.Columns, schema.Column{Name: "code", Type: schema.Text, SQLType: "varchar(4)"})
 	tbl, err := db.EnsureTable(ctx, want)
 	if err != nil {
@@ -345,7 +235,7 @@ func TestDataErrorAppliesNothing(t *testing.T) {
 			}
 		}
 	}
-	equal(t, query(t, db, `SELECT id FROM events`), [][]string{{"1"}})
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT id FROM events`), [][]string{{"1"}})
 }
 
 func nan() float64 {
@@ -420,7 +310,7 @@ func TestWidestTable(t *testing.T) {
 	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: [][]any{row}}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	equal(t, query(t, db, "SELECT count(*) FROM wide"), [][]string{{"1"}})
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), "SELECT count(*) FROM wide"), [][]string{{"1"}})
 }
 
 func TestUnreachable(t *testing.T) {
@@ -451,7 +341,7 @@ func TestUnreachable(t *testing.T) {
 			errs := []error{db.Ping(context.Background())}
 			_, _, err = db.Describe(context.Background(), "events")
 			errs = append(errs, err)
-			errs = append(errs, db.Load(context.Background(), schema.Batch{Table: events(), Rows: [][]any{{int64(1), "x", nil, nil, nil, nil}}}, destination.LoadOptions{}))
+			errs = append(errs, db.Load(context.Background(), schema.Batch{Table: destinationtest.Events(), Rows: [][]any{{int64(1), "x", nil, nil, nil, nil}}}, destination.LoadOptions{}))
 			for _, err := range errs {
 				if err == nil || errors.Is(err, destination.ErrData) {
 					t.Fatalf("err = %v, want an outage", err)
@@ -478,7 +368,7 @@ func TestParameters(t *testing.T) {
 	c := testConfig(t)
 	c.Credentials.Parameters = map[string]string{"timeout": "3s", "parseTime": "false"}
 	db := openConfig(t, c)
-	tbl, err := db.EnsureTable(context.Background(), events())
+	tbl, err := db.EnsureTable(context.Background(), destinationtest.Events())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/schema"
 )
 
@@ -31,74 +32,10 @@ func open(t testing.TB, path string) *DB {
 	return db
 }
 
-func events() schema.Table {
-	return schema.Table{
-		Name: "events",
-		Columns: []schema.Column{
-			{Name: "id", Type: schema.Int},
-			{Name: "name", Type: schema.Text},
-			{Name: "ok", Type: schema.Bool},
-			{Name: "score", Type: schema.Float},
-			{Name: "at", Type: schema.Timestamp},
-			{Name: "props", Type: schema.JSON},
-		},
-		PrimaryKey:      []string{"id"},
-		TimestampColumn: "at",
-	}
-}
-
-// query returns every row of q as strings, as a user of the sqlite3 shell
-// would see them ("NULL" for null).
-func query(t testing.TB, db *DB, q string, args ...any) [][]string {
-	t.Helper()
-	rows, err := db.SQL().Query(q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out [][]string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		r := make([]string, len(cols))
-		for i, v := range vals {
-			switch x := v.(type) {
-			case nil:
-				r[i] = "NULL"
-			case []byte:
-				r[i] = string(x)
-			case time.Time:
-				r[i] = x.Format(time.RFC3339Nano)
-			default:
-				r[i] = fmt.Sprint(x)
-			}
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func equal(t testing.TB, got, want [][]string) {
-	t.Helper()
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("rows:\n got %q\nwant %q", got, want)
-	}
-}
-
 func TestEnsureTable(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, "")
-	want := events()
+	want := destinationtest.Events()
 	got, err := db.EnsureTable(ctx, want)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +83,7 @@ func TestEnsureTableRejectsBadHint(t *testing.T) {
 func TestLoadRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, "")
-	tbl, err := db.EnsureTable(ctx, events())
+	tbl, err := db.EnsureTable(ctx, destinationtest.Events())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,91 +96,36 @@ func TestLoadRoundTrip(t *testing.T) {
 	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	got := query(t, db, `SELECT id, name, ok, score, CAST(at AS TEXT), props FROM events ORDER BY score DESC`)
-	equal(t, got, [][]string{
+	got := destinationtest.Query(t, db.SQL(), `SELECT id, name, ok, score, CAST(at AS TEXT), props FROM events ORDER BY score DESC`)
+	destinationtest.Equal(t, got, [][]string{
 		{"1152921504606846977", "🎉 party", "1", "1.5", "2024-03-01T09:30:45.123457Z", `{"a":[1,2]}`},
 		{"-9007199254740993", "строка\nвторая 第二行", "0", "-0.25", "0001-01-01T00:00:00.000000Z", "[]"},
 		{"3", "", "NULL", "NULL", "NULL", "NULL"},
 	})
 	// SQLite's own date functions understand the stored text.
-	equal(t, query(t, db, `SELECT datetime(at) FROM events WHERE id > 100`), [][]string{{"2024-03-01 09:30:45"}})
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT datetime(at) FROM events WHERE id > 100`), [][]string{{"2024-03-01 09:30:45"}})
 }
 
 func TestUpsert(t *testing.T) {
-	ctx := context.Background()
 	db := open(t, "")
-	tbl, err := db.EnsureTable(ctx, events())
-	if err != nil {
-		t.Fatal(err)
-	}
-	load := func(rows ...[]any) {
-		t.Helper()
-		if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, destination.LoadOptions{Dedup: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	load(
-		[]any{int64(1), "first", true, 1.0, at, json.RawMessage(`{}`)},
-		[]any{int64(2), "two", false, 2.0, at, json.RawMessage(`{}`)},
-		[]any{int64(1), "newest", schema.Absent, schema.Absent, schema.Absent, schema.Absent},
-	)
-	// Absent keeps the stored value, explicit null overwrites it, the last
-	// row of a key in the batch wins.
-	load(
-		[]any{int64(2), "older", schema.Absent, nil, schema.Absent, schema.Absent},
-		[]any{int64(2), "two v2", schema.Absent, schema.Absent, schema.Absent, schema.Absent},
-		[]any{int64(3), schema.Absent, true, schema.Absent, schema.Absent, schema.Absent},
-		[]any{int64(1), schema.Absent, schema.Absent, schema.Absent, schema.Absent, schema.Absent},
-	)
-	equal(t, query(t, db, `SELECT id, name, ok, score, props FROM events ORDER BY id`), [][]string{
-		{"1", "newest", "1", "1", "{}"},
-		{"2", "two v2", "0", "NULL", "{}"},
-		{"3", "NULL", "1", "NULL", "NULL"},
-	})
+	destinationtest.Upsert(t, db, db.SQL())
 }
 
 func TestReplaceModes(t *testing.T) {
-	ctx := context.Background()
 	db := open(t, "")
-	tbl := events()
-	tbl.Columns = append(tbl.Columns, schema.Column{Name: destination.PartitionColumn, Type: schema.Text})
-	tbl, err := db.EnsureTable(ctx, tbl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	row := func(id int64, name, part string) []any {
-		return []any{id, name, nil, nil, nil, nil, part}
-	}
-	load := func(o destination.LoadOptions, rows ...[]any) {
-		t.Helper()
-		if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, o); err != nil {
-			t.Fatal(err)
-		}
-	}
-	load(destination.LoadOptions{}, row(1, "a", "p1"), row(2, "b", "p1"), row(3, "c", "p2"))
-	load(destination.LoadOptions{Mode: destination.ReplacePartition, Partition: "p1"}, row(4, "d", "p1"))
-	equal(t, query(t, db, `SELECT id, name, __partition_id FROM events ORDER BY id`),
-		[][]string{{"3", "c", "p2"}, {"4", "d", "p1"}})
-
-	load(destination.LoadOptions{Mode: destination.ReplaceTable}, row(9, "z", "p9"))
-	equal(t, query(t, db, `SELECT id, name FROM events`), [][]string{{"9", "z"}})
-	got, ok, err := db.Describe(ctx, "events")
-	if err != nil || !ok || got.TimestampColumn != "at" || fmt.Sprint(got.PrimaryKey) != "[id]" {
-		t.Fatalf("after replace: %+v %v %v", got, ok, err)
-	}
-	equal(t, query(t, db, `SELECT count(*) FROM sqlite_master WHERE name LIKE '%tmp%'`), [][]string{{"0"}})
+	tbl := destinationtest.ReplaceModes(t, db, db.SQL())
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT count(*) FROM sqlite_master WHERE name LIKE '%tmp%'`), [][]string{{"0"}})
 
 	// Replacing a table that does not exist yet creates it.
 	tbl.Name = "fresh"
-	load(destination.LoadOptions{Mode: destination.ReplaceTable}, row(1, "x", ""))
-	equal(t, query(t, db, `SELECT id, name FROM fresh`), [][]string{{"1", "x"}})
+	destinationtest.Load(t, db, tbl, destination.LoadOptions{Mode: destination.ReplaceTable}, destinationtest.PartitionRow(1, "x", ""))
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT id, name FROM fresh`), [][]string{{"1", "x"}})
 }
 
 func TestDataErrorAppliesNothing(t *testing.T) {
 	ctx := context.Background()
 	db := open(t, "")
-	tbl, err := db.EnsureTable(ctx, events())
+	tbl, err := db.EnsureTable(ctx, destinationtest.Events())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +145,7 @@ func TestDataErrorAppliesNothing(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrData", name, err)
 		}
 	}
-	equal(t, query(t, db, `SELECT id, name FROM events`), [][]string{{"1", "kept"}})
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT id, name FROM events`), [][]string{{"1", "kept"}})
 }
 
 func nanValue() float64 {
@@ -328,7 +210,7 @@ func TestNewFailsClearly(t *testing.T) {
 func TestPathWithSpecialCharacters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a b?c#d%20.db")
 	db := open(t, path)
-	if _, err := db.EnsureTable(context.Background(), events()); err != nil {
+	if _, err := db.EnsureTable(context.Background(), destinationtest.Events()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); err != nil {
