@@ -11,6 +11,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,4 +153,25 @@ func ReplaceModes(t testing.TB, d destination.Destination, db *sql.DB) schema.Ta
 		t.Fatalf("after replace: %+v %v %v", got, ok, err)
 	}
 	return tbl
+}
+
+// EnsureConcurrently calls EnsureTable(tables[i]) on dests[i], all at once
+// as separate processes would, and fails the test for each error.
+func EnsureConcurrently(t testing.TB, dests []destination.Destination, tables []schema.Table) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(dests))
+	for i, d := range dests {
+		wg.Go(func() {
+			_, err := d.EnsureTable(context.Background(), tables[i])
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
 }

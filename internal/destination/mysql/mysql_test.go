@@ -14,7 +14,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -252,8 +251,8 @@ func TestConcurrentAddColumn(t *testing.T) {
 	if _, err := dbs[0].EnsureTable(ctx, base); err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*len(dbs))
+	var dests []destination.Destination
+	var tables []schema.Table
 	for i, db := range dbs {
 		for j := range 2 {
 			// Overlapping column sets, in different orders.
@@ -264,19 +263,10 @@ func TestConcurrentAddColumn(t *testing.T) {
 			}
 			wider.Columns = append(wider.Columns, schema.Column{Name: "at", Type: schema.Timestamp})
 			wider.TimestampColumn = "at"
-			wg.Go(func() {
-				_, err := db.EnsureTable(ctx, wider)
-				errs <- err
-			})
+			dests, tables = append(dests, db), append(tables, wider)
 		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	destinationtest.EnsureConcurrently(t, dests, tables)
 	got, _, err := dbs[2].Describe(ctx, "t")
 	if err != nil || len(got.Columns) != 14 || got.TimestampColumn != "at" {
 		t.Fatalf("table = %+v, err %v", got, err)

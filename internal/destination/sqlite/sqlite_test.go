@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -167,23 +166,14 @@ func TestConcurrentAddColumn(t *testing.T) {
 	for i := range 20 {
 		wider.Columns = append(wider.Columns, schema.Column{Name: fmt.Sprintf("c%d", i), Type: schema.Text})
 	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 2*len(dbs))
+	var dests []destination.Destination
+	var tables []schema.Table
 	for _, db := range dbs {
 		for range 2 {
-			wg.Go(func() {
-				_, err := db.EnsureTable(ctx, wider)
-				errs <- err
-			})
+			dests, tables = append(dests, db), append(tables, wider)
 		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
+	destinationtest.EnsureConcurrently(t, dests, tables)
 	got, _, err := dbs[2].Describe(ctx, "t")
 	if err != nil || len(got.Columns) != 21 {
 		t.Fatalf("columns = %d, err %v", len(got.Columns), err)
