@@ -76,50 +76,104 @@ type item struct {
 
 func (w *worker) stream() bool { return w.cfg.Dest.Options.Mode == destination.ModeStream }
 
-// run consumes until ctx ends. The batch in hand then, or being loaded,
-// is still loaded and committed if that takes no longer than grace.
+// batch is what one load commits: every record read, and the parsed events
+// among them (records that could not be parsed are already dead-lettered).
+type batch struct {
+	recs  []kafka.Record
+	items []item
+}
+
+// run consumes until ctx ends. One batch loads while the next is read and
+// parsed, so parsing and the database work overlap. The batches in hand when
+// ctx ends are still loaded and committed if that takes no longer than grace.
 func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	defer w.consumer.Close()
 	loadCtx, cancel := graceful(ctx, grace)
 	defer cancel()
-	var pending []kafka.Record
+	batches := make(chan *batch)
+	loaded := make(chan error, 1)
+	go func() { loaded <- w.loadAll(loadCtx, batches) }()
+	err := w.readAll(ctx, batches)
+	close(batches)
+	return errors.Join(err, <-loaded)
+}
+
+// readAll polls and parses records into batches until ctx ends, then hands
+// over the batch in hand.
+func (w *worker) readAll(ctx context.Context, out chan<- *batch) error {
+	b := &batch{}
 	var flushAt time.Time
 	for {
 		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
-		if len(pending) > 0 {
+		if len(b.recs) > 0 {
 			pollCtx, cancelPoll = context.WithDeadline(ctx, flushAt)
 		}
-		recs, err := w.consumer.Poll(pollCtx, w.cfg.BatchSize-len(pending))
+		recs, err := w.consumer.Poll(pollCtx, w.cfg.BatchSize-len(b.recs))
 		cancelPoll()
 		if ctx.Err() != nil {
 			// Records of this last poll are not committed: read again later.
-			if len(pending) == 0 {
-				return nil
+			if len(b.recs) > 0 {
+				out <- b
 			}
-			return w.flushUntilDone(loadCtx, pending)
+			return nil
 		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			w.log.Warn("polling kafka failed", "err", err)
 			sleep(ctx, time.Second)
 			continue
 		}
-		if len(pending) == 0 && len(recs) > 0 {
+		if len(b.recs) == 0 && len(recs) > 0 {
 			flushAt = w.now().Add(w.cfg.Period)
 		}
-		pending = append(pending, recs...)
-		if len(pending) == 0 {
+		if err := w.parse(ctx, b, recs); err != nil {
+			return err // b is not committed: read again when the worker restarts
+		}
+		if len(b.recs) == 0 {
 			continue
 		}
-		if w.stream() || len(pending) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
-			if err := w.flushUntilDone(loadCtx, pending); err != nil {
-				if loadCtx.Err() != nil {
-					return nil // not committed: read again after restart
-				}
-				return err
-			}
-			pending = pending[:0]
+		if w.stream() || len(b.recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
+			out <- b
+			b = &batch{}
 		}
 	}
+}
+
+// parse adds recs to b; an event that can never load goes to the
+// dead-letter topic at once.
+func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error {
+	for _, r := range recs {
+		ev, err := schema.Parse(r.Value)
+		if err != nil {
+			err = fmt.Errorf("parsing event: %w", err)
+		} else {
+			err = w.validate(ev)
+		}
+		if err != nil {
+			if err := w.reject(ctx, r, err, true); err != nil {
+				return err
+			}
+		} else {
+			b.items = append(b.items, item{rec: r, ev: ev})
+		}
+		b.recs = append(b.recs, r)
+	}
+	return nil
+}
+
+// loadAll loads batches in order. Once ctx ends nothing more can load: the
+// rest are drained unloaded and uncommitted, to be read again later.
+func (w *worker) loadAll(ctx context.Context, in <-chan *batch) error {
+	for b := range in {
+		if err := w.flushUntilDone(ctx, b); err != nil {
+			for range in {
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // graceful returns a context that ends grace after parent does.
@@ -132,14 +186,14 @@ func graceful(parent context.Context, grace time.Duration) (context.Context, con
 	}
 }
 
-// flushUntilDone loads recs, retrying outages with backoff until it works
-// or ctx ends. Offsets are committed only after the database commit.
-func (w *worker) flushUntilDone(ctx context.Context, recs []kafka.Record) error {
+// flushUntilDone loads b, retrying outages with backoff until it works or
+// ctx ends. Offsets are committed only after the database commit.
+func (w *worker) flushUntilDone(ctx context.Context, b *batch) error {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
-		err := w.flush(ctx, recs)
+		err := w.flush(ctx, b)
 		if err == nil {
-			if err := w.consumer.Commit(ctx, recs); err != nil {
+			if err := w.consumer.Commit(ctx, b.recs); err != nil {
 				// The rows are loaded; a lost commit only re-delivers them,
 				// and a primary key with dedup absorbs the duplicates.
 				w.log.Warn("committing offsets failed; the batch may be loaded again", "err", err)
@@ -151,8 +205,8 @@ func (w *worker) flushUntilDone(ctx context.Context, recs []kafka.Record) error 
 		}
 		w.metrics.loadErrors.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table, "outage").Inc()
 		w.log.Error("destination unavailable, batch kept in kafka and retried",
-			"err", err, "events", len(recs), "attempt", attempt, "retry_in", backoff.String())
-		w.recordBatchFailure(ctx, recs, err)
+			"err", err, "events", len(b.recs), "attempt", attempt, "retry_in", backoff.String())
+		w.recordBatchFailure(ctx, b.recs, err)
 		if !sleep(ctx, backoff) {
 			return ctx.Err()
 		}
@@ -160,39 +214,23 @@ func (w *worker) flushUntilDone(ctx context.Context, recs []kafka.Record) error 
 	}
 }
 
-// flush parses and loads one batch. It returns an error only for an outage;
-// events that cannot be loaded are handed to the retry or dead topic.
-func (w *worker) flush(ctx context.Context, recs []kafka.Record) error {
+// flush loads one batch. It returns an error only for an outage; events the
+// destination rejects are handed to the retry or dead topic.
+func (w *worker) flush(ctx context.Context, b *batch) error {
 	start := w.now()
-	items := make([]item, 0, len(recs))
-	for _, r := range recs {
-		ev, err := schema.Parse(r.Value)
-		if err != nil {
-			err = fmt.Errorf("parsing event: %w", err)
-		} else {
-			err = w.validate(ev)
-		}
-		if err != nil {
-			if err := w.reject(ctx, r, err, true); err != nil {
-				return err
-			}
-			continue
-		}
-		items = append(items, item{rec: r, ev: ev})
-	}
 	dest, err := w.open(ctx)
 	if err != nil {
 		return err
 	}
-	loaded, err := w.storeIsolating(ctx, dest, items)
+	loaded, err := w.storeIsolating(ctx, dest, b.items)
 	if err != nil {
 		return err
 	}
-	w.metrics.batchSize.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table).Observe(float64(len(recs)))
+	w.metrics.batchSize.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table).Observe(float64(len(b.recs)))
 	w.metrics.batchDuration.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table).Observe(w.now().Sub(start).Seconds())
 	if loaded > 0 {
 		w.metrics.rowsLoaded.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table).Add(float64(loaded))
-		w.log.Info("batch loaded", "rows", loaded, "events", len(recs), "duration_ms", w.now().Sub(start).Milliseconds())
+		w.log.Info("batch loaded", "rows", loaded, "events", len(b.recs), "duration_ms", w.now().Sub(start).Milliseconds())
 	}
 	return nil
 }
