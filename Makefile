@@ -4,7 +4,7 @@ GO      ?= go
 BIN     ?= bin
 PROGRAMS = bulker dummy-service debug-producer broker
 
-.PHONY: all build run test test-services check vet fmt-check clean
+.PHONY: all build run test test-services check vet fmt-check bench bench-quick clean
 
 all: build
 
@@ -28,6 +28,14 @@ fmt-check:
 
 test: test-services check
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+# Benchmarks start what they need (broker, bulker, dummy-service) and use the
+# PostgreSQL on 127.0.0.1:5432; they print a table and a RESULT line.
+bench: test-services
+	$(GO) run ./cmd/bench
+
+bench-quick: test-services
+	$(GO) run ./cmd/bench -quick
 
 clean:
 	rm -rf $(BIN)
