@@ -11,10 +11,10 @@ import (
 	"github.com/streamforge/streamforge/internal/schema"
 )
 
-// BenchBatch is n page-view-like events for the table "bench".
-func BenchBatch(n int) schema.Batch {
+// BenchBatch is n page-view-like events for table.
+func BenchBatch(table string, n int) schema.Batch {
 	tbl := schema.Table{
-		Name: "bench",
+		Name: table,
 		Columns: []schema.Column{
 			{Name: "message_id", Type: schema.Text},
 			{Name: "user_id", Type: schema.Int},
@@ -41,11 +41,12 @@ func BenchBatch(n int) schema.Batch {
 	return schema.Batch{Table: tbl, Rows: rows}
 }
 
-// BenchLoad measures dedup loads of BenchBatch(10000) into d, reporting
-// rows/s. Upserting the same keys keeps the table's size steady.
+// BenchLoad measures dedup loads of 10,000 BenchBatch rows into the table
+// "bench" of d, reporting rows/s. Upserting the same keys keeps the table's
+// size steady.
 func BenchLoad(b *testing.B, d destination.Destination) {
 	ctx := context.Background()
-	batch := BenchBatch(10000)
+	batch := BenchBatch("bench", 10000)
 	if _, err := d.EnsureTable(ctx, batch.Table); err != nil {
 		b.Fatal(err)
 	}
