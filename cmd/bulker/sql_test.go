@@ -210,3 +210,45 @@ func queryRowsOr(db *sql.DB, q string) [][]string {
 	rows, _ := scanRows(db, q)
 	return rows
 }
+
+// POST /bulk replaces a whole table, or one partition of it, atomically;
+// a bad line changes nothing.
+func TestBulkReplaceTableAndPartition(t *testing.T) {
+	pg, u := postgresServer(t)
+	schema := randomName("e2e_")
+	t.Cleanup(func() { pg.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
+	b, _ := secureBulker(t, `BULKER_DESTINATION_PG={"type":"postgres","credentials":`+pgCredentials(u, strings.TrimPrefix(u.Path, "/"), schema)+`}`)
+	bulk := func(query, body string) (int, string) {
+		return b.do("POST", "/bulk/pg?"+query, body, apiToken)
+	}
+	table := schema + ".prices"
+	if code, body := bulk("tableName=prices&mode=replace_table", "{\"sku\":\"a\",\"p\":1}\n{\"sku\":\"b\",\"p\":2}\n"); code != http.StatusOK || !strings.Contains(body, `"count":2`) {
+		t.Fatalf("replace_table: %d %s", code, body)
+	}
+	if code, _ := bulk("tableName=prices&mode=replace_table", "{\"sku\":\"c\",\"p\":3.5}\n"); code != http.StatusOK {
+		t.Fatalf("second replace_table: %d", code)
+	}
+	if rows := queryRows(t, pg, "SELECT sku, p FROM "+table); len(rows) != 1 || rows[0][0] != "c" || rows[0][1] != "3.5" {
+		t.Fatalf("after replace_table the table holds %v, want only c", rows)
+	}
+	if code, body := bulk("tableName=prices&mode=replace_table", "{\"sku\":\"d\"}\nnot json\n"); code != http.StatusBadRequest || !strings.Contains(body, "line 2") {
+		t.Fatalf("bad line: %d %s", code, body)
+	}
+	if n := count(pg, table); n != 1 {
+		t.Fatalf("a rejected bulk changed the table: %d rows", n)
+	}
+
+	for _, day := range []string{"d1", "d2"} {
+		body := fmt.Sprintf("{\"day\":%q,\"n\":1}\n{\"day\":%q,\"n\":2}\n", day, day)
+		if code, resp := bulk("tableName=daily&mode=replace_partition&partition="+day, body); code != http.StatusOK {
+			t.Fatalf("replace_partition %s: %d %s", day, code, resp)
+		}
+	}
+	if code, resp := bulk("tableName=daily&mode=replace_partition&partition=d1", "{\"day\":\"d1\",\"n\":9}\n"); code != http.StatusOK {
+		t.Fatalf("replace_partition again: %d %s", code, resp)
+	}
+	rows := queryRows(t, pg, "SELECT day, n FROM "+schema+".daily ORDER BY day, n")
+	if got := fmt.Sprint(rows); got != "[[d1 9] [d2 1] [d2 2]]" {
+		t.Fatalf("after replacing partition d1: %s", got)
+	}
+}
