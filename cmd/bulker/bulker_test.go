@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/streamforge/streamforge/internal/broker/brokertest"
 )
@@ -270,5 +273,32 @@ func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// With BULKER_REDIS_URL the events log lives in Redis: it outlives a
+// restart and is shared by instances.
+func TestEventsLogInRedis(t *testing.T) {
+	addr := os.Getenv("STREAMFORGE_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	dir, id := t.TempDir(), strings.ToLower(randomName("r"))
+	env := []string{"BULKER_DATA_DIR=" + dir, "BULKER_EMBEDDED_KAFKA_ADDR=" + freeAddr(t), "BULKER_REDIS_URL=redis://" + addr + "/0",
+		"BULKER_DESTINATION_" + strings.ToUpper(id) + `={"type":"sqlite","options":{"frequency":0.01},"credentials":{"database":"` + filepath.Join(dir, "r.db") + `"}}`}
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	t.Cleanup(func() { rdb.Del(context.Background(), "bulker:events:dest:"+id) })
+
+	b := start(t, env...)
+	b.mustPost(id, "t", `{"kept":"in redis"}`, "")
+	eventually(t, 20*time.Second, "loaded entry listed", func() bool {
+		es := b.events("?destination="+id+"&status=loaded", "")
+		return len(es) == 1 && strings.Contains(string(es[0].Body), "in redis")
+	})
+	b.stop(syscall.SIGTERM)
+	b2 := start(t, env...)
+	if es := b2.events("?destination="+id, ""); len(es) != 2 {
+		t.Fatalf("after a restart /events lists %d entries, want the accepted and the loaded one", len(es))
 	}
 }
