@@ -48,7 +48,7 @@ func Run(ctx context.Context, o Options) error {
 	if cfg.EmbeddedKafka {
 		var stop func()
 		var err error
-		if kcfg, stop, err = embeddedKafka(ctx, cfg.EmbeddedKafkaAddr, cfg.DataDir, log); err != nil {
+		if kcfg, stop, err = embeddedKafka(cfg.EmbeddedKafkaAddr, cfg.DataDir, log); err != nil {
 			return err
 		}
 		defer stop()

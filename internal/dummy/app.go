@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +34,7 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 	m := NewMetrics(reg)
 	kc := o.Kafka
 	if len(kc.Brokers) == 0 {
-		b, err := localBroker(o.BrokerAddr, o.DataDir, log)
+		b, err := broker.EnsureLocal(o.BrokerAddr, o.DataDir, log)
 		if err != nil {
 			return err
 		}
@@ -97,34 +96,4 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 		}
 	}
 	return runErr
-}
-
-// localBroker makes sure a broker answers at addr: it returns nil when one
-// already listens there, and otherwise starts the embedded broker (closed
-// by the caller). Either way it logs which.
-func localBroker(addr, dataDir string, log *slog.Logger) (*broker.Broker, error) {
-	if listening(addr) {
-		log.Info("KAFKA_BOOTSTRAP_SERVERS unset: using the broker already listening", "addr", addr)
-		return nil, nil
-	}
-	b, err := broker.Start(broker.Config{Addr: addr, DataDir: dataDir}, log.With("component", "broker"))
-	if err != nil {
-		if listening(addr) { // another process won the race for the port
-			log.Info("KAFKA_BOOTSTRAP_SERVERS unset: using the broker already listening", "addr", addr)
-			return nil, nil
-		}
-		return nil, fmt.Errorf("starting the embedded broker: %w", err)
-	}
-	log.Info("KAFKA_BOOTSTRAP_SERVERS unset and nothing listening: started the embedded single-node broker (development only)",
-		"addr", b.Addr(), "data_dir", dataDir)
-	return b, nil
-}
-
-func listening(addr string) bool {
-	conn, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	return true
 }
