@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/streamforge/streamforge/internal/bench"
+	"github.com/streamforge/streamforge/internal/kafka"
 )
 
 func main() { os.Exit(run()) }
@@ -34,6 +35,8 @@ func run() int {
 		keep    bool
 		profile string
 		env     multi
+
+		inprocBaseline bool
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&quick, "quick", false, "shorter runs (same keys), under 3 minutes")
@@ -41,6 +44,10 @@ func run() int {
 	fs.BoolVar(&keep, "keep", false, "keep the work directory (logs, data) instead of removing it")
 	fs.StringVar(&profile, "profile", "", "run bulker in-process and write CPU and allocation profiles of the ingest and load phases into this directory")
 	fs.Var(&env, "bulker-env", "KEY=value added to the environment of the bulker processes (e.g. GOMEMLIMIT=64MiB); repeatable")
+	fs.BoolVar(&inprocBaseline, "baseline-inprocess", false, "serve the baseline handler inside the bench process (shares the load generator's runtime) instead of a process of its own")
+	if len(os.Args) == 5 && os.Args[1] == serveBaseline {
+		return runBaseline(os.Args[2], os.Args[3], os.Args[4])
+	}
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -82,6 +89,14 @@ func run() int {
 		sizes = bench.Quick
 	}
 	o := bench.Options{Sizes: sizes, Bins: bins, WorkDir: work, PGDSN: pgDSN, Log: log, Out: os.Stdout, BulkerEnv: env, Started: start}
+	if !inprocBaseline {
+		self, err := os.Executable()
+		if err != nil {
+			log.Error("finding the bench binary for the baseline process", "err", err)
+			return 1
+		}
+		o.BaselineCmd = []string{self, serveBaseline}
+	}
 	if profile != "" {
 		p, err := newProfiler(profile, work)
 		if err != nil {
@@ -100,6 +115,22 @@ func run() int {
 	fmt.Println("load average at the end:", loadavg())
 	res.Print(os.Stdout)
 	if len(res.Errors) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// serveBaseline is the internal sub-command running the baseline server
+// in a process of its own: bench serve-baseline LISTEN BROKER TOPIC.
+const serveBaseline = "serve-baseline"
+
+func runBaseline(listen, broker, topic string) int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	kcfg := kafka.Config{Brokers: []string{broker}, ConnectTimeout: 10 * time.Second, ClientID: "bench-baseline"}
+	if err := bench.RunBaselineServer(ctx, kcfg, log, listen, topic); err != nil {
+		log.Error("baseline server", "err", err)
 		return 1
 	}
 	return 0

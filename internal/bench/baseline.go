@@ -3,9 +3,12 @@ package bench
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/streamforge/streamforge/internal/kafka"
 )
 
 // Producer writes one record and returns after the broker acknowledged it.
@@ -51,4 +54,30 @@ func ServeBaseline(p Producer, topic string) (url string, stop func(), err error
 		_ = srv.Shutdown(ctx)
 		<-done
 	}, nil
+}
+
+// RunBaselineServer serves BaselineHandler on listen, producing to topic on
+// the broker of kcfg, until ctx ends. cmd/bench runs it in a process of its
+// own, so the baseline pays the same process boundary costs as bulker.
+func RunBaselineServer(ctx context.Context, kcfg kafka.Config, log *slog.Logger, listen, topic string) error {
+	client, err := kafka.Connect(ctx, kcfg, log)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: BaselineHandler(client, topic), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
 }

@@ -55,8 +55,8 @@ func (p *PG) Count(ctx context.Context, table string) (int64, error) {
 	err := p.conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{p.schema, table}.Sanitize()).Scan(&n)
 	if err != nil {
 		var exists bool
-		q := "SELECT to_regclass($1) IS NOT NULL"
-		if e := p.conn.QueryRow(ctx, q, pgx.Identifier{p.schema, table}.Sanitize()).Scan(&exists); e == nil && !exists {
+		q := "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2)"
+		if e := p.conn.QueryRow(ctx, q, p.schema, table).Scan(&exists); e == nil && !exists {
 			return 0, nil
 		}
 		return 0, fmt.Errorf("counting %s: %w", table, err)

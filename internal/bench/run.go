@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/config"
@@ -59,6 +60,10 @@ type Options struct {
 	// added to its environment (GOGC, GOMEMLIMIT experiments).
 	StartBulker BulkerStarter
 	BulkerEnv   []string
+	// BaselineCmd, when set, runs the baseline server as a process of its
+	// own: the command and its first arguments, to which the listen
+	// address, the broker address and the topic are appended.
+	BaselineCmd []string
 	// Profile, when set, is called at the start of the "baseline", "ingest"
 	// and "load" phases; the function it returns is called at their end.
 	Profile func(phase string) (stop func())
@@ -120,6 +125,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}()
 
 	r.phase(ctx, "ingest, e2e, sqlite, stream", r.ingestPhases)
+	r.phase(ctx, "ingest without loader (diagnostic)", r.noLoaderPhase)
 	r.phase(ctx, "load and copy", r.loadPhase)
 	r.phase(ctx, "ping", r.pingPhase)
 	r.phase(ctx, "raw rtt", r.rawRTTPhase)
@@ -248,12 +254,7 @@ func (r *runner) ingestPhases(ctx context.Context) error {
 // Before each round the loaders have caught up, so neither side pays for
 // the other's backlog.
 func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) error {
-	client, err := kafka.Connect(ctx, r.kcfg, r.o.Log)
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	baseURL, stop, err := ServeBaseline(client, "bench.baseline")
+	baseURL, baseProc, stop, err := r.startBaseline(ctx)
 	if err != nil {
 		return err
 	}
@@ -276,7 +277,7 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 		if r.o.Profile != nil {
 			stopProfile = r.o.Profile("baseline")
 		}
-		cpu := r.cpuMeter(svc)
+		cpu := r.cpuMeter(baseProc, svc)
 		b := Load(ctx, LoadConfig{URL: baseURL + "/", Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
 		bcpu := cpu(b.OK)
 		stopProfile()
@@ -287,7 +288,7 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 		if r.o.Profile != nil {
 			stopProfile = r.o.Profile("ingest")
 		}
-		cpu = r.cpuMeter(svc)
+		cpu = r.cpuMeter(baseProc, svc)
 		in := Load(ctx, LoadConfig{URL: base + "/post/pg?tableName=ingest", Token: token, Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
 		icpu := cpu(in.OK)
 		stopProfile()
@@ -318,24 +319,116 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 	return err
 }
 
-// cpuMeter starts counting the CPU time of the bench process, the broker
-// and bulker; the returned function says how much each used per event.
-func (r *runner) cpuMeter(svc Service) func(events int) string {
+// cpuMeter starts counting the CPU time of the bench process, the broker,
+// the baseline server when it runs in a process of its own, and bulker;
+// the returned function says how much each used per event.
+func (r *runner) cpuMeter(baseline *Proc, svc Service) func(events int) string {
 	type cpuer interface{ CPUSeconds() (float64, error) }
-	read := func() (self, broker, bulker float64) {
-		self, _ = ProcCPUSeconds(os.Getpid())
-		broker, _ = r.brokerP.CPUSeconds()
-		if c, ok := svc.(cpuer); ok {
-			bulker, _ = c.CPUSeconds()
+	names := []string{"bench", "broker", "baseline", "bulker"}
+	read := func() []float64 {
+		v := make([]float64, len(names))
+		v[0], _ = ProcCPUSeconds(os.Getpid())
+		v[1], _ = r.brokerP.CPUSeconds()
+		if baseline != nil {
+			v[2], _ = baseline.CPUSeconds()
 		}
-		return self, broker, bulker
+		if c, ok := svc.(cpuer); ok {
+			v[3], _ = c.CPUSeconds()
+		}
+		return v
 	}
-	s0, b0, k0 := read()
+	start := read()
 	return func(events int) string {
-		s1, b1, k1 := read()
-		per := func(d float64) float64 { return d * 1e6 / float64(max(events, 1)) }
-		return fmt.Sprintf("bench %.0f, broker %.0f, bulker %.0f", per(s1-s0), per(b1-b0), per(k1-k0))
+		end := read()
+		var b strings.Builder
+		for i, n := range names {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%s %.0f", n, (end[i]-start[i])*1e6/float64(max(events, 1)))
+		}
+		return b.String()
 	}
+}
+
+// startBaseline runs the baseline server: in a process of its own when
+// Options.BaselineCmd is set, else in the bench process.
+func (r *runner) startBaseline(ctx context.Context) (url string, p *Proc, stop func(), err error) {
+	const topic = "bench.baseline"
+	if len(r.o.BaselineCmd) == 0 {
+		client, err := kafka.Connect(ctx, r.kcfg, r.o.Log)
+		if err != nil {
+			return "", nil, nil, err
+		}
+		url, stopServer, err := ServeBaseline(client, topic)
+		if err != nil {
+			client.Close()
+			return "", nil, nil, err
+		}
+		return url, nil, func() { stopServer(); client.Close() }, nil
+	}
+	addr, err := FreeAddr()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	args := append(r.o.BaselineCmd[1:len(r.o.BaselineCmd):len(r.o.BaselineCmd)], addr, r.broker, topic)
+	p, err = Start("baseline", r.o.BaselineCmd[0], args, nil, r.o.WorkDir)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if err := WaitTCP(ctx, p, addr, 30*time.Second); err != nil {
+		_ = p.Stop()
+		return "", nil, nil, err
+	}
+	return "http://" + addr, p, func() { _ = p.Stop() }, nil
+}
+
+// noLoaderPhase measures the ingest path alone: a bulker whose only
+// destination points at a closed port, so its loader finds the destination
+// down and backs off instead of parsing and loading. Run after the main
+// bulker stopped; its memory is not bulker_rss_mb (a loader in outage
+// holds a fetched backlog).
+func (r *runner) noLoaderPhase(ctx context.Context) error {
+	httpAddr, err := FreeAddr()
+	if err != nil {
+		return err
+	}
+	closed, err := FreeAddr()
+	if err != nil {
+		return err
+	}
+	_, closedPort, _ := splitHostPort(closed)
+	off := r.pgDest("pgoff", destination.ModeBatch)
+	off.Credentials.Port, _ = strconv.Atoi(closedPort)
+	svc, err := r.o.StartBulker(ctx, "bulker-noload", r.bulkerEnv("bulker-noload", httpAddr, off))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := svc.Stop(); err != nil {
+			r.o.Log.Warn("stopping bulker", "err", err)
+		}
+	}()
+	now := time.Now()
+	lc := LoadConfig{URL: "http://" + httpAddr + "/post/pgoff?tableName=noload", Token: token, Conns: r.o.Sizes.Conns,
+		Body: func(i int) []byte { return Event(i, now) }}
+	warm := lc
+	warm.Requests = 500
+	Load(ctx, warm)
+	var rps, p99 []float64
+	for range r.o.Sizes.Rounds {
+		cpu := r.cpuMeter(nil, svc)
+		lc.Duration = r.o.Sizes.RoundDuration
+		res := Load(ctx, lc)
+		if res.OK == 0 {
+			return fmt.Errorf("bulker accepted nothing: %v", res.FirstErr)
+		}
+		rps, p99 = append(rps, res.RPS()), append(p99, res.P(0.99))
+		r.progress("no loader: %.0f rps p50 %.2f p99 %.2f ms; CPU µs/event: %s", res.RPS(), res.P(0.5), res.P(0.99), cpu(res.OK))
+	}
+	r.res.Set("x_ingest_noloader_rps", Median(rps), "diagnostic: as ingest_rps, to a destination that is down, so no loader work runs")
+	r.res.Set("x_ingest_noloader_p99_ms", Median(p99), "diagnostic: as ingest_p99_ms, no loader work")
+	return nil
 }
 
 // endToEnd POSTs n events and returns rows per second from the first POST
