@@ -33,22 +33,32 @@ if [ ${#missing[@]} -gt 0 ]; then
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# PostgreSQL: trust for local TCP, then a database named test.
-if ! port_open 5432; then
-	ver=$(ls /etc/postgresql | sort -V | tail -n 1)
-	[ -n "$ver" ] || as_root pg_createcluster 15 main
-	ver=$(ls /etc/postgresql | sort -V | tail -n 1)
+# PostgreSQL: trust for local TCP, then a database named test. A fresh
+# package may already run with password auth, so test a login, not a port.
+pg_ok() { psql -h 127.0.0.1 -U postgres -d postgres -Atc 'select 1' >/dev/null 2>&1; }
+if ! pg_ok; then
+	ver=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)
+	if [ -z "$ver" ]; then
+		as_root pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -n 1)" main
+		ver=$(ls /etc/postgresql | sort -V | tail -n 1)
+	fi
 	hba=/etc/postgresql/$ver/main/pg_hba.conf
 	if ! grep -qE '^host\s+all\s+all\s+127\.0\.0\.1/32\s+trust' "$hba"; then
 		as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
 	fi
-	log "starting PostgreSQL $ver"
-	as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start || true
+	if port_open 5432; then
+		log "reloading PostgreSQL $ver for trust auth on 127.0.0.1"
+		as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main reload
+	else
+		log "starting PostgreSQL $ver"
+		as_root pg_ctlcluster --skip-systemctl-redirect "$ver" main start
+	fi
 	wait_port 5432
+	for _ in $(seq 1 20); do pg_ok && break; sleep 0.5; done
+	pg_ok || { log "cannot log in to PostgreSQL as postgres on 127.0.0.1:5432"; exit 1; }
 fi
-if ! psql -h 127.0.0.1 -U postgres -d test -Atc 'select 1' >/dev/null 2>&1; then
-	as_root su postgres -c "psql -Atc 'create database test'" >/dev/null 2>&1 || \
-		psql -h 127.0.0.1 -U postgres -d postgres -Atc 'create database test' >/dev/null
+if [ "$(psql -h 127.0.0.1 -U postgres -d postgres -Atc "select 1 from pg_database where datname = 'test'")" != 1 ]; then
+	psql -h 127.0.0.1 -U postgres -d postgres -Atc 'create database test' >/dev/null
 fi
 
 # MariaDB: root over TCP without a password, database test.
