@@ -34,18 +34,18 @@ func (f failedReader) Failed(ctx context.Context, q ingest.FailedQuery) ([]inges
 	}
 	var out []ingest.FailedEvent
 	for _, r := range slices.Backward(recs) {
-		if r.Headers[topics.HeaderDestination] != q.Destination ||
-			(q.Table != "" && r.Headers[topics.HeaderTable] != q.Table) {
+		if r.Header(topics.HeaderDestination) != q.Destination ||
+			(q.Table != "" && r.Header(topics.HeaderTable) != q.Table) {
 			continue
 		}
-		attempts, _ := strconv.Atoi(r.Headers[topics.HeaderAttempt])
+		attempts, _ := strconv.Atoi(r.Header(topics.HeaderAttempt))
 		ev := json.RawMessage(r.Value)
 		if !json.Valid(ev) {
 			b, _ := json.Marshal(string(r.Value)) // an unparsable event is shown as a string
 			ev = b
 		}
-		out = append(out, ingest.FailedEvent{Time: r.Time.UTC(), Table: r.Headers[topics.HeaderTable],
-			Error: r.Headers[topics.HeaderError], Attempts: attempts, Event: ev})
+		out = append(out, ingest.FailedEvent{Time: r.Time.UTC(), Table: r.Header(topics.HeaderTable),
+			Error: r.Header(topics.HeaderError), Attempts: attempts, Event: ev})
 		if q.Limit > 0 && len(out) >= q.Limit {
 			break
 		}

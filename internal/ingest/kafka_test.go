@@ -68,11 +68,11 @@ func TestPostLandsInKafka(t *testing.T) {
 		t.Fatalf("%d records in %s, want 1", len(recs), topic)
 	}
 	r := recs[0]
-	if string(r.Value) != event || r.Headers[topics.HeaderTable] != "events" || r.Headers[topics.HeaderDestination] != "pg" {
-		t.Errorf("record %s %v", r.Value, r.Headers)
+	if string(r.Value) != event || r.Header(topics.HeaderTable) != "events" || r.Header(topics.HeaderDestination) != "pg" {
+		t.Errorf("record %s: table %q, destination %q", r.Value, r.Header(topics.HeaderTable), r.Header(topics.HeaderDestination))
 	}
-	if ts, err := time.Parse(time.RFC3339Nano, r.Headers[topics.HeaderReceivedAt]); err != nil || time.Since(ts) > time.Minute {
-		t.Errorf("received_at %q: %v", r.Headers[topics.HeaderReceivedAt], err)
+	if ts, err := time.Parse(time.RFC3339Nano, r.Header(topics.HeaderReceivedAt)); err != nil || time.Since(ts) > time.Minute {
+		t.Errorf("received_at %q: %v", r.Header(topics.HeaderReceivedAt), err)
 	}
 	es, _ := e.events.List(ctx, eventslog.Filter{})
 	if len(es) != 1 || string(es[0].Body) != event {

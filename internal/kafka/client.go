@@ -33,8 +33,10 @@ type Record struct {
 	Offset    int64
 	Key       []byte
 	Value     []byte
-	Headers   map[string]string
-	Time      time.Time
+	// Headers are written with the record; a consumed record's are read
+	// with Header.
+	Headers map[string]string
+	Time    time.Time
 
 	raw *kgo.Record
 }
@@ -199,14 +201,22 @@ func toKgo(r Record) *kgo.Record {
 }
 
 func fromKgo(kr *kgo.Record) Record {
-	r := Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Key: kr.Key, Value: kr.Value, Time: kr.Timestamp, raw: kr}
-	if len(kr.Headers) > 0 {
-		r.Headers = make(map[string]string, len(kr.Headers))
-		for _, h := range kr.Headers {
-			r.Headers[h.Key] = string(h.Value)
+	return Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Key: kr.Key, Value: kr.Value, Time: kr.Timestamp, raw: kr}
+}
+
+// Header returns the value of header key, or "" without it. Headers of a
+// consumed record are read from the wire form on demand: building a map for
+// every record costs more than the few look-ups a loader makes.
+func (r Record) Header(key string) string {
+	if r.raw == nil {
+		return r.Headers[key]
+	}
+	for _, h := range r.raw.Headers {
+		if h.Key == key {
+			return string(h.Value)
 		}
 	}
-	return r
+	return ""
 }
 
 // Ping checks that a broker answers.

@@ -61,8 +61,8 @@ func TestProduceConsumeOverTLSAndSCRAM(t *testing.T) {
 		}
 		got = append(got, recs...)
 	}
-	if string(got[0].Value) != "v0" || got[0].Headers["h"] != "x" {
-		t.Fatalf("first record = %q headers %v", got[0].Value, got[0].Headers)
+	if string(got[0].Value) != "v0" || got[0].Header("h") != "x" {
+		t.Fatalf("first record = %q, header h = %q", got[0].Value, got[0].Header("h"))
 	}
 	if err := c.Commit(ctx, got[:2]); err != nil {
 		t.Fatal(err)

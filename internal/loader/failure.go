@@ -41,7 +41,7 @@ func (p RetryPolicy) Delay(n int) time.Duration {
 // an event that is not valid JSON). The error travels in a header.
 func (w *worker) reject(ctx context.Context, r kafka.Record, cause error, final bool) error {
 	attempt := 1
-	if n, err := strconv.Atoi(r.Headers[topics.HeaderAttempt]); err == nil {
+	if n, err := strconv.Atoi(r.Header(topics.HeaderAttempt)); err == nil {
 		attempt = n + 1
 	}
 	dead := final || attempt > w.cfg.Retry.Attempts
@@ -52,7 +52,7 @@ func (w *worker) reject(ctx context.Context, r kafka.Record, cause error, final 
 		topics.HeaderAttempt:     strconv.Itoa(attempt),
 		topics.HeaderError:       cause.Error(),
 	}
-	if v := r.Headers[topics.HeaderReceivedAt]; v != "" {
+	if v := r.Header(topics.HeaderReceivedAt); v != "" {
 		h[topics.HeaderReceivedAt] = v
 	}
 	topic, status := topics.Retry(w.cfg.Prefix), eventslog.Failed

@@ -109,14 +109,14 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 		byValue[string(r.Value)] = r
 	}
 	bad := byValue[`{"id":2,"__sql_type_x":"no such type;","x":1}`]
-	if bad.Headers[topics.HeaderAttempt] != "3" || bad.Headers[topics.HeaderRetryTopic] != topic || bad.Headers[topics.HeaderError] == "" {
-		t.Errorf("bad row headers = %v, want 3 attempts, its topic and an error", bad.Headers)
+	if bad.Header(topics.HeaderAttempt) != "3" || bad.Header(topics.HeaderRetryTopic) != topic || bad.Header(topics.HeaderError) == "" {
+		t.Errorf("bad row: attempts %q, topic %q, error %q; want 3 attempts, its topic and an error", bad.Header(topics.HeaderAttempt), bad.Header(topics.HeaderRetryTopic), bad.Header(topics.HeaderError))
 	}
-	if invalid := byValue["not json"]; invalid.Headers[topics.HeaderAttempt] != "1" || !strings.Contains(invalid.Headers[topics.HeaderError], "pars") {
-		t.Errorf("invalid JSON must be dead at once with its reason, headers = %v", invalid.Headers)
+	if invalid := byValue["not json"]; invalid.Header(topics.HeaderAttempt) != "1" || !strings.Contains(invalid.Header(topics.HeaderError), "pars") {
+		t.Errorf("invalid JSON must be dead at once with its reason: attempts %q, error %q", invalid.Header(topics.HeaderAttempt), invalid.Header(topics.HeaderError))
 	}
-	if empty := byValue["{}"]; !strings.Contains(empty.Headers[topics.HeaderError], "no fields") {
-		t.Errorf("empty event headers = %v, want a reason", empty.Headers)
+	if empty := byValue["{}"]; !strings.Contains(empty.Header(topics.HeaderError), "no fields") {
+		t.Errorf("empty event error = %q, want a reason", empty.Header(topics.HeaderError))
 	}
 	retried, err := kafka.ReadAll(ctx, k.Kafka, log, topics.Retry(""), 0)
 	if err != nil || len(retried) != 2 {

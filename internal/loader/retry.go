@@ -57,7 +57,7 @@ func (q *requeuer) run(ctx context.Context) error {
 }
 
 func (q *requeuer) waitDue(ctx context.Context, r kafka.Record) bool {
-	due, err := time.Parse(time.RFC3339Nano, r.Headers[topics.HeaderRetryAfter])
+	due, err := time.Parse(time.RFC3339Nano, r.Header(topics.HeaderRetryAfter))
 	if err != nil {
 		return true
 	}
@@ -68,14 +68,14 @@ func (q *requeuer) waitDue(ctx context.Context, r kafka.Record) bool {
 }
 
 func (q *requeuer) requeue(ctx context.Context, r kafka.Record) error {
-	target := r.Headers[topics.HeaderRetryTopic]
+	target := r.Header(topics.HeaderRetryTopic)
 	if target == "" {
 		// Not written by bulker: park it where a user can see it.
 		target = q.deadTopic
 	}
 	h := map[string]string{}
 	for _, k := range []string{topics.HeaderTable, topics.HeaderAttempt, topics.HeaderReceivedAt, topics.HeaderError} {
-		if v, ok := r.Headers[k]; ok {
+		if v := r.Header(k); v != "" {
 			h[k] = v
 		}
 	}
