@@ -82,7 +82,7 @@ func run() int {
 		log.Error("building", "err", err)
 		return 1
 	}
-	fmt.Printf("[%6.1fs] built bulker, broker, dummy-service\n", time.Since(start).Seconds())
+	fmt.Printf("[%6.1fs] built bulker, broker, dummy-service from %s\n", time.Since(start).Seconds(), treeState(ctx, modDir))
 
 	sizes := bench.Full
 	if quick {
@@ -146,6 +146,20 @@ func moduleDir(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("run from inside the StreamForge module")
 	}
 	return filepath.Dir(mod), nil
+}
+
+// treeState names the commit the programs were built from, and whether
+// the working tree had uncommitted changes.
+func treeState(ctx context.Context, dir string) string {
+	head, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "an unknown commit"
+	}
+	state := "commit " + strings.TrimSpace(string(head))
+	if out, err := exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(out) > 0 {
+		state += " with uncommitted changes"
+	}
+	return state
 }
 
 // machine describes the host: what the figures depend on.
