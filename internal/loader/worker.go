@@ -288,10 +288,7 @@ func (w *worker) store(ctx context.Context, dest destination.Destination, items 
 	if ctx.Err() != nil {
 		return err
 	}
-	if err2 := w.storeOnce(ctx, dest, items); err2 != nil {
-		return err2
-	}
-	return nil
+	return w.storeOnce(ctx, dest, items)
 }
 
 func (w *worker) storeOnce(ctx context.Context, dest destination.Destination, items []item) error {
