@@ -59,15 +59,25 @@ func limitParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// listEvents answers GET /events?destination=&table=&status=&limit=.
-func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+// eventsLimit checks that the events log is on and reads the limit
+// parameter, answering the error itself; ok is false when it did.
+func (s *Server) eventsLimit(w http.ResponseWriter, r *http.Request) (limit int, ok bool) {
 	if s.d.Events == nil {
 		fail(w, http.StatusNotImplemented, "the events log is off")
-		return
+		return 0, false
 	}
 	limit, err := limitParam(r)
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
+		return 0, false
+	}
+	return limit, true
+}
+
+// listEvents answers GET /events?destination=&table=&status=&limit=.
+func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
+	limit, ok := s.eventsLimit(w, r)
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -106,13 +116,8 @@ type logRecord struct {
 // incoming, bulker_batch or bulker_stream, optionally with .all or .error;
 // actorId is the destination id.
 func (s *Server) log(w http.ResponseWriter, r *http.Request) {
-	if s.d.Events == nil {
-		fail(w, http.StatusNotImplemented, "the events log is off")
-		return
-	}
-	limit, err := limitParam(r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
+	limit, ok := s.eventsLimit(w, r)
+	if !ok {
 		return
 	}
 	kind, scope, _ := strings.Cut(r.PathValue("eventType"), ".")
