@@ -65,11 +65,19 @@ func run() int {
 		log.Error("creating the work directory", "err", err)
 		return 1
 	}
+	failed := false
 	if keep {
 		fmt.Println("work directory (logs, data):", work)
-	} else {
-		defer os.RemoveAll(work)
 	}
+	defer func() {
+		switch {
+		case keep:
+		case failed:
+			fmt.Fprintln(os.Stderr, "bench: kept the work directory for inspection (logs of every process):", work)
+		default:
+			_ = os.RemoveAll(work)
+		}
+	}()
 	modDir, err := moduleDir(ctx)
 	if err != nil {
 		log.Error("finding the module", "err", err)
@@ -108,6 +116,7 @@ func run() int {
 	}
 	res, err := bench.Run(ctx, o)
 	if err != nil {
+		failed = true
 		log.Error("benchmark failed", "err", err)
 		return 1
 	}
@@ -115,6 +124,7 @@ func run() int {
 	fmt.Println("load average at the end:", loadavg())
 	res.Print(os.Stdout)
 	if len(res.Errors) > 0 {
+		failed = true
 		return 1
 	}
 	return 0

@@ -137,8 +137,15 @@ func (r *runner) phase(ctx context.Context, name string, f func(context.Context)
 		r.res.Fail(name, ctx.Err())
 		return
 	}
+	if exited, err := r.brokerP.Exited(); exited {
+		r.res.Fail(name, fmt.Errorf("not run: the broker is gone: %w", err))
+		return
+	}
 	r.progress("== %s", name)
 	if err := f(ctx); err != nil {
+		if exited, berr := r.brokerP.Exited(); exited {
+			err = fmt.Errorf("%w; the broker is gone: %v", err, berr)
+		}
 		r.res.Fail(name, err)
 		r.progress("%s failed: %v", name, err)
 	}
