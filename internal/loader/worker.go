@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
@@ -71,7 +73,16 @@ type worker struct {
 
 type item struct {
 	rec kafka.Record
-	ev  schema.Event
+	ev  schema.Event // dropped once the rows are built; see event
+}
+
+// event returns the parsed event, parsing the record again if it was
+// dropped: only a failed load needs it twice.
+func (it *item) event() schema.Event {
+	if it.ev.Fields == nil {
+		it.ev, _ = schema.Parse(it.rec.Value) // parsed fine before
+	}
+	return it.ev
 }
 
 func (w *worker) stream() bool { return w.cfg.Dest.Options.Mode == destination.ModeStream }
@@ -139,25 +150,54 @@ func (w *worker) readAll(ctx context.Context, out chan<- *batch) error {
 }
 
 // parse adds recs to b; an event that can never load goes to the
-// dead-letter topic at once.
+// dead-letter topic at once. Large polls are parsed on every core.
 func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error {
-	for _, r := range recs {
-		ev, err := schema.Parse(r.Value)
-		if err != nil {
-			err = fmt.Errorf("parsing event: %w", err)
-		} else {
-			err = w.validate(ev)
-		}
-		if err != nil {
-			if err := w.reject(ctx, r, err, true); err != nil {
+	evs := make([]schema.Event, len(recs))
+	errs := make([]error, len(recs))
+	parallel(len(recs), func(i int) { evs[i], errs[i] = w.parseOne(recs[i].Value) })
+	for i, r := range recs {
+		if errs[i] != nil {
+			if err := w.reject(ctx, r, errs[i], true); err != nil {
 				return err
 			}
 		} else {
-			b.items = append(b.items, item{rec: r, ev: ev})
+			b.items = append(b.items, item{rec: r, ev: evs[i]})
 		}
 		b.recs = append(b.recs, r)
 	}
 	return nil
+}
+
+func (w *worker) parseOne(raw []byte) (schema.Event, error) {
+	ev, err := schema.Parse(raw)
+	if err != nil {
+		return ev, fmt.Errorf("parsing event: %w", err)
+	}
+	return ev, w.validate(ev)
+}
+
+// parallel runs fn(0) … fn(n-1) split over the available cores, and
+// returns when all are done. Small n runs inline: goroutines would cost
+// more than they save.
+func parallel(n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/256)
+	if workers < 2 {
+		for i := range n {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // loadAll loads batches in order. Once ctx ends nothing more can load: the
@@ -306,8 +346,8 @@ func (w *worker) storeOnce(ctx context.Context, dest destination.Destination, it
 		w.table, w.tableExists, w.tableCached = t, ok, true
 	}
 	events := make([]schema.Event, len(items))
-	for i, it := range items {
-		events[i] = it.ev
+	for i := range items {
+		events[i] = items[i].event()
 	}
 	want, batch, notes := schema.Build(d, w.cfg.Name.Table, opts, events, w.table, w.tableExists)
 	if !w.tableExists || len(want.Columns) != len(w.table.Columns) {
@@ -324,6 +364,12 @@ func (w *worker) storeOnce(ctx context.Context, dest destination.Destination, it
 			msg = "table is close to the destination's column limit"
 		}
 		w.log.Warn(msg, "note", n.String())
+	}
+	// The parsed events are the larger part of a batch's memory and the
+	// rows are built: let them go while the database works.
+	clear(events)
+	for i := range items {
+		items[i].ev = schema.Event{}
 	}
 	lo := destination.LoadOptions{Mode: destination.Append, Dedup: w.cfg.Dest.Options.Deduplicate}
 	if err := dest.Load(ctx, batch, lo); err != nil {
