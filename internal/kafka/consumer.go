@@ -48,6 +48,9 @@ func NewConsumer(ctx context.Context, cfg Config, log *slog.Logger, o ConsumerOp
 		kgo.ConsumeResetOffset(reset),
 		kgo.DisableAutoCommit(),
 		kgo.SessionTimeout(10 * time.Second),
+		// Bound what one fetch buffers ahead of the caller (franz-go's
+		// default is 50 MiB): a paused loader holds at most this much.
+		kgo.FetchMaxBytes(8 << 20),
 	}
 	if o.MaxWait > 0 {
 		opts = append(opts, kgo.FetchMaxWait(o.MaxWait))
