@@ -162,12 +162,17 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	}
 
 	now := s.d.Now().UTC()
-	headers := map[string]string{
-		topics.HeaderTable:       table,
-		topics.HeaderDestination: dest.ID,
-		topics.HeaderReceivedAt:  now.Format(time.RFC3339Nano),
-	}
+	// The topic names the destination and table; a header for each would
+	// be produced, stored and fetched again for every event.
+	headers := map[string]string{topics.HeaderReceivedAt: now.Format(time.RFC3339Nano)}
 	if err := s.produce(r.Context(), topic, body, headers); err != nil {
+		if r.Context().Err() != nil {
+			// The client went away before the acknowledgement: not a Kafka
+			// fault, and the event may well be stored.
+			reason = reasonClientGone
+			log.Info("client disconnected before the event was acknowledged", append(at, "topic", topic)...)
+			return
+		}
 		reason = reasonKafka
 		fail(w, http.StatusServiceUnavailable, "the event was not stored: Kafka did not acknowledge it; retry later")
 		log.Error("producing event", append(at, "topic", topic, "error", err)...)

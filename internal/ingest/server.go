@@ -95,6 +95,7 @@ const (
 	reasonBadEvent      = "bad_event"
 	reasonBadRequest    = "bad_request"
 	reasonKafka         = "kafka_unavailable"
+	reasonClientGone    = "client_gone"
 	reasonLoad          = "load_failed"
 )
 

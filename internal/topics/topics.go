@@ -18,7 +18,9 @@ import (
 // MaxTopicLen is Kafka's limit on a topic name.
 const MaxTopicLen = 249
 
-// Header names carried by bulker's records.
+// Header names carried by bulker's records. Incoming records carry only
+// HeaderReceivedAt (the topic names destination and table); records in the
+// retry and dead-letter topics carry them all.
 const (
 	HeaderTable       = "table"          // the table name, exactly as requested
 	HeaderAttempt     = "retries"        // how many loads of this event failed
