@@ -154,7 +154,12 @@ func (w *worker) readAll(ctx context.Context, out chan<- *batch) error {
 func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error {
 	evs := make([]schema.Event, len(recs))
 	errs := make([]error, len(recs))
-	parallel(len(recs), func(i int) { evs[i], errs[i] = w.parseOne(recs[i].Value) })
+	parallel(len(recs), func(lo, hi int) {
+		var p schema.Parser
+		for i := lo; i < hi; i++ {
+			evs[i], errs[i] = w.parseOne(&p, recs[i].Value)
+		}
+	})
 	for i, r := range recs {
 		if errs[i] != nil {
 			if err := w.reject(ctx, r, errs[i], true); err != nil {
@@ -168,34 +173,27 @@ func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error
 	return nil
 }
 
-func (w *worker) parseOne(raw []byte) (schema.Event, error) {
-	ev, err := schema.Parse(raw)
+func (w *worker) parseOne(p *schema.Parser, raw []byte) (schema.Event, error) {
+	ev, err := p.Parse(raw)
 	if err != nil {
 		return ev, fmt.Errorf("parsing event: %w", err)
 	}
 	return ev, w.validate(ev)
 }
 
-// parallel runs fn(0) … fn(n-1) split over the available cores, and
-// returns when all are done. Small n runs inline: goroutines would cost
-// more than they save.
-func parallel(n int, fn func(i int)) {
+// parallel splits [0, n) into one range per available core, calls fn on
+// each concurrently, and returns when all are done. Small n runs inline:
+// goroutines would cost more than they save.
+func parallel(n int, fn func(lo, hi int)) {
 	workers := min(runtime.GOMAXPROCS(0), n/256)
 	if workers < 2 {
-		for i := range n {
-			fn(i)
-		}
+		fn(0, n)
 		return
 	}
 	var wg sync.WaitGroup
 	chunk := (n + workers - 1) / workers
 	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Go(func() {
-			for i := lo; i < hi; i++ {
-				fn(i)
-			}
-		})
+		wg.Go(func() { fn(lo, min(lo+chunk, n)) })
 	}
 	wg.Wait()
 }

@@ -20,6 +20,18 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
+func BenchmarkParser(b *testing.B) {
+	raw := []byte(benchEvent)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	var p Parser
+	for b.Loop() {
+		if _, err := p.Parse(raw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkBuild(b *testing.B) {
 	e, err := Parse([]byte(benchEvent))
 	if err != nil {

@@ -55,6 +55,17 @@ type Event struct {
 // type hints are applied and are not fields. A key repeated in the object
 // keeps its first position and its last value, as JSON decoders do.
 func Parse(raw []byte) (Event, error) {
+	var p Parser
+	return p.Parse(raw)
+}
+
+// Parser parses events like Parse, reusing its scratch space from one
+// event to the next: a loader parsing thousands of events keeps one per
+// goroutine. The zero value is ready; it is not safe for concurrent use.
+type Parser struct{ p parser }
+
+// Parse is the package's Parse with the parser's scratch space.
+func (ps *Parser) Parse(raw []byte) (Event, error) {
 	if !utf8.Valid(raw) {
 		return Event{}, fmt.Errorf("%w at byte %d", ErrInvalidUTF8, firstInvalidUTF8(raw))
 	}
@@ -70,12 +81,20 @@ func Parse(raw []byte) (Event, error) {
 	if raw[start] != '{' {
 		return Event{}, fmt.Errorf("%w: got %s", ErrNotObject, kindOf(raw[start]))
 	}
-	// Every member has a colon: their count bounds the fields.
+	// Every member has a colon: their count bounds the fields. The fields
+	// and the input's string belong to the event; the rest is scratch.
 	n := min(bytes.Count(raw, []byte{':'}), 1024)
-	p := parser{src: raw, str: string(raw), fields: make([]Field, 0, n), spans: make([]span, 0, n),
-		arena: make([]byte, 0, len(raw)), members: make([]member, 0, 32), key: make([]byte, 0, 128)}
+	p := &ps.p
+	p.src, p.str, p.fields = raw, string(raw), make([]Field, 0, n)
+	if cap(p.members) == 0 { // first use: size the scratch once
+		p.spans, p.arena = make([]span, 0, n), make([]byte, 0, len(raw))
+		p.members, p.key = make([]member, 0, 32), make([]byte, 0, 128)
+	}
+	p.spans, p.arena, p.members, p.hints, p.key = p.spans[:0], p.arena[:0], p.members[:0], p.hints[:0], p.key[:0]
 	p.object(start, 0)
-	return Event{Fields: p.finish()}, nil
+	ev := Event{Fields: p.finish()}
+	p.src, p.str, p.fields = nil, "", nil
+	return ev, nil
 }
 
 func firstInvalidUTF8(b []byte) int {

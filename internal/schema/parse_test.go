@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -283,6 +284,31 @@ func TestHintType(t *testing.T) {
 	for in, want := range tests {
 		if got := HintType(in); got != want {
 			t.Errorf("HintType(%q) = %v; want %v", in, got, want)
+		}
+	}
+}
+
+// A reused Parser gives what Parse gives, and an event it returned is not
+// changed by the next one it parses.
+func TestParserReuse(t *testing.T) {
+	inputs := []string{
+		`{"a":{"b":1,"__sql_type_c":"varchar(4)","c":"x"},"d":[1,2],"e":"2024-01-01T00:00:00Z"}`,
+		`{"zz":{"yy":{"xx":true}},"a":"other","n":1.5}`,
+		`{"only":null}`,
+	}
+	var p Parser
+	var got []Event
+	for _, in := range inputs {
+		ev, err := p.Parse([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev)
+	}
+	for i, in := range inputs {
+		want, _ := Parse([]byte(in))
+		if !reflect.DeepEqual(got[i], want) {
+			t.Errorf("event %d from a reused parser = %+v, want %+v", i, got[i], want)
 		}
 	}
 }
