@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -92,6 +93,9 @@ func (w *worker) addLog(ctx context.Context, e eventslog.Entry) {
 		return
 	}
 	e.Time, e.Destination, e.Table = w.now(), w.cfg.Dest.ID, w.cfg.Name.Table
+	// A record's value points into the fetched batch; a copy lets the log
+	// keep the event without pinning the whole fetch buffer.
+	e.Body = bytes.Clone(e.Body)
 	if err := w.events.Add(ctx, e); err != nil {
 		w.log.Debug("events log write failed", "err", err)
 	}
