@@ -88,15 +88,16 @@ func (it *item) event() schema.Event {
 func (w *worker) stream() bool { return w.cfg.Dest.Options.Mode == destination.ModeStream }
 
 // batch is what one load commits: every record read, and the parsed events
-// among them (records that could not be parsed are already dead-lettered).
+// among them (records that cannot be parsed are dead-lettered by parse).
 type batch struct {
 	recs  []kafka.Record
 	items []item
 }
 
-// run consumes until ctx ends. One batch loads while the next is read and
-// parsed, so parsing and the database work overlap. The batches in hand when
-// ctx ends are still loaded and committed if that takes no longer than grace.
+// run consumes until ctx ends. One batch is parsed and loaded while the next
+// is read; only the batch being loaded is held parsed, its larger form. The
+// batches in hand when ctx ends are still loaded and committed if that takes
+// no longer than grace.
 func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	defer w.consumer.Close()
 	loadCtx, cancel := graceful(ctx, grace)
@@ -109,8 +110,8 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	return errors.Join(err, <-loaded)
 }
 
-// readAll polls and parses records into batches until ctx ends, then hands
-// over the batch in hand.
+// readAll polls records into batches until ctx ends, then hands over the
+// batch in hand.
 func (w *worker) readAll(ctx context.Context, out chan<- *batch) error {
 	b := &batch{}
 	var flushAt time.Time
@@ -136,9 +137,7 @@ func (w *worker) readAll(ctx context.Context, out chan<- *batch) error {
 		if len(b.recs) == 0 && len(recs) > 0 {
 			flushAt = w.now().Add(w.cfg.Period)
 		}
-		if err := w.parse(ctx, b, recs); err != nil {
-			return err // b is not committed: read again when the worker restarts
-		}
+		b.recs = append(b.recs, recs...)
 		if len(b.recs) == 0 {
 			continue
 		}
@@ -149,9 +148,11 @@ func (w *worker) readAll(ctx context.Context, out chan<- *batch) error {
 	}
 }
 
-// parse adds recs to b; an event that can never load goes to the
-// dead-letter topic at once. Large polls are parsed on every core.
-func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error {
+// parse fills b.items from b.recs on every core; an event that can never
+// load goes to the dead-letter topic at once.
+func (w *worker) parse(ctx context.Context, b *batch) error {
+	recs := b.recs
+	b.items = make([]item, 0, len(recs))
 	evs := make([]schema.Event, len(recs))
 	errs := make([]error, len(recs))
 	parallel(len(recs), func(lo, hi int) {
@@ -168,7 +169,6 @@ func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error
 		} else {
 			b.items = append(b.items, item{rec: r, ev: evs[i]})
 		}
-		b.recs = append(b.recs, r)
 	}
 	return nil
 }
@@ -202,7 +202,11 @@ func parallel(n int, fn func(lo, hi int)) {
 // rest are drained unloaded and uncommitted, to be read again later.
 func (w *worker) loadAll(ctx context.Context, in <-chan *batch) error {
 	for b := range in {
-		if err := w.flushUntilDone(ctx, b); err != nil {
+		err := w.parse(ctx, b)
+		if err == nil {
+			err = w.flushUntilDone(ctx, b)
+		}
+		if err != nil {
 			for range in {
 			}
 			if ctx.Err() != nil {
