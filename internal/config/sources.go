@@ -267,5 +267,6 @@ func redact(raw string) string {
 	if err != nil {
 		return "(unparsable URL)"
 	}
+	u.RawQuery = "" // may carry a token
 	return u.Redacted()
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -179,20 +180,23 @@ func ParseArgs(args, environ []string, stderr io.Writer) (Options, error) {
 			if o.Arango == nil {
 				o.Arango = map[string]string{}
 			}
-			if isSecretName(k) {
-				v = "***"
-			}
-			o.Arango[k] = v
+			o.Arango[k] = redactArango(k, v)
 		}
 	}
 	return o, nil
 }
 
-func isSecretName(k string) bool {
-	for _, s := range []string{"PASS", "TOKEN", "SECRET", "KEY"} {
+// redactArango hides what may be a credential: values of secret-sounding
+// names, and the password and query of a URL (http://root:pw@host/?token=).
+func redactArango(k, v string) string {
+	for _, s := range []string{"PASS", "TOKEN", "SECRET", "KEY", "JWT", "AUTH", "CRED"} {
 		if strings.Contains(k, s) {
-			return true
+			return "***"
 		}
 	}
-	return false
+	if u, err := url.Parse(v); err == nil && u.Scheme != "" && u.Host != "" {
+		u.RawQuery = ""
+		return u.Redacted()
+	}
+	return v
 }

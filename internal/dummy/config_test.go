@@ -74,3 +74,23 @@ func TestParseArgsRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestArangoSettingsAreRedacted(t *testing.T) {
+	want := map[string]string{
+		"ARANGO_URL":      "http://root:xxxxx@db:8529/",
+		"ARANGO_JWT":      "***",
+		"ARANGO_AUTH":     "***",
+		"ARANGO_DATABASE": "streamforge",
+		"ARANGO_HOST":     "db:8529",
+	}
+	o, err := dummy.ParseArgs(nil, []string{"ARANGO_URL=http://root:pw@db:8529/?token=abc", "ARANGO_JWT=eyJhbGciOi",
+		"ARANGO_AUTH=basic", "ARANGO_DATABASE=streamforge", "ARANGO_HOST=db:8529"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range want {
+		if o.Arango[k] != v {
+			t.Errorf("%s shown as %q, want %q", k, o.Arango[k], v)
+		}
+	}
+}
