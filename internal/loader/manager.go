@@ -175,14 +175,16 @@ func (m *Manager) scan(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // ensure starts the worker of topic if it is an incoming topic of a
-// configured destination in the matching mode and none runs yet.
+// configured destination and none runs yet.
 func (m *Manager) ensure(ctx context.Context, wg *sync.WaitGroup, topic string) {
 	name, err := topics.Parse(m.cfg.Prefix, topic)
 	if err != nil {
 		return
 	}
+	// A topic of the destination's other mode still gets a worker: after
+	// the mode changed, what it holds must be loaded too.
 	dest, ok := m.deps.Destinations.Lookup(name.Destination)
-	if !ok || dest.Options.Mode != name.Mode {
+	if !ok {
 		return
 	}
 	m.mu.Lock()

@@ -102,10 +102,18 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	defer w.consumer.Close()
 	loadCtx, cancel := graceful(ctx, grace)
 	defer cancel()
+	// A loader that stops on an error stops the reader too, so the worker
+	// ends and the manager starts it again from the committed offsets.
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
 	batches := make(chan *batch)
 	loaded := make(chan error, 1)
-	go func() { loaded <- w.loadAll(loadCtx, batches) }()
-	err := w.readAll(ctx, batches)
+	go func() {
+		err := w.loadAll(loadCtx, batches)
+		stopReading()
+		loaded <- err
+	}()
+	err := w.readAll(readCtx, batches)
 	close(batches)
 	return errors.Join(err, <-loaded)
 }
@@ -163,7 +171,7 @@ func (w *worker) parse(ctx context.Context, b *batch) error {
 	})
 	for i, r := range recs {
 		if errs[i] != nil {
-			if err := w.reject(ctx, r, errs[i], true); err != nil {
+			if err := w.rejectUntilDone(ctx, r, errs[i]); err != nil {
 				return err
 			}
 		} else {
@@ -171,6 +179,23 @@ func (w *worker) parse(ctx context.Context, b *batch) error {
 		}
 	}
 	return nil
+}
+
+// rejectUntilDone dead-letters an event that can never load, retrying a
+// failed produce with backoff like an outage until ctx ends.
+func (w *worker) rejectUntilDone(ctx context.Context, r kafka.Record, cause error) error {
+	backoff := time.Second
+	for {
+		err := w.reject(ctx, r, cause, true)
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		w.log.Error("dead-lettering an event failed; retrying", "err", err, "retry_in", backoff.String())
+		if !sleep(ctx, backoff) {
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
 }
 
 func (w *worker) parseOne(p *schema.Parser, raw []byte) (schema.Event, error) {
@@ -259,6 +284,9 @@ func (w *worker) flushUntilDone(ctx context.Context, b *batch) error {
 // flush loads one batch. It returns an error only for an outage; events the
 // destination rejects are handed to the retry or dead topic.
 func (w *worker) flush(ctx context.Context, b *batch) error {
+	if len(b.items) == 0 {
+		return nil // all dead-lettered: nothing needs the destination
+	}
 	start := w.now()
 	dest, err := w.open(ctx)
 	if err != nil {

@@ -1,0 +1,104 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/topics"
+)
+
+// fakeConsumer hands out recs once, then waits; it records commits.
+type fakeConsumer struct {
+	mu        sync.Mutex
+	recs      []kafka.Record
+	committed []kafka.Record
+}
+
+func (c *fakeConsumer) Poll(ctx context.Context, _ int) ([]kafka.Record, error) {
+	c.mu.Lock()
+	recs := c.recs
+	c.recs = nil
+	c.mu.Unlock()
+	if len(recs) > 0 {
+		return recs, nil
+	}
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func (c *fakeConsumer) Commit(_ context.Context, recs []kafka.Record) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.committed = append(c.committed, recs...)
+	return nil
+}
+
+func (c *fakeConsumer) Close() {}
+
+func (c *fakeConsumer) commits() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.committed)
+}
+
+// flakyProducer fails its first failures calls, then records what it gets.
+type flakyProducer struct {
+	mu       sync.Mutex
+	failures int
+	got      []kafka.Record
+}
+
+func (p *flakyProducer) ProduceSync(_ context.Context, recs ...kafka.Record) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failures > 0 {
+		p.failures--
+		return errors.New("broker hiccup")
+	}
+	p.got = append(p.got, recs...)
+	return nil
+}
+
+// A failed write to the dead-letter topic is retried like an outage: the
+// worker neither drops the event nor stops loading.
+func TestDeadLetterWriteIsRetried(t *testing.T) {
+	c := &fakeConsumer{recs: []kafka.Record{{Topic: "in.id.d.m.stream.t.t", Offset: 7, Value: []byte("not json")}}}
+	p := &flakyProducer{failures: 1}
+	w := &worker{
+		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
+			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.ModeStream}}, BatchSize: 10, Period: time.Second},
+		consumer: c,
+		producer: p,
+		open:     func(context.Context) (destination.Destination, error) { return nil, errors.New("not needed") },
+		log:      slog.New(slog.DiscardHandler),
+		metrics:  NewMetrics(prometheus.NewRegistry()),
+		now:      time.Now,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.run(ctx, time.Second) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for c.commits() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the record was never committed after its dead-letter write was retried")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.got) != 1 || p.got[0].Topic != topics.Dead("") || string(p.got[0].Value) != "not json" {
+		t.Fatalf("dead-letter topic got %+v", p.got)
+	}
+}
