@@ -24,6 +24,10 @@ type Registry struct {
 	factories map[string]Factory
 	log       *slog.Logger
 
+	// opening serialises Open, so concurrent loaders share one connection
+	// pool; mu guards the maps and is never held across a database call,
+	// so Lookup (on every request) never waits for one.
+	opening sync.Mutex
 	mu      sync.Mutex
 	configs map[string]destination.Config
 	open    map[string]destination.Destination
@@ -51,17 +55,25 @@ func (r *Registry) Set(cfgs []destination.Config) error {
 		next[c.ID] = c
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var stale []destination.Destination
 	for id, d := range r.open {
 		if c, ok := next[id]; !ok || !c.Equal(r.configs[id]) {
-			if err := d.Close(); err != nil {
-				r.log.Warn("closing destination failed", "destination", id, "err", err)
-			}
+			stale = append(stale, d)
 			delete(r.open, id)
 		}
 	}
 	r.configs = next
+	r.mu.Unlock()
+	r.closeAll(stale)
 	return nil
+}
+
+func (r *Registry) closeAll(ds []destination.Destination) {
+	for _, d := range ds {
+		if err := d.Close(); err != nil {
+			r.log.Warn("closing destination failed", "err", err)
+		}
+	}
 }
 
 // Lookup returns a destination's configuration.
@@ -72,35 +84,44 @@ func (r *Registry) Lookup(id string) (destination.Config, bool) {
 	return c, ok
 }
 
-// Open returns the open destination, opening it on first use. Opening
-// happens under the lock so that concurrent loaders share one connection
-// pool; a failed open is tried again on the next call.
+// Open returns the open destination, opening it on first use; a failed
+// open is tried again on the next call.
 func (r *Registry) Open(ctx context.Context, id string) (destination.Destination, error) {
+	r.opening.Lock()
+	defer r.opening.Unlock()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if d, ok := r.open[id]; ok {
+	d, ok := r.open[id]
+	c, configured := r.configs[id]
+	r.mu.Unlock()
+	if ok {
 		return d, nil
 	}
-	c, ok := r.configs[id]
-	if !ok {
+	if !configured {
 		return nil, fmt.Errorf("destination %s is not configured", id)
 	}
 	d, err := r.factories[c.Type](ctx, c, r.log)
 	if err != nil {
 		return nil, fmt.Errorf("opening destination %s (%s): %w", id, c.Type, err)
 	}
+	r.mu.Lock()
+	if cur, ok := r.configs[id]; !ok || !cur.Equal(c) {
+		r.mu.Unlock()
+		r.closeAll([]destination.Destination{d})
+		return nil, fmt.Errorf("destination %s changed while it was being opened", id)
+	}
 	r.open[id] = d
+	r.mu.Unlock()
 	return d, nil
 }
 
 // Close closes every open destination.
 func (r *Registry) Close() {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	for id, d := range r.open {
-		if err := d.Close(); err != nil {
-			r.log.Warn("closing destination failed", "destination", id, "err", err)
-		}
+	open := make([]destination.Destination, 0, len(r.open))
+	for _, d := range r.open {
+		open = append(open, d)
 	}
 	clear(r.open)
+	r.mu.Unlock()
+	r.closeAll(open)
 }

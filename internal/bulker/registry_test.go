@@ -1,0 +1,66 @@
+package bulker
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/streamforge/streamforge/internal/destination"
+)
+
+// countingDest is a destination that only counts Close calls.
+type countingDest struct {
+	destination.Destination
+	closed *atomic.Int32
+}
+
+func (d countingDest) Close() error { d.closed.Add(1); return nil }
+
+func TestRegistryOpensOnceAndClosesChangedDestinations(t *testing.T) {
+	var opened, closed atomic.Int32
+	reg := NewRegistry(map[string]Factory{
+		"fake": func(context.Context, destination.Config, *slog.Logger) (destination.Destination, error) {
+			opened.Add(1)
+			return countingDest{closed: &closed}, nil
+		},
+	}, slog.New(slog.DiscardHandler))
+	a := destination.Config{ID: "a", Type: "fake", Options: destination.Options{Mode: destination.ModeBatch}}
+	if err := reg.Set([]destination.Config{a}); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Set([]destination.Config{{ID: "b", Type: "nope"}}); err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Fatalf("unknown type: %v", err)
+	}
+	if _, ok := reg.Lookup("a"); !ok {
+		t.Fatal("a bad Set must keep the configuration in force")
+	}
+	ctx := context.Background()
+	for range 3 {
+		if _, err := reg.Open(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if opened.Load() != 1 {
+		t.Fatalf("opened %d times, want once", opened.Load())
+	}
+	if err := reg.Set([]destination.Config{a}); err != nil || closed.Load() != 0 {
+		t.Fatalf("the same configuration must keep the connection: %v, closed %d", err, closed.Load())
+	}
+	changed := a
+	changed.Options.BatchSize = 5
+	if err := reg.Set([]destination.Config{changed}); err != nil || closed.Load() != 1 {
+		t.Fatalf("a changed destination must be closed: %v, closed %d", err, closed.Load())
+	}
+	if _, err := reg.Open(ctx, "a"); err != nil || opened.Load() != 2 {
+		t.Fatalf("reopen after change: %v, opened %d", err, opened.Load())
+	}
+	if _, err := reg.Open(ctx, "gone"); err == nil {
+		t.Fatal("opening an unconfigured destination must fail")
+	}
+	reg.Close()
+	if closed.Load() != 2 {
+		t.Fatalf("Close closed %d in all, want 2", closed.Load())
+	}
+}
