@@ -150,13 +150,15 @@ func Run(ctx context.Context, o Options) error {
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		// Shutdown order: no new events, then the loaders finish and commit.
+		// Both within one timeout: HTTP stops taking events and answers the
+		// requests in flight while the loaders finish and commit the batches
+		// they hold (events produced meanwhile wait in Kafka for the next run).
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 		defer cancel()
+		stopLoaders()
 		if err := srv.Shutdown(sctx); err != nil {
 			log.Warn("HTTP shutdown timed out", "err", err)
 		}
-		stopLoaders()
 		select {
 		case <-loadersDone:
 		case <-sctx.Done():
