@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +252,46 @@ func TestBulkReplaceTableAndPartition(t *testing.T) {
 	if got := fmt.Sprint(rows); got != "[[d1 9] [d2 1] [d2 2]]" {
 		t.Fatalf("after replacing partition d1: %s", got)
 	}
+}
+
+// Events waiting in a destination's batch topic still load after its mode
+// is changed to stream.
+func TestModeChangeKeepsQueuedEvents(t *testing.T) {
+	pg, u := postgresServer(t)
+	dbName := randomName("sf_e2e_")
+	t.Cleanup(func() { pg.Exec("DROP DATABASE IF EXISTS " + dbName + " WITH (FORCE)") })
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "bulker.yaml")
+	dest := func(mode string) string {
+		return `{"destinations":{"pg":{"type":"postgres","options":{"mode":"` + mode + `","frequency":0.01},"credentials":` +
+			pgCredentials(u, dbName, "public") + `}}}`
+	}
+	writeFile(t, cfgPath, dest("batch"))
+	b := start(t, "BULKER_DATA_DIR="+dir, "BULKER_EMBEDDED_KAFKA_ADDR="+freeAddr(t),
+		"BULKER_CONFIG_SOURCE=file://"+cfgPath, "BULKER_CONFIG_RELOAD_SEC=1", "BULKER_SHUTDOWN_TIMEOUT_SEC=1")
+	for i := range 3 {
+		b.mustPost("pg", "queued", fmt.Sprintf(`{"i":%d}`, i), "")
+	}
+	// The database does not exist yet: the events wait in the batch topic.
+	eventually(t, 30*time.Second, "the outage shows in /events", func() bool {
+		return len(b.events("?destination=pg&status=failed", "")) > 0
+	})
+	writeFile(t, cfgPath, dest("stream"))
+	// Only once the batch-mode loader has given up on its batch does the
+	// database appear: the events are then only in the batch topic.
+	eventually(t, 30*time.Second, "the batch-mode loader stopped", func() bool {
+		return strings.Contains(b.output(), "destination removed or changed, stopping its loader")
+	})
+	time.Sleep(2 * time.Second) // its one-second shutdown grace
+	if _, err := pg.Exec("CREATE DATABASE " + dbName); err != nil {
+		t.Fatal(err)
+	}
+	target, err := sql.Open("pgx", strings.Replace(u.String(), u.Path, "/"+dbName, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	eventually(t, 90*time.Second, "the events queued in batch mode land after the switch to stream", func() bool {
+		return count(target, "queued") == 3
+	})
 }
