@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -300,5 +302,22 @@ func TestEventsLogInRedis(t *testing.T) {
 	b2 := start(t, env...)
 	if es := b2.events("?destination="+id, ""); len(es) != 2 {
 		t.Fatalf("after a restart /events lists %d entries, want the accepted and the loaded one", len(es))
+	}
+}
+
+// An invalid destination stops start-up at once, naming the destination and
+// the field, before the embedded broker is started.
+func TestInvalidDestinationFailsStartup(t *testing.T) {
+	cmd := exec.Command(bulkerBin)
+	cmd.Env = []string{"BULKER_DATA_DIR=" + t.TempDir(), "BULKER_EMBEDDED_KAFKA_ADDR=" + freeAddr(t),
+		`BULKER_DESTINATION_PG={"type":"postgres","options":{"mode":"sometimes"},"credentials":{"password":"pw-do-not-print"}}`}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+		t.Fatalf("bulker with an invalid destination: %v\n%s", err, out)
+	}
+	if s := string(out); !strings.Contains(s, "destination pg") || !strings.Contains(s, "options.mode") ||
+		strings.Contains(s, "pw-do-not-print") || strings.Contains(s, "embedded") {
+		t.Fatalf("output must name the destination and field, and neither the password nor a started broker:\n%s", s)
 	}
 }

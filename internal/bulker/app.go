@@ -44,17 +44,7 @@ type Options struct {
 // Config.ShutdownTimeout.
 func Run(ctx context.Context, o Options) error {
 	cfg, log := o.Config, o.Log
-	kcfg := cfg.Kafka
-	if cfg.EmbeddedKafka {
-		var stop func()
-		var err error
-		if kcfg, stop, err = embeddedKafka(cfg.EmbeddedKafkaAddr, cfg.DataDir, log); err != nil {
-			return err
-		}
-		defer stop()
-	}
-	kcfg.ClientID = "bulker-" + cfg.InstanceID
-
+	// Destinations first: a bad one fails start-up before anything runs.
 	reg := NewRegistry(o.Factories, log)
 	defer reg.Close()
 	sources, err := config.Open(cfg, o.Environ)
@@ -65,6 +55,17 @@ func Run(ctx context.Context, o Options) error {
 	if err := loadDestinations(ctx, sources, reg, cfg.DataDir, log); err != nil {
 		return err
 	}
+
+	kcfg := cfg.Kafka
+	if cfg.EmbeddedKafka {
+		var stop func()
+		var err error
+		if kcfg, stop, err = embeddedKafka(cfg.EmbeddedKafkaAddr, cfg.DataDir, log); err != nil {
+			return err
+		}
+		defer stop()
+	}
+	kcfg.ClientID = "bulker-" + cfg.InstanceID
 
 	producer, err := kafka.Connect(ctx, kcfg, log)
 	if err != nil {
