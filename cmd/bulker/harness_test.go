@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 )
 
 // bulkerBin is the program under test, built once by TestMain.
@@ -176,52 +177,11 @@ func freeAddr(t testing.TB) string {
 	return ln.Addr().String()
 }
 
-// queryRows runs a query and returns every row as strings (NULL as "<nil>").
+// queryRows runs a query and returns every row as strings (see
+// destinationtest.Rows).
 func queryRows(t testing.TB, db *sql.DB, q string, args ...any) [][]string {
 	t.Helper()
-	rows, err := scanRows(db, q, args...)
-	if err != nil {
-		t.Fatalf("%s: %v", q, err)
-	}
-	return rows
-}
-
-func scanRows(db *sql.DB, q string, args ...any) ([][]string, error) {
-	rows, err := db.QueryContext(context.Background(), q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out [][]string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			switch v := v.(type) {
-			case nil:
-				row[i] = "<nil>"
-			case []byte:
-				row[i] = string(v)
-			case time.Time:
-				row[i] = v.UTC().Format(time.RFC3339Nano)
-			default:
-				row[i] = fmt.Sprint(v)
-			}
-		}
-		out = append(out, row)
-	}
-	return out, rows.Err()
+	return destinationtest.Query(t, db, q, args...)
 }
 
 // count returns the rows of a table, or -1 while it does not exist.

@@ -18,6 +18,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/streamforge/streamforge/internal/broker/brokertest"
+	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 )
 
 func randomName(prefix string) string {
@@ -82,7 +83,7 @@ func TestPostgresBatchDedupStreamAndDeadLetter(t *testing.T) {
 	if want := []string{"1", "b", "9007199254740993", "2024-01-01T08:00:00Z", "true", "1.5"}; strings.Join(rows[0], "|") != strings.Join(want, "|") {
 		t.Errorf("row 1 = %v, want %v", rows[0], want)
 	}
-	if rows[1][2] != "<nil>" {
+	if rows[1][2] != "NULL" {
 		t.Errorf("explicit null stored as %q", rows[1][2])
 	}
 	types := map[string]string{}
@@ -208,7 +209,7 @@ func TestMySQLDestination(t *testing.T) {
 
 // queryRowsOr is queryRows for polling: nil while the query fails.
 func queryRowsOr(db *sql.DB, q string) [][]string {
-	rows, _ := scanRows(db, q)
+	rows, _ := destinationtest.Rows(db, q)
 	return rows
 }
 

@@ -37,16 +37,30 @@ func Events() schema.Table {
 	}
 }
 
-// Query returns every row of q as strings, as a SQL shell shows them:
-// "NULL" for null, times in RFC 3339.
+// Query returns every row of q as strings (see Rows), failing the test on
+// an error.
 func Query(t testing.TB, db *sql.DB, q string, args ...any) [][]string {
 	t.Helper()
-	rows, err := db.Query(q, args...)
+	out, err := Rows(db, q, args...)
 	if err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
+	return out
+}
+
+// Rows returns every row of q as strings, as a SQL shell shows them:
+// "NULL" for null, times in RFC 3339 in UTC. Unlike Query it returns the
+// error, for polling a table that may not exist yet.
+func Rows(db *sql.DB, q string, args ...any) ([][]string, error) {
+	rows, err := db.Query(q, args...)
+	if err != nil {
+		return nil, err
+	}
 	defer rows.Close()
-	cols, _ := rows.Columns()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
 	var out [][]string
 	for rows.Next() {
 		vals := make([]any, len(cols))
@@ -55,7 +69,7 @@ func Query(t testing.TB, db *sql.DB, q string, args ...any) [][]string {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		r := make([]string, len(cols))
 		for i, v := range vals {
@@ -65,17 +79,14 @@ func Query(t testing.TB, db *sql.DB, q string, args ...any) [][]string {
 			case []byte:
 				r[i] = string(x)
 			case time.Time:
-				r[i] = x.Format(time.RFC3339Nano)
+				r[i] = x.UTC().Format(time.RFC3339Nano)
 			default:
 				r[i] = fmt.Sprint(x)
 			}
 		}
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return out, rows.Err()
 }
 
 // Equal fails the test unless got, from Query, is want.
