@@ -182,15 +182,27 @@ func (w *worker) parse(ctx context.Context, b *batch) error {
 }
 
 // rejectUntilDone dead-letters an event that can never load, retrying a
-// failed produce with backoff like an outage until ctx ends.
+// failed produce like an outage until ctx ends.
 func (w *worker) rejectUntilDone(ctx context.Context, r kafka.Record, cause error) error {
+	return untilDone(ctx, func() error { return w.reject(ctx, r, cause, true) },
+		func(_ int, err error, wait time.Duration) {
+			w.log.Error("dead-lettering an event failed; retrying", "err", err, "retry_in", wait.String())
+		})
+}
+
+// untilDone calls try until it succeeds or ctx ends, waiting 1 s, 2 s, 4 s …
+// at most a minute between attempts; failed sees each failure first.
+func untilDone(ctx context.Context, try func() error, failed func(attempt int, err error, wait time.Duration)) error {
 	backoff := time.Second
-	for {
-		err := w.reject(ctx, r, cause, true)
-		if err == nil || ctx.Err() != nil {
-			return err
+	for attempt := 1; ; attempt++ {
+		err := try()
+		if err == nil {
+			return nil
 		}
-		w.log.Error("dead-lettering an event failed; retrying", "err", err, "retry_in", backoff.String())
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		failed(attempt, err, backoff)
 		if !sleep(ctx, backoff) {
 			return ctx.Err()
 		}
@@ -256,29 +268,21 @@ func graceful(parent context.Context, grace time.Duration) (context.Context, con
 // flushUntilDone loads b, retrying outages with backoff until it works or
 // ctx ends. Offsets are committed only after the database commit.
 func (w *worker) flushUntilDone(ctx context.Context, b *batch) error {
-	backoff := time.Second
-	for attempt := 1; ; attempt++ {
-		err := w.flush(ctx, b)
-		if err == nil {
-			if err := w.consumer.Commit(ctx, b.recs); err != nil {
-				// The rows are loaded; a lost commit only re-delivers them,
-				// and a primary key with dedup absorbs the duplicates.
-				w.log.Warn("committing offsets failed; the batch may be loaded again", "err", err)
-			}
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	err := untilDone(ctx, func() error { return w.flush(ctx, b) }, func(attempt int, err error, wait time.Duration) {
 		w.metrics.loadErrors.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table, "outage").Inc()
 		w.log.Error("destination unavailable, batch kept in kafka and retried",
-			"err", err, "events", len(b.recs), "attempt", attempt, "retry_in", backoff.String())
+			"err", err, "events", len(b.recs), "attempt", attempt, "retry_in", wait.String())
 		w.recordBatchFailure(ctx, b.recs, err)
-		if !sleep(ctx, backoff) {
-			return ctx.Err()
-		}
-		backoff = min(backoff*2, time.Minute)
+	})
+	if err != nil {
+		return err
 	}
+	if err := w.consumer.Commit(ctx, b.recs); err != nil {
+		// The rows are loaded; a lost commit only re-delivers them, and a
+		// primary key with dedup absorbs the duplicates.
+		w.log.Warn("committing offsets failed; the batch may be loaded again", "err", err)
+	}
+	return nil
 }
 
 // flush loads one batch. It returns an error only for an outage; events the
