@@ -279,21 +279,3 @@ func FuzzValidateEvent(f *testing.F) {
 		}
 	})
 }
-
-func BenchmarkPost(b *testing.B) {
-	e := newEnv(b, true)
-	body := []byte(`{"user_id":123,"action":"test","props":{"a":1,"b":[1,2,3]},"ts":"2026-01-01T00:00:00Z"}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		req := httptest.NewRequest("POST", "/post/pg?tableName=events", bytes.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+rawToken)
-		rec := httptest.NewRecorder()
-		e.srv.ServeHTTP(rec, req)
-		if rec.Code != 200 {
-			b.Fatal(rec.Body.String())
-		}
-		e.prod.mu.Lock()
-		e.prod.recs = e.prod.recs[:0]
-		e.prod.mu.Unlock()
-	}
-}

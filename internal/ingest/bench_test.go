@@ -1,0 +1,117 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/bench"
+	"github.com/streamforge/streamforge/internal/broker/brokertest"
+	"github.com/streamforge/streamforge/internal/kafka"
+)
+
+var benchEvent = []byte(`{"user_id":123,"action":"test","props":{"a":1,"b":[1,2,3]},"ts":"2026-01-01T00:00:00Z"}`)
+
+// benchWriter is a reusable ResponseWriter: the benchmarks measure the
+// handler, not a recorder's allocations.
+type benchWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) WriteHeader(code int)        { w.code = code }
+func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// postLoop posts benchEvent until the benchmark ends, building each request
+// as net/http would hand it to a handler, without httptest's request
+// parsing and its 4 KiB buffer.
+func postLoop(b *testing.B, srv http.Handler, loop func() bool) {
+	b.Helper()
+	ctx, cancel := context.WithCancel(context.Background()) // the connection's
+	defer cancel()
+	rd := bytes.NewReader(benchEvent)
+	w := &benchWriter{h: http.Header{}}
+	authz := []string{"Bearer " + rawToken}
+	for loop() {
+		rd.Reset(benchEvent)
+		req, err := http.NewRequestWithContext(ctx, "POST", "http://bulker/post/pg?tableName=events", io.NopCloser(rd))
+		if err != nil {
+			b.Error(err)
+			return
+		}
+		req.ContentLength = int64(len(benchEvent))
+		req.Header["Authorization"] = authz
+		clear(w.h)
+		w.code = http.StatusOK
+		srv.ServeHTTP(w, req)
+		if w.code != http.StatusOK {
+			b.Errorf("status %d", w.code) // not Fatal: may run in RunParallel's goroutines
+			return
+		}
+	}
+}
+
+// quietLogs logs at info, bulker's default level: the accepted path logs
+// nothing.
+func quietLogs(d *Deps) { d.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+
+// BenchmarkPost measures the handler's own cost over a producer that
+// acknowledges at once.
+func BenchmarkPost(b *testing.B) {
+	e := newEnv(b, true, quietLogs, func(d *Deps) { d.Producer = discardProducer{} })
+	b.ReportAllocs()
+	postLoop(b, e.srv, b.Loop)
+}
+
+type discardProducer struct{}
+
+func (discardProducer) Produce(context.Context, string, []byte, []byte, map[string]string) error {
+	return nil
+}
+
+// BenchmarkPostBaseline is the floor BenchmarkPost compares with: the
+// benchmark's minimal handler that reads the body and produces it.
+func BenchmarkPostBaseline(b *testing.B) {
+	b.ReportAllocs()
+	postLoop(b, bench.BaselineHandler(discardProducer{}, "t"), b.Loop)
+}
+
+// BenchmarkPostKafka adds the produce path: franz-go to the embedded
+// broker (in this process, so its CPU counts too), 16 requests at a time.
+func BenchmarkPostKafka(b *testing.B) {
+	cl := benchClient(b)
+	e := newEnv(b, true, quietLogs, func(d *Deps) { d.Producer = cl })
+	postParallel(b, e.srv)
+}
+
+// BenchmarkPostKafkaBaseline is BenchmarkPostKafka's floor.
+func BenchmarkPostKafkaBaseline(b *testing.B) {
+	postParallel(b, bench.BaselineHandler(benchClient(b), "t1.in.id.pg.m.batch.t.events"))
+}
+
+// benchClient connects to a plaintext embedded broker.
+func benchClient(b *testing.B) *kafka.Client {
+	br := brokertest.StartWith(b, brokertest.Options{Plaintext: true})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kafka.Connect(ctx, br.Kafka, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(cl.Close)
+	return cl
+}
+
+func postParallel(b *testing.B, srv http.Handler) {
+	once := true
+	postLoop(b, srv, func() bool { ok := once; once = false; return ok }) // creates the topic
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) { postLoop(b, srv, pb.Next) })
+}
