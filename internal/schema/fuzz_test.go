@@ -47,6 +47,10 @@ func FuzzParse(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(again, e) {
 			t.Fatalf("flattening is not deterministic")
 		}
+		// The fast path and the checked path flatten alike.
+		if checked := parseChecked(raw); !reflect.DeepEqual(checked, e) {
+			t.Fatalf("fast path %+v, checked path %+v", e, checked)
+		}
 		keys := map[string]bool{}
 		for _, fl := range e.Fields {
 			if keys[fl.Key] {
@@ -152,4 +156,12 @@ func keysOf(e Event) []string {
 		keys[i] = f.Key
 	}
 	return keys
+}
+
+// parseChecked flattens valid input on Parse's checked path only.
+func parseChecked(raw []byte) Event {
+	var p parser
+	p.reset(raw)
+	p.object(skipWS(raw, 0), 0)
+	return Event{Fields: p.finish()}
 }

@@ -66,8 +66,30 @@ type Parser struct{ p parser }
 
 // Parse is the package's Parse with the parser's scratch space.
 func (ps *Parser) Parse(raw []byte) (Event, error) {
+	p := &ps.p
+	p.reset(raw)
+	defer p.release()
+	start := skipWS(raw, 0)
+	if start < len(raw) && raw[start] == '{' {
+		if end, ok := p.fastObject(start, 0); ok && skipWS(raw, end) == len(raw) {
+			return Event{Fields: p.finish()}, nil
+		}
+	}
+	// The checked path: check the whole input, then flatten it again with
+	// every hint known before the fields it applies to.
+	if err := check(raw); err != nil {
+		return Event{}, err
+	}
+	p.rewind()
+	p.object(start, 0)
+	return Event{Fields: p.finish()}, nil
+}
+
+// check says what is wrong with input that is not one JSON object in
+// valid UTF-8.
+func check(raw []byte) error {
 	if !utf8.Valid(raw) {
-		return Event{}, fmt.Errorf("%w at byte %d", ErrInvalidUTF8, firstInvalidUTF8(raw))
+		return fmt.Errorf("%w at byte %d", ErrInvalidUTF8, firstInvalidUTF8(raw))
 	}
 	if !json.Valid(raw) {
 		var v json.RawMessage
@@ -75,27 +97,35 @@ func (ps *Parser) Parse(raw []byte) (Event, error) {
 		if err == nil { // cannot happen: Valid and Unmarshal agree
 			err = errors.New("rejected")
 		}
-		return Event{}, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+		return fmt.Errorf("%w: %v", ErrInvalidJSON, err)
 	}
-	start := skipWS(raw, 0)
-	if raw[start] != '{' {
-		return Event{}, fmt.Errorf("%w: got %s", ErrNotObject, kindOf(raw[start]))
+	if c := raw[skipWS(raw, 0)]; c != '{' {
+		return fmt.Errorf("%w: got %s", ErrNotObject, kindOf(c))
 	}
-	// Every member has a colon: their count bounds the fields. The fields
-	// and the input's string belong to the event; the rest is scratch.
+	return nil
+}
+
+// reset readies the parser for raw. Every member has a colon: their count
+// bounds the fields. The fields and the input's string go to the event;
+// the rest is scratch, sized once.
+func (p *parser) reset(raw []byte) {
 	n := min(bytes.Count(raw, []byte{':'}), 1024)
-	p := &ps.p
 	p.src, p.str, p.fields = raw, string(raw), make([]Field, 0, n)
-	if cap(p.members) == 0 { // first use: size the scratch once
+	if cap(p.members) == 0 {
 		p.spans, p.arena = make([]span, 0, n), make([]byte, 0, len(raw))
 		p.members, p.key = make([]member, 0, 32), make([]byte, 0, 128)
 	}
-	p.spans, p.arena, p.members, p.hints, p.key = p.spans[:0], p.arena[:0], p.members[:0], p.hints[:0], p.key[:0]
-	p.object(start, 0)
-	ev := Event{Fields: p.finish()}
-	p.src, p.str, p.fields = nil, "", nil
-	return ev, nil
+	p.rewind()
 }
+
+// rewind drops what a partial pass emitted.
+func (p *parser) rewind() {
+	p.fields, p.spans, p.arena = p.fields[:0], p.spans[:0], p.arena[:0]
+	p.members, p.hints, p.key = p.members[:0], p.hints[:0], p.key[:0]
+}
+
+// release lets go of what belongs to the event.
+func (p *parser) release() { p.src, p.str, p.fields = nil, "", nil }
 
 func firstInvalidUTF8(b []byte) int {
 	for i := 0; i < len(b); {
@@ -137,7 +167,8 @@ type hint struct {
 	sqlType string
 }
 
-// parser walks input already checked by json.Valid, so it trusts the
+// parser flattens events. Its checked path (object and the functions it
+// calls) walks input already checked by json.Valid, so it trusts the
 // syntax. Its slices are stacks shared by the nesting levels.
 type parser struct {
 	src     []byte
