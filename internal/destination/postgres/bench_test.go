@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/schema"
@@ -126,4 +127,67 @@ func benchBatch(table string, n int) schema.Batch {
 		}
 	}
 	return schema.Batch{Table: schema.Table{Name: table, Columns: cols, PrimaryKey: []string{"message_id"}, TimestampColumn: "timestamp"}, Rows: rows}
+}
+
+// BenchmarkCopyEncode is the client's share of BenchmarkLoad/dedup=false
+// and BenchmarkCopyFromRaw without a server: the rows planned and encoded
+// as pgx's CopyFrom encodes them.
+func BenchmarkCopyEncode(b *testing.B) {
+	batch := benchBatch("bench", benchRows)
+	stored := batch.Table
+	stored.Columns = append([]schema.Column(nil), batch.Table.Columns...)
+	oids := make([]uint32, len(stored.Columns))
+	for i, c := range stored.Columns {
+		stored.Columns[i].SQLType = defaultTypes[c.Type]
+		oids[i] = map[schema.DataType]uint32{
+			schema.Text: pgtype.TextOID, schema.Timestamp: pgtype.TimestamptzOID, schema.Int: pgtype.Int8OID,
+			schema.Float: pgtype.Float8OID, schema.Bool: pgtype.BoolOID, schema.JSON: pgtype.JSONBOID,
+		}[c.Type]
+	}
+	raw := make([][]any, len(batch.Rows))
+	for i, r := range batch.Rows {
+		raw[i] = append([]any(nil), r...)
+		for j, v := range raw[i] {
+			if v == schema.Absent {
+				raw[i][j] = nil
+			}
+		}
+	}
+	sources := map[string]func() pgx.CopyFromSource{
+		"load": func() pgx.CopyFromSource {
+			p, err := (&DB{}).plan(batch, stored, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return pgx.CopyFromRows(p.rows)
+		},
+		"raw": func() pgx.CopyFromSource { return pgx.CopyFromRows(raw) },
+	}
+	for _, name := range []string{"load", "raw"} {
+		b.Run(name, func(b *testing.B) {
+			m := pgtype.NewMap()
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				src := sources[name]()
+				for src.Next() {
+					values, err := src.Values()
+					if err != nil {
+						b.Fatal(err)
+					}
+					buf = buf[:0]
+					for i, v := range values {
+						out, err := m.Encode(oids[i], pgtype.BinaryFormatCode, v, buf)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if out != nil { // nil for NULL
+							buf = out
+						}
+					}
+				}
+			}
+			b.ReportMetric(float64(len(batch.Rows)*b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
 }
