@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -37,6 +38,7 @@ func run() int {
 		env     multi
 
 		inprocBaseline bool
+		only           []string
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&quick, "quick", false, "shorter runs (same keys), under 3 minutes")
@@ -44,6 +46,15 @@ func run() int {
 	fs.BoolVar(&keep, "keep", false, "keep the work directory (logs, data) instead of removing it")
 	fs.StringVar(&profile, "profile", "", "run bulker in-process and write CPU and allocation profiles of the ingest and load phases into this directory")
 	fs.Var(&env, "bulker-env", "KEY=value added to the environment of the bulker processes (e.g. GOMEMLIMIT=64MiB); repeatable")
+	fs.Func("only", "run only these phases, comma-separated ("+strings.Join(bench.Phases, ", ")+"); for profiling one", func(v string) error {
+		only = strings.Split(v, ",")
+		for _, p := range only {
+			if !slices.Contains(bench.Phases, p) {
+				return fmt.Errorf("unknown phase %q", p)
+			}
+		}
+		return nil
+	})
 	fs.BoolVar(&inprocBaseline, "baseline-inprocess", false, "serve the baseline handler inside the bench process (shares the load generator's runtime) instead of a process of its own")
 	if len(os.Args) == 5 && os.Args[1] == serveBaseline {
 		return runBaseline(os.Args[2], os.Args[3], os.Args[4])
@@ -96,7 +107,7 @@ func run() int {
 	if quick {
 		sizes = bench.Quick
 	}
-	o := bench.Options{Sizes: sizes, Bins: bins, WorkDir: work, PGDSN: pgDSN, Log: log, Out: os.Stdout, BulkerEnv: env, Started: start}
+	o := bench.Options{Sizes: sizes, Bins: bins, WorkDir: work, PGDSN: pgDSN, Log: log, Out: os.Stdout, BulkerEnv: env, Started: start, Only: only}
 	if !inprocBaseline {
 		self, err := os.Executable()
 		if err != nil {

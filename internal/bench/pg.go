@@ -14,6 +14,7 @@ import (
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/destination/postgres"
+	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/schema"
 )
 
@@ -246,4 +247,24 @@ func WaitRows(ctx context.Context, c Counter, table string, n int64, every, time
 		case <-time.After(every):
 		}
 	}
+}
+
+// committedFirst counts rows only once the consumer group has committed
+// n records of its topic: bulker commits offsets after the rows are, so
+// until then the table cannot be complete, and a count(*) of a growing
+// table every few milliseconds would load the server being measured.
+type committedFirst struct {
+	kc           *kafka.Client
+	group, topic string
+	n            int64
+	rows         Counter
+}
+
+// Count implements Counter.
+func (c committedFirst) Count(ctx context.Context, table string) (int64, error) {
+	done, err := c.kc.Committed(ctx, c.group, c.topic)
+	if err != nil || done < c.n {
+		return 0, err
+	}
+	return c.rows.Count(ctx, table)
 }

@@ -256,3 +256,23 @@ func ProcCPUSeconds(pid int) (float64, error) {
 	}
 	return (u + st) / 100, nil
 }
+
+// CommCPUSeconds reads the CPU time of every process whose command name is
+// comm (a local PostgreSQL's backends are all "postgres"), by pid.
+func CommCPUSeconds(comm string) map[int]float64 {
+	out := map[int]float64{}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(b)) != comm {
+			continue
+		}
+		if s, err := ProcCPUSeconds(pid); err == nil {
+			out[pid] = s
+		}
+	}
+	return out
+}

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +68,9 @@ type Options struct {
 	// Profile, when set, is called at the start of the "baseline", "ingest"
 	// and "load" phases; the function it returns is called at their end.
 	Profile func(phase string) (stop func())
+	// Only, when set, runs just these phases (see Phases); the keys of the
+	// others are missing from the results.
+	Only []string
 }
 
 const token = "bench-token"
@@ -124,15 +128,21 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		}
 	}()
 
-	r.phase(ctx, "ingest, e2e, sqlite, stream", r.ingestPhases)
-	r.phase(ctx, "ingest without loader (diagnostic)", r.noLoaderPhase)
-	r.phase(ctx, "load and copy", r.loadPhase)
-	r.phase(ctx, "ping", r.pingPhase)
-	r.phase(ctx, "raw rtt", r.rawRTTPhase)
+	r.phase(ctx, "ingest", "ingest, e2e, sqlite, stream", r.ingestPhases)
+	r.phase(ctx, "noloader", "ingest without loader (diagnostic)", r.noLoaderPhase)
+	r.phase(ctx, "load", "load and copy", r.loadPhase)
+	r.phase(ctx, "ping", "ping", r.pingPhase)
+	r.phase(ctx, "rawrtt", "raw rtt", r.rawRTTPhase)
 	return r.res, nil
 }
 
-func (r *runner) phase(ctx context.Context, name string, f func(context.Context) error) {
+// Phases are the names Options.Only takes.
+var Phases = []string{"ingest", "noloader", "load", "ping", "rawrtt"}
+
+func (r *runner) phase(ctx context.Context, id, name string, f func(context.Context) error) {
+	if len(r.o.Only) > 0 && !slices.Contains(r.o.Only, id) {
+		return
+	}
 	if ctx.Err() != nil {
 		r.res.Fail(name, ctx.Err())
 		return
@@ -331,8 +341,9 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 // the returned function says how much each used per event.
 func (r *runner) cpuMeter(baseline *Proc, svc Service) func(events int) string {
 	type cpuer interface{ CPUSeconds() (float64, error) }
-	names := []string{"bench", "broker", "baseline", "bulker"}
-	read := func() []float64 {
+	names := []string{"bench", "broker", "baseline", "bulker", "postgres"}
+	pgStart := CommCPUSeconds("postgres")
+	read := func(pg map[int]float64) []float64 {
 		v := make([]float64, len(names))
 		v[0], _ = ProcCPUSeconds(os.Getpid())
 		v[1], _ = r.brokerP.CPUSeconds()
@@ -342,11 +353,15 @@ func (r *runner) cpuMeter(baseline *Proc, svc Service) func(events int) string {
 		if c, ok := svc.(cpuer); ok {
 			v[3], _ = c.CPUSeconds()
 		}
+		// Backends started meanwhile count from zero; ended ones are lost.
+		for pid, s := range CommCPUSeconds("postgres") {
+			v[4] += s - pg[pid]
+		}
 		return v
 	}
-	start := read()
+	start := read(pgStart)
 	return func(events int) string {
-		end := read()
+		end := read(pgStart)
 		var b strings.Builder
 		for i, n := range names {
 			if i > 0 {
@@ -473,6 +488,13 @@ func (r *runner) loadPhase(ctx context.Context) error {
 		return err
 	}
 	dest := r.pgDest("pgload", destination.ModeBatch)
+	kc, err := kafka.Connect(ctx, r.kcfg, r.o.Log)
+	if err != nil {
+		return err
+	}
+	defer kc.Close()
+	// The group of a topic's loader is named after the topic.
+	rows := committedFirst{kc: kc, group: topic, topic: topic, n: int64(n), rows: r.pg}
 	stopProfile := func() {}
 	if r.o.Profile != nil {
 		stopProfile = r.o.Profile("load")
@@ -483,8 +505,10 @@ func (r *runner) loadPhase(ctx context.Context) error {
 		stopProfile()
 		return err
 	}
-	end, err := WaitRows(ctx, r.pg, "load", int64(n), 100*time.Millisecond, 10*time.Minute, alive(svc))
+	cpu := r.cpuMeter(nil, svc)
+	end, err := WaitRows(ctx, rows, "load", int64(n), 50*time.Millisecond, 10*time.Minute, alive(svc))
 	stopProfile()
+	loadCPU := cpu(n)
 	rss, rssErr := svc.PeakRSSMB()
 	if serr := svc.Stop(); serr != nil {
 		r.o.Log.Warn("stopping bulker", "err", serr)
@@ -497,6 +521,7 @@ func (r *runner) loadPhase(ctx context.Context) error {
 	if rssErr == nil {
 		r.progress("load_rows_per_s = %.0f (bulker peak RSS %.0f MiB while loading)", rate, rss)
 	}
+	r.progress("  CPU µs/row: %s", loadCPU)
 	cps, err := r.pg.CopyRows(ctx, "load", n, func(i int) []byte { return Event(i, t0) }, r.o.Log)
 	if err != nil {
 		return err

@@ -177,3 +177,20 @@ func (c *Client) Topics(ctx context.Context) ([]string, error) {
 	}
 	return td.Names(), nil
 }
+
+// Committed returns the sum of the offsets group has committed on topic:
+// the number of records it is done with, when the topic started at 0.
+func (c *Client) Committed(ctx context.Context, group, topic string) (int64, error) {
+	offs, err := kadm.NewClient(c.cl).FetchOffsets(ctx, group)
+	if err != nil {
+		return 0, fmt.Errorf("reading offsets of group %s: %w", group, err)
+	}
+	var n int64
+	for _, o := range offs[topic] {
+		if o.Err != nil {
+			return 0, fmt.Errorf("reading offsets of group %s: %w", group, o.Err)
+		}
+		n += o.At
+	}
+	return n, nil
+}
