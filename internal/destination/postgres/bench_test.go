@@ -159,7 +159,7 @@ func BenchmarkCopyEncode(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			return pgx.CopyFromRows(p.rows)
+			return newCopySource(&p, true)
 		},
 		"raw": func() pgx.CopyFromSource { return pgx.CopyFromRows(raw) },
 	}

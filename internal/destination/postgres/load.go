@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/schema"
@@ -62,12 +63,14 @@ func (d *DB) Load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 	return nil
 }
 
-// plan is one load worked out before the transaction.
+// plan is one load worked out before the transaction. Its rows hold the
+// batch's values: they are converted as they are written, which spares
+// COPY a converted copy of the whole batch.
 type plan struct {
 	columns []schema.Column // the batch's, in batch order
 	target  []string        // stored SQL type per column
 	pk      []string        // conflict target when deduplicating
-	rows    [][]any         // converted for the carrier types
+	rows    [][]any         // the batch's, merged per key when deduplicating
 	groups  []group
 }
 
@@ -156,54 +159,52 @@ func (d *DB) storedTable(ctx context.Context, want schema.Table) (schema.Table, 
 	return t, nil
 }
 
-// plan converts the rows, merges them per key when deduplicating and
+// plan checks the rows' width, merges them per key when deduplicating and
 // groups them by the columns they carry.
 func (d *DB) plan(b schema.Batch, stored schema.Table, dedup bool) (plan, error) {
-	p := plan{columns: b.Table.Columns}
+	p := plan{columns: b.Table.Columns, rows: b.Rows}
 	for _, c := range b.Table.Columns {
 		sc, _ := stored.Column(c.Name)
 		p.target = append(p.target, sc.SQLType)
 	}
-	rows := b.Rows
-	if dedup {
-		p.pk = stored.PrimaryKey
-		if len(p.pk) == 0 {
-			return p, fmt.Errorf("deduplicate needs a primary key, table %s has none", d.ident(b.Table.Name))
-		}
-		var key []int
-		for _, k := range p.pk {
-			i := columnIndex(b.Table, k)
-			if i < 0 {
-				return p, fmt.Errorf("%w: batch lacks primary key column %q", destination.ErrData, k)
-			}
-			key = append(key, i)
-		}
-		rows = destination.MergeByKey(rows, key)
-	}
-	p.rows = make([][]any, len(rows))
-	index := map[string]int{}
-	var sig []byte
-	for r, row := range rows {
+	for r, row := range p.rows {
 		if len(row) != len(p.columns) {
 			return p, fmt.Errorf("%w: row %d has %d values for %d columns", destination.ErrData, r, len(row), len(p.columns))
 		}
-		out := make([]any, len(row), len(row)+1) // room for stage's group number
-		sig = sig[:0]
-		for c, v := range row {
-			present := byte('1')
-			if v == schema.Absent {
-				present = '0'
-			}
-			sig = append(sig, present)
-			cv, err := convert(p.columns[c].Type, v)
-			if err != nil {
-				return p, fmt.Errorf("%w: row %d column %q: %w", destination.ErrData, r, p.columns[c].Name, err)
-			}
-			out[c] = cv
+	}
+	if !dedup {
+		// One INSERT of every column: absent is NULL for a new row.
+		all := group{present: make([]int, len(p.columns)), rows: make([]int, len(p.rows))}
+		for c := range all.present {
+			all.present[c] = c
 		}
-		p.rows[r] = out
-		if !dedup {
-			sig = sig[:0] // one INSERT: absent is NULL for a new row
+		for r := range all.rows {
+			all.rows[r] = r
+		}
+		p.groups = []group{all}
+		return p, nil
+	}
+	p.pk = stored.PrimaryKey
+	if len(p.pk) == 0 {
+		return p, fmt.Errorf("deduplicate needs a primary key, table %s has none", d.ident(b.Table.Name))
+	}
+	var key []int
+	for _, k := range p.pk {
+		i := columnIndex(b.Table, k)
+		if i < 0 {
+			return p, fmt.Errorf("%w: batch lacks primary key column %q", destination.ErrData, k)
+		}
+		key = append(key, i)
+	}
+	p.rows = destination.MergeByKey(p.rows, key)
+	index := map[string]int{}
+	sig := make([]byte, len(p.columns))
+	for r, row := range p.rows {
+		for c, v := range row {
+			sig[c] = '1'
+			if v == schema.Absent {
+				sig[c] = '0'
+			}
 		}
 		g, ok := index[string(sig)]
 		if !ok {
@@ -211,7 +212,7 @@ func (d *DB) plan(b schema.Batch, stored schema.Table, dedup bool) (plan, error)
 			index[string(sig)] = g
 			var present []int
 			for c := range p.columns {
-				if len(sig) == 0 || sig[c] == '1' {
+				if sig[c] == '1' {
 					present = append(present, c)
 				}
 			}
@@ -236,7 +237,10 @@ func (d *DB) write(ctx context.Context, tx pgx.Tx, table string, p plan, o desti
 	}
 	if len(p.rows)*len(p.columns) <= d.valuesMax {
 		for _, g := range p.groups {
-			sql, args := d.insertValues(table, p, g)
+			sql, args, err := d.insertValues(table, p, g)
+			if err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, sql, args...); err != nil {
 				return err
 			}
@@ -250,8 +254,9 @@ func (d *DB) write(ctx context.Context, tx pgx.Tx, table string, p plan, o desti
 		for i, c := range p.columns {
 			names[i] = c.Name
 		}
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{d.schema, table}, names, pgx.CopyFromRows(p.rows))
-		return err
+		src := newCopySource(&p, true)
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{d.schema, table}, names, src)
+		return src.result(err)
 	}
 	if err := d.stage(ctx, tx, p); err != nil {
 		return err
@@ -283,8 +288,8 @@ func (p plan) copiesDirectly() bool {
 	return true
 }
 
-// stage COPYs the rows into a temporary table dropped at commit, with the
-// group number of each row in the last column.
+// stage COPYs the rows into a temporary table dropped at commit, group
+// after group, with the group number of each row in the last column.
 func (d *DB) stage(ctx context.Context, tx pgx.Tx, p plan) error {
 	var sb strings.Builder
 	names := make([]string, 0, len(p.columns)+1)
@@ -299,21 +304,9 @@ func (d *DB) stage(ctx context.Context, tx pgx.Tx, p plan) error {
 	if _, err := tx.Exec(ctx, sb.String()); err != nil {
 		return err
 	}
-	groupOf := make([]int32, len(p.rows))
-	for g, grp := range p.groups {
-		for _, r := range grp.rows {
-			groupOf[r] = int32(g)
-		}
-	}
-	i := -1
-	_, err := tx.CopyFrom(ctx, staging, names, pgx.CopyFromFunc(func() ([]any, error) {
-		i++
-		if i == len(p.rows) {
-			return nil, nil
-		}
-		return append(p.rows[i], groupOf[i]), nil
-	}))
-	return err
+	src := newCopySource(&p, false)
+	_, err := tx.CopyFrom(ctx, staging, names, src)
+	return src.result(err)
 }
 
 // insertSelect moves one group from the temporary table into table.
@@ -331,7 +324,7 @@ func (d *DB) insertSelect(table string, p plan, g group, n int, filter bool) str
 }
 
 // insertValues renders one group as a multi-row INSERT … VALUES.
-func (d *DB) insertValues(table string, p plan, g group) (string, []any) {
+func (d *DB) insertValues(table string, p plan, g group) (string, []any, error) {
 	var sb strings.Builder
 	args := make([]any, 0, len(g.rows)*len(g.present))
 	sb.WriteString("INSERT INTO " + d.ident(table) + " (" + columnList(p, g) + ") VALUES ")
@@ -344,14 +337,18 @@ func (d *DB) insertValues(table string, p plan, g group) (string, []any) {
 			if j > 0 {
 				sb.WriteString(", ")
 			}
-			args = append(args, p.rows[r][c])
+			v, err := convert(p.columns[c].Type, p.rows[r][c])
+			if err != nil {
+				return "", nil, valueError(p, r, c, err)
+			}
+			args = append(args, v)
 			param := "$" + strconv.Itoa(len(args)) + "::" + carrierTypes[p.columns[c].Type]
 			sb.WriteString(cast(param, p.columns[c].Type, p.target[c]))
 		}
 		sb.WriteByte(')')
 	}
 	sb.WriteString(onConflict(p, g))
-	return sb.String(), args
+	return sb.String(), args, nil
 }
 
 func columnList(p plan, g group) string {
@@ -442,7 +439,9 @@ func (d *DB) swap(ctx context.Context, tx pgx.Tx, loaded string, t schema.Table)
 }
 
 // convert checks a value against its column's logical type and prepares
-// it for the carrier type.
+// it for the carrier type. JSON becomes string or []byte, which pgx writes
+// as they are into text, json and jsonb alike. A value fit as it is comes
+// back as it came, not boxed again.
 func convert(t schema.DataType, v any) (any, error) {
 	if v == nil || v == schema.Absent {
 		return nil, nil
@@ -457,28 +456,134 @@ func convert(t schema.DataType, v any) (any, error) {
 		_, ok = v.(float64)
 	case schema.Timestamp:
 		if ts, isTime := v.(time.Time); isTime {
-			// PostgreSQL keeps microseconds; round as it does for text input
-			// (pgx would truncate).
-			return ts.Round(time.Microsecond), nil
+			return timestamptz(ts), nil
 		}
 	case schema.Text:
-		if s, isString := v.(string); isString {
+		var s string
+		if s, ok = v.(string); ok && !textOK(s) {
 			return sanitizeText(s), nil
 		}
 	case schema.JSON:
 		switch j := v.(type) {
 		case json.RawMessage:
+			// pgx writes a json.RawMessage into text only by reflection.
+			if jsonOK(j) {
+				return []byte(j), nil
+			}
 			return sanitizeJSON(j), nil
 		case []byte:
-			return sanitizeJSON(j), nil
+			if ok = jsonOK(j); !ok {
+				return sanitizeJSON(j), nil
+			}
 		case string:
-			return sanitizeJSON([]byte(j)), nil
+			if ok = jsonOK([]byte(j)); !ok {
+				return sanitizeJSON([]byte(j)), nil
+			}
 		}
 	}
 	if !ok {
 		return nil, fmt.Errorf("%T value for a %s column", v, t)
 	}
 	return v, nil
+}
+
+// timestamptz is t as pgx encodes it with no wrapper, rounded to
+// microseconds as PostgreSQL rounds text input (pgx would truncate).
+func timestamptz(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t.Round(time.Microsecond), Valid: true}
+}
+
+// valueError names the row and column of a value convert rejects.
+func valueError(p plan, r, c int, err error) error {
+	return fmt.Errorf("%w: row %d column %q: %w", destination.ErrData, r, p.columns[c].Name, err)
+}
+
+// copySource feeds the planned rows to COPY group after group, each row
+// converted into the same slice, since COPY encodes a row before it asks
+// for the next. The common values take no allocation.
+type copySource struct {
+	p *plan
+	// staged adds the group number as a last column, for stage.
+	staged bool
+	// rawJSON marks the JSON columns COPY writes into json or jsonb, which
+	// take a json.RawMessage as it is.
+	rawJSON []bool
+	g, i    int // the current row is p.rows[p.groups[g].rows[i]]
+	row     []any
+	// ts holds the current row's timestamps, which row points to: a
+	// pointer fits in an interface without an allocation.
+	ts  []pgtype.Timestamptz
+	err error
+}
+
+// newCopySource reads p's rows for a COPY into the table itself (direct)
+// or into stage's temporary table.
+func newCopySource(p *plan, direct bool) *copySource {
+	n := len(p.columns)
+	s := &copySource{p: p, staged: !direct, rawJSON: make([]bool, n), i: -1,
+		row: make([]any, n, n+1), ts: make([]pgtype.Timestamptz, n)}
+	if s.staged {
+		s.row = s.row[:n+1]
+	}
+	for c, col := range p.columns {
+		base := baseType(p.target[c])
+		s.rawJSON[c] = direct && col.Type == schema.JSON && (base == "json" || base == "jsonb")
+	}
+	return s
+}
+
+// Next implements pgx.CopyFromSource.
+func (s *copySource) Next() bool {
+	if s.err != nil {
+		return false
+	}
+	s.i++
+	for s.g < len(s.p.groups) && s.i == len(s.p.groups[s.g].rows) {
+		s.g, s.i = s.g+1, 0
+	}
+	return s.g < len(s.p.groups)
+}
+
+// Values implements pgx.CopyFromSource.
+func (s *copySource) Values() ([]any, error) {
+	r := s.p.groups[s.g].rows[s.i]
+	for c, v := range s.p.rows[r] {
+		switch x := v.(type) {
+		case time.Time:
+			if s.p.columns[c].Type == schema.Timestamp {
+				s.ts[c] = timestamptz(x)
+				s.row[c] = &s.ts[c]
+				continue
+			}
+		case json.RawMessage:
+			if s.rawJSON[c] && jsonOK(x) {
+				s.row[c] = v
+				continue
+			}
+		}
+		cv, err := convert(s.p.columns[c].Type, v)
+		if err != nil {
+			s.err = valueError(*s.p, r, c, err)
+			return nil, s.err
+		}
+		s.row[c] = cv
+	}
+	if s.staged {
+		s.row[len(s.p.columns)] = int32(s.g)
+	}
+	return s.row, nil
+}
+
+// Err implements pgx.CopyFromSource.
+func (s *copySource) Err() error { return s.err }
+
+// result is the outcome of a COPY from s that returned err: the value s
+// rejected, which the server saw only as a cancelled COPY, or else err.
+func (s *copySource) result(err error) error {
+	if s.err != nil {
+		return s.err
+	}
+	return err
 }
 
 func columnIndex(t schema.Table, name string) int {

@@ -16,31 +16,48 @@ import (
 )
 
 // TestNULReplaced: NUL, which PostgreSQL rejects, arrives as U+FFFD in
-// text, jsonb and json columns, and the event is stored.
+// text, jsonb and json columns, and the event is stored, by VALUES and by
+// COPY; JSON goes into a text column too.
 func TestNULReplaced(t *testing.T) {
 	env := newTestEnv(t)
-	d := env.open(t)
 	ctx := context.Background()
 	cols := []schema.Column{
 		{Name: "id", Type: schema.Int}, {Name: "s", Type: schema.Text},
 		{Name: "jb", Type: schema.JSON}, {Name: "j", Type: schema.JSON, SQLType: "json"},
+		{Name: "jt", Type: schema.JSON, SQLType: "text"},
 	}
 	doc := json.RawMessage(`{"a":"x\u0000y","n":[{"b":"\u0000"}]}`)
-	b := schema.Batch{Table: schema.Table{Name: "nul", Columns: cols}, Rows: [][]any{{int64(1), "a\x00b", doc, doc}}}
-	if _, err := d.EnsureTable(ctx, b.Table); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Load(ctx, b, destination.LoadOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var s, jb, j string
-	err := env.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT s, jb->>'a', j->'n'->0->>'b' FROM %s`,
-		pgx.Identifier{env.schema, "nul"}.Sanitize())).Scan(&s, &jb, &j)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s != "a\uFFFDb" || jb != "x\uFFFDy" || j != "\uFFFD" {
-		t.Errorf("read back %q, %q, %q; want NUL as U+FFFD", s, jb, j)
+	clean := json.RawMessage(`{"a":"xy"}`)
+	for _, valuesMax := range []int{valuesMaxParams, 0} {
+		d := env.open(t)
+		d.valuesMax = valuesMax
+		b := schema.Batch{Table: schema.Table{Name: fmt.Sprintf("nul_%d", valuesMax), Columns: cols}, Rows: [][]any{
+			{int64(1), "a\x00b", doc, doc, doc},
+			{int64(2), "ok", clean, clean, clean},
+		}}
+		if _, err := d.EnsureTable(ctx, b.Table); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Load(ctx, b, destination.LoadOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var s, jb, j, jt string
+		err := env.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT s, jb->>'a', j->'n'->0->>'b', jt::jsonb->>'a' FROM %s WHERE id = 1`,
+			d.ident(b.Table.Name))).Scan(&s, &jb, &j, &jt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s != "a\uFFFDb" || jb != "x\uFFFDy" || j != "\uFFFD" || jt != "x\uFFFDy" {
+			t.Errorf("valuesMax %d: read back %q, %q, %q, %q; want NUL as U+FFFD", valuesMax, s, jb, j, jt)
+		}
+		err = env.db.QueryRowContext(ctx, fmt.Sprintf(`SELECT jb::text, j::text, jt FROM %s WHERE id = 2`,
+			d.ident(b.Table.Name))).Scan(&jb, &j, &jt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jb != `{"a": "xy"}` || j != string(clean) || jt != string(clean) {
+			t.Errorf("valuesMax %d: read back %q, %q, %q; want %s", valuesMax, jb, j, jt, clean)
+		}
 	}
 }
 

@@ -11,19 +11,31 @@ import (
 // the event and a visible trace of the odd character.
 const replacement = "\uFFFD"
 
+// textOK reports whether s is storable in a text column as it is.
+func textOK(s string) bool {
+	return strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
+}
+
 // sanitizeText makes s storable in a text column.
 func sanitizeText(s string) string {
-	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
+	if textOK(s) {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, replacement), "\x00", replacement)
+}
+
+// jsonOK reports whether JSON text is storable in json and jsonb as it is:
+// no NUL, no \u escape (which might be \u0000 or a lone surrogate), valid
+// UTF-8.
+func jsonOK(b []byte) bool {
+	return bytes.IndexByte(b, 0) < 0 && !bytes.Contains(b, []byte(`\u`)) && utf8.Valid(b)
 }
 
 // sanitizeJSON makes JSON text storable in json and jsonb: NUL bytes and the
 // escape \u0000 become U+FFFD, and so do unpaired surrogate escapes, which
 // jsonb rejects too. An escaped backslash before "u0000" is left alone.
 func sanitizeJSON(b []byte) string {
-	if bytes.IndexByte(b, 0) < 0 && !bytes.Contains(b, []byte(`\u`)) && utf8.Valid(b) {
+	if jsonOK(b) {
 		return string(b)
 	}
 	b = bytes.ToValidUTF8(b, []byte(replacement))
