@@ -94,8 +94,8 @@ type batch struct {
 	items []item
 }
 
-// run consumes until ctx ends. One batch is parsed and loaded while the next
-// is read; only the batch being loaded is held parsed, its larger form. The
+// run consumes until ctx ends. One batch is loaded while the next is read
+// and parsed, so the database and bulker's cores work at the same time. The
 // batches in hand when ctx ends are still loaded and committed if that takes
 // no longer than grace.
 func (w *worker) run(ctx context.Context, grace time.Duration) error {
@@ -113,14 +113,23 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 		stopReading()
 		loaded <- err
 	}()
-	err := w.readAll(readCtx, batches)
+	err := w.readAll(readCtx, loadCtx, batches)
 	close(batches)
 	return errors.Join(err, <-loaded)
 }
 
 // readAll polls records into batches until ctx ends, then hands over the
-// batch in hand.
-func (w *worker) readAll(ctx context.Context, out chan<- *batch) error {
+// batch in hand. Batches are parsed before they are handed over; parsing,
+// and dead-lettering what cannot be parsed, goes on until parseCtx ends,
+// which ends reading too: the batch stays uncommitted.
+func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error {
+	hand := func(b *batch) bool {
+		if w.parse(parseCtx, b) != nil {
+			return false
+		}
+		out <- b
+		return true
+	}
 	b := &batch{}
 	var flushAt time.Time
 	for {
@@ -133,7 +142,7 @@ func (w *worker) readAll(ctx context.Context, out chan<- *batch) error {
 		if ctx.Err() != nil {
 			// Records of this last poll are not committed: read again later.
 			if len(b.recs) > 0 {
-				out <- b
+				hand(b)
 			}
 			return nil
 		}
@@ -150,7 +159,9 @@ func (w *worker) readAll(ctx context.Context, out chan<- *batch) error {
 			continue
 		}
 		if w.stream() || len(b.recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
-			out <- b
+			if !hand(b) {
+				return nil
+			}
 			b = &batch{}
 		}
 	}
@@ -239,11 +250,7 @@ func parallel(n int, fn func(lo, hi int)) {
 // rest are drained unloaded and uncommitted, to be read again later.
 func (w *worker) loadAll(ctx context.Context, in <-chan *batch) error {
 	for b := range in {
-		err := w.parse(ctx, b)
-		if err == nil {
-			err = w.flushUntilDone(ctx, b)
-		}
-		if err != nil {
+		if err := w.flushUntilDone(ctx, b); err != nil {
 			for range in {
 			}
 			if ctx.Err() != nil {

@@ -1,10 +1,10 @@
 package schema
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -105,14 +105,12 @@ func check(raw []byte) error {
 	return nil
 }
 
-// reset readies the parser for raw. Every member has a colon: their count
-// bounds the fields. The fields and the input's string go to the event;
-// the rest is scratch, sized once.
+// reset readies the parser for raw. The input's string goes to the event;
+// the rest is scratch, sized on first use.
 func (p *parser) reset(raw []byte) {
-	n := min(bytes.Count(raw, []byte{':'}), 1024)
-	p.src, p.str, p.fields = raw, string(raw), make([]Field, 0, n)
+	p.src, p.str = raw, string(raw)
 	if cap(p.members) == 0 {
-		p.spans, p.arena = make([]span, 0, n), make([]byte, 0, len(raw))
+		p.fields, p.spans, p.arena = make([]Field, 0, 32), make([]span, 0, 32), make([]byte, 0, len(raw))
 		p.members, p.key = make([]member, 0, 32), make([]byte, 0, 128)
 	}
 	p.rewind()
@@ -124,8 +122,8 @@ func (p *parser) rewind() {
 	p.members, p.hints, p.key = p.members[:0], p.hints[:0], p.key[:0]
 }
 
-// release lets go of what belongs to the event.
-func (p *parser) release() { p.src, p.str, p.fields = nil, "", nil }
+// release lets go of the input.
+func (p *parser) release() { p.src, p.str = nil, "" }
 
 func firstInvalidUTF8(b []byte) int {
 	for i := 0; i < len(b); {
@@ -326,7 +324,11 @@ func (p *parser) finish() []Field {
 	for i, sp := range p.spans {
 		p.fields[i].Key = keys[sp.off : sp.off+sp.n]
 	}
-	return dedup(p.fields)
+	// A batch holds thousands of events: they get exactly their fields,
+	// and the scratch no longer holds on to this one.
+	fields := slices.Clone(dedup(p.fields))
+	clear(p.fields)
+	return fields
 }
 
 // text decodes the JSON string src[start:end]; without escapes it is cut
