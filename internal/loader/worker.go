@@ -64,6 +64,9 @@ type worker struct {
 	events   EventsLog
 	now      func() time.Time
 
+	// parsers keep their scratch space from one poll to the next.
+	parsers sync.Pool
+
 	// table caches the stored shape; it is dropped after any load error so
 	// that a table altered or dropped outside bulker is read again.
 	table       schema.Table
@@ -119,17 +122,11 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 }
 
 // readAll polls records into batches until ctx ends, then hands over the
-// batch in hand. Batches are parsed before they are handed over; parsing,
-// and dead-lettering what cannot be parsed, goes on until parseCtx ends,
-// which ends reading too: the batch stays uncommitted.
+// batch in hand. Records are parsed as they arrive, spreading the work over
+// the batch period instead of one burst that would compete with the HTTP
+// path; parsing, and dead-lettering what cannot be parsed, goes on until
+// parseCtx ends, which ends reading too: the batch stays uncommitted.
 func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error {
-	hand := func(b *batch) bool {
-		if w.parse(parseCtx, b) != nil {
-			return false
-		}
-		out <- b
-		return true
-	}
 	b := &batch{}
 	var flushAt time.Time
 	for {
@@ -142,7 +139,7 @@ func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error
 		if ctx.Err() != nil {
 			// Records of this last poll are not committed: read again later.
 			if len(b.recs) > 0 {
-				hand(b)
+				out <- b
 			}
 			return nil
 		}
@@ -154,31 +151,34 @@ func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error
 		if len(b.recs) == 0 && len(recs) > 0 {
 			flushAt = w.now().Add(w.cfg.Period)
 		}
-		b.recs = append(b.recs, recs...)
+		if w.parse(parseCtx, b, recs) != nil {
+			return nil
+		}
 		if len(b.recs) == 0 {
 			continue
 		}
 		if w.stream() || len(b.recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
-			if !hand(b) {
-				return nil
-			}
+			out <- b
 			b = &batch{}
 		}
 	}
 }
 
-// parse fills b.items from b.recs on every core; an event that can never
-// load goes to the dead-letter topic at once.
-func (w *worker) parse(ctx context.Context, b *batch) error {
-	recs := b.recs
-	b.items = make([]item, 0, len(recs))
+// parse adds recs to b, parsed on every core; an event that can never load
+// goes to the dead-letter topic at once.
+func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error {
+	b.recs = append(b.recs, recs...)
 	evs := make([]schema.Event, len(recs))
 	errs := make([]error, len(recs))
 	parallel(len(recs), func(lo, hi int) {
-		var p schema.Parser
-		for i := lo; i < hi; i++ {
-			evs[i], errs[i] = w.parseOne(&p, recs[i].Value)
+		p, _ := w.parsers.Get().(*schema.Parser)
+		if p == nil {
+			p = new(schema.Parser)
 		}
+		for i := lo; i < hi; i++ {
+			evs[i], errs[i] = w.parseOne(p, recs[i].Value)
+		}
+		w.parsers.Put(p)
 	})
 	for i, r := range recs {
 		if errs[i] != nil {
