@@ -165,3 +165,15 @@ func parseChecked(raw []byte) Event {
 	p.object(skipWS(raw, 0), 0)
 	return Event{Fields: p.finish()}
 }
+
+func FuzzValidObject(f *testing.F) {
+	for _, s := range []string{`{}`, ` {"a":[1,2,{"b":null}]} `, `[]`, `{"a":1}{}`, "{\"a\":\"\xff\"}", `{"a":"\u12"}`, `{"a":01}`, `{"a":-}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := utf8.Valid(b) && json.Valid(b) && bytes.HasPrefix(bytes.TrimLeft(b, " \t\r\n"), []byte("{"))
+		if got := ValidObject(b); got != want {
+			t.Fatalf("ValidObject(%q) = %v, want %v", b, got, want)
+		}
+	})
+}

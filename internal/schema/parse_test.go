@@ -312,3 +312,28 @@ func TestParserReuse(t *testing.T) {
 		}
 	}
 }
+
+func TestValidObject(t *testing.T) {
+	deep := func(n int) []byte {
+		return []byte(`{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`)
+	}
+	for _, tc := range []struct {
+		in   []byte
+		want bool
+	}{
+		{[]byte(` {"a":{"b":[1,-2.5e3,"x\u00e9",true,null]}} `), true},
+		{[]byte(`{}`), true},
+		{deep(maxScanDepth + 10), true}, // beyond the quick check: encoding/json decides
+		{deep(20000), false},            // beyond encoding/json's nesting limit
+		{[]byte(`[]`), false},
+		{[]byte(`{"a":1}{}`), false},
+		{[]byte(`{"a":01}`), false},
+		{[]byte("{\"a\":\"\xff\"}"), false},
+		{[]byte(`{"a":"\x"}`), false},
+		{[]byte(""), false},
+	} {
+		if got := ValidObject(tc.in); got != tc.want {
+			t.Errorf("ValidObject(%.40q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

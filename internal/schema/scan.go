@@ -231,3 +231,18 @@ func scanNumber[T string | []byte](b T, i int) (int, bool) {
 	}
 	return i, true
 }
+
+// ValidObject reports whether b is exactly one JSON object in valid UTF-8,
+// whitespace around it allowed: the check Parse makes, without flattening.
+func ValidObject(b []byte) bool {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	if end, ok := validValue(b, i, 0); ok {
+		return skipWS(b, end) == len(b)
+	}
+	// The quick check gives up on deep nesting as on errors; rare input,
+	// which the checked path decides.
+	return check(b) == nil
+}
