@@ -30,26 +30,47 @@ func newPublisher(c *kafka.Client, partitions int32, replication int16, retentio
 	}
 }
 
-// Produce returns after the broker acknowledged the record.
-func (p *publisher) Produce(ctx context.Context, topic string, key, value []byte, headers map[string]string) error {
+// TryProduce hands the record to the client without waiting for room in
+// its buffer; done gets the broker's answer.
+func (p *publisher) TryProduce(ctx context.Context, r kafka.Record, done func(error)) {
+	p.produce(ctx, r, done, true)
+}
+
+// ProduceAsync is TryProduce that waits for room until ctx ends.
+func (p *publisher) ProduceAsync(ctx context.Context, r kafka.Record, done func(error)) {
+	p.produce(ctx, r, done, false)
+}
+
+func (p *publisher) produce(ctx context.Context, r kafka.Record, done func(error), try bool) {
 	p.mu.Lock()
-	known := p.known[topic]
+	known := p.known[r.Topic]
 	p.mu.Unlock()
-	if !known {
-		spec := p.spec
-		spec.Name = topic
-		if err := p.client.EnsureTopic(ctx, spec); err != nil {
-			return err
+	if known {
+		if try {
+			p.client.TryProduce(ctx, r, done)
+		} else {
+			p.client.ProduceAsync(ctx, r, done)
 		}
+		return
 	}
-	if err := p.client.Produce(ctx, topic, key, value, headers); err != nil {
+	// Creating the topic is a round trip to the controller; the caller
+	// waits for done, not for this, so that its own deadline holds.
+	go func() { done(p.first(ctx, r)) }()
+}
+
+// first produces the first record of a topic the publisher has not seen.
+func (p *publisher) first(ctx context.Context, r kafka.Record) error {
+	spec := p.spec
+	spec.Name = r.Topic
+	if err := p.client.EnsureTopic(ctx, spec); err != nil {
 		return err
 	}
-	if !known {
-		p.mu.Lock()
-		p.known[topic] = true
-		p.mu.Unlock()
-		p.notify(topic)
+	if err := p.client.Produce(ctx, r.Topic, r.Key, r.Value, r.Headers); err != nil {
+		return err
 	}
+	p.mu.Lock()
+	p.known[r.Topic] = true
+	p.mu.Unlock()
+	p.notify(r.Topic)
 	return nil
 }

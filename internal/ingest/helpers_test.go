@@ -19,6 +19,7 @@ import (
 	"github.com/streamforge/streamforge/internal/auth"
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/secret"
 )
 
@@ -35,8 +36,9 @@ func testDestinations() destMap {
 	}
 }
 
-// memProducer records what it is given; it is a fake for request-handling
-// tests (the Kafka path is tested against the embedded broker).
+// memProducer records what it is given and answers at once; it is a fake
+// for request-handling tests (the Kafka path is tested against the
+// embedded broker).
 type memProducer struct {
 	mu   sync.Mutex
 	recs []produced
@@ -49,14 +51,19 @@ type produced struct {
 	headers map[string]string
 }
 
-func (p *memProducer) Produce(_ context.Context, topic string, _, value []byte, headers map[string]string) error {
+func (p *memProducer) TryProduce(_ context.Context, r kafka.Record, done func(error)) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.err != nil {
-		return p.err
+		done(p.err)
+		return
 	}
-	p.recs = append(p.recs, produced{topic, append([]byte(nil), value...), headers})
-	return nil
+	p.recs = append(p.recs, produced{r.Topic, append([]byte(nil), r.Value...), r.Headers})
+	done(nil)
+}
+
+func (p *memProducer) ProduceAsync(ctx context.Context, r kafka.Record, done func(error)) {
+	p.TryProduce(ctx, r, done)
 }
 
 func (p *memProducer) count() int {

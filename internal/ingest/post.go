@@ -15,6 +15,7 @@ import (
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/topics"
 )
 
@@ -165,7 +166,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	// The topic names the destination and table; a header for each would
 	// be produced, stored and fetched again for every event.
 	headers := map[string]string{topics.HeaderReceivedAt: now.Format(time.RFC3339Nano)}
-	if err := s.produce(r.Context(), topic, body, headers); err != nil {
+	if err := s.produce(r.Context(), kafka.Record{Topic: topic, Value: body, Headers: headers}); err != nil {
 		if r.Context().Err() != nil {
 			// The client went away before the acknowledgement: not a Kafka
 			// fault, and the event may well be stored.
@@ -192,21 +193,67 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	_, _ = io.WriteString(w, successBody)
 }
 
-// produce waits for the broker's acknowledgement at most ProduceTimeout.
-// franz-go may keep a record it already sent until it learns its fate,
-// past the context's end; the answer is then 503 and the producing
-// goroutine finishes when the client does. Should the record land after
-// all, the client's retry duplicates it: at least once, never lost.
-func (s *Server) produce(ctx context.Context, topic string, body []byte, headers map[string]string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.d.ProduceTimeout)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- s.d.Producer.Produce(ctx, topic, nil, body, headers) }()
+// produce waits for the broker's acknowledgement at most ProduceTimeout,
+// or until the client goes away. The record's context is the request's,
+// which net/http cancels when the handler returns: franz-go then drops the
+// record if it is still buffered. One it already sent is kept until its
+// fate is known; should it land after a 503, the client's retry duplicates
+// it: at least once, never lost.
+func (s *Server) produce(ctx context.Context, rec kafka.Record) error {
+	w, _ := s.waiters.Get().(*waiter)
+	if w == nil {
+		w = newWaiter()
+	}
+	w.timer.Reset(s.d.ProduceTimeout)
+	deadline := time.Now().Add(s.d.ProduceTimeout)
+	s.d.Producer.TryProduce(ctx, rec, w.done)
+	answered, err := w.wait(ctx)
+	if answered && errors.Is(err, kafka.ErrBufferFull) {
+		// Rare: wait for room, within the same deadline. Only here does a
+		// context timer pay off, for franz-go to stop waiting.
+		bctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
+		s.d.Producer.ProduceAsync(bctx, rec, w.done)
+		answered, err = w.wait(ctx)
+	}
+	if !answered {
+		// The answer may still come: w's channel is not reused.
+		w.timer.Stop()
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for kafka to acknowledge: %w", ctx.Err())
+		}
+		return fmt.Errorf("kafka did not acknowledge within %s", s.d.ProduceTimeout)
+	}
+	w.timer.Stop()
+	s.waiters.Put(w)
+	return err
+}
+
+// waiter receives one produce answer. Pooled: a channel, a callback and a
+// timer per request cost more than the pool.
+type waiter struct {
+	ack   chan error // buffered: the answer never blocks franz-go
+	done  func(error)
+	timer *time.Timer
+}
+
+func newWaiter() *waiter {
+	w := &waiter{ack: make(chan error, 1), timer: time.NewTimer(time.Hour)}
+	w.timer.Stop()
+	w.done = func(err error) { w.ack <- err }
+	return w
+}
+
+// wait returns the answer, or answered false when the timer fired or ctx
+// ended first.
+func (w *waiter) wait(ctx context.Context) (answered bool, err error) {
 	select {
-	case err := <-done:
-		return err
+	case err := <-w.ack:
+		return true, err
+	case <-w.timer.C:
+		return false, nil
 	case <-ctx.Done():
-		return fmt.Errorf("waiting for kafka to acknowledge: %w", ctx.Err())
+		return false, nil
 	}
 }
 

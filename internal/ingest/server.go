@@ -19,12 +19,19 @@ import (
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/kafka"
 )
 
-// Producer writes one record and returns once the broker acknowledged it.
-// *kafka.Client implements it.
+// Producer hands records to Kafka; *kafka.Client implements it. Both
+// methods call done exactly once, when the broker acknowledged the record
+// or writing it failed, possibly after ctx ended: franz-go keeps a record
+// it already sent until it learns its fate. done does not block.
 type Producer interface {
-	Produce(ctx context.Context, topic string, key, value []byte, headers map[string]string) error
+	// TryProduce never waits: with the client's buffer full, done gets an
+	// error wrapping kafka.ErrBufferFull.
+	TryProduce(ctx context.Context, r kafka.Record, done func(error))
+	// ProduceAsync waits for room in the buffer until ctx ends.
+	ProduceAsync(ctx context.Context, r kafka.Record, done func(error))
 }
 
 // Destinations finds a configured destination by id.
@@ -83,6 +90,7 @@ type Server struct {
 	bulks   *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	tables  labelSet
+	waiters sync.Pool // of *waiter
 }
 
 // Rejection reasons, the bounded values of the reason label.

@@ -24,6 +24,9 @@ var (
 	ErrUnreachable = errors.New("kafka broker unreachable")
 	ErrAuth        = errors.New("kafka authentication failed")
 	ErrTLS         = errors.New("kafka TLS handshake failed")
+	// ErrBufferFull is TryProduce's answer when the client already holds
+	// as many unacknowledged records as it may.
+	ErrBufferFull = kgo.ErrMaxBuffered
 )
 
 // Record is a Kafka record as the rest of StreamForge sees it.
@@ -57,6 +60,11 @@ func (c Config) options() ([]kgo.Opt, error) {
 		kgo.SeedBrokers(c.Addrs()...),
 		kgo.DialTimeout(5 * time.Second),
 		kgo.AllowAutoTopicCreation(),
+		// Records go out at once, as ProduceSync sends them anyway: bulker's
+		// HTTP path waits for each acknowledgement of an asynchronous
+		// produce, and the default 10 ms linger would add to it. Records
+		// still batch while a request is in flight.
+		kgo.ProducerLinger(0),
 	}
 	if c.ClientID != "" {
 		opts = append(opts, kgo.ClientID(c.ClientID))
@@ -181,9 +189,16 @@ func (c *Client) ProduceSync(ctx context.Context, recs ...Record) error {
 }
 
 // ProduceAsync hands a record to the client; done is called once the broker
-// acknowledged it or the write failed.
+// acknowledged it or the write failed. It waits for room while the client's
+// buffer is full, until ctx ends. done must not block.
 func (c *Client) ProduceAsync(ctx context.Context, r Record, done func(error)) {
 	c.cl.Produce(ctx, toKgo(r), func(_ *kgo.Record, err error) { done(err) })
+}
+
+// TryProduce is ProduceAsync that never waits for room: with the client's
+// buffer full, done gets ErrBufferFull.
+func (c *Client) TryProduce(ctx context.Context, r Record, done func(error)) {
+	c.cl.TryProduce(ctx, toKgo(r), func(_ *kgo.Record, err error) { done(err) })
 }
 
 // Flush waits until every buffered record is acknowledged.
