@@ -257,22 +257,49 @@ func (w *waiter) wait(ctx context.Context) (answered bool, err error) {
 	}
 }
 
+// maxPrealloc bounds the buffer allocated for a body before it arrives: a
+// client announcing a large body pays with the bytes it sends, not with
+// the server's memory.
+const maxPrealloc = 64 << 10
+
 // readBody reads at most limit bytes; the code is 413 when the body is
-// larger, naming the setting that sets the limit.
+// larger, naming the setting that sets the limit. A body of known length
+// is read into a buffer of its size (up to maxPrealloc), not grown from
+// 512 bytes as by io.ReadAll.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, setting string) ([]byte, int, error) {
-	tooLarge := fmt.Errorf("body larger than %d bytes (%s)", limit, setting)
-	if r.ContentLength > limit {
-		return nil, http.StatusRequestEntityTooLarge, tooLarge
+	tooLarge := func() error { return fmt.Errorf("body larger than %d bytes (%s)", limit, setting) }
+	n := r.ContentLength
+	if n > limit {
+		return nil, http.StatusRequestEntityTooLarge, tooLarge()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, http.StatusRequestEntityTooLarge, tooLarge
+	src, size := r.Body, 512
+	if n >= 0 {
+		// net/http stops the body at its Content-Length; one byte more
+		// reads EOF without growing the buffer.
+		size = int(min(n, maxPrealloc)) + 1
+	} else {
+		src = http.MaxBytesReader(w, r.Body, limit)
+	}
+	body := make([]byte, 0, size)
+	for {
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
 		}
-		return nil, http.StatusBadRequest, fmt.Errorf("reading body: %w", err)
+		m, err := src.Read(body[len(body):cap(body)])
+		body = body[:len(body)+m]
+		switch {
+		case int64(len(body)) > limit:
+			return nil, http.StatusRequestEntityTooLarge, tooLarge()
+		case err == io.EOF:
+			return body, 0, nil
+		case err != nil:
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, http.StatusRequestEntityTooLarge, tooLarge()
+			}
+			return nil, http.StatusBadRequest, fmt.Errorf("reading body: %w", err)
+		}
 	}
-	return body, 0, nil
 }
 
 func truncate(s string, n int) string {
