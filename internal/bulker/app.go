@@ -21,6 +21,7 @@ import (
 	"github.com/streamforge/streamforge/internal/ingest"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/loader"
+	"github.com/streamforge/streamforge/internal/topics"
 )
 
 // LocalDestination is the id of the SQLite destination bulker offers when
@@ -91,7 +92,13 @@ func Run(ctx context.Context, o Options) error {
 		Destinations: reg,
 		Admin:        producer,
 		NewConsumer: func(ctx context.Context, group, topic string) (loader.Consumer, error) {
-			return kafka.NewConsumer(ctx, kcfg, log, kafka.ConsumerOptions{Group: group, Topics: []string{topic}})
+			o := kafka.ConsumerOptions{Group: group, Topics: []string{topic}}
+			if n, err := topics.Parse(cfg.TopicPrefix, topic); err == nil && n.Mode == destination.ModeBatch {
+				// A batch waits for its period anyway: fetches that wait for
+				// data to pile up spare the broker and bulker many small ones.
+				o.MinBytes, o.MaxWait = 1<<20, 500*time.Millisecond
+			}
+			return kafka.NewConsumer(ctx, kcfg, log, o)
 		},
 		Producer: producer,
 		Events:   events,

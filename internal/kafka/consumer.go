@@ -25,6 +25,10 @@ type ConsumerOptions struct {
 	// MaxWait bounds how long a fetch waits for data; zero keeps franz-go's
 	// default.
 	MaxWait time.Duration
+	// MinBytes lets the broker hold a fetch until this much data is there
+	// (or MaxWait passed): fewer, larger fetches for a reader that does not
+	// need each record at once. Zero answers as soon as there is any.
+	MinBytes int32
 }
 
 // Consumer reads records of a consumer group. Offsets are committed only by
@@ -54,6 +58,9 @@ func NewConsumer(ctx context.Context, cfg Config, log *slog.Logger, o ConsumerOp
 	}
 	if o.MaxWait > 0 {
 		opts = append(opts, kgo.FetchMaxWait(o.MaxWait))
+	}
+	if o.MinBytes > 0 {
+		opts = append(opts, kgo.FetchMinBytes(o.MinBytes))
 	}
 	if o.FromLatest {
 		admin, err := Connect(ctx, cfg, log)
