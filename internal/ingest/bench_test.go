@@ -28,6 +28,9 @@ func (w *benchWriter) Header() http.Header         { return w.h }
 func (w *benchWriter) WriteHeader(code int)        { w.code = code }
 func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
 
+// WriteString is there as on net/http's writer.
+func (w *benchWriter) WriteString(s string) (int, error) { return len(s), nil }
+
 // postLoop posts benchEvent until the benchmark ends, building each request
 // as net/http would hand it to a handler, without httptest's request
 // parsing and its 4 KiB buffer.

@@ -108,14 +108,21 @@ func (s *Server) target(w http.ResponseWriter, r *http.Request) (dest destinatio
 }
 
 func (s *Server) post(w http.ResponseWriter, r *http.Request) {
-	destLabel, tableLabel := unknownLabel, unknownLabel
+	destLabel := unknownLabel
+	var tbl *tableLabel
 	reason := reasonOK
 	defer func() {
-		status := "accepted"
-		if reason != reasonOK {
-			status = "rejected"
+		if reason == reasonOK {
+			if tbl != nil { // nil only when a panic unwinds
+				tbl.accept()
+			}
+			return
 		}
-		s.events.WithLabelValues(destLabel, tableLabel, status, reason).Inc()
+		tableLabel := unknownLabel
+		if tbl != nil {
+			tableLabel = tbl.name
+		}
+		s.events.WithLabelValues(destLabel, tableLabel, "rejected", reason).Inc()
 	}()
 	log := s.d.Logger
 
@@ -128,7 +135,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		log.Info("event rejected", "reason", reason, "destination", destLabel)
 		return
 	}
-	destLabel, tableLabel = dest.ID, s.tables.table(dest.ID, table)
+	destLabel, tbl = dest.ID, s.tables.table(dest.ID, table)
 	// Fields passed per call, not log.With: With costs an allocation on
 	// every request, and the happy path logs nothing.
 	at := []any{"destination", dest.ID, "table", table}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -278,4 +280,40 @@ func FuzzValidateEvent(f *testing.F) {
 			t.Fatal("empty error message")
 		}
 	})
+}
+
+// Concurrent requests share the cached metric children and pooled writers.
+func TestPostConcurrent(t *testing.T) {
+	e := newEnv(t, false)
+	e.srv.tables.max = 3
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 50 {
+				target := fmt.Sprintf("/post/pg?tableName=t%d", (g+i)%5)
+				if r := e.do(t, "POST", target, `{"a":1}`, ""); r.code != 200 {
+					t.Errorf("%s: %d %s", target, r.code, r.body)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	out := gathered(t, e)
+	sum := 0
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, `bulker_ingest_events_total{destination="pg",reason="ok",status="accepted"`) {
+			var n int
+			fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &n)
+			sum += n
+		}
+	}
+	if sum != 400 || strings.Count(out, "bulker_ingest_events_total{") != 4 {
+		t.Errorf("%d accepted events counted, want 400 in 3 tables and other: %s", sum, out)
+	}
+	if !strings.Contains(out, `bulker_http_request_duration_seconds_count{code="200",route="POST /post/{destinationId}"} 400`) {
+		t.Errorf("latency not observed for every request: %s", out)
+	}
 }

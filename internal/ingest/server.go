@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -88,9 +89,10 @@ type Server struct {
 	mux     *http.ServeMux
 	events  *prometheus.CounterVec
 	bulks   *prometheus.CounterVec
-	latency *prometheus.HistogramVec
+	latency observers
 	tables  labelSet
 	waiters sync.Pool // of *waiter
+	writers sync.Pool // of *statusWriter
 }
 
 // Rejection reasons, the bounded values of the reason label.
@@ -141,14 +143,14 @@ func New(d Deps) (*Server, error) {
 			Name: "bulker_bulk_requests_total",
 			Help: "POST /bulk requests by destination, status (loaded or rejected) and reason.",
 		}, []string{"destination", "status", "reason"}),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		latency: observers{vec: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bulker_http_request_duration_seconds",
 			Help:    "HTTP request duration by route and status code.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"route", "code"}),
-		tables: labelSet{max: 1000},
+		}, []string{"route", "code"})},
 	}
-	for _, c := range []prometheus.Collector{s.events, s.bulks, s.latency} {
+	s.tables = labelSet{max: 1000, events: s.events}
+	for _, c := range []prometheus.Collector{s.events, s.bulks, s.latency.vec} {
 		if err := d.Registerer.Register(c); err != nil {
 			return nil, err
 		}
@@ -171,13 +173,20 @@ func New(d Deps) (*Server, error) {
 // ServeHTTP routes the request and observes its duration.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+	sw, _ := s.writers.Get().(*statusWriter)
+	if sw == nil {
+		sw = &statusWriter{}
+	}
+	*sw = statusWriter{ResponseWriter: w, code: http.StatusOK}
 	s.mux.ServeHTTP(sw, r)
 	route := r.Pattern // set by the mux on this request
 	if route == "" {
 		route = "unmatched"
 	}
-	s.latency.WithLabelValues(route, strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+	s.latency.get(route, sw.code).Observe(time.Since(start).Seconds())
+	// Handlers do not keep the writer past their return.
+	*sw = statusWriter{}
+	s.writers.Put(sw)
 }
 
 // authed rejects requests without a valid bearer token. The messages never
@@ -237,28 +246,93 @@ func (s *Server) destLabel(id string) (string, bool) {
 // labelSet bounds the table label: the first max distinct
 // destination/table pairs keep their names, later ones are counted as
 // "other", so a client inventing table names cannot grow the metrics
-// without limit.
+// without limit. Each label keeps its counter of accepted events, which
+// WithLabelValues would find by hashing four labels on every event.
 type labelSet struct {
-	mu   sync.Mutex
-	max  int
-	seen map[[2]string]struct{}
+	mu     sync.RWMutex
+	max    int
+	events *prometheus.CounterVec
+	seen   map[[2]string]*tableLabel
+	other  map[string]*tableLabel // by destination
 }
 
-func (l *labelSet) table(dest, table string) string {
+// tableLabel is the table label of destination/table pairs.
+type tableLabel struct {
+	dest, name string
+	events     *prometheus.CounterVec
+	once       sync.Once
+	accepted   prometheus.Counter // made at the first accepted event
+}
+
+// accept counts an accepted event. The series appears only then, not for
+// a table whose events were all rejected.
+func (t *tableLabel) accept() {
+	t.once.Do(func() { t.accepted = t.events.WithLabelValues(t.dest, t.name, "accepted", reasonOK) })
+	t.accepted.Inc()
+}
+
+func (l *labelSet) table(dest, table string) *tableLabel {
 	k := [2]string{dest, table}
+	l.mu.RLock()
+	t := l.seen[k]
+	l.mu.RUnlock()
+	if t != nil {
+		return t
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.seen[k]; ok {
-		return table
+	if t := l.seen[k]; t != nil {
+		return t
 	}
 	if len(l.seen) >= l.max {
-		return "other"
+		if t := l.other[dest]; t != nil {
+			return t
+		}
+		t = &tableLabel{dest: dest, name: "other", events: l.events}
+		if l.other == nil {
+			l.other = map[string]*tableLabel{}
+		}
+		l.other[dest] = t
+		return t
 	}
 	if l.seen == nil {
-		l.seen = map[[2]string]struct{}{}
+		l.seen = map[[2]string]*tableLabel{}
 	}
-	l.seen[k] = struct{}{}
-	return table
+	t = &tableLabel{dest: dest, name: table, events: l.events}
+	l.seen[k] = t
+	return t
+}
+
+// observers caches the latency histogram's children: WithLabelValues
+// hashes and checks both labels on every request. Routes are the mux's
+// patterns and codes the handlers' answers, both few.
+type observers struct {
+	vec *prometheus.HistogramVec
+	mu  sync.RWMutex
+	m   map[routeCode]prometheus.Observer
+}
+
+type routeCode struct {
+	route string
+	code  int
+}
+
+func (o *observers) get(route string, code int) prometheus.Observer {
+	k := routeCode{route, code}
+	o.mu.RLock()
+	ob, ok := o.m[k]
+	o.mu.RUnlock()
+	if ok {
+		return ob
+	}
+	ob = o.vec.WithLabelValues(route, strconv.Itoa(code))
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.m == nil {
+		o.m = map[routeCode]prometheus.Observer{}
+	}
+	o.m[k] = ob
+	return ob
 }
 
 type statusWriter struct {
@@ -269,6 +343,12 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	w.code = code
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// WriteString spares io.WriteString a copy of s: net/http's writer has
+// the method.
+func (w *statusWriter) WriteString(s string) (int, error) {
+	return io.WriteString(w.ResponseWriter, s)
 }
 
 // Unwrap lets http.ResponseController reach the connection.
