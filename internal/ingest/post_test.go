@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -316,4 +317,30 @@ func TestPostConcurrent(t *testing.T) {
 	if !strings.Contains(out, `bulker_http_request_duration_seconds_count{code="200",route="POST /post/{destinationId}"} 400`) {
 		t.Errorf("latency not observed for every request: %s", out)
 	}
+}
+
+func TestQueryValue(t *testing.T) {
+	for _, q := range []string{
+		"", "tableName=events", "a=1&tableName=x%20y&tableName=z", "tableName=a+b", "table%4Eame=escaped-key",
+		"tableName=%zz&tableName=second", "tableName=a;b&tableName=c", "tableName", "tableName=", "&&tableName=x&",
+		"x=1;tableName=y", "%zz=1&tableName=ok", "tableName=%C3%A9v%C3%A9nements", "TableName=case",
+		strings.Repeat("a=1&", 150) + "tableName=many",
+	} {
+		u := &url.URL{RawQuery: q}
+		if got, want := queryValue(u, "tableName"), u.Query().Get("tableName"); got != want {
+			t.Errorf("%q: got %q, want %q", q, got, want)
+		}
+	}
+}
+
+func FuzzQueryValue(f *testing.F) {
+	for _, q := range []string{"tableName=events", "a=1&tableName=x%20y", "tableName=%zz&tableName=b", "t;x=1&tableName=c"} {
+		f.Add(q)
+	}
+	f.Fuzz(func(t *testing.T, q string) {
+		u := &url.URL{RawQuery: q}
+		if got, want := queryValue(u, "tableName"), u.Query().Get("tableName"); got != want {
+			t.Fatalf("%q: got %q, want %q", q, got, want)
+		}
+	})
 }
