@@ -522,12 +522,14 @@ func (r *runner) loadPhase(ctx context.Context) error {
 		r.progress("load_rows_per_s = %.0f (bulker peak RSS %.0f MiB while loading)", rate, rss)
 	}
 	r.progress("  CPU µs/row: %s", loadCPU)
+	cpu = r.cpuMeter(nil, nil)
 	cps, err := r.pg.CopyRows(ctx, "load", n, func(i int) []byte { return Event(i, t0) }, r.o.Log)
 	if err != nil {
 		return err
 	}
 	r.res.Set("copy_rows_per_s", cps, fmt.Sprintf("one pgx CopyFrom of %d rows of the loaded table's shape", n))
 	r.progress("copy_rows_per_s = %.0f", cps)
+	r.progress("  CPU µs/row (building the rows included): %s", cpu(n))
 	parse, destRate, err := r.pg.LoaderParts(ctx, "load", n, 10000, func(i int) []byte { return Event(i, t0) }, r.o.Log)
 	if err != nil {
 		return err

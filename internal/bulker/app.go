@@ -95,8 +95,8 @@ func Run(ctx context.Context, o Options) error {
 			o := kafka.ConsumerOptions{Group: group, Topics: []string{topic}}
 			if n, err := topics.Parse(cfg.TopicPrefix, topic); err == nil && n.Mode == destination.ModeBatch {
 				// A batch waits for its period anyway: fetches that wait for
-				// data to pile up spare the broker and bulker many small ones.
-				o.MinBytes, o.MaxWait = 1<<20, 500*time.Millisecond
+				// data to pile up (100 ms at most) spare the broker and bulker many small ones.
+				o.MinBytes, o.MaxWait = 1<<20, 100*time.Millisecond
 			}
 			return kafka.NewConsumer(ctx, kcfg, log, o)
 		},
