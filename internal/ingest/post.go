@@ -18,6 +18,7 @@ import (
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
 	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/schema"
 	"github.com/streamforge/streamforge/internal/topics"
 )
 
@@ -31,6 +32,9 @@ const maxTableName = 128
 // ValidateEvent checks that b is exactly one JSON object in valid UTF-8
 // and says precisely what is wrong otherwise.
 func ValidateEvent(b []byte) error {
+	if schema.ValidObject(b) {
+		return nil
+	}
 	t := bytes.TrimLeft(b, " \t\r\n")
 	if len(t) == 0 {
 		return errors.New("empty body: want one JSON object")
