@@ -150,6 +150,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return nil
 	})
+	if cfg.PprofAddr != "" {
+		g.Go(func() error { return servePprof(gctx, cfg.PprofAddr, log) })
+	}
 	loadersDone := make(chan error, 1)
 	go func() { loadersDone <- manager.Run(loadCtx) }()
 	g.Go(func() error {

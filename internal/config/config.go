@@ -33,6 +33,9 @@ type Config struct {
 	LogLevel     slog.Level
 	// ShutdownTimeout bounds the graceful shutdown.
 	ShutdownTimeout time.Duration
+	// PprofAddr, when set, serves Go's profiler (net/http/pprof) there,
+	// apart from the API: for diagnosis, on a loopback address.
+	PprofAddr string // BULKER_PPROF_ADDR
 
 	// Kafka reaches the cluster; with no BULKER_KAFKA_BOOTSTRAP_SERVERS
 	// EmbeddedKafka is true and bulker runs the embedded broker on
@@ -72,7 +75,7 @@ type Config struct {
 // Unknown.
 var Variables = []string{
 	"BULKER_HTTP_HOST", "BULKER_HTTP_PORT", "BULKER_MAX_EVENT_SIZE", "BULKER_MAX_BULK_SIZE",
-	"BULKER_DATA_DIR", "BULKER_EMBEDDED_KAFKA_ADDR", "BULKER_INSTANCE_ID", "BULKER_LOG_LEVEL", "BULKER_SHUTDOWN_TIMEOUT_SEC",
+	"BULKER_DATA_DIR", "BULKER_EMBEDDED_KAFKA_ADDR", "BULKER_INSTANCE_ID", "BULKER_LOG_LEVEL", "BULKER_SHUTDOWN_TIMEOUT_SEC", "BULKER_PPROF_ADDR",
 	"BULKER_KAFKA_BOOTSTRAP_SERVERS", "BULKER_KAFKA_SSL", "BULKER_KAFKA_SSL_CA", "BULKER_KAFKA_SSL_CA_FILE",
 	"BULKER_KAFKA_SSL_SKIP_VERIFY", "BULKER_KAFKA_SASL", "BULKER_KAFKA_SECURITY_PROTOCOL",
 	"BULKER_KAFKA_CONNECT_TIMEOUT_SEC", "BULKER_KAFKA_TOPIC_PREFIX", "BULKER_KAFKA_TOPIC_RETENTION_HOURS",
@@ -97,6 +100,7 @@ func Load(getenv func(string) string) (Config, error) {
 		DataDir:         p.str("BULKER_DATA_DIR", "./data"),
 		InstanceID:      p.str("BULKER_INSTANCE_ID", ""),
 		ShutdownTimeout: p.seconds("BULKER_SHUTDOWN_TIMEOUT_SEC", 10),
+		PprofAddr:       p.str("BULKER_PPROF_ADDR", ""),
 
 		TopicPrefix:            p.str("BULKER_KAFKA_TOPIC_PREFIX", ""),
 		TopicRetention:         time.Duration(p.float("BULKER_KAFKA_TOPIC_RETENTION_HOURS", 48) * float64(time.Hour)),
