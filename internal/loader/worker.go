@@ -167,6 +167,12 @@ func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error
 // parse adds recs to b, parsed on every core; an event that can never load
 // goes to the dead-letter topic at once.
 func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error {
+	if b.recs == nil && len(recs) > 0 && !w.stream() {
+		// A batch grows to its size over many polls: one allocation each
+		// instead of a series of doublings.
+		n := max(len(recs), min(w.cfg.BatchSize, maxPrealloc))
+		b.recs, b.items = make([]kafka.Record, 0, n), make([]item, 0, n)
+	}
 	b.recs = append(b.recs, recs...)
 	evs := make([]schema.Event, len(recs))
 	errs := make([]error, len(recs))
@@ -191,6 +197,10 @@ func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error
 	}
 	return nil
 }
+
+// maxPrealloc bounds the records a batch makes room for up front: a huge
+// batch size with a trickle of events must not reserve memory for nothing.
+const maxPrealloc = 16384
 
 // rejectUntilDone dead-letters an event that can never load, retrying a
 // failed produce like an outage until ctx ends.
