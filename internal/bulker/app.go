@@ -93,10 +93,8 @@ func Run(ctx context.Context, o Options) error {
 		Admin:        producer,
 		NewConsumer: func(ctx context.Context, group, topic string) (loader.Consumer, error) {
 			o := kafka.ConsumerOptions{Group: group, Topics: []string{topic}}
-			if n, err := topics.Parse(cfg.TopicPrefix, topic); err == nil && n.Mode == destination.ModeBatch {
-				// A batch waits for its period anyway: fetches that wait for
-				// data to pile up (100 ms at most) spare the broker and bulker many small ones.
-				o.MinBytes, o.MaxWait = 1<<20, 100*time.Millisecond
+			if n, err := topics.Parse(cfg.TopicPrefix, topic); err == nil {
+				o.MinBytes, o.MaxWait = fetchWait(n.Mode)
 			}
 			return kafka.NewConsumer(ctx, kcfg, log, o)
 		},
@@ -180,6 +178,18 @@ func Run(ctx context.Context, o Options) error {
 	err = g.Wait()
 	log.Info("bulker stopped")
 	return err
+}
+
+// fetchWait is how long the broker may hold a loader's fetch for data to
+// pile up, and how much is enough. Fetches answered at the first record
+// cost the broker and bulker a round trip per handful of events. A batch
+// waits for its period anyway; a stream trades 20 ms of latency for
+// loading tens of events per transaction instead of a few.
+func fetchWait(mode string) (minBytes int32, maxWait time.Duration) {
+	if mode == destination.ModeStream {
+		return 256 << 10, 20 * time.Millisecond
+	}
+	return 1 << 20, 100 * time.Millisecond
 }
 
 // loadDestinations reads the configured destinations; with none, it offers
