@@ -119,13 +119,26 @@ func (bd *builder) collect(events []Event) {
 		n += len(e.Fields)
 	}
 	bd.fieldKey = make([]int32, 0, n)
+	var prev []Field // the previous event, whose key indexes end fieldKey
 	for _, e := range events {
-		for _, f := range e.Fields {
-			i, ok := bd.keyIdx[f.Key]
-			if !ok {
-				i = len(bd.infos)
-				bd.keyIdx[f.Key] = i
-				bd.infos = append(bd.infos, keyInfo{key: f.Key})
+		// Events of a batch mostly have the keys of the one before, in the
+		// same order: comparing them is cheaper than hashing each again.
+		same := len(e.Fields) == len(prev)
+		for j := 0; same && j < len(prev); j++ {
+			same = e.Fields[j].Key == prev[j].Key
+		}
+		base := len(bd.fieldKey) - len(prev)
+		for j, f := range e.Fields {
+			var i int
+			if same {
+				i = int(bd.fieldKey[base+j])
+			} else {
+				var ok bool
+				if i, ok = bd.keyIdx[f.Key]; !ok {
+					i = len(bd.infos)
+					bd.keyIdx[f.Key] = i
+					bd.infos = append(bd.infos, keyInfo{key: f.Key})
+				}
 			}
 			bd.fieldKey = append(bd.fieldKey, int32(i))
 			in := &bd.infos[i]
@@ -134,6 +147,7 @@ func (bd *builder) collect(events []Event) {
 				in.hint = f.SQLType
 			}
 		}
+		prev = e.Fields
 	}
 }
 

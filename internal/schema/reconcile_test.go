@@ -283,3 +283,36 @@ func TestNoteString(t *testing.T) {
 		}
 	}
 }
+
+// Consecutive events with the same keys take a shortcut in Build: values
+// must still land in their own columns when the keys change, reorder or
+// repeat with other types.
+func TestBuildKeySequences(t *testing.T) {
+	events := []Event{
+		mustParse(t, `{"a":1,"b":"x"}`),
+		mustParse(t, `{"a":2,"b":"y"}`),
+		mustParse(t, `{"b":"z","a":3}`),
+		mustParse(t, `{"b":"w","a":4.5}`),
+		mustParse(t, `{"a":5}`),
+		mustParse(t, `{"a":6,"c":true}`),
+	}
+	want, b, notes := Build(postgres, "t", TableOptions{}, events, Table{}, false)
+	checkBatch(t, want, b)
+	if len(notes) != 0 {
+		t.Fatalf("notes %v", notes)
+	}
+	var got []string
+	for _, c := range want.Columns {
+		got = append(got, c.Name+":"+c.Type.String())
+	}
+	if strings.Join(got, ",") != "a:float,b:text,c:bool" {
+		t.Fatalf("columns %v", got)
+	}
+	wantRows := [][]any{
+		{float64(1), "x", Absent}, {float64(2), "y", Absent}, {float64(3), "z", Absent},
+		{4.5, "w", Absent}, {float64(5), Absent, Absent}, {float64(6), Absent, true},
+	}
+	if !reflect.DeepEqual(b.Rows, wantRows) {
+		t.Fatalf("rows %v, want %v", b.Rows, wantRows)
+	}
+}
