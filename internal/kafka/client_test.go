@@ -232,3 +232,41 @@ func TestTailReaderAndLatestGroupSeeOnlyNewRecords(t *testing.T) {
 		t.Fatalf("fresh topic: %d records, err %v", len(recs), err)
 	}
 }
+
+func TestCommitted(t *testing.T) {
+	b := brokertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := kafka.Connect(ctx, b.Kafka, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if n, err := p.Committed(ctx, "nobody", "done"); err != nil || n != 0 {
+		t.Fatalf("Committed of a group that never joined = %d, %v; want 0, nil", n, err)
+	}
+	for _, v := range []string{"a", "b", "c"} {
+		if err := p.Produce(ctx, "done", nil, []byte(v), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := kafka.NewConsumer(ctx, b.Kafka, discard(), kafka.ConsumerOptions{Group: "g", Topics: []string{"done"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var recs []kafka.Record
+	for len(recs) < 3 {
+		got, err := c.Poll(ctx, 3-len(recs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, got...)
+	}
+	if err := c.Commit(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.Committed(ctx, "g", "done"); err != nil || n != 3 {
+		t.Fatalf("Committed after three records = %d, %v; want 3, nil", n, err)
+	}
+}

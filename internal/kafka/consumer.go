@@ -189,6 +189,9 @@ func (c *Client) Topics(ctx context.Context) ([]string, error) {
 // the number of records it is done with, when the topic started at 0.
 func (c *Client) Committed(ctx context.Context, group, topic string) (int64, error) {
 	offs, err := kadm.NewClient(c.cl).FetchOffsets(ctx, group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return 0, nil // not joined yet: nothing committed
+	}
 	if err != nil {
 		return 0, fmt.Errorf("reading offsets of group %s: %w", group, err)
 	}
