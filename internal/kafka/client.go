@@ -35,7 +35,10 @@ type Record struct {
 	Partition int32
 	Offset    int64
 	Key       []byte
-	Value     []byte
+	// Value of a consumed record is never reused: the client is given no
+	// buffer pools, so franz-go allocates every fetch anew, and a reader
+	// may keep pointers into it for as long as it holds the record.
+	Value []byte
 	// Headers are written with the record; a consumed record's are read
 	// with Header.
 	Headers map[string]string

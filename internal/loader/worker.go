@@ -232,7 +232,9 @@ func untilDone(ctx context.Context, try func() error, failed func(attempt int, e
 }
 
 func (w *worker) parseOne(p *schema.Parser, raw []byte) (schema.Event, error) {
-	ev, err := p.Parse(raw)
+	// A consumed record's value is never written again: the event may
+	// point into it instead of copying it.
+	ev, err := p.ParseShared(raw)
 	if err != nil {
 		return ev, fmt.Errorf("parsing event: %w", err)
 	}

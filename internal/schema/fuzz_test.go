@@ -47,6 +47,11 @@ func FuzzParse(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(again, e) {
 			t.Fatalf("flattening is not deterministic")
 		}
+		// Sharing the input changes nothing but the copy.
+		var ps Parser
+		if shared, err := ps.ParseShared(bytes.Clone(raw)); err != nil || !reflect.DeepEqual(shared, e) {
+			t.Fatalf("ParseShared %+v, %v; Parse %+v", shared, err, e)
+		}
 		// The fast path and the checked path flatten alike.
 		if checked := parseChecked(raw); !reflect.DeepEqual(checked, e) {
 			t.Fatalf("fast path %+v, checked path %+v", e, checked)
@@ -161,7 +166,7 @@ func keysOf(e Event) []string {
 // parseChecked flattens valid input on Parse's checked path only.
 func parseChecked(raw []byte) Event {
 	var p parser
-	p.reset(raw)
+	p.reset(raw, string(raw))
 	p.object(skipWS(raw, 0), 0)
 	return Event{Fields: p.finish()}
 }

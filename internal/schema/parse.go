@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Errors of Parse, wrapped with the detail; the ingest API answers them
@@ -66,8 +67,21 @@ type Parser struct{ p parser }
 
 // Parse is the package's Parse with the parser's scratch space.
 func (ps *Parser) Parse(raw []byte) (Event, error) {
+	return ps.parse(raw, string(raw))
+}
+
+// ParseShared is Parse without the copy of raw: the event's strings point
+// into raw, which must not change while the event is in use. For input
+// that is never written again, such as a consumed Kafka record's value, it
+// saves a copy of every event.
+func (ps *Parser) ParseShared(raw []byte) (Event, error) {
+	return ps.parse(raw, unsafe.String(unsafe.SliceData(raw), len(raw)))
+}
+
+// parse flattens raw, whose text str is where values are cut from.
+func (ps *Parser) parse(raw []byte, str string) (Event, error) {
 	p := &ps.p
-	p.reset(raw)
+	p.reset(raw, str)
 	defer p.release()
 	start := skipWS(raw, 0)
 	if start < len(raw) && raw[start] == '{' {
@@ -105,10 +119,10 @@ func check(raw []byte) error {
 	return nil
 }
 
-// reset readies the parser for raw. The input's string goes to the event;
-// the rest is scratch, sized on first use.
-func (p *parser) reset(raw []byte) {
-	p.src, p.str = raw, string(raw)
+// reset readies the parser for raw, whose text str goes to the event; the
+// rest is scratch, sized on first use.
+func (p *parser) reset(raw []byte, str string) {
+	p.src, p.str = raw, str
 	if cap(p.members) == 0 {
 		p.fields, p.spans, p.arena = make([]Field, 0, 32), make([]span, 0, 32), make([]byte, 0, len(raw))
 		p.members, p.key = make([]member, 0, 32), make([]byte, 0, 128)
