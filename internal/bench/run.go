@@ -367,7 +367,7 @@ func (r *runner) cpuMeter(baseline *Proc, svc Service) func(events int) string {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			fmt.Fprintf(&b, "%s %.0f", n, (end[i]-start[i])*1e6/float64(max(events, 1)))
+			fmt.Fprintf(&b, "%s %.1f", n, (end[i]-start[i])*1e6/float64(max(events, 1)))
 		}
 		return b.String()
 	}
