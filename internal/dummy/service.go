@@ -141,9 +141,11 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// readCommands feeds commands for this queue to out until ctx ends. Each
+// readCommands feeds commands for this queue to out until ctx ends. A
 // polled batch is committed before its commands are handed on, so a stop
-// that was read is never replayed after a restart.
+// that was read is never replayed after a restart; a batch of pings alone,
+// harmless to answer twice, is committed after, which keeps the commit's
+// round trip out of the ping's.
 func (s *Service) readCommands(ctx context.Context, out chan<- control.Command) {
 	for {
 		recs, err := s.cmds.Poll(ctx, 0)
@@ -160,21 +162,34 @@ func (s *Service) readCommands(ctx context.Context, out chan<- control.Command) 
 			}
 			continue
 		}
-		if err := s.cmds.Commit(ctx, recs); err != nil && ctx.Err() == nil {
-			s.m.errors.Inc()
-			s.log.Warn("committing command offsets failed", "err", err)
-		}
+		var cmds []control.Command
+		pingsOnly := true
 		for _, r := range recs {
-			c, ok := s.accept(r)
-			if !ok {
-				continue
+			if c, ok := s.accept(r); ok {
+				cmds = append(cmds, c)
+				pingsOnly = pingsOnly && c.Command == control.CmdPing
 			}
+		}
+		if !pingsOnly {
+			s.commit(ctx, recs)
+		}
+		for _, c := range cmds {
 			select {
 			case out <- c:
 			case <-ctx.Done():
 				return
 			}
 		}
+		if pingsOnly {
+			s.commit(ctx, recs)
+		}
+	}
+}
+
+func (s *Service) commit(ctx context.Context, recs []kafka.Record) {
+	if err := s.cmds.Commit(ctx, recs); err != nil && ctx.Err() == nil {
+		s.m.errors.Inc()
+		s.log.Warn("committing command offsets failed", "err", err)
 	}
 }
 

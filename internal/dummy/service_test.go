@@ -174,6 +174,18 @@ func TestPingPongThenStop(t *testing.T) {
 		pong.QueueID != "q1" || pong.Symbol != "BTCUSDT" || pong.Producer != "p1" || pong.PongedAt == 0 {
 		t.Fatalf("pong %+v", pong)
 	}
+	// Pings are answered first and committed right after.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		r.bus.mu.Lock()
+		committed := r.bus.committed
+		r.bus.mu.Unlock()
+		if committed == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pings committed up to %d, want 2", committed)
+		}
+	}
 	r.bus.send(ping("*", 2))
 	if ev := r.bus.next(t); ev.Event != control.EventPong || *ev.PingTS != 2 {
 		t.Fatalf("wildcard: %+v", ev)
