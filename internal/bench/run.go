@@ -248,13 +248,14 @@ func (r *runner) ingestPhases(ctx context.Context) error {
 		return err
 	}
 	e2e := func(key, dest, table string, n int, c Counter) {
+		cpu := r.cpuMeter(nil, svc)
 		rate, err := r.endToEnd(ctx, svc, base+"/post/"+dest+"?tableName="+table, table, n, c)
 		if err != nil {
 			r.res.Fail(key, err)
 			return
 		}
 		r.res.Set(key, rate, fmt.Sprintf("%d events POSTed, first POST to last row visible", n))
-		r.progress("%s = %.0f", key, rate)
+		r.progress("%s = %.0f; CPU µs/event: %s", key, rate, cpu(n))
 	}
 	e2e("e2e_rows_per_s", "pg", "e2e", r.o.Sizes.E2EEvents, r.pg)
 	lc, err := OpenSQLite(litePath)
