@@ -19,15 +19,7 @@ import (
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestProduceConsumeOverTLSAndSCRAM(t *testing.T) {
-	b := brokertest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
-	p, err := kafka.Connect(ctx, b.Kafka, discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	b, ctx, p := connected(t)
 	if err := p.EnsureTopic(ctx, kafka.TopicSpec{Name: "t1", Partitions: 1, Retention: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
@@ -182,14 +174,7 @@ func TestSecretNeverPrints(t *testing.T) {
 }
 
 func TestTailReaderAndLatestGroupSeeOnlyNewRecords(t *testing.T) {
-	b := brokertest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p, err := kafka.Connect(ctx, b.Kafka, discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	b, ctx, p := connected(t)
 	if err := p.Produce(ctx, "tail", nil, []byte("old"), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -234,14 +219,7 @@ func TestTailReaderAndLatestGroupSeeOnlyNewRecords(t *testing.T) {
 }
 
 func TestCommitted(t *testing.T) {
-	b := brokertest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	p, err := kafka.Connect(ctx, b.Kafka, discard())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	b, ctx, p := connected(t)
 	if n, err := p.Committed(ctx, "nobody", "done"); err != nil || n != 0 {
 		t.Fatalf("Committed of a group that never joined = %d, %v; want 0, nil", n, err)
 	}
@@ -269,4 +247,19 @@ func TestCommitted(t *testing.T) {
 	if n, err := p.Committed(ctx, "g", "done"); err != nil || n != 3 {
 		t.Fatalf("Committed after three records = %d, %v; want 3, nil", n, err)
 	}
+}
+
+// connected starts a test cluster and connects a client to it; both, and
+// the 30 s context, end with the test.
+func connected(t *testing.T) (*brokertest.Cluster, context.Context, *kafka.Client) {
+	t.Helper()
+	b := brokertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	p, err := kafka.Connect(ctx, b.Kafka, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return b, ctx, p
 }

@@ -63,15 +63,7 @@ func BenchmarkCopyFromRaw(b *testing.B) {
 	for i, c := range batch.Table.Columns {
 		names[i] = c.Name
 	}
-	rows := make([][]any, len(batch.Rows))
-	for i, r := range batch.Rows {
-		rows[i] = append([]any(nil), r...)
-		for j, v := range rows[i] {
-			if v == schema.Absent {
-				rows[i][j] = nil
-			}
-		}
-	}
+	rows := withNulls(batch.Rows)
 	table := pgx.Identifier{env.schema, batch.Table.Name}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -144,15 +136,7 @@ func BenchmarkCopyEncode(b *testing.B) {
 			schema.Float: pgtype.Float8OID, schema.Bool: pgtype.BoolOID, schema.JSON: pgtype.JSONBOID,
 		}[c.Type]
 	}
-	raw := make([][]any, len(batch.Rows))
-	for i, r := range batch.Rows {
-		raw[i] = append([]any(nil), r...)
-		for j, v := range raw[i] {
-			if v == schema.Absent {
-				raw[i][j] = nil
-			}
-		}
-	}
+	raw := withNulls(batch.Rows)
 	sources := map[string]func() pgx.CopyFromSource{
 		"load": func() pgx.CopyFromSource {
 			p, err := (&DB{}).plan(batch, stored, false)
@@ -190,4 +174,19 @@ func BenchmarkCopyEncode(b *testing.B) {
 			b.ReportMetric(float64(len(batch.Rows)*b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// withNulls copies rows with schema.Absent as NULL, as a plain COPY of the
+// same data would send them.
+func withNulls(rows [][]any) [][]any {
+	out := make([][]any, len(rows))
+	for i, r := range rows {
+		out[i] = append([]any(nil), r...)
+		for j, v := range out[i] {
+			if v == schema.Absent {
+				out[i][j] = nil
+			}
+		}
+	}
+	return out
 }
