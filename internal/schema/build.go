@@ -143,8 +143,8 @@ func (bd *builder) collect(events []Event) {
 			bd.fieldKey = append(bd.fieldKey, int32(i))
 			in := &bd.infos[i]
 			in.typ = Common(in.typ, f.Type)
-			if in.hint == "" {
-				in.hint = f.SQLType
+			if in.hint == "" && e.SQLTypes != nil {
+				in.hint = e.SQLTypes[f.Key]
 			}
 		}
 		prev = e.Fields

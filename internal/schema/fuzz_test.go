@@ -168,7 +168,7 @@ func parseChecked(raw []byte) Event {
 	var p parser
 	p.reset(raw, string(raw))
 	p.object(skipWS(raw, 0), 0)
-	return Event{Fields: p.finish()}
+	return p.finish()
 }
 
 func FuzzValidObject(f *testing.F) {

@@ -37,8 +37,6 @@ type Field struct {
 	Key   string
 	Type  DataType
 	Value any // the Go value of Type (see DataType); nil for a JSON null
-	// SQLType comes from a type hint; empty without one.
-	SQLType string
 	// lit is the value as sent, for numbers (the JSON literal) and
 	// timestamps (the string), so a cast to text or JSON is exact.
 	lit string
@@ -49,6 +47,9 @@ type Field struct {
 // of type Null.
 type Event struct {
 	Fields []Field
+	// SQLTypes are the type hints by field key; nil without any. Hints are
+	// rare, so a field does not carry room for one.
+	SQLTypes map[string]string
 }
 
 // Parse decodes one JSON object into an Event. Numbers keep their exact
@@ -86,7 +87,7 @@ func (ps *Parser) parse(raw []byte, str string) (Event, error) {
 	start := skipWS(raw, 0)
 	if start < len(raw) && raw[start] == '{' {
 		if end, ok := p.fastObject(start, 0); ok && skipWS(raw, end) == len(raw) {
-			return Event{Fields: p.finish()}, nil
+			return p.finish(), nil
 		}
 	}
 	// The checked path: check the whole input, then flatten it again with
@@ -96,7 +97,7 @@ func (ps *Parser) parse(raw []byte, str string) (Event, error) {
 	}
 	p.rewind()
 	p.object(start, 0)
-	return Event{Fields: p.finish()}, nil
+	return p.finish(), nil
 }
 
 // check says what is wrong with input that is not one JSON object in
@@ -133,7 +134,7 @@ func (p *parser) reset(raw []byte, str string) {
 // rewind drops what a partial pass emitted.
 func (p *parser) rewind() {
 	p.fields, p.spans, p.arena = p.fields[:0], p.spans[:0], p.arena[:0]
-	p.members, p.hints, p.key = p.members[:0], p.hints[:0], p.key[:0]
+	p.members, p.hints, p.key, p.typed = p.members[:0], p.hints[:0], p.key[:0], p.typed[:0]
 }
 
 // release lets go of the input.
@@ -179,6 +180,12 @@ type hint struct {
 	sqlType string
 }
 
+// typed is a field emitted with a hint's SQL type.
+type typed struct {
+	field   int // index in parser.fields
+	sqlType string
+}
+
 // parser flattens events. Its checked path (object and the functions it
 // calls) walks input already checked by json.Valid, so it trusts the
 // syntax. Its slices are stacks shared by the nesting levels.
@@ -191,6 +198,7 @@ type parser struct {
 	members []member
 	hints   []hint
 	key     []byte
+	typed   []typed
 }
 
 // object flattens the object starting at src[i] under the current key.
@@ -230,16 +238,14 @@ func (p *parser) object(i, depth int) {
 		p.appendKey(prefix, nested, name)
 		sqlType := p.hintFor()
 		if p.src[m.start] != '{' {
-			f := p.scalar(m.start, m.end)
-			f.SQLType = sqlType
-			p.emit(f)
+			p.emitTyped(p.scalar(m.start, m.end), sqlType)
 			continue
 		}
 		// The object's own hint is the innermost one.
 		if inner, ok := p.objectHint(m.start); ok {
-			p.emit(Field{Type: JSON, Value: p.withoutHint(m.start, m.end), SQLType: inner})
+			p.emitTyped(Field{Type: JSON, Value: p.withoutHint(m.start, m.end)}, inner)
 		} else if sqlType != "" || depth+1 >= maxFlattenDepth {
-			p.emit(Field{Type: JSON, Value: compact(p.src[m.start:m.end]), SQLType: sqlType})
+			p.emitTyped(Field{Type: JSON, Value: compact(p.src[m.start:m.end])}, sqlType)
 		} else {
 			p.object(m.start, depth+1)
 		}
@@ -332,17 +338,40 @@ func (p *parser) emit(f Field) {
 	p.fields = append(p.fields, f)
 }
 
-// finish gives the fields their keys, all cut from one string.
-func (p *parser) finish() []Field {
+// emitTyped emits f with the SQL type of a hint, if any.
+func (p *parser) emitTyped(f Field, sqlType string) {
+	if sqlType != "" {
+		p.typed = append(p.typed, typed{len(p.fields), sqlType})
+	}
+	p.emit(f)
+}
+
+// finish gives the fields their keys, all cut from one string, and makes
+// the event.
+func (p *parser) finish() Event {
 	keys := string(p.arena)
 	for i, sp := range p.spans {
 		p.fields[i].Key = keys[sp.off : sp.off+sp.n]
+	}
+	var sqlTypes map[string]string
+	if len(p.typed) > 0 {
+		// A repeated key takes its last value, hint or none.
+		sqlTypes = make(map[string]string, len(p.typed))
+		next := 0
+		for i, f := range p.fields {
+			if next < len(p.typed) && p.typed[next].field == i {
+				sqlTypes[f.Key] = p.typed[next].sqlType
+				next++
+			} else {
+				delete(sqlTypes, f.Key)
+			}
+		}
 	}
 	// A batch holds thousands of events: they get exactly their fields,
 	// and the scratch no longer holds on to this one.
 	fields := slices.Clone(dedup(p.fields))
 	clear(p.fields)
-	return fields
+	return Event{Fields: fields, SQLTypes: sqlTypes}
 }
 
 // text decodes the JSON string src[start:end]; without escapes it is cut

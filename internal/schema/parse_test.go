@@ -41,11 +41,11 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// fieldString renders a field for comparison: key, SQL type and value.
-func fieldString(f Field) string {
+// fieldString renders a field of e for comparison: key, SQL type and value.
+func fieldString(e Event, f Field) string {
 	v := renderValue(f.Value)
-	if f.SQLType != "" {
-		return fmt.Sprintf("%s(%s)=%s", f.Key, f.SQLType, v)
+	if t := e.SQLTypes[f.Key]; t != "" {
+		return fmt.Sprintf("%s(%s)=%s", f.Key, t, v)
 	}
 	return fmt.Sprintf("%s=%s", f.Key, v)
 }
@@ -93,6 +93,10 @@ func TestParse(t *testing.T) {
 			[]string{`__sql_type_a=int 5`, `a=int 1`, `__sql_type_=text "x"`}},
 		{"nested object hint that is not a string", `{"o":{"__sql_type":1,"x":2}}`,
 			[]string{`o___sql_type=int 1`, `o_x=int 2`}},
+		{"a repeated key takes the hint of its last value", `{"o":{"__sql_type":"json","x":1},"o":2}`,
+			[]string{`o=int 2`}},
+		{"a repeated key keeps a hint on its last value", `{"o":2,"o":{"__sql_type":"json","x":1}}`,
+			[]string{`o(json)=json {"x":1}`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,7 +106,7 @@ func TestParse(t *testing.T) {
 			}
 			var got []string
 			for _, f := range e.Fields {
-				got = append(got, fieldString(f))
+				got = append(got, fieldString(e, f))
 			}
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("Parse(%s):\ngot  %q\nwant %q", tt.in, got, tt.want)
@@ -122,7 +126,7 @@ func TestParseDoesNotAlias(t *testing.T) {
 	}
 	var got []string
 	for _, f := range e.Fields {
-		got = append(got, fieldString(f))
+		got = append(got, fieldString(e, f))
 	}
 	if want := `a=json [1,2] s=text "abc" o(json)=json {"x":1}`; strings.Join(got, " ") != want {
 		t.Fatalf("after overwriting the input: %s; want %s", got, want)
@@ -144,7 +148,7 @@ func TestParseDeepNesting(t *testing.T) {
 	wantKey := strings.TrimSuffix(strings.Repeat("a_", maxFlattenDepth), "_")
 	wantVal := strings.Repeat(`{"a":`, depth-maxFlattenDepth) + "1" + strings.Repeat("}", depth-maxFlattenDepth)
 	if f.Key != wantKey || f.Type != JSON || string(f.Value.(json.RawMessage)) != wantVal {
-		t.Fatalf("got %s", fieldString(f))
+		t.Fatalf("got %s", fieldString(e, f))
 	}
 
 	// Beyond JSON's own limit the event is refused, without a stack
@@ -180,7 +184,7 @@ func TestParseWideEvent(t *testing.T) {
 	}
 	for i, f := range e.Fields {
 		if f.Key != fmt.Sprintf("field_%04d_v", i) || f.Value != int64(i) {
-			t.Fatalf("field %d: %s", i, fieldString(f))
+			t.Fatalf("field %d: %s", i, fieldString(e, f))
 		}
 	}
 }
