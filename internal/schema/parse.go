@@ -1,10 +1,10 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"unicode/utf8"
 	"unsafe"
 )
@@ -120,12 +120,20 @@ func check(raw []byte) error {
 	return nil
 }
 
-// reset readies the parser for raw, whose text str goes to the event; the
-// rest is scratch, sized on first use.
+// reset readies the parser for raw, whose text str goes to the event with
+// the fields; the rest is scratch, sized on first use. The fields are
+// emitted straight into the event's slice, sized like the previous event's:
+// events of a stream mostly share their shape, and a copy to the right size
+// would cost as much as the parse's allocations.
 func (p *parser) reset(raw []byte, str string) {
 	p.src, p.str = raw, str
+	n := p.lastFields
+	if n == 0 {
+		n = min(bytes.Count(raw, []byte{':'}), 1024) // every member has a colon
+	}
+	p.fields = make([]Field, 0, n)
 	if cap(p.members) == 0 {
-		p.fields, p.spans, p.arena = make([]Field, 0, 32), make([]span, 0, 32), make([]byte, 0, len(raw))
+		p.spans, p.arena = make([]span, 0, 32), make([]byte, 0, len(raw))
 		p.members, p.key = make([]member, 0, 32), make([]byte, 0, 128)
 	}
 	p.rewind()
@@ -190,15 +198,17 @@ type typed struct {
 // calls) walks input already checked by json.Valid, so it trusts the
 // syntax. Its slices are stacks shared by the nesting levels.
 type parser struct {
-	src     []byte
-	str     string // src, once converted: values are cut from it
-	fields  []Field
-	spans   []span // of each field's key in arena
-	arena   []byte
-	members []member
-	hints   []hint
-	key     []byte
-	typed   []typed
+	src    []byte
+	str    string  // src, once converted: values are cut from it
+	fields []Field // the event's, until finish hands them over
+	// lastFields is how many fields the previous event emitted.
+	lastFields int
+	spans      []span // of each field's key in arena
+	arena      []byte
+	members    []member
+	hints      []hint
+	key        []byte
+	typed      []typed
 }
 
 // object flattens the object starting at src[i] under the current key.
@@ -367,10 +377,9 @@ func (p *parser) finish() Event {
 			}
 		}
 	}
-	// A batch holds thousands of events: they get exactly their fields,
-	// and the scratch no longer holds on to this one.
-	fields := slices.Clone(dedup(p.fields))
-	clear(p.fields)
+	p.lastFields = len(p.fields)
+	fields := dedup(p.fields)
+	p.fields = nil
 	return Event{Fields: fields, SQLTypes: sqlTypes}
 }
 
