@@ -100,7 +100,7 @@ type batch struct {
 // run consumes until ctx ends. One batch is loaded while the next is read
 // and parsed, so the database and bulker's cores work at the same time. The
 // batches in hand when ctx ends are still loaded and committed if that takes
-// no longer than grace.
+// no longer than grace; what fails then is not retried but left in Kafka.
 func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	defer w.consumer.Close()
 	loadCtx, cancel := graceful(ctx, grace)
@@ -112,7 +112,7 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	batches := make(chan *batch)
 	loaded := make(chan error, 1)
 	go func() {
-		err := w.loadAll(loadCtx, batches)
+		err := w.loadAll(loadCtx, ctx, batches)
 		stopReading()
 		loaded <- err
 	}()
@@ -151,7 +151,7 @@ func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error
 		if len(b.recs) == 0 && len(recs) > 0 {
 			flushAt = w.now().Add(w.cfg.Period)
 		}
-		if w.parse(parseCtx, b, recs) != nil {
+		if w.parse(parseCtx, ctx, b, recs) != nil {
 			return nil
 		}
 		if len(b.recs) == 0 {
@@ -165,8 +165,9 @@ func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error
 }
 
 // parse adds recs to b, parsed on every core; an event that can never load
-// goes to the dead-letter topic at once.
-func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error {
+// goes to the dead-letter topic at once, a failed write retried until retry
+// ends.
+func (w *worker) parse(ctx, retry context.Context, b *batch, recs []kafka.Record) error {
 	if b.recs == nil && len(recs) > 0 && !w.stream() {
 		// A batch grows to its size over many polls: one allocation each
 		// instead of a series of doublings.
@@ -188,7 +189,7 @@ func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error
 	})
 	for i, r := range recs {
 		if errs[i] != nil {
-			if err := w.rejectUntilDone(ctx, r, errs[i]); err != nil {
+			if err := w.rejectUntilDone(ctx, retry, r, errs[i]); err != nil {
 				return err
 			}
 		} else {
@@ -203,29 +204,32 @@ func (w *worker) parse(ctx context.Context, b *batch, recs []kafka.Record) error
 const maxPrealloc = 16384
 
 // rejectUntilDone dead-letters an event that can never load, retrying a
-// failed produce like an outage until ctx ends.
-func (w *worker) rejectUntilDone(ctx context.Context, r kafka.Record, cause error) error {
-	return untilDone(ctx, func() error { return w.reject(ctx, r, cause, true) },
+// failed produce like an outage until retry ends.
+func (w *worker) rejectUntilDone(ctx, retry context.Context, r kafka.Record, cause error) error {
+	return untilDone(retry, func() error { return w.reject(ctx, r, cause, true) },
 		func(_ int, err error, wait time.Duration) {
 			w.log.Error("dead-lettering an event failed; retrying", "err", err, "retry_in", wait.String())
 		})
 }
 
-// untilDone calls try until it succeeds or ctx ends, waiting 1 s, 2 s, 4 s …
-// at most a minute between attempts; failed sees each failure first.
-func untilDone(ctx context.Context, try func() error, failed func(attempt int, err error, wait time.Duration)) error {
+// untilDone calls try until it succeeds or retry ends, waiting 1 s, 2 s,
+// 4 s … at most a minute between attempts; failed sees each failure first.
+// An attempt under way runs on its own context: retry ending only stops
+// the next one from starting, so that a shutdown does not wait out the
+// backoff of a destination that is down.
+func untilDone(retry context.Context, try func() error, failed func(attempt int, err error, wait time.Duration)) error {
 	backoff := time.Second
 	for attempt := 1; ; attempt++ {
 		err := try()
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if retry.Err() != nil {
+			return retry.Err()
 		}
 		failed(attempt, err, backoff)
-		if !sleep(ctx, backoff) {
-			return ctx.Err()
+		if !sleep(retry, backoff) {
+			return retry.Err()
 		}
 		backoff = min(backoff*2, time.Minute)
 	}
@@ -258,14 +262,15 @@ func parallel(n int, fn func(lo, hi int)) {
 	wg.Wait()
 }
 
-// loadAll loads batches in order. Once ctx ends nothing more can load: the
-// rest are drained unloaded and uncommitted, to be read again later.
-func (w *worker) loadAll(ctx context.Context, in <-chan *batch) error {
+// loadAll loads batches in order, retrying outages until retry ends. Once
+// ctx or retry ends nothing more can load: the rest are drained unloaded
+// and uncommitted, to be read again later.
+func (w *worker) loadAll(ctx, retry context.Context, in <-chan *batch) error {
 	for b := range in {
-		if err := w.flushUntilDone(ctx, b); err != nil {
+		if err := w.flushUntilDone(ctx, retry, b); err != nil {
 			for range in {
 			}
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || retry.Err() != nil {
 				return nil
 			}
 			return err
@@ -285,9 +290,9 @@ func graceful(parent context.Context, grace time.Duration) (context.Context, con
 }
 
 // flushUntilDone loads b, retrying outages with backoff until it works or
-// ctx ends. Offsets are committed only after the database commit.
-func (w *worker) flushUntilDone(ctx context.Context, b *batch) error {
-	err := untilDone(ctx, func() error { return w.flush(ctx, b) }, func(attempt int, err error, wait time.Duration) {
+// retry ends. Offsets are committed only after the database commit.
+func (w *worker) flushUntilDone(ctx, retry context.Context, b *batch) error {
+	err := untilDone(retry, func() error { return w.flush(ctx, b) }, func(attempt int, err error, wait time.Duration) {
 		w.metrics.loadErrors.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table, "outage").Inc()
 		w.log.Error("destination unavailable, batch kept in kafka and retried",
 			"err", err, "events", len(b.recs), "attempt", attempt, "retry_in", wait.String())

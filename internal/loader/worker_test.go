@@ -102,3 +102,44 @@ func TestDeadLetterWriteIsRetried(t *testing.T) {
 		t.Fatalf("dead-letter topic got %+v", p.got)
 	}
 }
+
+// A shutdown does not wait out the backoff of a destination that is down:
+// the batch is left uncommitted in Kafka at once, not after the grace.
+func TestShutdownDuringOutageLeavesTheBatchInKafka(t *testing.T) {
+	c := &fakeConsumer{recs: []kafka.Record{{Topic: "in.id.d.m.stream.t.t", Offset: 3, Value: []byte(`{"a":1}`)}}}
+	attempts := make(chan struct{}, 10)
+	w := &worker{
+		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
+			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.ModeStream}}, BatchSize: 10, Period: time.Second},
+		consumer: c,
+		producer: &flakyProducer{},
+		open: func(context.Context) (destination.Destination, error) {
+			attempts <- struct{}{}
+			return nil, errors.New("connection refused")
+		},
+		log:     slog.New(slog.DiscardHandler),
+		metrics: NewMetrics(prometheus.NewRegistry()),
+		now:     time.Now,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	const grace = time.Minute
+	go func() { done <- w.run(ctx, grace) }()
+	select {
+	case <-attempts:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the worker never tried to load")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run: %v", err)
+		}
+	case <-time.After(grace / 2):
+		t.Fatal("run waited for the grace period while the destination was down")
+	}
+	if n := c.commits(); n != 0 {
+		t.Fatalf("%d records committed, want none: the batch was not loaded", n)
+	}
+}
