@@ -250,13 +250,10 @@ func (d *DB) write(ctx context.Context, tx pgx.Tx, table string, p plan, o desti
 	if !o.Dedup && p.copiesDirectly() {
 		// One group, no casts: COPY straight into the table, in the
 		// transaction, saves writing every row twice.
-		names := make([]string, len(p.columns))
-		for i, c := range p.columns {
-			names[i] = c.Name
-		}
-		src := newCopySource(&p, true)
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{d.schema, table}, names, src)
-		return src.result(err)
+		enc := newCopyEncoder(&p)
+		sql := "COPY " + d.ident(table) + " (" + columnList(p, p.groups[0]) + ") FROM STDIN (FORMAT binary)"
+		_, err := tx.Conn().PgConn().CopyFrom(ctx, enc, sql)
+		return enc.result(err)
 	}
 	if err := d.stage(ctx, tx, p); err != nil {
 		return err
@@ -271,7 +268,9 @@ func (d *DB) write(ctx context.Context, tx pgx.Tx, table string, p plan, o desti
 }
 
 // copiesDirectly reports whether the rows, as converted, have exactly the
-// stored column types, so COPY can write them into the table itself.
+// stored column types, so COPY can write them into the table itself in the
+// binary format of those types (see copyEncoder). A column of unknown type
+// goes through the temporary table, whose cast finds out.
 func (p plan) copiesDirectly() bool {
 	if len(p.groups) != 1 {
 		return false
@@ -279,7 +278,7 @@ func (p plan) copiesDirectly() bool {
 	for c, col := range p.columns {
 		base := baseType(p.target[c])
 		switch {
-		case base == "" || base == carrierTypes[col.Type]:
+		case base == carrierTypes[col.Type]:
 		case col.Type == schema.JSON && (base == "json" || base == "jsonb"):
 		default:
 			return false
@@ -304,7 +303,7 @@ func (d *DB) stage(ctx context.Context, tx pgx.Tx, p plan) error {
 	if _, err := tx.Exec(ctx, sb.String()); err != nil {
 		return err
 	}
-	src := newCopySource(&p, false)
+	src := newCopySource(&p)
 	_, err := tx.CopyFrom(ctx, staging, names, src)
 	return src.result(err)
 }
@@ -498,38 +497,23 @@ func valueError(p plan, r, c int, err error) error {
 	return fmt.Errorf("%w: row %d column %q: %w", destination.ErrData, r, p.columns[c].Name, err)
 }
 
-// copySource feeds the planned rows to COPY group after group, each row
-// converted into the same slice, since COPY encodes a row before it asks
-// for the next. The common values take no allocation.
+// copySource feeds the planned rows to stage's COPY group after group,
+// with the group number as a last column, each row converted into the same
+// slice, since COPY encodes a row before it asks for the next. The common
+// values take no allocation.
 type copySource struct {
-	p *plan
-	// staged adds the group number as a last column, for stage.
-	staged bool
-	// rawJSON marks the JSON columns COPY writes into json or jsonb, which
-	// take a json.RawMessage as it is.
-	rawJSON []bool
-	g, i    int // the current row is p.rows[p.groups[g].rows[i]]
-	row     []any
+	p    *plan
+	g, i int // the current row is p.rows[p.groups[g].rows[i]]
+	row  []any
 	// ts holds the current row's timestamps, which row points to: a
 	// pointer fits in an interface without an allocation.
 	ts  []pgtype.Timestamptz
 	err error
 }
 
-// newCopySource reads p's rows for a COPY into the table itself (direct)
-// or into stage's temporary table.
-func newCopySource(p *plan, direct bool) *copySource {
+func newCopySource(p *plan) *copySource {
 	n := len(p.columns)
-	s := &copySource{p: p, staged: !direct, rawJSON: make([]bool, n), i: -1,
-		row: make([]any, n, n+1), ts: make([]pgtype.Timestamptz, n)}
-	if s.staged {
-		s.row = s.row[:n+1]
-	}
-	for c, col := range p.columns {
-		base := baseType(p.target[c])
-		s.rawJSON[c] = direct && col.Type == schema.JSON && (base == "json" || base == "jsonb")
-	}
-	return s
+	return &copySource{p: p, i: -1, row: make([]any, n+1), ts: make([]pgtype.Timestamptz, n)}
 }
 
 // Next implements pgx.CopyFromSource.
@@ -548,18 +532,10 @@ func (s *copySource) Next() bool {
 func (s *copySource) Values() ([]any, error) {
 	r := s.p.groups[s.g].rows[s.i]
 	for c, v := range s.p.rows[r] {
-		switch x := v.(type) {
-		case time.Time:
-			if s.p.columns[c].Type == schema.Timestamp {
-				s.ts[c] = timestamptz(x)
-				s.row[c] = &s.ts[c]
-				continue
-			}
-		case json.RawMessage:
-			if s.rawJSON[c] && jsonOK(x) {
-				s.row[c] = v
-				continue
-			}
+		if x, ok := v.(time.Time); ok && s.p.columns[c].Type == schema.Timestamp {
+			s.ts[c] = timestamptz(x)
+			s.row[c] = &s.ts[c]
+			continue
 		}
 		cv, err := convert(s.p.columns[c].Type, v)
 		if err != nil {
@@ -568,9 +544,7 @@ func (s *copySource) Values() ([]any, error) {
 		}
 		s.row[c] = cv
 	}
-	if s.staged {
-		s.row[len(s.p.columns)] = int32(s.g)
-	}
+	s.row[len(s.p.columns)] = int32(s.g)
 	return s.row, nil
 }
 

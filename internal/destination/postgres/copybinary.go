@@ -1,0 +1,178 @@
+package postgres
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/schema"
+)
+
+// copyEncoder reads the planned rows as PostgreSQL's binary COPY stream,
+// for a COPY straight into the table, whose columns then have exactly the
+// types written here (see copiesDirectly). pgx's CopyFrom looks up an
+// encode plan for every value, which cost more than the encoding itself;
+// the values are checked and made storable as convert does.
+type copyEncoder struct {
+	p     *plan
+	write []func(b []byte, v any) ([]byte, error) // by column
+	next  int                                     // row to encode next
+	buf   []byte
+	off   int // read up to here
+	done  bool
+	err   error // a value that cannot be written, with its row and column
+}
+
+// copyChunk is how much the encoder writes ahead of the reader.
+const copyChunk = 64 << 10
+
+// pgEpochUnix is where PostgreSQL's binary timestamps count from,
+// 2000-01-01 UTC, in Unix seconds.
+const pgEpochUnix = 946684800
+
+func newCopyEncoder(p *plan) *copyEncoder {
+	e := &copyEncoder{p: p, write: make([]func([]byte, any) ([]byte, error), len(p.columns))}
+	for c, col := range p.columns {
+		e.write[c] = binaryWriter(col.Type, baseType(p.target[c]) == "jsonb")
+	}
+	e.buf = append(make([]byte, 0, copyChunk+4096), "PGCOPY\n\xff\r\n\x00"...)
+	e.buf = binary.BigEndian.AppendUint32(e.buf, 0) // flags
+	e.buf = binary.BigEndian.AppendUint32(e.buf, 0) // header extension
+	return e
+}
+
+// Read implements io.Reader for pgconn's CopyFrom.
+func (e *copyEncoder) Read(out []byte) (int, error) {
+	for e.off == len(e.buf) {
+		if e.done || e.err != nil {
+			return 0, e.orEOF()
+		}
+		e.buf, e.off = e.buf[:0], 0
+		e.fill()
+	}
+	n := copy(out, e.buf[e.off:])
+	e.off += n
+	return n, nil
+}
+
+func (e *copyEncoder) orEOF() error {
+	if e.err != nil {
+		return e.err
+	}
+	return io.EOF
+}
+
+// fill encodes rows until a chunk is ready, then the trailer after the last.
+func (e *copyEncoder) fill() {
+	for ; e.next < len(e.p.rows) && len(e.buf) < copyChunk; e.next++ {
+		row := e.p.rows[e.next]
+		e.buf = binary.BigEndian.AppendUint16(e.buf, uint16(len(row)))
+		for c, v := range row {
+			if v == nil || v == schema.Absent {
+				e.buf = binary.BigEndian.AppendUint32(e.buf, math.MaxUint32) // -1: NULL
+				continue
+			}
+			at := len(e.buf)
+			e.buf = append(e.buf, 0, 0, 0, 0) // length, set below
+			var err error
+			if e.buf, err = e.write[c](e.buf, v); err != nil {
+				e.err = valueError(*e.p, e.next, c, err)
+				return
+			}
+			binary.BigEndian.PutUint32(e.buf[at:], uint32(len(e.buf)-at-4))
+		}
+	}
+	if e.next == len(e.p.rows) {
+		e.buf = binary.BigEndian.AppendUint16(e.buf, math.MaxUint16) // -1: end
+		e.done = true
+	}
+}
+
+// result is the outcome of a COPY from e that returned err: the value e
+// rejected, which the server saw only as a cancelled COPY, or else err.
+func (e *copyEncoder) result(err error) error {
+	if e.err != nil {
+		return e.err
+	}
+	return err
+}
+
+// binaryWriter returns the writer of a column's values in the binary
+// format of its carrier type (jsonb for a JSON column stored as jsonb).
+func binaryWriter(t schema.DataType, jsonb bool) func([]byte, any) ([]byte, error) {
+	mismatch := func(v any) error { return fmt.Errorf("%T value for a %s column", v, t) }
+	switch t {
+	case schema.Bool:
+		return func(b []byte, v any) ([]byte, error) {
+			x, ok := v.(bool)
+			if !ok {
+				return b, mismatch(v)
+			}
+			if x {
+				return append(b, 1), nil
+			}
+			return append(b, 0), nil
+		}
+	case schema.Int:
+		return func(b []byte, v any) ([]byte, error) {
+			x, ok := v.(int64)
+			if !ok {
+				return b, mismatch(v)
+			}
+			return binary.BigEndian.AppendUint64(b, uint64(x)), nil
+		}
+	case schema.Float:
+		return func(b []byte, v any) ([]byte, error) {
+			x, ok := v.(float64)
+			if !ok {
+				return b, mismatch(v)
+			}
+			return binary.BigEndian.AppendUint64(b, math.Float64bits(x)), nil
+		}
+	case schema.Timestamp:
+		return func(b []byte, v any) ([]byte, error) {
+			x, ok := v.(time.Time)
+			if !ok {
+				return b, mismatch(v)
+			}
+			// In microseconds, which years 1 to 9999 fit; a time.Duration
+			// would not.
+			t := timestamptz(x).Time
+			us := (t.Unix()-pgEpochUnix)*1e6 + int64(t.Nanosecond()/1e3)
+			return binary.BigEndian.AppendUint64(b, uint64(us)), nil
+		}
+	case schema.JSON:
+		return func(b []byte, v any) ([]byte, error) {
+			var j []byte
+			switch x := v.(type) {
+			case json.RawMessage:
+				j = x
+			case []byte:
+				j = x
+			case string:
+				j = []byte(x)
+			default:
+				return b, mismatch(v)
+			}
+			if jsonb {
+				b = append(b, 1) // jsonb's binary format version
+			}
+			if jsonOK(j) {
+				return append(b, j...), nil
+			}
+			return append(b, sanitizeJSON(j)...), nil
+		}
+	case schema.Text:
+		return func(b []byte, v any) ([]byte, error) {
+			x, ok := v.(string)
+			if !ok {
+				return b, mismatch(v)
+			}
+			return append(b, sanitizeText(x)...), nil
+		}
+	}
+	return func(b []byte, v any) ([]byte, error) { return b, mismatch(v) }
+}
