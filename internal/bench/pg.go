@@ -103,13 +103,7 @@ func (p *PG) CopyRows(ctx context.Context, like string, n int, event func(int) [
 	for i, c := range batch.Table.Columns {
 		cols[i] = c.Name
 	}
-	for _, row := range batch.Rows {
-		for j, v := range row {
-			if v == schema.Absent {
-				row[j] = nil
-			}
-		}
-	}
+	rows := schema.AnyRows(batch.Rows)
 	table := pgx.Identifier{p.schema, like + "_copy"}
 	if _, err := p.conn.Exec(ctx, "CREATE TABLE "+table.Sanitize()+" (LIKE "+pgx.Identifier{p.schema, like}.Sanitize()+")"); err != nil {
 		return 0, fmt.Errorf("creating the COPY table: %w", err)
@@ -120,7 +114,7 @@ func (p *PG) CopyRows(ctx context.Context, like string, n int, event func(int) [
 		if i >= n {
 			return nil, nil
 		}
-		row := batch.Rows[i%len(batch.Rows)]
+		row := rows[i%len(rows)]
 		i++
 		return row, nil
 	})

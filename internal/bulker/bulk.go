@@ -34,7 +34,7 @@ func (l bulkLoader) Bulk(ctx context.Context, req ingest.BulkRequest) error {
 		}
 		if req.Mode == destination.ReplacePartition {
 			ev.Fields = slices.DeleteFunc(ev.Fields, func(f schema.Field) bool { return f.Key == destination.PartitionColumn })
-			ev.Fields = append(ev.Fields, schema.Field{Key: destination.PartitionColumn, Type: schema.Text, Value: req.Partition})
+			ev.Fields = append(ev.Fields, schema.Field{Key: destination.PartitionColumn, Value: schema.TextValue(req.Partition)})
 		}
 		events[i] = ev
 	}

@@ -1,7 +1,6 @@
 package destination
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -16,12 +15,12 @@ import (
 // two events of one key arrive in one batch or in two. key holds the indexes
 // of the key columns. Rows keep the order in which each key first appeared;
 // the input is not modified.
-func MergeByKey(rows [][]any, key []int) [][]any {
+func MergeByKey(rows [][]schema.Value, key []int) [][]schema.Value {
 	if len(key) == 0 || len(rows) < 2 {
 		return rows
 	}
 	index := make(map[string]int, len(rows))
-	out := make([][]any, 0, len(rows))
+	out := make([][]schema.Value, 0, len(rows))
 	var sb strings.Builder
 	for _, row := range rows {
 		sb.Reset()
@@ -34,9 +33,9 @@ func MergeByKey(rows [][]any, key []int) [][]any {
 			out = append(out, row)
 			continue
 		}
-		merged := append([]any(nil), out[i]...)
+		merged := append([]schema.Value(nil), out[i]...)
 		for c, v := range row {
-			if v != schema.Absent {
+			if !v.IsAbsent() {
 				merged[c] = v
 			}
 		}
@@ -45,20 +44,21 @@ func MergeByKey(rows [][]any, key []int) [][]any {
 	return out
 }
 
-// writeKey renders a key value unambiguously: type tag, length, value.
-func writeKey(sb *strings.Builder, v any) {
+// writeKey renders a key value unambiguously: type, length, value.
+func writeKey(sb *strings.Builder, v schema.Value) {
 	var s string
-	switch v := v.(type) {
-	case nil:
-		s = "n"
-	case time.Time:
-		s = "t" + v.UTC().Format(time.RFC3339Nano)
-	case json.RawMessage:
-		s = "j" + string(v)
-	case string:
-		s = "s" + v
+	switch v.Type {
+	case schema.Null:
+	case schema.Timestamp:
+		s = v.Time().Format(time.RFC3339Nano)
+	case schema.Text, schema.JSON:
+		s = v.Str()
 	default:
-		s = fmt.Sprintf("%T:%v", v, v)
+		s = fmt.Sprint(v.Any())
 	}
-	fmt.Fprintf(sb, "%d:%s|", len(s), s)
+	tag := int(v.Type)
+	if v.IsAbsent() {
+		tag = -1
+	}
+	fmt.Fprintf(sb, "%d:%d:%s|", tag, len(s), s)
 }

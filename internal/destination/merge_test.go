@@ -28,7 +28,7 @@ func TestMergeByKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := MergeByKey(tt.rows, tt.key); !reflect.DeepEqual(got, tt.want) {
+			if got := MergeByKey(schema.Rows(tt.rows), tt.key); !reflect.DeepEqual(got, schema.Rows(tt.want)) {
 				t.Errorf("MergeByKey = %v, want %v", got, tt.want)
 			}
 		})

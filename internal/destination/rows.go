@@ -17,15 +17,20 @@ type RowSet struct {
 }
 
 // PrepareRows checks b against o and turns its rows into the sets a load
-// inserts: each value but Absent converted by value, and with
-// o.Dedup the rows merged per primary key and grouped (see groupRows).
+// inserts: with o.Dedup the rows merged per primary key and grouped (see
+// groupRows), and each value but Absent converted by value.
 func PrepareRows(b schema.Batch, o LoadOptions, value func(any) (any, error)) ([]RowSet, error) {
 	t := b.Table
 	key, err := dedupKey(t, o.Dedup)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := convertRows(t, b.Rows, value)
+	for i, r := range b.Rows {
+		if len(r) != len(t.Columns) {
+			return nil, fmt.Errorf("row %d has %d values for %d columns", i, len(r), len(t.Columns))
+		}
+	}
+	sets, err := groupRows(t, MergeByKey(b.Rows, key), o.Dedup, value)
 	if err != nil {
 		return nil, err
 	}
@@ -34,39 +39,52 @@ func PrepareRows(b schema.Batch, o LoadOptions, value func(any) (any, error)) ([
 			return nil, fmt.Errorf("replacing a partition needs column %s", PartitionColumn)
 		}
 	}
-	return groupRows(rows, len(t.Columns), key, o.Dedup), nil
+	return sets, nil
 }
 
-// groupRows prepares a batch's rows, already converted to driver values,
-// for insertion. Without dedup there is one set with every column and
-// Absent becomes NULL (in place). With dedup the rows are merged per key
-// (MergeByKey) and grouped by the columns they carry, so that an upsert only
-// overwrites those and keeps the stored value of the others. Sets keep the
-// order in which their first row appeared.
-func groupRows(rows [][]any, ncols int, key []int, dedup bool) []RowSet {
-	if !dedup {
-		all := make([]int, ncols)
-		for i := range all {
-			all[i] = i
+// groupRows converts rows into driver values for insertion. Without dedup
+// there is one set with every column and Absent becomes NULL. With dedup
+// the rows, already merged per key, are grouped by the columns they carry,
+// so that an upsert only overwrites those and keeps the stored value of the
+// others. Sets keep the order in which their first row appeared. Errors
+// name the row and column.
+func groupRows(t schema.Table, rows [][]schema.Value, dedup bool, value func(any) (any, error)) ([]RowSet, error) {
+	convert := func(r, c int) (any, error) {
+		v, err := value(rows[r][c].Any())
+		if err != nil {
+			return nil, fmt.Errorf("row %d, column %s: %w", r, t.Columns[c].Name, err)
 		}
-		for _, r := range rows {
-			for i, v := range r {
-				if v == schema.Absent {
-					r[i] = nil
+		return v, nil
+	}
+	ncols := len(t.Columns)
+	if !dedup {
+		all := RowSet{Cols: make([]int, ncols), Rows: make([][]any, len(rows))}
+		for i := range all.Cols {
+			all.Cols[i] = i
+		}
+		for r, row := range rows {
+			out := make([]any, ncols)
+			for c, v := range row {
+				if v.IsAbsent() {
+					continue
+				}
+				var err error
+				if out[c], err = convert(r, c); err != nil {
+					return nil, err
 				}
 			}
+			all.Rows[r] = out
 		}
-		return []RowSet{{Cols: all, Rows: rows}}
+		return []RowSet{all}, nil
 	}
-	merged := MergeByKey(rows, key)
 	var sets []RowSet
 	byMask := map[string]int{}
 	mask := make([]byte, ncols)
-	for _, r := range merged {
+	for r, row := range rows {
 		var cols []int
-		for i, v := range r {
+		for i, v := range row {
 			mask[i] = '1'
-			if v == schema.Absent {
+			if v.IsAbsent() {
 				mask[i] = '0'
 				continue
 			}
@@ -79,12 +97,15 @@ func groupRows(rows [][]any, ncols int, key []int, dedup bool) []RowSet {
 			sets = append(sets, RowSet{Cols: cols})
 		}
 		vals := make([]any, len(cols))
-		for j, i := range cols {
-			vals[j] = r[i]
+		for j, c := range cols {
+			var err error
+			if vals[j], err = convert(r, c); err != nil {
+				return nil, err
+			}
 		}
 		sets[at].Rows = append(sets[at].Rows, vals)
 	}
-	return sets
+	return sets, nil
 }
 
 // dedupKey returns the indexes in t.Columns of t's primary key, which a
@@ -109,32 +130,6 @@ func dedupKey(t schema.Table, dedup bool) ([]int, error) {
 		}
 	}
 	return idx, nil
-}
-
-// convertRows turns a batch's values into what a driver sends, one value at
-// a time with value, after checking that each row has a value per column.
-// Absent stays as it is, for groupRows. Errors name the row and column.
-// rows is not modified.
-func convertRows(t schema.Table, rows [][]any, value func(any) (any, error)) ([][]any, error) {
-	out := make([][]any, len(rows))
-	for i, r := range rows {
-		if len(r) != len(t.Columns) {
-			return nil, fmt.Errorf("row %d has %d values for %d columns", i, len(r), len(t.Columns))
-		}
-		o := make([]any, len(r))
-		for j, v := range r {
-			if v == schema.Absent {
-				o[j] = v
-				continue
-			}
-			var err error
-			if o[j], err = value(v); err != nil {
-				return nil, fmt.Errorf("row %d, column %s: %w", i, t.Columns[j].Name, err)
-			}
-		}
-		out[i] = o
-	}
-	return out, nil
 }
 
 // FindColumn returns the column of t called name; an empty name finds none.

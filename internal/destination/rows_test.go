@@ -27,15 +27,19 @@ func TestPrepareRows(t *testing.T) {
 		want    []RowSet
 		wantErr string
 	}{
-		{"append", schema.Batch{Table: table, Rows: [][]any{{int64(1), a}, {int64(1), "x"}}}, LoadOptions{},
+		{"append", schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), a}, {int64(1), "x"}})}, LoadOptions{},
 			[]RowSet{{Cols: []int{0, 1}, Rows: [][]any{{int64(1), nil}, {int64(1), "x"}}}}, ""},
-		{"dedup", schema.Batch{Table: table, Rows: [][]any{{int64(1), "x"}, {int64(1), a}, {int64(2), a}}}, LoadOptions{Dedup: true},
+		{"dedup", schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), "x"}, {int64(1), a}, {int64(2), a}})}, LoadOptions{Dedup: true},
 			[]RowSet{{Cols: []int{0, 1}, Rows: [][]any{{int64(1), "x"}}}, {Cols: []int{0}, Rows: [][]any{{int64(2)}}}}, ""},
-		{"replace partition", schema.Batch{Table: partitioned, Rows: [][]any{{int64(1), "x", "p"}}}, LoadOptions{Mode: ReplacePartition, Partition: "p"},
+		{"replace partition", schema.Batch{Table: partitioned, Rows: schema.Rows([][]any{{int64(1), "x", "p"}})}, LoadOptions{Mode: ReplacePartition, Partition: "p"},
 			[]RowSet{{Cols: []int{0, 1, 2}, Rows: [][]any{{int64(1), "x", "p"}}}}, ""},
-		{"replace partition without the column", schema.Batch{Table: table, Rows: [][]any{{int64(1), "x"}}}, LoadOptions{Mode: ReplacePartition},
+		{"replace partition without the column", schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), "x"}})}, LoadOptions{Mode: ReplacePartition},
 			nil, "replacing a partition needs column " + PartitionColumn},
-		{"bad value reported first", schema.Batch{Table: table, Rows: [][]any{{int64(1), "NaN"}}}, LoadOptions{Mode: ReplacePartition},
+		{"bad value reported first", schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), "NaN"}})}, LoadOptions{Mode: ReplacePartition},
+			nil, "row 0, column v: not a number"},
+		{"short row", schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), "x"}, {int64(2)}})}, LoadOptions{},
+			nil, "row 1 has 1 values for 2 columns"},
+		{"bad value in a merged row", schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), "x"}, {int64(1), "NaN"}})}, LoadOptions{Dedup: true},
 			nil, "row 0, column v: not a number"},
 		{"dedup without key", schema.Batch{Table: schema.Table{Name: "t", Columns: table.Columns}}, LoadOptions{Dedup: true},
 			nil, "deduplication needs a primary key on t"},
@@ -45,6 +49,9 @@ func TestPrepareRows(t *testing.T) {
 			got, err := PrepareRows(tt.batch, tt.opts, value)
 			if errMsg(err) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("PrepareRows = %v, %v; want %v, %q", got, err, tt.want, tt.wantErr)
+			}
+			if err != nil && tt.wantErr == "row 0, column v: not a number" && !errors.Is(err, errNaN) {
+				t.Errorf("error %v does not wrap the value's error", err)
 			}
 		})
 	}
@@ -57,29 +64,32 @@ func TestGroupRows(t *testing.T) {
 		rows  [][]any
 		ncols int
 		key   []int
-		dedup bool
 		want  []RowSet
 	}{
-		{"append: one set, absent is null", [][]any{{int64(1), a, "x"}, {int64(2), "b", a}}, 3, nil, false,
+		{"append: one set, absent is null", [][]any{{int64(1), a, "x"}, {int64(2), "b", a}}, 3, nil,
 			[]RowSet{{Cols: []int{0, 1, 2}, Rows: [][]any{{int64(1), nil, "x"}, {int64(2), "b", nil}}}}},
-		{"append keeps repeated keys", [][]any{{int64(1), "a"}, {int64(1), "b"}}, 2, nil, false,
+		{"append keeps repeated keys", [][]any{{int64(1), "a"}, {int64(1), "b"}}, 2, nil,
 			[]RowSet{{Cols: []int{0, 1}, Rows: [][]any{{int64(1), "a"}, {int64(1), "b"}}}}},
-		{"append: empty batch", nil, 2, nil, false, []RowSet{{Cols: []int{0, 1}}}},
+		{"append: empty batch", nil, 2, nil, []RowSet{{Cols: []int{0, 1}, Rows: [][]any{}}}},
 		{"dedup: grouped by present columns, in order of appearance",
-			[][]any{{int64(1), "a", a}, {int64(2), a, "y"}, {int64(3), "c", a}, {int64(4), nil, "z"}}, 3, []int{0}, true,
+			[][]any{{int64(1), "a", a}, {int64(2), a, "y"}, {int64(3), "c", a}, {int64(4), nil, "z"}}, 3, []int{0},
 			[]RowSet{
 				{Cols: []int{0, 1}, Rows: [][]any{{int64(1), "a"}, {int64(3), "c"}}},
 				{Cols: []int{0, 2}, Rows: [][]any{{int64(2), "y"}}},
 				{Cols: []int{0, 1, 2}, Rows: [][]any{{int64(4), nil, "z"}}},
 			}},
-		{"dedup: merged before grouping", [][]any{{int64(1), "a", a}, {int64(1), a, "y"}}, 3, []int{0}, true,
+		{"dedup: merged before grouping", [][]any{{int64(1), "a", a}, {int64(1), a, "y"}}, 3, []int{0},
 			[]RowSet{{Cols: []int{0, 1, 2}, Rows: [][]any{{int64(1), "a", "y"}}}}},
-		{"dedup: empty batch", nil, 3, []int{0}, true, nil},
+		{"dedup: empty batch", nil, 3, []int{0}, nil},
 	}
+	same := func(v any) (any, error) { return v, nil }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := groupRows(tt.rows, tt.ncols, tt.key, tt.dedup); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("groupRows = %v, want %v", got, tt.want)
+			table := schema.Table{Columns: make([]schema.Column, tt.ncols)}
+			rows := MergeByKey(schema.Rows(tt.rows), tt.key)
+			got, err := groupRows(table, rows, tt.key != nil, same)
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("groupRows = %v, %v; want %v", got, err, tt.want)
 			}
 		})
 	}
@@ -104,40 +114,6 @@ func TestDedupKey(t *testing.T) {
 			got, err := dedupKey(tt.table, tt.dedup)
 			if errMsg(err) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("dedupKey = %v, %v; want %v, %q", got, err, tt.want, tt.wantErr)
-			}
-		})
-	}
-}
-
-func TestConvertRows(t *testing.T) {
-	table := schema.Table{Columns: []schema.Column{{Name: "a"}, {Name: "b"}}}
-	errBad := errors.New("bad value")
-	double := func(v any) (any, error) {
-		if n, ok := v.(int64); ok {
-			return 2 * n, nil
-		}
-		return nil, errBad
-	}
-	tests := []struct {
-		name    string
-		rows    [][]any
-		want    [][]any
-		wantErr string
-	}{
-		{"converted", [][]any{{int64(1), int64(2)}, {int64(3), int64(4)}}, [][]any{{int64(2), int64(4)}, {int64(6), int64(8)}}, ""},
-		{"empty", nil, [][]any{}, ""},
-		{"absent kept", [][]any{{schema.Absent, int64(1)}}, [][]any{{schema.Absent, int64(2)}}, ""},
-		{"short row", [][]any{{int64(1), int64(2)}, {int64(3)}}, nil, "row 1 has 1 values for 2 columns"},
-		{"bad value", [][]any{{int64(1), "x"}}, nil, "row 0, column b: bad value"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := convertRows(table, tt.rows, double)
-			if errMsg(err) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("convertRows = %v, %v; want %v, %q", got, err, tt.want, tt.wantErr)
-			}
-			if err != nil && tt.name == "bad value" && !errors.Is(err, errBad) {
-				t.Errorf("error %v does not wrap the value's error", err)
 			}
 		})
 	}

@@ -1,11 +1,9 @@
 package schema
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 )
 
 // TableOptions are a destination's per-table settings, by original key.
@@ -190,16 +188,16 @@ func (bd *builder) plan() {
 }
 
 // rows converts the events, one row each, from one slab of values.
-func (bd *builder) rows(events []Event) [][]any {
+func (bd *builder) rows(events []Event) [][]Value {
 	width := len(bd.want.Columns)
 	if !bd.hasUnmapped {
 		width++
 	}
-	slab := make([]any, len(events)*width)
+	slab := make([]Value, len(events)*width)
 	for i := range slab {
 		slab[i] = Absent
 	}
-	rows := make([][]any, len(events))
+	rows := make([][]Value, len(events))
 	var buf []byte
 	usedUnmapped := false
 	next := 0 // index in fieldKey
@@ -210,7 +208,12 @@ func (bd *builder) rows(events []Event) [][]any {
 			i := bd.fieldKey[next]
 			next++
 			if j := bd.keyCol[i]; j >= 0 {
-				if v, ok := Cast(f, bd.want.Columns[j].Type); ok {
+				t := bd.want.Columns[j].Type
+				if f.Type == t || f.Type == Null { // Cast's common case, inline
+					row[j] = f.Value
+					continue
+				}
+				if v, ok := Cast(f.Value, t); ok {
 					row[j] = v
 					continue
 				}
@@ -229,8 +232,8 @@ func (bd *builder) rows(events []Event) [][]any {
 		}
 		if len(buf) > 0 {
 			usedUnmapped = true
-			obj := Field{Type: JSON, Value: json.RawMessage(append(append([]byte(nil), buf...), '}'))}
-			row[bd.unmapped] = obj.Value
+			obj := JSONValue(string(append(buf, '}')))
+			row[bd.unmapped] = obj
 			if bd.hasUnmapped {
 				if v, ok := Cast(obj, bd.want.Columns[bd.unmapped].Type); ok {
 					row[bd.unmapped] = v
@@ -327,133 +330,69 @@ func (x columnIndex) find(name string) (int, bool) {
 	return 0, false
 }
 
-// Cast converts a field's value to the Go value of type t, if that loses
-// nothing: a null stays nil; any value fits JSON (as its JSON text) and
-// Text (numbers as written, timestamps as sent, JSON as its text);
-// booleans fit Int and Float as 1 and 0; integral numbers ("1.0", "1e3")
-// fit Int; integers fit Float up to 2^53; strings that are JSON numbers
-// fit Int and Float on the same terms; 0 and 1 and "true" and "false" fit
-// Bool; nothing else fits Timestamp. A column of type Null (an SQL type
-// the destination does not know) takes text.
-func Cast(f Field, t DataType) (any, bool) {
-	if f.Type == Null {
-		return nil, true
-	}
-	if f.Type == t {
-		return f.Value, true
+// Cast converts a value to type t, if that loses nothing: a null stays
+// null; any value fits JSON (as its JSON text) and Text (numbers as
+// written, timestamps as sent, JSON as its text); booleans fit Int and
+// Float as 1 and 0; integral numbers ("1.0", "1e3") fit Int; integers fit
+// Float up to 2^53; strings that are JSON numbers fit Int and Float on the
+// same terms; 0 and 1 and "true" and "false" fit Bool; nothing else fits
+// Timestamp. A column of type Null (an SQL type the destination does not
+// know) takes text.
+func Cast(v Value, t DataType) (Value, bool) {
+	if v.Type == Null || v.Type == t {
+		return v, true
 	}
 	switch t {
 	case Text, Null:
-		return f.text(), true
+		return TextValue(v.text()), true
 	case JSON:
-		return json.RawMessage(f.appendJSON(nil)), true
+		return JSONValue(string(v.appendJSON(nil))), true
 	case Int:
-		switch f.Type {
+		switch v.Type {
 		case Bool:
-			return boolInt(f.Value.(bool)), true
+			return IntValue(int64(v.n)), true
 		case Float:
-			i, ok := exactInt(f.literal())
-			return i, ok
+			i, ok := exactInt(v.literal())
+			return IntValue(i), ok
 		case Text:
-			s := f.Value.(string)
-			i, err := strconv.ParseInt(s, 10, 64)
-			return i, err == nil && strconv.FormatInt(i, 10) == s
+			i, err := strconv.ParseInt(v.s, 10, 64)
+			return IntValue(i), err == nil && strconv.FormatInt(i, 10) == v.s
 		}
 	case Float:
-		switch f.Type {
+		switch v.Type {
 		case Bool:
-			return float64(boolInt(f.Value.(bool))), true
+			return FloatValue(float64(v.n)), true
 		case Int:
-			return exactFloat(f.Value.(int64))
+			f, ok := exactFloat(v.Int())
+			return FloatValue(f), ok
 		case Text:
-			return textFloat(f.Value.(string))
+			return textFloat(v.s)
 		}
 	case Bool:
-		switch f.Type {
+		switch v.Type {
 		case Int:
-			i := f.Value.(int64)
-			return i == 1, i == 0 || i == 1
+			i := v.Int()
+			return BoolValue(i == 1), i == 0 || i == 1
 		case Text:
-			s := f.Value.(string)
-			return s == "true", s == "true" || s == "false"
+			return BoolValue(v.s == "true"), v.s == "true" || v.s == "false"
 		}
 	}
-	return nil, false
-}
-
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
+	return Value{}, false
 }
 
 // textFloat converts a string holding a JSON number; an integer must be
 // exact in a float64.
-func textFloat(s string) (any, bool) {
+func textFloat(s string) (Value, bool) {
 	if !isJSONNumber(s) {
-		return nil, false
+		return Value{}, false
 	}
-	f := number(s)
-	switch f.Type {
+	v := number(s)
+	switch v.Type {
 	case Float:
-		return f.Value, true
+		return FloatValue(v.Float()), true
 	case Int:
-		return exactFloat(f.Value.(int64))
+		f, ok := exactFloat(v.Int())
+		return FloatValue(f), ok
 	}
-	return nil, false
-}
-
-// literal is the number as sent.
-func (f Field) literal() string {
-	if f.lit != "" {
-		return f.lit
-	}
-	switch v := f.Value.(type) {
-	case int64:
-		return strconv.FormatInt(v, 10)
-	case float64:
-		return strconv.FormatFloat(v, 'g', -1, 64)
-	}
-	return ""
-}
-
-// text is the value as a string, as close as possible to what was sent.
-func (f Field) text() string {
-	switch v := f.Value.(type) {
-	case bool:
-		return strconv.FormatBool(v)
-	case int64, float64:
-		return f.literal()
-	case time.Time:
-		if f.lit != "" {
-			return f.lit
-		}
-		return v.Format(time.RFC3339Nano)
-	case string:
-		return v
-	case json.RawMessage:
-		return string(v)
-	}
-	return ""
-}
-
-// appendJSON appends the value as JSON, as it was sent.
-func (f Field) appendJSON(out []byte) []byte {
-	switch v := f.Value.(type) {
-	case nil:
-		return append(out, "null"...)
-	case bool:
-		return strconv.AppendBool(out, v)
-	case int64, float64:
-		return append(out, f.literal()...)
-	case string:
-		if f.lit != "" { // a number too large for Int and Float
-			return append(out, f.lit...)
-		}
-		return appendQuoted(out, v)
-	case json.RawMessage:
-		return append(out, v...)
-	}
-	return appendQuoted(out, f.text())
+	return Value{}, false
 }

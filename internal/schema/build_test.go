@@ -133,11 +133,11 @@ func checkBatch(t *testing.T, want Table, b Batch) {
 			t.Fatalf("row %d has %d values for %d columns", r, len(row), len(want.Columns))
 		}
 		for j, v := range row {
-			if v == nil || v == Absent {
+			if v.IsNull() || v.IsAbsent() {
 				continue
 			}
 			if !goTypeOK(want.Columns[j].Type, v) {
-				t.Errorf("row %d column %s (%s) holds %T", r, want.Columns[j].Name, want.Columns[j].Type, v)
+				t.Errorf("row %d column %s (%s) holds %s", r, want.Columns[j].Name, want.Columns[j].Type, v.Type)
 			}
 		}
 	}
@@ -153,8 +153,8 @@ func checkAdditive(t *testing.T, stored, want Table) {
 	}
 }
 
-func goTypeOK(dt DataType, v any) bool {
-	switch v := v.(type) {
+func goTypeOK(dt DataType, val Value) bool {
+	switch v := val.Any().(type) {
 	case bool:
 		return dt == Bool
 	case int64:
@@ -198,7 +198,7 @@ func render(want Table, b Batch, notes []Note) []byte {
 	for _, row := range b.Rows {
 		var out []string
 		for j, v := range row {
-			if v != Absent {
+			if !v.IsAbsent() {
 				out = append(out, want.Columns[j].Name+": "+renderValue(v))
 			}
 		}
@@ -217,8 +217,8 @@ func render(want Table, b Batch, notes []Note) []byte {
 	return buf.Bytes()
 }
 
-func renderValue(v any) string {
-	switch v := v.(type) {
+func renderValue(val Value) string {
+	switch v := val.Any().(type) {
 	case nil:
 		return "null"
 	case bool:
@@ -234,5 +234,5 @@ func renderValue(v any) string {
 	case json.RawMessage:
 		return "json " + string(v)
 	}
-	return fmt.Sprintf("unexpected %T %v", v, v)
+	return fmt.Sprintf("unexpected %v", val)
 }

@@ -11,19 +11,20 @@ import (
 // exponent and within int64 → Int; otherwise a finite float64 → Float. A
 // literal neither can hold exactly enough (beyond int64, beyond float64's
 // range, or a non-zero value that underflows to 0) → Text holding the
-// literal, so it is never wrapped or rounded to infinity.
-func number(lit string) Field {
+// literal, so it is never wrapped or rounded to infinity. The value keeps
+// the literal.
+func number(lit string) Value {
 	if !strings.ContainsAny(lit, ".eE") {
 		if i, err := strconv.ParseInt(lit, 10, 64); err == nil {
-			return Field{Type: Int, Value: i, lit: lit}
+			return Value{Type: Int, n: uint64(i), s: lit}
 		}
-		return Field{Type: Text, Value: lit, lit: lit}
+		return Value{Type: Text, s: lit, numText: true}
 	}
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil || f == 0 && hasNonZeroDigit(lit) {
-		return Field{Type: Text, Value: lit, lit: lit}
+		return Value{Type: Text, s: lit, numText: true}
 	}
-	return Field{Type: Float, Value: f, lit: lit}
+	return Value{Type: Float, n: math.Float64bits(f), s: lit}
 }
 
 // hasNonZeroDigit reports whether the mantissa of a number literal has a

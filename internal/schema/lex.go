@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"encoding/json"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -140,8 +139,8 @@ func hex4(b []byte) rune {
 
 // compact copies the JSON value v without insignificant whitespace, so the
 // result does not alias the caller's buffer.
-func compact(v []byte) json.RawMessage {
-	return appendCompact(make([]byte, 0, len(v)), v)
+func compact(v []byte) string {
+	return string(appendCompact(make([]byte, 0, len(v)), v))
 }
 
 func appendCompact(out, v []byte) []byte {

@@ -34,12 +34,8 @@ const maxFlattenDepth = 32
 type Field struct {
 	// Key is the original key path, the segments joined with "_"
 	// ({"a":{"b":1}} → "a_b"); Build sanitises it for the dialect.
-	Key   string
-	Type  DataType
-	Value any // the Go value of Type (see DataType); nil for a JSON null
-	// lit is the value as sent, for numbers (the JSON literal) and
-	// timestamps (the string), so a cast to text or JSON is exact.
-	lit string
+	Key string
+	Value
 }
 
 // Event is a flattened event: its fields in first-seen order, one per key.
@@ -253,9 +249,9 @@ func (p *parser) object(i, depth int) {
 		}
 		// The object's own hint is the innermost one.
 		if inner, ok := p.objectHint(m.start); ok {
-			p.emitTyped(Field{Type: JSON, Value: p.withoutHint(m.start, m.end)}, inner)
+			p.emitTyped(JSONValue(p.withoutHint(m.start, m.end)), inner)
 		} else if sqlType != "" || depth+1 >= maxFlattenDepth {
-			p.emitTyped(Field{Type: JSON, Value: compact(p.src[m.start:m.end])}, sqlType)
+			p.emitTyped(JSONValue(p.compact(m.start, m.end)), sqlType)
 		} else {
 			p.object(m.start, depth+1)
 		}
@@ -318,7 +314,7 @@ func (p *parser) objectHint(start int) (sqlType string, ok bool) {
 
 // withoutHint renders the object src[start:end] compacted, without its
 // "__sql_type" member: the hint is not data.
-func (p *parser) withoutHint(start, end int) json.RawMessage {
+func (p *parser) withoutHint(start, end int) string {
 	out := make([]byte, 0, end-start)
 	out = append(out, '{')
 	for i := skipWS(p.src, start+1); p.src[i] != '}'; {
@@ -338,22 +334,23 @@ func (p *parser) withoutHint(start, end int) json.RawMessage {
 			i = skipWS(p.src, i+1)
 		}
 	}
-	return append(out, '}')
+	return string(append(out, '}'))
 }
 
-// emit appends a field under the current key, which goes to the key arena.
-func (p *parser) emit(f Field) {
+// emit appends a field of v under the current key, which goes to the key
+// arena.
+func (p *parser) emit(v Value) {
 	p.spans = append(p.spans, span{len(p.arena), len(p.key)})
 	p.arena = append(p.arena, p.key...)
-	p.fields = append(p.fields, f)
+	p.fields = append(p.fields, Field{Value: v})
 }
 
-// emitTyped emits f with the SQL type of a hint, if any.
-func (p *parser) emitTyped(f Field, sqlType string) {
+// emitTyped emits v with the SQL type of a hint, if any.
+func (p *parser) emitTyped(v Value, sqlType string) {
 	if sqlType != "" {
 		p.typed = append(p.typed, typed{len(p.fields), sqlType})
 	}
-	p.emit(f)
+	p.emit(v)
 }
 
 // finish gives the fields their keys, all cut from one string, and makes
@@ -394,24 +391,37 @@ func (p *parser) text(start, end int) string {
 	return p.str[start+1 : end-1]
 }
 
-// scalar infers the field of the JSON value src[start:end], not an object.
-func (p *parser) scalar(start, end int) Field {
+// compact is the JSON value src[start:end] without insignificant
+// whitespace, cut from the input's string when it has none.
+func (p *parser) compact(start, end int) string {
+	for _, c := range p.src[start:end] {
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			return compact(p.src[start:end])
+		}
+	}
+	return p.str[start:end]
+}
+
+// scalar infers the value of the JSON value src[start:end], not an object.
+func (p *parser) scalar(start, end int) Value {
 	v := p.src[start:end]
 	switch v[0] {
 	case 'n':
-		return Field{Type: Null}
+		return Value{}
 	case 't':
-		return Field{Type: Bool, Value: true}
+		return BoolValue(true)
 	case 'f':
-		return Field{Type: Bool, Value: false}
+		return BoolValue(false)
 	case '[':
-		return Field{Type: JSON, Value: compact(v)}
+		return JSONValue(p.compact(start, end))
 	case '"':
 		s := p.text(start, end)
 		if t, ok := parseTimestamp(s); ok {
-			return Field{Type: Timestamp, Value: t, lit: s}
+			v := TimeValue(t)
+			v.s = s
+			return v
 		}
-		return Field{Type: Text, Value: s}
+		return TextValue(s)
 	default:
 		return number(p.str[start:end])
 	}

@@ -66,7 +66,7 @@ func (p *parser) fastObject(i, depth int) (end int, ok bool) {
 				return 0, false
 			}
 			if src[start] == '{' {
-				p.emit(Field{Type: JSON, Value: compact(src[start:i])})
+				p.emit(JSONValue(p.compact(start, i)))
 			} else {
 				p.emit(p.scalar(start, i))
 			}

@@ -55,19 +55,11 @@ func (t Table) Column(name string) (Column, bool) {
 	return Column{}, false
 }
 
-// absent marks a key that was missing from an event, unlike an explicit
-// JSON null. An upsert keeps the stored value of an absent column.
-type absent struct{}
-
-// Absent is the row value of a column the event did not have.
-var Absent any = absent{}
-
 // Batch is rows ready for a destination: every row has one value per column
-// of Table, already converted to the column's Go type (see DataType), nil
-// for SQL NULL, or Absent.
+// of Table, already cast to the column's type, SQL NULL, or Absent.
 type Batch struct {
 	Table Table
-	Rows  [][]any
+	Rows  [][]Value
 }
 
 // Dialect holds the identifier rules of a destination.

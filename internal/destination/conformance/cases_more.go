@@ -29,7 +29,7 @@ func wideTable(h *harness) {
 			row1, row2 = append(row1, i%2 == 0), append(row2, true)
 		}
 	}
-	b := schema.Batch{Table: schema.Table{Name: h.name("wide"), Columns: cols}, Rows: [][]any{row1, row2}}
+	b := schema.Batch{Table: schema.Table{Name: h.name("wide"), Columns: cols}, Rows: schema.Rows([][]any{row1, row2})}
 	h.ensureLoad(d, b, destination.LoadOptions{})
 	got := h.describe(d, b.Table.Name)
 	if len(got.Columns) != n+1 {
@@ -57,10 +57,10 @@ func reservedNames(h *harness) {
 		{int64(1), "u1", int64(10), true, ts1, json.RawMessage(`{"where":1}`), "Ann", int64(100)},
 		{int64(2), "u2", int64(20), false, ts2, nil, "Bob", int64(200)},
 	}
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: rows}, destination.LoadOptions{Dedup: true})
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: [][]any{
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows(rows)}, destination.LoadOptions{Dedup: true})
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{
 		{int64(2), "u2b", schema.Absent, schema.Absent, schema.Absent, schema.Absent, schema.Absent, int64(201)},
-	}}, destination.LoadOptions{Dedup: true})
+	})}, destination.LoadOptions{Dedup: true})
 	got := h.describe(d, table.Name)
 	h.wantColumns(got, names(cols)...)
 	h.wantTypes(got, cols...)
@@ -73,14 +73,14 @@ func replaceTable(h *harness) {
 	d := h.open(h.T)
 	name := h.name("replace")
 	old := []schema.Column{col("id", schema.Int), col("v", schema.Text), col("gone", schema.Int)}
-	h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: name, Columns: old}, Rows: [][]any{
+	h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: name, Columns: old}, Rows: schema.Rows([][]any{
 		{int64(1), "a", int64(1)}, {int64(2), "b", int64(2)}, {int64(3), "c", int64(3)},
-	}}, destination.LoadOptions{})
+	})}, destination.LoadOptions{})
 	cols := []schema.Column{col("id", schema.Int), col("v", schema.Text), col("added", schema.Float)}
 	table := schema.Table{Name: name, Columns: cols, PrimaryKey: []string{"id"}}
-	err := d.Load(h.ctx(), schema.Batch{Table: table, Rows: [][]any{
+	err := d.Load(h.ctx(), schema.Batch{Table: table, Rows: schema.Rows([][]any{
 		{int64(10), "x", 1.5}, {int64(11), "y", nil},
-	}}, destination.LoadOptions{Mode: destination.ReplaceTable})
+	})}, destination.LoadOptions{Mode: destination.ReplaceTable})
 	if err != nil {
 		h.Fatalf("Load(ReplaceTable): %v", err)
 	}
@@ -88,15 +88,15 @@ func replaceTable(h *harness) {
 	h.wantColumns(got, "id", "v", "added")
 	h.wantRows(name, cols, "id", [][]any{{int64(10), "x", 1.5}, {int64(11), "y", nil}})
 	// The swapped-in table takes ordinary loads and replaces again.
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: [][]any{{int64(12), "z", 2.5}}}, destination.LoadOptions{Dedup: true})
-	if err := d.Load(h.ctx(), schema.Batch{Table: table, Rows: [][]any{{int64(20), "w", 0.0}}},
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(12), "z", 2.5}})}, destination.LoadOptions{Dedup: true})
+	if err := d.Load(h.ctx(), schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(20), "w", 0.0}})},
 		destination.LoadOptions{Mode: destination.ReplaceTable}); err != nil {
 		h.Fatalf("second Load(ReplaceTable): %v", err)
 	}
 	h.wantRows(name, cols, "id", [][]any{{int64(20), "w", 0.0}})
 
 	fresh := schema.Table{Name: h.name("replace_new"), Columns: cols}
-	if err := d.Load(h.ctx(), schema.Batch{Table: fresh, Rows: [][]any{{int64(1), "n", nil}}},
+	if err := d.Load(h.ctx(), schema.Batch{Table: fresh, Rows: schema.Rows([][]any{{int64(1), "n", nil}})},
 		destination.LoadOptions{Mode: destination.ReplaceTable}); err != nil {
 		h.Fatalf("Load(ReplaceTable) of a new table: %v", err)
 	}
@@ -109,7 +109,7 @@ func replacePartition(h *harness) {
 	table := schema.Table{Name: h.name("partition"), Columns: cols}
 	load := func(p string, rows ...[]any) {
 		h.Helper()
-		h.ensureLoad(d, schema.Batch{Table: table, Rows: rows},
+		h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows(rows)},
 			destination.LoadOptions{Mode: destination.ReplacePartition, Partition: p})
 	}
 	load("p1", []any{int64(1), "p1", "a"}, []any{int64(2), "p1", "b"})
@@ -126,16 +126,16 @@ func dataError(h *harness) {
 	d := h.open(h.T)
 	cols := []schema.Column{col("id", schema.Int), col("v", schema.Text)}
 	table := schema.Table{Name: h.name("dataerr"), Columns: cols, PrimaryKey: []string{"id"}}
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: [][]any{{int64(1), "kept"}}}, destination.LoadOptions{})
-	err := d.Load(h.ctx(), schema.Batch{Table: table, Rows: [][]any{
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), "kept"}})}, destination.LoadOptions{})
+	err := d.Load(h.ctx(), schema.Batch{Table: table, Rows: schema.Rows([][]any{
 		{int64(2), "new"}, {int64(3), "new"}, {int64(2), "duplicate"},
-	}}, destination.LoadOptions{})
+	})}, destination.LoadOptions{})
 	if !isData(err) {
 		h.Fatalf("Load(duplicate key) = %v, want an error matching destination.ErrData", err)
 	}
 	h.wantRows(table.Name, cols, "id", [][]any{{int64(1), "kept"}})
 	// The destination still works after the failure.
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: [][]any{{int64(2), "ok"}}}, destination.LoadOptions{})
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(2), "ok"}})}, destination.LoadOptions{})
 	if n := h.count(table.Name); n != 2 {
 		h.Errorf("%d rows after recovery, want 2", n)
 	}
@@ -178,7 +178,7 @@ func recoverOutsideChange(h *harness) {
 	d := h.open(h.T)
 	cols := []schema.Column{col("id", schema.Int), col("a", schema.Text)}
 	table := schema.Table{Name: h.name("outside"), Columns: cols}
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: [][]any{{int64(1), "x"}}}, destination.LoadOptions{})
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), "x"}})}, destination.LoadOptions{})
 
 	retry := func(what string, row []any) {
 		h.Helper()
@@ -187,7 +187,7 @@ func recoverOutsideChange(h *harness) {
 			if _, err = d.EnsureTable(h.ctx(), table); err != nil {
 				continue
 			}
-			if err = d.Load(h.ctx(), schema.Batch{Table: table, Rows: [][]any{row}}, destination.LoadOptions{}); err == nil {
+			if err = d.Load(h.ctx(), schema.Batch{Table: table, Rows: schema.Rows([][]any{row})}, destination.LoadOptions{}); err == nil {
 				return
 			}
 		}

@@ -38,7 +38,7 @@ func BenchBatch(table string, n int) schema.Batch {
 			json.RawMessage(`{"ip":"203.0.113.7","userAgent":"Mozilla/5.0 (X11; Linux x86_64)","locale":"en-US"}`),
 		}
 	}
-	return schema.Batch{Table: tbl, Rows: rows}
+	return schema.Batch{Table: tbl, Rows: schema.Rows(rows)}
 }
 
 // BenchLoad measures dedup loads of 10,000 BenchBatch rows into the table

@@ -100,7 +100,7 @@ func Equal(t testing.TB, got, want [][]string) {
 // Load loads rows into tbl and fails the test on error.
 func Load(t testing.TB, d destination.Destination, tbl schema.Table, o destination.LoadOptions, rows ...[]any) {
 	t.Helper()
-	if err := d.Load(context.Background(), schema.Batch{Table: tbl, Rows: rows}, o); err != nil {
+	if err := d.Load(context.Background(), schema.Batch{Table: tbl, Rows: schema.Rows(rows)}, o); err != nil {
 		t.Fatal(err)
 	}
 }

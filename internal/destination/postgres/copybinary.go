@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
 	"io"
 	"math"
-	"time"
 
 	"github.com/streamforge/streamforge/internal/schema"
 )
@@ -18,7 +15,7 @@ import (
 // the values are checked and made storable as convert does.
 type copyEncoder struct {
 	p     *plan
-	write []func(b []byte, v any) ([]byte, error) // by column
+	write []func(b []byte, v schema.Value) []byte // by column
 	next  int                                     // row to encode next
 	buf   []byte
 	off   int // read up to here
@@ -34,7 +31,7 @@ const copyChunk = 64 << 10
 const pgEpochUnix = 946684800
 
 func newCopyEncoder(p *plan) *copyEncoder {
-	e := &copyEncoder{p: p, write: make([]func([]byte, any) ([]byte, error), len(p.columns))}
+	e := &copyEncoder{p: p, write: make([]func([]byte, schema.Value) []byte, len(p.columns))}
 	for c, col := range p.columns {
 		e.write[c] = binaryWriter(col.Type, baseType(p.target[c]) == "jsonb")
 	}
@@ -71,17 +68,17 @@ func (e *copyEncoder) fill() {
 		row := e.p.rows[e.next]
 		e.buf = binary.BigEndian.AppendUint16(e.buf, uint16(len(row)))
 		for c, v := range row {
-			if v == nil || v == schema.Absent {
+			if v.IsNull() || v.IsAbsent() {
 				e.buf = binary.BigEndian.AppendUint32(e.buf, math.MaxUint32) // -1: NULL
 				continue
 			}
-			at := len(e.buf)
-			e.buf = append(e.buf, 0, 0, 0, 0) // length, set below
-			var err error
-			if e.buf, err = e.write[c](e.buf, v); err != nil {
-				e.err = valueError(*e.p, e.next, c, err)
+			if t := e.p.columns[c].Type; v.Type != t {
+				e.err = valueError(*e.p, e.next, c, mismatch(v, t))
 				return
 			}
+			at := len(e.buf)
+			e.buf = append(e.buf, 0, 0, 0, 0) // length, set below
+			e.buf = e.write[c](e.buf, v)
 			binary.BigEndian.PutUint32(e.buf[at:], uint32(len(e.buf)-at-4))
 		}
 	}
@@ -100,79 +97,52 @@ func (e *copyEncoder) result(err error) error {
 	return err
 }
 
-// binaryWriter returns the writer of a column's values in the binary
-// format of its carrier type (jsonb for a JSON column stored as jsonb).
-func binaryWriter(t schema.DataType, jsonb bool) func([]byte, any) ([]byte, error) {
-	mismatch := func(v any) error { return fmt.Errorf("%T value for a %s column", v, t) }
+// binaryWriter returns the writer of a column's values, already checked
+// to be of its type, in the binary format of its carrier type (jsonb for a
+// JSON column stored as jsonb).
+func binaryWriter(t schema.DataType, jsonb bool) func([]byte, schema.Value) []byte {
 	switch t {
 	case schema.Bool:
-		return func(b []byte, v any) ([]byte, error) {
-			x, ok := v.(bool)
-			if !ok {
-				return b, mismatch(v)
+		return func(b []byte, v schema.Value) []byte {
+			if v.Bool() {
+				return append(b, 1)
 			}
-			if x {
-				return append(b, 1), nil
-			}
-			return append(b, 0), nil
+			return append(b, 0)
 		}
 	case schema.Int:
-		return func(b []byte, v any) ([]byte, error) {
-			x, ok := v.(int64)
-			if !ok {
-				return b, mismatch(v)
-			}
-			return binary.BigEndian.AppendUint64(b, uint64(x)), nil
+		return func(b []byte, v schema.Value) []byte {
+			return binary.BigEndian.AppendUint64(b, uint64(v.Int()))
 		}
 	case schema.Float:
-		return func(b []byte, v any) ([]byte, error) {
-			x, ok := v.(float64)
-			if !ok {
-				return b, mismatch(v)
-			}
-			return binary.BigEndian.AppendUint64(b, math.Float64bits(x)), nil
+		return func(b []byte, v schema.Value) []byte {
+			return binary.BigEndian.AppendUint64(b, math.Float64bits(v.Float()))
 		}
 	case schema.Timestamp:
-		return func(b []byte, v any) ([]byte, error) {
-			x, ok := v.(time.Time)
-			if !ok {
-				return b, mismatch(v)
-			}
-			// In microseconds, which years 1 to 9999 fit; a time.Duration
-			// would not.
-			t := timestamptz(x).Time
-			us := (t.Unix()-pgEpochUnix)*1e6 + int64(t.Nanosecond()/1e3)
-			return binary.BigEndian.AppendUint64(b, uint64(us)), nil
+		return func(b []byte, v schema.Value) []byte {
+			return binary.BigEndian.AppendUint64(b, uint64(pgMicros(v)))
 		}
 	case schema.JSON:
-		return func(b []byte, v any) ([]byte, error) {
-			var j []byte
-			switch x := v.(type) {
-			case json.RawMessage:
-				j = x
-			case []byte:
-				j = x
-			case string:
-				j = []byte(x)
-			default:
-				return b, mismatch(v)
-			}
+		return func(b []byte, v schema.Value) []byte {
 			if jsonb {
 				b = append(b, 1) // jsonb's binary format version
 			}
-			if jsonOK(j) {
-				return append(b, j...), nil
-			}
-			return append(b, sanitizeJSON(j)...), nil
+			return append(b, sanitizeJSON(v.Str())...)
 		}
-	case schema.Text:
-		return func(b []byte, v any) ([]byte, error) {
-			x, ok := v.(string)
-			if !ok {
-				return b, mismatch(v)
-			}
-			return append(b, sanitizeText(x)...), nil
+	default: // Text, and Null, which is stored as text
+		return func(b []byte, v schema.Value) []byte {
+			return append(b, sanitizeText(v.Str())...)
 		}
 	}
-	return func(b []byte, v any) ([]byte, error) { return b, mismatch(v) }
+}
+
+// pgMicros is a timestamp in microseconds since PostgreSQL's epoch, which
+// years 1 to 9999 fit (a time.Duration would not), rounded as PostgreSQL
+// rounds text input.
+func pgMicros(v schema.Value) int64 {
+	sec, nsec := v.Unix()
+	us := (sec-pgEpochUnix)*1e6 + int64(nsec)/1e3
+	if nsec%1000 >= 500 {
+		us++
+	}
+	return us
 }

@@ -59,7 +59,7 @@ func TestUnavailable(t *testing.T) {
 			for what, err := range map[string]error{
 				"Ping":        d.Ping(ctx),
 				"EnsureTable": ensureErr,
-				"Load":        d.Load(ctx, schema.Batch{Table: table, Rows: [][]any{{int64(1)}}}, destination.LoadOptions{}),
+				"Load":        d.Load(ctx, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1)}})}, destination.LoadOptions{}),
 			} {
 				if err == nil {
 					t.Fatalf("%s succeeded", what)

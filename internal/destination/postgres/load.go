@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"strconv"
@@ -67,10 +66,10 @@ func (d *DB) Load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 // batch's values: they are converted as they are written, which spares
 // COPY a converted copy of the whole batch.
 type plan struct {
-	columns []schema.Column // the batch's, in batch order
-	target  []string        // stored SQL type per column
-	pk      []string        // conflict target when deduplicating
-	rows    [][]any         // the batch's, merged per key when deduplicating
+	columns []schema.Column  // the batch's, in batch order
+	target  []string         // stored SQL type per column
+	pk      []string         // conflict target when deduplicating
+	rows    [][]schema.Value // the batch's, merged per key when deduplicating
 	groups  []group
 }
 
@@ -202,7 +201,7 @@ func (d *DB) plan(b schema.Batch, stored schema.Table, dedup bool) (plan, error)
 	for r, row := range p.rows {
 		for c, v := range row {
 			sig[c] = '1'
-			if v == schema.Absent {
+			if v.IsAbsent() {
 				sig[c] = '0'
 			}
 		}
@@ -437,53 +436,35 @@ func (d *DB) swap(ctx context.Context, tx pgx.Tx, loaded string, t schema.Table)
 	return nil
 }
 
-// convert checks a value against its column's logical type and prepares
-// it for the carrier type. JSON becomes string or []byte, which pgx writes
-// as they are into text, json and jsonb alike. A value fit as it is comes
-// back as it came, not boxed again.
-func convert(t schema.DataType, v any) (any, error) {
-	if v == nil || v == schema.Absent {
+// convert checks a value against its column's logical type and returns it
+// as pgx writes it into the carrier type; JSON goes as a string, which pgx
+// writes as it is into text, json and jsonb alike.
+func convert(t schema.DataType, v schema.Value) (any, error) {
+	if v.IsNull() || v.IsAbsent() {
 		return nil, nil
 	}
-	ok := false
+	if v.Type != t {
+		return nil, mismatch(v, t)
+	}
 	switch t {
 	case schema.Bool:
-		_, ok = v.(bool)
+		return v.Bool(), nil
 	case schema.Int:
-		_, ok = v.(int64)
+		return v.Int(), nil
 	case schema.Float:
-		_, ok = v.(float64)
+		return v.Float(), nil
 	case schema.Timestamp:
-		if ts, isTime := v.(time.Time); isTime {
-			return timestamptz(ts), nil
-		}
+		return timestamptz(v.Time()), nil
 	case schema.Text:
-		var s string
-		if s, ok = v.(string); ok && !textOK(s) {
-			return sanitizeText(s), nil
-		}
+		return sanitizeText(v.Str()), nil
 	case schema.JSON:
-		switch j := v.(type) {
-		case json.RawMessage:
-			// pgx writes a json.RawMessage into text only by reflection.
-			if jsonOK(j) {
-				return []byte(j), nil
-			}
-			return sanitizeJSON(j), nil
-		case []byte:
-			if ok = jsonOK(j); !ok {
-				return sanitizeJSON(j), nil
-			}
-		case string:
-			if ok = jsonOK([]byte(j)); !ok {
-				return sanitizeJSON([]byte(j)), nil
-			}
-		}
+		return sanitizeJSON(v.Str()), nil
 	}
-	if !ok {
-		return nil, fmt.Errorf("%T value for a %s column", v, t)
-	}
-	return v, nil
+	return nil, mismatch(v, t)
+}
+
+func mismatch(v schema.Value, t schema.DataType) error {
+	return fmt.Errorf("%s value for a %s column", v.Type, t)
 }
 
 // timestamptz is t as pgx encodes it with no wrapper, rounded to
@@ -499,21 +480,28 @@ func valueError(p plan, r, c int, err error) error {
 
 // copySource feeds the planned rows to stage's COPY group after group,
 // with the group number as a last column, each row converted into the same
-// slice, since COPY encodes a row before it asks for the next. The common
-// values take no allocation.
+// slice, since COPY encodes a row before it asks for the next. The values
+// are passed as pointers into slots of the source, which fit in an
+// interface without an allocation.
 type copySource struct {
-	p    *plan
-	g, i int // the current row is p.rows[p.groups[g].rows[i]]
-	row  []any
-	// ts holds the current row's timestamps, which row points to: a
-	// pointer fits in an interface without an allocation.
-	ts  []pgtype.Timestamptz
-	err error
+	p     *plan
+	g, i  int // the current row is p.rows[p.groups[g].rows[i]]
+	row   []any
+	slots []slot // by column
+	err   error
+}
+
+// slot holds one value of the current row in the type pgx encodes.
+type slot struct {
+	i  int64
+	f  float64
+	s  string
+	ts pgtype.Timestamptz
 }
 
 func newCopySource(p *plan) *copySource {
 	n := len(p.columns)
-	return &copySource{p: p, i: -1, row: make([]any, n+1), ts: make([]pgtype.Timestamptz, n)}
+	return &copySource{p: p, i: -1, row: make([]any, n+1), slots: make([]slot, n)}
 }
 
 // Next implements pgx.CopyFromSource.
@@ -532,17 +520,31 @@ func (s *copySource) Next() bool {
 func (s *copySource) Values() ([]any, error) {
 	r := s.p.groups[s.g].rows[s.i]
 	for c, v := range s.p.rows[r] {
-		if x, ok := v.(time.Time); ok && s.p.columns[c].Type == schema.Timestamp {
-			s.ts[c] = timestamptz(x)
-			s.row[c] = &s.ts[c]
-			continue
-		}
-		cv, err := convert(s.p.columns[c].Type, v)
-		if err != nil {
-			s.err = valueError(*s.p, r, c, err)
+		t, sl := s.p.columns[c].Type, &s.slots[c]
+		switch {
+		case v.IsNull() || v.IsAbsent():
+			s.row[c] = nil
+		case v.Type != t:
+			s.err = valueError(*s.p, r, c, mismatch(v, t))
 			return nil, s.err
+		case t == schema.Int:
+			sl.i = v.Int()
+			s.row[c] = &sl.i
+		case t == schema.Float:
+			sl.f = v.Float()
+			s.row[c] = &sl.f
+		case t == schema.Timestamp:
+			sl.ts = timestamptz(v.Time())
+			s.row[c] = &sl.ts
+		case t == schema.Text:
+			sl.s = sanitizeText(v.Str())
+			s.row[c] = &sl.s
+		case t == schema.JSON:
+			sl.s = sanitizeJSON(v.Str())
+			s.row[c] = &sl.s
+		default:
+			s.row[c] = v.Bool()
 		}
-		s.row[c] = cv
 	}
 	s.row[len(s.p.columns)] = int32(s.g)
 	return s.row, nil

@@ -31,10 +31,10 @@ func TestNULReplaced(t *testing.T) {
 	for _, valuesMax := range []int{valuesMaxParams, 0} {
 		d := env.open(t)
 		d.valuesMax = valuesMax
-		b := schema.Batch{Table: schema.Table{Name: fmt.Sprintf("nul_%d", valuesMax), Columns: cols}, Rows: [][]any{
+		b := schema.Batch{Table: schema.Table{Name: fmt.Sprintf("nul_%d", valuesMax), Columns: cols}, Rows: schema.Rows([][]any{
 			{int64(1), "a\x00b", doc, doc, doc},
 			{int64(2), "ok", clean, clean, clean},
-		}}
+		})}
 		if _, err := d.EnsureTable(ctx, b.Table); err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +80,7 @@ func TestDataErrors(t *testing.T) {
 			"wrong Go type":  {{int64(1), "ok"}, {"2", "ok"}},
 			"short row":      {{int64(1), "ok"}, {int64(2)}},
 		} {
-			err := d.Load(ctx, schema.Batch{Table: table, Rows: rows}, destination.LoadOptions{})
+			err := d.Load(ctx, schema.Batch{Table: table, Rows: schema.Rows(rows)}, destination.LoadOptions{})
 			if !errors.Is(err, destination.ErrData) {
 				t.Errorf("%s (valuesMax %d): Load = %v, want ErrData", name, valuesMax, err)
 			}
@@ -129,7 +129,7 @@ func TestSQLTypeHints(t *testing.T) {
 			t.Errorf("column %s = %s %q, want %s %q", name, c.Type, c.SQLType, want.Type, want.SQLType)
 		}
 	}
-	err = d.Load(context.Background(), schema.Batch{Table: got, Rows: [][]any{{int64(1), "x", 12.345, int64(2), "y"}}}, destination.LoadOptions{})
+	err = d.Load(context.Background(), schema.Batch{Table: got, Rows: schema.Rows([][]any{{int64(1), "x", 12.345, int64(2), "y"}})}, destination.LoadOptions{})
 	if err != nil {
 		t.Fatalf("Load into hinted columns: %v", err)
 	}
@@ -144,7 +144,7 @@ func TestIdentifiers(t *testing.T) {
 	if _, err := d.EnsureTable(ctx, tbl); err != nil {
 		t.Fatalf("63-byte names: %v", err)
 	}
-	if err := d.Load(ctx, schema.Batch{Table: tbl, Rows: [][]any{{int64(1)}}}, destination.LoadOptions{Mode: destination.ReplaceTable}); err != nil {
+	if err := d.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows([][]any{{int64(1)}})}, destination.LoadOptions{Mode: destination.ReplaceTable}); err != nil {
 		t.Fatalf("ReplaceTable with 63-byte names: %v", err)
 	}
 	if got := d.describeOK(t, long); len(got.PrimaryKey) != 1 || got.PrimaryKey[0] != long {
@@ -234,7 +234,7 @@ func TestDedupMatchesModel(t *testing.T) {
 				}
 				model[id] = m
 			}
-			if err := d.Load(context.Background(), schema.Batch{Table: table, Rows: rows}, destination.LoadOptions{Dedup: true}); err != nil {
+			if err := d.Load(context.Background(), schema.Batch{Table: table, Rows: schema.Rows(rows)}, destination.LoadOptions{Dedup: true}); err != nil {
 				t.Fatalf("batch %d: %v", batch, err)
 			}
 		}

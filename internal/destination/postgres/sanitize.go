@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"strings"
 	"unicode/utf8"
 )
@@ -27,18 +26,18 @@ func sanitizeText(s string) string {
 // jsonOK reports whether JSON text is storable in json and jsonb as it is:
 // no NUL, no \u escape (which might be \u0000 or a lone surrogate), valid
 // UTF-8.
-func jsonOK(b []byte) bool {
-	return bytes.IndexByte(b, 0) < 0 && !bytes.Contains(b, []byte(`\u`)) && utf8.Valid(b)
+func jsonOK(s string) bool {
+	return strings.IndexByte(s, 0) < 0 && !strings.Contains(s, `\u`) && utf8.ValidString(s)
 }
 
 // sanitizeJSON makes JSON text storable in json and jsonb: NUL bytes and the
 // escape \u0000 become U+FFFD, and so do unpaired surrogate escapes, which
 // jsonb rejects too. An escaped backslash before "u0000" is left alone.
-func sanitizeJSON(b []byte) string {
-	if jsonOK(b) {
-		return string(b)
+func sanitizeJSON(s string) string {
+	if jsonOK(s) {
+		return s
 	}
-	b = bytes.ToValidUTF8(b, []byte(replacement))
+	b := []byte(strings.ToValidUTF8(s, replacement))
 	var out strings.Builder
 	out.Grow(len(b))
 	inString := false

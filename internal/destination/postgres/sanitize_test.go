@@ -41,7 +41,7 @@ func TestSanitizeJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := sanitizeJSON([]byte(tt.in)); got != tt.want {
+			if got := sanitizeJSON(tt.in); got != tt.want {
 				t.Errorf("sanitizeJSON(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
@@ -58,7 +58,7 @@ func FuzzSanitizeJSON(f *testing.F) {
 		if !json.Valid(in) {
 			return
 		}
-		out := sanitizeJSON(in)
+		out := sanitizeJSON(string(in))
 		if !json.Valid([]byte(out)) {
 			t.Fatalf("sanitizeJSON(%q) = %q: invalid JSON", in, out)
 		}

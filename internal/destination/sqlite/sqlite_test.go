@@ -92,7 +92,7 @@ func TestLoadRoundTrip(t *testing.T) {
 		{int64(-9007199254740993), "строка\nвторая 第二行", false, -0.25, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), json.RawMessage(`[]`)},
 		{int64(3), "", nil, nil, nil, schema.Absent},
 	}
-	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, destination.LoadOptions{}); err != nil {
+	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows(rows)}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	got := destinationtest.Query(t, db.SQL(), `SELECT id, name, ok, score, CAST(at AS TEXT), props FROM events ORDER BY score DESC`)
@@ -129,7 +129,7 @@ func TestDataErrorAppliesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := []any{int64(1), "kept", nil, nil, nil, nil}
-	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: [][]any{ok}}, destination.LoadOptions{}); err != nil {
+	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows([][]any{ok})}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	bad := map[string][][]any{
@@ -139,7 +139,7 @@ func TestDataErrorAppliesNothing(t *testing.T) {
 	}
 	bad["NaN"][1][3] = nanValue()
 	for name, rows := range bad {
-		err := db.Load(ctx, schema.Batch{Table: tbl, Rows: rows}, destination.LoadOptions{})
+		err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows(rows)}, destination.LoadOptions{})
 		if !errors.Is(err, destination.ErrData) {
 			t.Errorf("%s: err = %v, want ErrData", name, err)
 		}
