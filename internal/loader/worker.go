@@ -67,11 +67,50 @@ type worker struct {
 	// parsers keep their scratch space from one poll to the next.
 	parsers sync.Pool
 
-	// table caches the stored shape; it is dropped after any load error so
-	// that a table altered or dropped outside bulker is read again.
-	table       schema.Table
-	tableExists bool
-	tableCached bool
+	table tableCache
+}
+
+// tableCache holds the stored shape of the worker's table as the loader
+// last saw it. It is forgotten after any load error, so that a table
+// altered or dropped outside bulker is read again. The reader builds the
+// next batch's rows against it while the loader loads; version changes
+// with every update, so that rows built against an older shape are built
+// again.
+type tableCache struct {
+	mu      sync.Mutex
+	dialect schema.Dialect
+	table   schema.Table
+	exists  bool
+	known   bool
+	version uint64
+}
+
+// tableState is one reading of a tableCache.
+type tableState struct {
+	dialect       schema.Dialect
+	table         schema.Table
+	exists, known bool
+	version       uint64
+}
+
+func (c *tableCache) get() tableState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return tableState{c.dialect, c.table, c.exists, c.known, c.version}
+}
+
+func (c *tableCache) set(d schema.Dialect, t schema.Table, exists bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dialect, c.table, c.exists, c.known = d, t, exists, true
+	c.version++
+}
+
+func (c *tableCache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.known = false
+	c.version++
 }
 
 type item struct {
@@ -95,6 +134,15 @@ func (w *worker) stream() bool { return w.cfg.Dest.Options.Mode == destination.M
 type batch struct {
 	recs  []kafka.Record
 	items []item
+	rows  *builtRows // built by the reader; nil if the loader must build them
+}
+
+// builtRows are a batch's rows, built against the table at version.
+type builtRows struct {
+	version uint64
+	want    schema.Table
+	batch   schema.Batch
+	notes   []schema.Note
 }
 
 // run consumes until ctx ends. One batch is loaded while the next is read
@@ -158,6 +206,7 @@ func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error
 			continue
 		}
 		if w.stream() || len(b.recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
+			w.prebuild(b)
 			out <- b
 			b = &batch{}
 		}
@@ -177,13 +226,14 @@ func (w *worker) parse(ctx, retry context.Context, b *batch, recs []kafka.Record
 	b.recs = append(b.recs, recs...)
 	evs := make([]schema.Event, len(recs))
 	errs := make([]error, len(recs))
+	pk := w.cfg.Dest.Options.PrimaryKeys()
 	parallel(len(recs), func(lo, hi int) {
 		p, _ := w.parsers.Get().(*schema.Parser)
 		if p == nil {
 			p = new(schema.Parser)
 		}
 		for i := lo; i < hi; i++ {
-			evs[i], errs[i] = w.parseOne(p, recs[i].Value)
+			evs[i], errs[i] = w.parseOne(p, recs[i].Value, pk)
 		}
 		w.parsers.Put(p)
 	})
@@ -235,14 +285,14 @@ func untilDone(retry context.Context, try func() error, failed func(attempt int,
 	}
 }
 
-func (w *worker) parseOne(p *schema.Parser, raw []byte) (schema.Event, error) {
+func (w *worker) parseOne(p *schema.Parser, raw []byte, pk []string) (schema.Event, error) {
 	// A consumed record's value is never written again: the event may
 	// point into it instead of copying it.
 	ev, err := p.ParseShared(raw)
 	if err != nil {
 		return ev, fmt.Errorf("parsing event: %w", err)
 	}
-	return ev, w.validate(ev)
+	return ev, validate(ev, pk)
 }
 
 // parallel splits [0, n) into one range per available core, calls fn on
@@ -320,7 +370,7 @@ func (w *worker) flush(ctx context.Context, b *batch) error {
 	if err != nil {
 		return err
 	}
-	loaded, err := w.storeIsolating(ctx, dest, b.items)
+	loaded, err := w.storeIsolating(ctx, dest, b.items, b.rows)
 	if err != nil {
 		return err
 	}
@@ -334,13 +384,13 @@ func (w *worker) flush(ctx context.Context, b *batch) error {
 }
 
 // validate refuses an event with nothing to store, or one that lacks a
-// primary key field: it could be neither deduplicated nor stored in a table
-// keyed on that field.
-func (w *worker) validate(ev schema.Event) error {
+// field of the primary key pk: it could be neither deduplicated nor stored
+// in a table keyed on that field.
+func validate(ev schema.Event, pk []string) error {
 	if len(ev.Fields) == 0 {
 		return errors.New("event has no fields to store")
 	}
-	for _, k := range w.cfg.Dest.Options.PrimaryKeys() {
+	for _, k := range pk {
 		if !slices.ContainsFunc(ev.Fields, func(f schema.Field) bool { return f.Key == k && f.Type != schema.Null }) {
 			return fmt.Errorf("primary key field %q is missing or null", k)
 		}
@@ -348,13 +398,14 @@ func (w *worker) validate(ev schema.Event) error {
 	return nil
 }
 
-// storeIsolating loads items; when the destination rejects the data it
-// bisects the batch so that one bad row does not fail the others.
-func (w *worker) storeIsolating(ctx context.Context, dest destination.Destination, items []item) (int, error) {
+// storeIsolating loads items, whose rows may be built already; when the
+// destination rejects the data it bisects the batch so that one bad row
+// does not fail the others.
+func (w *worker) storeIsolating(ctx context.Context, dest destination.Destination, items []item, rows *builtRows) (int, error) {
 	if len(items) == 0 {
 		return 0, nil
 	}
-	err := w.store(ctx, dest, items)
+	err := w.store(ctx, dest, items, rows)
 	if err == nil {
 		w.logLoaded(ctx, items)
 		return len(items), nil
@@ -366,57 +417,54 @@ func (w *worker) storeIsolating(ctx context.Context, dest destination.Destinatio
 		return 0, w.reject(ctx, items[0].rec, err, false)
 	}
 	mid := len(items) / 2
-	a, err := w.storeIsolating(ctx, dest, items[:mid])
+	a, err := w.storeIsolating(ctx, dest, items[:mid], nil)
 	if err != nil {
 		return a, err
 	}
-	b, err := w.storeIsolating(ctx, dest, items[mid:])
+	b, err := w.storeIsolating(ctx, dest, items[mid:], nil)
 	return a + b, err
 }
 
-// store builds rows against the stored table, adds what the table lacks and
-// loads. After a failure the table is read again once, in case it was
-// altered or dropped outside bulker.
-func (w *worker) store(ctx context.Context, dest destination.Destination, items []item) error {
-	err := w.storeOnce(ctx, dest, items)
+// store builds rows against the stored table, unless rows holds them
+// built against its current version, adds what the table lacks and loads.
+// After a failure the table is read again once, in case it was altered or
+// dropped outside bulker.
+func (w *worker) store(ctx context.Context, dest destination.Destination, items []item, rows *builtRows) error {
+	err := w.storeOnce(ctx, dest, items, rows)
 	if err == nil {
 		return nil
 	}
-	w.tableCached = false
+	w.table.forget()
 	if ctx.Err() != nil {
 		return err
 	}
-	return w.storeOnce(ctx, dest, items)
+	return w.storeOnce(ctx, dest, items, nil)
 }
 
-func (w *worker) storeOnce(ctx context.Context, dest destination.Destination, items []item) error {
+func (w *worker) storeOnce(ctx context.Context, dest destination.Destination, items []item, rows *builtRows) error {
 	d := dest.Dialect()
-	opts := schema.TableOptions{
-		PrimaryKey:      w.cfg.Dest.Options.PrimaryKeys(),
-		TimestampColumn: w.cfg.Dest.Options.Timestamp,
-	}
-	name := schema.SanitizeIdent(d, w.cfg.Name.Table)
-	if !w.tableCached {
+	st := w.table.get()
+	if !st.known {
+		name := schema.SanitizeIdent(d, w.cfg.Name.Table)
 		t, ok, err := dest.Describe(ctx, name)
 		if err != nil {
 			return fmt.Errorf("describing table %s: %w", name, err)
 		}
-		w.table, w.tableExists, w.tableCached = t, ok, true
+		w.table.set(d, t, ok)
+		st = w.table.get()
 	}
-	events := make([]schema.Event, len(items))
-	for i := range items {
-		events[i] = items[i].event()
+	if rows == nil || rows.version != st.version {
+		rows = w.build(st, items)
 	}
-	want, batch, notes := schema.Build(d, w.cfg.Name.Table, opts, events, w.table, w.tableExists)
-	if !w.tableExists || len(want.Columns) != len(w.table.Columns) {
-		stored, err := dest.EnsureTable(ctx, want)
+	if !st.exists || len(rows.want.Columns) != len(st.table.Columns) {
+		stored, err := dest.EnsureTable(ctx, rows.want)
 		if err != nil {
-			return fmt.Errorf("creating or altering table %s: %w", want.Name, err)
+			return fmt.Errorf("creating or altering table %s: %w", rows.want.Name, err)
 		}
-		w.table, w.tableExists = stored, true
-		want, batch, notes = schema.Build(d, w.cfg.Name.Table, opts, events, w.table, true)
+		w.table.set(d, stored, true)
+		rows = w.build(w.table.get(), items)
 	}
-	for _, n := range notes {
+	for _, n := range rows.notes {
 		msg := "value kept in " + schema.UnmappedColumn
 		if n.Reason == schema.ReasonNearColumnLimit {
 			msg = "table is close to the destination's column limit"
@@ -425,13 +473,49 @@ func (w *worker) storeOnce(ctx context.Context, dest destination.Destination, it
 	}
 	// The parsed events are the larger part of a batch's memory and the
 	// rows are built: let them go while the database works.
-	clear(events)
+	dropEvents(items)
+	lo := destination.LoadOptions{Mode: destination.Append, Dedup: w.cfg.Dest.Options.Deduplicate}
+	if err := dest.Load(ctx, rows.batch, lo); err != nil {
+		return fmt.Errorf("loading %d rows into %s: %w", len(rows.batch.Rows), rows.want.Name, err)
+	}
+	return nil
+}
+
+// build makes the rows of items against the table as st holds it.
+func (w *worker) build(st tableState, items []item) *builtRows {
+	events := make([]schema.Event, len(items))
+	for i := range items {
+		events[i] = items[i].event()
+	}
+	opts := schema.TableOptions{
+		PrimaryKey:      w.cfg.Dest.Options.PrimaryKeys(),
+		TimestampColumn: w.cfg.Dest.Options.Timestamp,
+	}
+	want, batch, notes := schema.Build(st.dialect, w.cfg.Name.Table, opts, events, st.table, st.exists)
+	return &builtRows{version: st.version, want: want, batch: batch, notes: notes}
+}
+
+// prebuild builds b's rows in the reader, against the table as the loader
+// last saw it, so that the loader, busy with the previous batch, only
+// loads them. Rows that need a column the table lacks are left to the
+// loader, which adds it first.
+func (w *worker) prebuild(b *batch) {
+	st := w.table.get()
+	if !st.known || !st.exists || len(b.items) == 0 {
+		return
+	}
+	rows := w.build(st, b.items)
+	if len(rows.want.Columns) != len(st.table.Columns) {
+		return
+	}
+	b.rows = rows
+	dropEvents(b.items)
+}
+
+// dropEvents lets go of the items' parsed events once their rows are
+// built; a load that fails parses them again.
+func dropEvents(items []item) {
 	for i := range items {
 		items[i].ev = schema.Event{}
 	}
-	lo := destination.LoadOptions{Mode: destination.Append, Dedup: w.cfg.Dest.Options.Deduplicate}
-	if err := dest.Load(ctx, batch, lo); err != nil {
-		return fmt.Errorf("loading %d rows into %s: %w", len(batch.Rows), want.Name, err)
-	}
-	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/sqlite"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/topics"
 )
@@ -141,5 +143,52 @@ func TestShutdownDuringOutageLeavesTheBatchInKafka(t *testing.T) {
 	}
 	if n := c.commits(); n != 0 {
 		t.Fatalf("%d records committed, want none: the batch was not loaded", n)
+	}
+}
+
+// Rows the reader built against a table shape that has changed since are
+// built again against the new shape before they load: here the table was
+// re-created outside bulker without a column the rows carry.
+func TestRowsBuiltAgainstAnOlderShapeAreRebuilt(t *testing.T) {
+	ctx := context.Background()
+	dest := destination.Config{ID: "lite", Type: "sqlite", Options: destination.Options{Mode: destination.ModeBatch},
+		Credentials: destination.Credentials{Database: filepath.Join(t.TempDir(), "lite.db")}}
+	db, err := sqlite.New(ctx, dest, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	w := &worker{
+		cfg:     workerConfig{Name: topics.Name{Destination: "lite", Mode: "batch", Table: "items"}, Dest: dest, BatchSize: 10, Period: time.Second},
+		log:     slog.New(slog.DiscardHandler),
+		metrics: NewMetrics(prometheus.NewRegistry()),
+		now:     time.Now,
+	}
+	batchOf := func(raw string) *batch {
+		b := &batch{}
+		if err := w.parse(ctx, ctx, b, []kafka.Record{{Value: []byte(raw)}}); err != nil || len(b.items) != 1 {
+			t.Fatalf("parse %s: %v", raw, err)
+		}
+		return b
+	}
+	first := batchOf(`{"id":1,"v":"a"}`)
+	if err := w.storeOnce(ctx, db, first.items, first.rows); err != nil {
+		t.Fatal(err)
+	}
+	next := batchOf(`{"id":2,"v":"b"}`)
+	w.prebuild(next)
+	if next.rows == nil {
+		t.Fatal("the reader did not build the rows of a batch that fits the table")
+	}
+	if _, err := db.SQL().Exec(`DROP TABLE items; CREATE TABLE items (id INTEGER, x TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	w.table.forget() // as after the failed load that finds the table changed
+	if err := w.storeOnce(ctx, db, next.items, next.rows); err != nil {
+		t.Fatalf("load after the table changed: %v", err)
+	}
+	var v string
+	if err := db.SQL().QueryRow(`SELECT v FROM items WHERE id = 2`).Scan(&v); err != nil || v != "b" {
+		t.Fatalf("row 2: v = %q, %v", v, err)
 	}
 }
