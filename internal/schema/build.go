@@ -193,10 +193,7 @@ func (bd *builder) rows(events []Event) [][]Value {
 	if !bd.hasUnmapped {
 		width++
 	}
-	slab := make([]Value, len(events)*width)
-	for i := range slab {
-		slab[i] = Absent
-	}
+	slab := make([]Value, len(events)*width) // all Absent
 	rows := make([][]Value, len(events))
 	var buf []byte
 	usedUnmapped := false

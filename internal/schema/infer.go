@@ -16,15 +16,15 @@ import (
 func number(lit string) Value {
 	if !strings.ContainsAny(lit, ".eE") {
 		if i, err := strconv.ParseInt(lit, 10, 64); err == nil {
-			return Value{Type: Int, n: uint64(i), s: lit}
+			return Value{Type: Int, n: uint64(i), s: lit, set: true}
 		}
-		return Value{Type: Text, s: lit, numText: true}
+		return Value{Type: Text, s: lit, numText: true, set: true}
 	}
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil || f == 0 && hasNonZeroDigit(lit) {
-		return Value{Type: Text, s: lit, numText: true}
+		return Value{Type: Text, s: lit, numText: true, set: true}
 	}
-	return Value{Type: Float, n: math.Float64bits(f), s: lit}
+	return Value{Type: Float, n: math.Float64bits(f), s: lit, set: true}
 }
 
 // hasNonZeroDigit reports whether the mantissa of a number literal has a

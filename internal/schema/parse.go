@@ -407,7 +407,7 @@ func (p *parser) scalar(start, end int) Value {
 	v := p.src[start:end]
 	switch v[0] {
 	case 'n':
-		return Value{}
+		return NullValue()
 	case 't':
 		return BoolValue(true)
 	case 'f':

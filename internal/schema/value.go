@@ -11,7 +11,7 @@ import (
 // Value is one value of a field or of a row, typed by its DataType. It is
 // a plain struct rather than an interface so that a value takes no
 // allocation of its own: a loader holds tens of thousands of them per
-// batch. The zero Value is SQL NULL.
+// batch. The zero Value is Absent, so that a fresh row is all absent.
 type Value struct {
 	// s is the text of Text and JSON; for numbers the literal as sent and
 	// for timestamps the string as sent, when known, so that a cast to
@@ -25,43 +25,46 @@ type Value struct {
 	// numText marks Text holding a number too large for Int and Float: its
 	// JSON is the number, not a string.
 	numText bool
-	absent  bool
+	set     bool // false: Absent
 }
 
 // Absent is the row value of a column the event did not have, unlike an
 // explicit JSON null. An upsert keeps the stored value of an absent column.
-var Absent = Value{absent: true}
+var Absent = Value{}
+
+// NullValue is SQL NULL, the value of a JSON null.
+func NullValue() Value { return Value{set: true} }
 
 // BoolValue is a Bool value.
 func BoolValue(b bool) Value {
 	if b {
-		return Value{Type: Bool, n: 1}
+		return Value{Type: Bool, n: 1, set: true}
 	}
-	return Value{Type: Bool}
+	return Value{Type: Bool, set: true}
 }
 
 // IntValue is an Int value.
-func IntValue(i int64) Value { return Value{Type: Int, n: uint64(i)} }
+func IntValue(i int64) Value { return Value{Type: Int, n: uint64(i), set: true} }
 
 // FloatValue is a Float value.
-func FloatValue(f float64) Value { return Value{Type: Float, n: math.Float64bits(f)} }
+func FloatValue(f float64) Value { return Value{Type: Float, n: math.Float64bits(f), set: true} }
 
 // TimeValue is a Timestamp value; Time returns it in UTC.
 func TimeValue(t time.Time) Value {
-	return Value{Type: Timestamp, n: uint64(t.Unix()), nsec: int32(t.Nanosecond())}
+	return Value{Type: Timestamp, n: uint64(t.Unix()), nsec: int32(t.Nanosecond()), set: true}
 }
 
 // TextValue is a Text value.
-func TextValue(s string) Value { return Value{Type: Text, s: s} }
+func TextValue(s string) Value { return Value{Type: Text, s: s, set: true} }
 
 // JSONValue is a JSON value: JSON text, which the caller has checked.
-func JSONValue(j string) Value { return Value{Type: JSON, s: j} }
+func JSONValue(j string) Value { return Value{Type: JSON, s: j, set: true} }
 
 // IsNull reports whether v is SQL NULL.
-func (v Value) IsNull() bool { return v.Type == Null && !v.absent }
+func (v Value) IsNull() bool { return v.Type == Null && v.set }
 
 // IsAbsent reports whether v is Absent.
-func (v Value) IsAbsent() bool { return v.absent }
+func (v Value) IsAbsent() bool { return !v.set }
 
 // Bool, Int, Float, Time, Unix and Str read a value of their type; for a
 // value of another type, what they return means nothing.
@@ -88,7 +91,7 @@ func (v Value) Str() string { return v.s }
 // Any returns the value as the Go value of its DataType (see DataType):
 // nil for SQL NULL, Absent as it is.
 func (v Value) Any() any {
-	if v.absent {
+	if !v.set {
 		return Absent
 	}
 	switch v.Type {
@@ -114,7 +117,7 @@ func (v Value) Any() any {
 func ValueOf(x any) Value {
 	switch x := x.(type) {
 	case nil:
-		return Value{}
+		return NullValue()
 	case Value:
 		return x
 	case bool:
