@@ -170,24 +170,28 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 }
 
 // readAll polls records into batches until ctx ends, then hands over the
-// batch in hand. Records are parsed as they arrive, spreading the work over
-// the batch period instead of one burst that would compete with the HTTP
-// path; parsing, and dead-lettering what cannot be parsed, goes on until
-// parseCtx ends, which ends reading too: the batch stays uncommitted.
+// batch in hand. A batch's records are parsed once it is complete, on every
+// core: parsed events held for the whole batch period would be the largest
+// part of the live heap, which the garbage collector marks on every cycle
+// while bulker ingests. Parsing, and dead-lettering what cannot be parsed,
+// goes on until parseCtx ends, which ends reading too: the batch stays
+// uncommitted.
 func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error {
-	b := &batch{}
+	var recs []kafka.Record // of the batch in hand
 	var flushAt time.Time
 	for {
 		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
-		if len(b.recs) > 0 {
+		if len(recs) > 0 {
 			pollCtx, cancelPoll = context.WithDeadline(ctx, flushAt)
 		}
-		recs, err := w.consumer.Poll(pollCtx, w.cfg.BatchSize-len(b.recs))
+		polled, err := w.consumer.Poll(pollCtx, w.cfg.BatchSize-len(recs))
 		cancelPoll()
 		if ctx.Err() != nil {
 			// Records of this last poll are not committed: read again later.
-			if len(b.recs) > 0 {
-				out <- b
+			if len(recs) > 0 {
+				if b, err := w.parse(parseCtx, ctx, recs); err == nil {
+					out <- b
+				}
 			}
 			return nil
 		}
@@ -196,34 +200,35 @@ func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error
 			sleep(ctx, time.Second)
 			continue
 		}
-		if len(b.recs) == 0 && len(recs) > 0 {
+		if len(recs) == 0 {
+			if len(polled) == 0 {
+				continue
+			}
 			flushAt = w.now().Add(w.cfg.Period)
+			if !w.stream() {
+				// A batch grows to its size over many polls: one
+				// allocation instead of a series of doublings.
+				recs = make([]kafka.Record, 0, max(len(polled), min(w.cfg.BatchSize, maxPrealloc)))
+			}
 		}
-		if w.parse(parseCtx, ctx, b, recs) != nil {
-			return nil
-		}
-		if len(b.recs) == 0 {
-			continue
-		}
-		if w.stream() || len(b.recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
+		recs = append(recs, polled...)
+		if w.stream() || len(recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
+			b, err := w.parse(parseCtx, ctx, recs)
+			if err != nil {
+				return nil
+			}
+			recs = nil
 			w.prebuild(b)
 			out <- b
-			b = &batch{}
 		}
 	}
 }
 
-// parse adds recs to b, parsed on every core; an event that can never load
-// goes to the dead-letter topic at once, a failed write retried until retry
-// ends.
-func (w *worker) parse(ctx, retry context.Context, b *batch, recs []kafka.Record) error {
-	if b.recs == nil && len(recs) > 0 && !w.stream() {
-		// A batch grows to its size over many polls: one allocation each
-		// instead of a series of doublings.
-		n := max(len(recs), min(w.cfg.BatchSize, maxPrealloc))
-		b.recs, b.items = make([]kafka.Record, 0, n), make([]item, 0, n)
-	}
-	b.recs = append(b.recs, recs...)
+// parse makes the batch of recs, parsed on every core; an event that can
+// never load goes to the dead-letter topic at once, a failed write retried
+// until retry ends.
+func (w *worker) parse(ctx, retry context.Context, recs []kafka.Record) (*batch, error) {
+	b := &batch{recs: recs, items: make([]item, 0, len(recs))}
 	evs := make([]schema.Event, len(recs))
 	errs := make([]error, len(recs))
 	pk := w.cfg.Dest.Options.PrimaryKeys()
@@ -240,13 +245,13 @@ func (w *worker) parse(ctx, retry context.Context, b *batch, recs []kafka.Record
 	for i, r := range recs {
 		if errs[i] != nil {
 			if err := w.rejectUntilDone(ctx, retry, r, errs[i]); err != nil {
-				return err
+				return nil, err
 			}
 		} else {
 			b.items = append(b.items, item{rec: r, ev: evs[i]})
 		}
 	}
-	return nil
+	return b, nil
 }
 
 // maxPrealloc bounds the records a batch makes room for up front: a huge

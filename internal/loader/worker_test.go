@@ -165,8 +165,8 @@ func TestRowsBuiltAgainstAnOlderShapeAreRebuilt(t *testing.T) {
 		now:     time.Now,
 	}
 	batchOf := func(raw string) *batch {
-		b := &batch{}
-		if err := w.parse(ctx, ctx, b, []kafka.Record{{Value: []byte(raw)}}); err != nil || len(b.items) != 1 {
+		b, err := w.parse(ctx, ctx, []kafka.Record{{Value: []byte(raw)}})
+		if err != nil || len(b.items) != 1 {
 			t.Fatalf("parse %s: %v", raw, err)
 		}
 		return b
