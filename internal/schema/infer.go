@@ -14,7 +14,7 @@ import (
 // literal, so it is never wrapped or rounded to infinity. The value keeps
 // the literal.
 func number(lit string) Value {
-	if !strings.ContainsAny(lit, ".eE") {
+	if integral(lit) {
 		if i, err := strconv.ParseInt(lit, 10, 64); err == nil {
 			return Value{Type: Int, n: uint64(i), s: lit, set: true}
 		}
@@ -25,6 +25,18 @@ func number(lit string) Value {
 		return Value{Type: Text, s: lit, numText: true, set: true}
 	}
 	return Value{Type: Float, n: math.Float64bits(f), s: lit, set: true}
+}
+
+// integral reports whether a number literal has neither fraction nor
+// exponent; a loop over a few bytes is cheaper than strings.ContainsAny.
+func integral(lit string) bool {
+	for i := 0; i < len(lit); i++ {
+		switch lit[i] {
+		case '.', 'e', 'E':
+			return false
+		}
+	}
+	return true
 }
 
 // hasNonZeroDigit reports whether the mantissa of a number literal has a

@@ -197,8 +197,10 @@ type parser struct {
 	src    []byte
 	str    string  // src, once converted: values are cut from it
 	fields []Field // the event's, until finish hands them over
-	// lastFields is how many fields the previous event emitted.
+	// lastFields is how many fields the previous event emitted, lastKeys
+	// its key arena.
 	lastFields int
+	lastKeys   string
 	spans      []span // of each field's key in arena
 	arena      []byte
 	members    []member
@@ -354,9 +356,15 @@ func (p *parser) emitTyped(v Value, sqlType string) {
 }
 
 // finish gives the fields their keys, all cut from one string, and makes
-// the event.
+// the event. Events of a stream mostly repeat the keys of the one before:
+// they then share its string, which costs no allocation and lets Build
+// compare keys by pointer.
 func (p *parser) finish() Event {
-	keys := string(p.arena)
+	keys := p.lastKeys
+	if string(p.arena) != keys {
+		keys = string(p.arena)
+		p.lastKeys = keys
+	}
 	for i, sp := range p.spans {
 		p.fields[i].Key = keys[sp.off : sp.off+sp.n]
 	}
@@ -415,16 +423,21 @@ func (p *parser) scalar(start, end int) Value {
 	case '[':
 		return JSONValue(p.compact(start, end))
 	case '"':
-		s := p.text(start, end)
-		if t, ok := parseTimestamp(s); ok {
-			v := TimeValue(t)
-			v.s = s
-			return v
-		}
-		return TextValue(s)
+		return stringValue(p.text(start, end))
 	default:
 		return number(p.str[start:end])
 	}
+}
+
+// stringValue infers the value of a JSON string's text s: a timestamp, kept
+// with s as sent, or text.
+func stringValue(s string) Value {
+	if t, ok := parseTimestamp(s); ok {
+		v := TimeValue(t)
+		v.s = s
+		return v
+	}
+	return TextValue(s)
 }
 
 // dedup merges repeated keys: first position, last value.

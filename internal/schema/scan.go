@@ -60,6 +60,19 @@ func (p *parser) fastObject(i, depth int) (end int, ok bool) {
 			if i, ok = p.fastObject(i, depth+1); !ok {
 				return 0, false
 			}
+		} else if src[i] == '"' {
+			// A string is cut from the input unless escaped: scanString
+			// knows, so it is not scanned again.
+			end, esc, ok := scanString(src, i)
+			if !ok {
+				return 0, false
+			}
+			s := p.str[i+1 : end-1]
+			if esc {
+				s = unquote(src[i:end])
+			}
+			p.emit(stringValue(s))
+			i = end
 		} else {
 			start := i
 			if i, ok = validValue(src, i, depth+1); !ok {
