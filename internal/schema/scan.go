@@ -60,7 +60,7 @@ func (p *parser) fastObject(i, depth int) (end int, ok bool) {
 			if i, ok = p.fastObject(i, depth+1); !ok {
 				return 0, false
 			}
-		} else if src[i] == '"' {
+		} else if i < len(src) && src[i] == '"' {
 			// A string is cut from the input unless escaped: scanString
 			// knows, so it is not scanned again.
 			end, esc, ok := scanString(src, i)
