@@ -523,14 +523,19 @@ func (r *runner) loadPhase(ctx context.Context) error {
 		r.progress("load_rows_per_s = %.0f (bulker peak RSS %.0f MiB while loading)", rate, rss)
 	}
 	r.progress("  CPU µs/row: %s", loadCPU)
+	// One COPY now and then meets a checkpoint of the server and runs at
+	// two thirds of its speed: the median of a few is the baseline.
+	copies := make([]float64, copyRuns)
 	cpu = r.cpuMeter(nil, nil)
-	cps, err := r.pg.CopyRows(ctx, "load", n, func(i int) []byte { return Event(i, t0) }, r.o.Log)
-	if err != nil {
-		return err
+	for i := range copies {
+		if copies[i], err = r.pg.CopyRows(ctx, "load", n, func(i int) []byte { return Event(i, t0) }, r.o.Log); err != nil {
+			return err
+		}
 	}
-	r.res.Set("copy_rows_per_s", cps, fmt.Sprintf("one pgx CopyFrom of %d rows of the loaded table's shape", n))
-	r.progress("copy_rows_per_s = %.0f", cps)
-	r.progress("  CPU µs/row (building the rows included): %s", cpu(n))
+	cps := Median(copies)
+	r.res.Set("copy_rows_per_s", cps, fmt.Sprintf("median of %d pgx CopyFrom of %d rows of the loaded table's shape", copyRuns, n))
+	r.progress("copy_rows_per_s = %.0f (runs: %.0f)", cps, copies)
+	r.progress("  CPU µs/row (building the rows included): %s", cpu(n*copyRuns))
 	parse, destRate, err := r.pg.LoaderParts(ctx, "load", n, 10000, func(i int) []byte { return Event(i, t0) }, r.o.Log)
 	if err != nil {
 		return err
@@ -540,6 +545,9 @@ func (r *runner) loadPhase(ctx context.Context) error {
 	r.progress("loader halves: parse+build %.0f rows/s, destination Load %.0f rows/s (sequential bound %.0f)", parse, destRate, 1/(1/parse+1/destRate))
 	return nil
 }
+
+// copyRuns is how many raw COPYs copy_rows_per_s is the median of.
+const copyRuns = 3
 
 // PreProduce writes n events to topic as bulker's ingest would, with
 // asynchronous produce, and returns once all are acknowledged.
