@@ -145,10 +145,11 @@ type builtRows struct {
 	notes   []schema.Note
 }
 
-// run consumes until ctx ends. One batch is loaded while the next is read
-// and parsed, so the database and bulker's cores work at the same time. The
-// batches in hand when ctx ends are still loaded and committed if that takes
-// no longer than grace; what fails then is not retried but left in Kafka.
+// run consumes until ctx ends, in three stages that work at the same time:
+// one goroutine polls the records of a batch, one parses them and builds
+// the rows, one loads the batch before. The batches in hand when ctx ends
+// are still loaded and committed if that takes no longer than grace; what
+// fails then is not retried but left in Kafka.
 func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	defer w.consumer.Close()
 	loadCtx, cancel := graceful(ctx, grace)
@@ -157,6 +158,7 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	// ends and the manager starts it again from the committed offsets.
 	readCtx, stopReading := context.WithCancel(ctx)
 	defer stopReading()
+	polled := make(chan []kafka.Record)
 	batches := make(chan *batch)
 	loaded := make(chan error, 1)
 	go func() {
@@ -164,19 +166,18 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 		stopReading()
 		loaded <- err
 	}()
-	err := w.readAll(readCtx, loadCtx, batches)
-	close(batches)
-	return errors.Join(err, <-loaded)
+	go func() {
+		w.parseAll(loadCtx, readCtx, polled, batches)
+		close(batches)
+	}()
+	w.pollAll(readCtx, polled)
+	close(polled)
+	return <-loaded
 }
 
-// readAll polls records into batches until ctx ends, then hands over the
-// batch in hand. A batch's records are parsed once it is complete, on every
-// core: parsed events held for the whole batch period would be the largest
-// part of the live heap, which the garbage collector marks on every cycle
-// while bulker ingests. Parsing, and dead-lettering what cannot be parsed,
-// goes on until parseCtx ends, which ends reading too: the batch stays
-// uncommitted.
-func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error {
+// pollAll polls records into batches until ctx ends, then hands over the
+// batch in hand; records of the poll that ctx ended are read again later.
+func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 	var recs []kafka.Record // of the batch in hand
 	var flushAt time.Time
 	for {
@@ -187,13 +188,10 @@ func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error
 		polled, err := w.consumer.Poll(pollCtx, w.cfg.BatchSize-len(recs))
 		cancelPoll()
 		if ctx.Err() != nil {
-			// Records of this last poll are not committed: read again later.
 			if len(recs) > 0 {
-				if b, err := w.parse(parseCtx, ctx, recs); err == nil {
-					out <- b
-				}
+				out <- recs
 			}
-			return nil
+			return
 		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			w.log.Warn("polling kafka failed", "err", err)
@@ -213,14 +211,28 @@ func (w *worker) readAll(ctx, parseCtx context.Context, out chan<- *batch) error
 		}
 		recs = append(recs, polled...)
 		if w.stream() || len(recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
-			b, err := w.parse(parseCtx, ctx, recs)
-			if err != nil {
-				return nil
-			}
+			out <- recs
 			recs = nil
-			w.prebuild(b)
-			out <- b
 		}
+	}
+}
+
+// parseAll makes batches of the polled records. A batch's records are
+// parsed once it is complete, on every core: parsed events held for the
+// whole batch period would be the largest part of the live heap, which the
+// garbage collector marks on every cycle while bulker ingests. Parsing, and
+// dead-lettering what cannot be parsed, goes on until ctx ends, which ends
+// reading too: the batch stays uncommitted.
+func (w *worker) parseAll(ctx, retry context.Context, in <-chan []kafka.Record, out chan<- *batch) {
+	for recs := range in {
+		b, err := w.parse(ctx, retry, recs)
+		if err != nil {
+			for range in {
+			}
+			return
+		}
+		w.prebuild(b)
+		out <- b
 	}
 }
 
