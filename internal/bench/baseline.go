@@ -13,7 +13,7 @@ import (
 
 // Producer writes one record and returns after the broker acknowledged it.
 type Producer interface {
-	Produce(ctx context.Context, topic string, key, value []byte, headers map[string]string) error
+	Produce(ctx context.Context, topic string, key, value []byte, headers []kafka.Header) error
 }
 
 // BaselineHandler is the least a server can do for bulker's promise: read

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/schema"
 )
 
@@ -196,7 +197,7 @@ type recorder struct {
 	err   error
 }
 
-func (r *recorder) Produce(_ context.Context, topic string, _, value []byte, _ map[string]string) error {
+func (r *recorder) Produce(_ context.Context, topic string, _, value []byte, _ []kafka.Header) error {
 	r.topic, r.value = topic, value
 	return r.err
 }

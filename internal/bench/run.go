@@ -561,10 +561,10 @@ func PreProduce(ctx context.Context, kcfg kafka.Config, log *slog.Logger, topic,
 		return err
 	}
 	now := time.Now()
-	recv := now.UTC().Format(time.RFC3339Nano)
+	// One header, as bulker's ingest writes it.
+	h := []kafka.Header{{Key: topics.HeaderReceivedAt, Value: now.UTC().AppendFormat(nil, time.RFC3339Nano)}}
 	errc := make(chan error, 1)
 	for i := range n {
-		h := map[string]string{topics.HeaderTable: table, topics.HeaderDestination: dest, topics.HeaderReceivedAt: recv}
 		c.ProduceAsync(ctx, kafka.Record{Topic: topic, Value: Event(i, now), Headers: h}, func(err error) {
 			if err != nil {
 				select {

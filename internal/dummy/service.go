@@ -20,7 +20,7 @@ import (
 
 // Publisher writes one record and returns once the broker acknowledged it.
 type Publisher interface {
-	Produce(ctx context.Context, topic string, key, value []byte, headers map[string]string) error
+	Produce(ctx context.Context, topic string, key, value []byte, headers []kafka.Header) error
 }
 
 // CommandReader is the control topic seen through the service's consumer

@@ -35,7 +35,7 @@ func newBus() *fakeBus {
 	return &fakeBus{cmds: make(chan kafka.Record, 100), events: make(chan control.Event, 100)}
 }
 
-func (b *fakeBus) Produce(_ context.Context, _ string, _, value []byte, _ map[string]string) error {
+func (b *fakeBus) Produce(_ context.Context, _ string, _, value []byte, _ []kafka.Header) error {
 	ev, err := control.DecodeEvent(value)
 	if err != nil {
 		return err

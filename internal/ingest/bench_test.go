@@ -79,7 +79,7 @@ func (discardProducer) TryProduce(_ context.Context, _ kafka.Record, done func(e
 
 func (discardProducer) ProduceAsync(_ context.Context, _ kafka.Record, done func(error)) { done(nil) }
 
-func (discardProducer) Produce(context.Context, string, []byte, []byte, map[string]string) error {
+func (discardProducer) Produce(context.Context, string, []byte, []byte, []kafka.Header) error {
 	return nil
 }
 

@@ -48,7 +48,7 @@ type memProducer struct {
 type produced struct {
 	topic   string
 	value   []byte
-	headers map[string]string
+	headers []kafka.Header
 }
 
 func (p *memProducer) TryProduce(_ context.Context, r kafka.Record, done func(error)) {

@@ -203,7 +203,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	now := s.d.Now().UTC()
 	// The topic names the destination and table; a header for each would
 	// be produced, stored and fetched again for every event.
-	headers := map[string]string{topics.HeaderReceivedAt: now.Format(time.RFC3339Nano)}
+	headers := []kafka.Header{{Key: topics.HeaderReceivedAt, Value: now.AppendFormat(make([]byte, 0, len(time.RFC3339Nano)), time.RFC3339Nano)}}
 	if err := s.produce(r.Context(), kafka.Record{Topic: topic, Value: body, Headers: headers}); err != nil {
 		if r.Context().Err() != nil {
 			// The client went away before the acknowledgement: not a Kafka

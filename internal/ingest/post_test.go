@@ -5,16 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/topics"
 )
 
@@ -41,8 +42,8 @@ func TestPostAccepted(t *testing.T) {
 	if string(rec.value) != body {
 		t.Errorf("value re-encoded: %q", rec.value)
 	}
-	want := map[string]string{topics.HeaderReceivedAt: "2026-03-04T04:06:07.000008Z"}
-	if !maps.Equal(rec.headers, want) {
+	want := []kafka.Header{{Key: topics.HeaderReceivedAt, Value: []byte("2026-03-04T04:06:07.000008Z")}}
+	if !reflect.DeepEqual(rec.headers, want) {
 		t.Errorf("headers %v, want %v", rec.headers, want)
 	}
 

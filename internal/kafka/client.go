@@ -41,10 +41,16 @@ type Record struct {
 	Value []byte
 	// Headers are written with the record; a consumed record's are read
 	// with Header.
-	Headers map[string]string
+	Headers []Header
 	Time    time.Time
 
 	raw *kgo.Record
+}
+
+// Header is a record header: Kafka's are a string key and bytes.
+type Header struct {
+	Key   string
+	Value []byte
 }
 
 // Client is a connected franz-go client.
@@ -174,7 +180,7 @@ func (c *Client) classify(err error) error {
 }
 
 // Produce writes one record and returns once the broker acknowledged it.
-func (c *Client) Produce(ctx context.Context, topic string, key, value []byte, headers map[string]string) error {
+func (c *Client) Produce(ctx context.Context, topic string, key, value []byte, headers []Header) error {
 	return c.ProduceSync(ctx, Record{Topic: topic, Key: key, Value: value, Headers: headers})
 }
 
@@ -212,8 +218,11 @@ func (c *Client) Close() { c.cl.Close() }
 
 func toKgo(r Record) *kgo.Record {
 	kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
-	for k, v := range r.Headers {
-		kr.Headers = append(kr.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+	if len(r.Headers) > 0 {
+		kr.Headers = make([]kgo.RecordHeader, len(r.Headers))
+		for i, h := range r.Headers {
+			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
+		}
 	}
 	return kr
 }
@@ -227,7 +236,12 @@ func fromKgo(kr *kgo.Record) Record {
 // every record costs more than the few look-ups a loader makes.
 func (r Record) Header(key string) string {
 	if r.raw == nil {
-		return r.Headers[key]
+		for _, h := range r.Headers {
+			if h.Key == key {
+				return string(h.Value)
+			}
+		}
+		return ""
 	}
 	for _, h := range r.raw.Headers {
 		if h.Key == key {

@@ -27,7 +27,7 @@ func TestProduceConsumeOverTLSAndSCRAM(t *testing.T) {
 		t.Fatalf("second EnsureTopic must accept an existing topic: %v", err)
 	}
 	for i := range 3 {
-		if err := p.Produce(ctx, "t1", nil, fmt.Appendf(nil, "v%d", i), map[string]string{"h": "x"}); err != nil {
+		if err := p.Produce(ctx, "t1", nil, fmt.Appendf(nil, "v%d", i), []kafka.Header{{Key: "h", Value: []byte("x")}}); err != nil {
 			t.Fatal(err)
 		}
 	}

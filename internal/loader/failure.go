@@ -46,21 +46,21 @@ func (w *worker) reject(ctx context.Context, r kafka.Record, cause error, final 
 		attempt = n + 1
 	}
 	dead := final || attempt > w.cfg.Retry.Attempts
-	h := map[string]string{
-		topics.HeaderTable:       w.cfg.Name.Table,
-		topics.HeaderDestination: w.cfg.Dest.ID,
-		topics.HeaderRetryTopic:  w.cfg.Topic,
-		topics.HeaderAttempt:     strconv.Itoa(attempt),
-		topics.HeaderError:       cause.Error(),
+	h := []kafka.Header{
+		{Key: topics.HeaderTable, Value: []byte(w.cfg.Name.Table)},
+		{Key: topics.HeaderDestination, Value: []byte(w.cfg.Dest.ID)},
+		{Key: topics.HeaderRetryTopic, Value: []byte(w.cfg.Topic)},
+		{Key: topics.HeaderAttempt, Value: []byte(strconv.Itoa(attempt))},
+		{Key: topics.HeaderError, Value: []byte(cause.Error())},
 	}
 	if v := r.Header(topics.HeaderReceivedAt); v != "" {
-		h[topics.HeaderReceivedAt] = v
+		h = append(h, kafka.Header{Key: topics.HeaderReceivedAt, Value: []byte(v)})
 	}
 	topic, status := topics.Retry(w.cfg.Prefix), eventslog.Failed
 	if dead {
 		topic, status = topics.Dead(w.cfg.Prefix), eventslog.Dead
 	} else {
-		h[topics.HeaderRetryAfter] = w.now().Add(w.cfg.Retry.Delay(attempt)).UTC().Format(time.RFC3339Nano)
+		h = append(h, kafka.Header{Key: topics.HeaderRetryAfter, Value: w.now().Add(w.cfg.Retry.Delay(attempt)).UTC().AppendFormat(nil, time.RFC3339Nano)})
 	}
 	if err := w.producer.ProduceSync(ctx, kafka.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: h}); err != nil {
 		return errors.Join(errors.New("event could not be moved to "+topic), err)

@@ -73,10 +73,10 @@ func (q *requeuer) requeue(ctx context.Context, r kafka.Record) error {
 		// Not written by bulker: park it where a user can see it.
 		target = q.deadTopic
 	}
-	h := map[string]string{}
+	var h []kafka.Header
 	for _, k := range []string{topics.HeaderTable, topics.HeaderAttempt, topics.HeaderReceivedAt, topics.HeaderError} {
 		if v := r.Header(k); v != "" {
-			h[k] = v
+			h = append(h, kafka.Header{Key: k, Value: []byte(v)})
 		}
 	}
 	if err := q.producer.ProduceSync(ctx, kafka.Record{Topic: target, Key: r.Key, Value: r.Value, Headers: h}); err != nil {

@@ -22,7 +22,7 @@ import (
 
 // Publisher writes one record and returns once the broker acknowledged it.
 type Publisher interface {
-	Produce(ctx context.Context, topic string, key, value []byte, headers map[string]string) error
+	Produce(ctx context.Context, topic string, key, value []byte, headers []kafka.Header) error
 }
 
 // EventReader yields records of the events topic produced after it was

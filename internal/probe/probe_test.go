@@ -27,7 +27,7 @@ type fakeService struct {
 	seq     int
 }
 
-func (f *fakeService) Produce(_ context.Context, _ string, _, value []byte, _ map[string]string) error {
+func (f *fakeService) Produce(_ context.Context, _ string, _, value []byte, _ []kafka.Header) error {
 	c, err := control.DecodeCommand(value)
 	if err != nil {
 		return err
