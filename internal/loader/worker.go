@@ -250,7 +250,7 @@ func (w *worker) parse(ctx, retry context.Context, recs []kafka.Record) (*batch,
 			p = new(schema.Parser)
 		}
 		for i := lo; i < hi; i++ {
-			evs[i], errs[i] = w.parseOne(p, recs[i].Value, pk)
+			evs[i], errs[i] = parseOne(p, recs[i].Value, pk)
 		}
 		w.parsers.Put(p)
 	})
@@ -302,7 +302,7 @@ func untilDone(retry context.Context, try func() error, failed func(attempt int,
 	}
 }
 
-func (w *worker) parseOne(p *schema.Parser, raw []byte, pk []string) (schema.Event, error) {
+func parseOne(p *schema.Parser, raw []byte, pk []string) (schema.Event, error) {
 	// A consumed record's value is never written again: the event may
 	// point into it instead of copying it.
 	ev, err := p.ParseShared(raw)
