@@ -114,8 +114,8 @@ func (c *tableCache) forget() {
 }
 
 type item struct {
-	rec kafka.Record
-	ev  schema.Event // dropped once the rows are built; see event
+	rec *kafka.Record // in its batch's recs
+	ev  schema.Event  // dropped once the rows are built; see event
 }
 
 // event returns the parsed event, parsing the record again if it was
@@ -240,8 +240,7 @@ func (w *worker) parseAll(ctx, retry context.Context, in <-chan []kafka.Record, 
 // never load goes to the dead-letter topic at once, a failed write retried
 // until retry ends.
 func (w *worker) parse(ctx, retry context.Context, recs []kafka.Record) (*batch, error) {
-	b := &batch{recs: recs, items: make([]item, 0, len(recs))}
-	evs := make([]schema.Event, len(recs))
+	items := make([]item, len(recs))
 	errs := make([]error, len(recs))
 	pk := w.cfg.Dest.Options.PrimaryKeys()
 	parallel(len(recs), func(lo, hi int) {
@@ -250,20 +249,22 @@ func (w *worker) parse(ctx, retry context.Context, recs []kafka.Record) (*batch,
 			p = new(schema.Parser)
 		}
 		for i := lo; i < hi; i++ {
-			evs[i], errs[i] = parseOne(p, recs[i].Value, pk)
+			items[i].rec = &recs[i]
+			items[i].ev, errs[i] = parseOne(p, recs[i].Value, pk)
 		}
 		w.parsers.Put(p)
 	})
-	for i, r := range recs {
+	parsed := items[:0]
+	for i, it := range items {
 		if errs[i] != nil {
-			if err := w.rejectUntilDone(ctx, retry, r, errs[i]); err != nil {
+			if err := w.rejectUntilDone(ctx, retry, recs[i], errs[i]); err != nil {
 				return nil, err
 			}
 		} else {
-			b.items = append(b.items, item{rec: r, ev: evs[i]})
+			parsed = append(parsed, it)
 		}
 	}
-	return b, nil
+	return &batch{recs: recs, items: parsed}, nil
 }
 
 // maxPrealloc bounds the records a batch makes room for up front: a huge
@@ -431,7 +432,7 @@ func (w *worker) storeIsolating(ctx context.Context, dest destination.Destinatio
 		return 0, err
 	}
 	if len(items) == 1 {
-		return 0, w.reject(ctx, items[0].rec, err, false)
+		return 0, w.reject(ctx, *items[0].rec, err, false)
 	}
 	mid := len(items) / 2
 	a, err := w.storeIsolating(ctx, dest, items[:mid], nil)
