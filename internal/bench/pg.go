@@ -43,11 +43,17 @@ func ConnectPG(ctx context.Context, dsn, schemaName string) (*PG, error) {
 }
 
 // Credentials are the destination credentials reaching the same server
-// and schema.
+// and schema, with TLS only if the benchmark's own connection has it.
 func (p *PG) Credentials() destination.Credentials {
 	c := p.conn.Config()
-	return destination.Credentials{Host: c.Host, Port: int(c.Port), Database: c.Database,
+	cr := destination.Credentials{Host: c.Host, Port: int(c.Port), Database: c.Database,
 		Username: c.User, DefaultSchema: p.schema}
+	if c.TLSConfig == nil {
+		// As the baseline's own connection: bulker would otherwise prefer
+		// TLS, and encrypt on loopback what the raw COPY sends in clear.
+		cr.Parameters = map[string]string{"sslmode": "disable"}
+	}
+	return cr
 }
 
 // Count implements Counter.
