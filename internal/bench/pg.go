@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"database/sql"
 	"fmt"
 	"log/slog"
@@ -43,12 +44,12 @@ func ConnectPG(ctx context.Context, dsn, schemaName string) (*PG, error) {
 }
 
 // Credentials are the destination credentials reaching the same server
-// and schema, with TLS only if the benchmark's own connection has it.
+// and schema, with TLS only if the benchmark's own connection uses it.
 func (p *PG) Credentials() destination.Credentials {
 	c := p.conn.Config()
 	cr := destination.Credentials{Host: c.Host, Port: int(c.Port), Database: c.Database,
 		Username: c.User, DefaultSchema: p.schema}
-	if c.TLSConfig == nil {
+	if _, tls := p.conn.PgConn().Conn().(*tls.Conn); !tls {
 		// As the baseline's own connection: bulker would otherwise prefer
 		// TLS, and encrypt on loopback what the raw COPY sends in clear.
 		cr.Parameters = map[string]string{"sslmode": "disable"}

@@ -119,7 +119,8 @@ type item struct {
 }
 
 // event returns the parsed event, parsing the record again if it was
-// dropped: only a failed load needs it twice.
+// dropped: a failed load, or rows built against a table shape that has
+// changed since, need it twice.
 func (it *item) event() schema.Event {
 	if it.ev.Fields == nil {
 		it.ev, _ = schema.Parse(it.rec.Value) // parsed fine before
@@ -164,6 +165,9 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	go func() {
 		err := w.loadAll(loadCtx, ctx, batches)
 		stopReading()
+		for range batches {
+			// Not loaded, not committed: read again later.
+		}
 		loaded <- err
 	}()
 	go func() {
@@ -203,13 +207,17 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 				continue
 			}
 			flushAt = w.now().Add(w.cfg.Period)
-			if !w.stream() {
-				// A batch grows to its size over many polls: one
-				// allocation instead of a series of doublings.
-				recs = make([]kafka.Record, 0, max(len(polled), min(w.cfg.BatchSize, maxPrealloc)))
-			}
 		}
-		recs = append(recs, polled...)
+		switch {
+		case len(recs) > 0:
+			recs = append(recs, polled...)
+		case w.stream():
+			recs = polled
+		default:
+			// A batch grows to its size over many polls: one allocation
+			// instead of a series of doublings.
+			recs = append(make([]kafka.Record, 0, max(len(polled), min(w.cfg.BatchSize, maxPrealloc))), polled...)
+		}
 		if w.stream() || len(recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
 			out <- recs
 			recs = nil
@@ -220,9 +228,9 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 // parseAll makes batches of the polled records. A batch's records are
 // parsed once it is complete, on every core: parsed events held for the
 // whole batch period would be the largest part of the live heap, which the
-// garbage collector marks on every cycle while bulker ingests. Parsing, and
-// dead-lettering what cannot be parsed, goes on until ctx ends, which ends
-// reading too: the batch stays uncommitted.
+// garbage collector marks on every cycle while bulker ingests. A failed
+// dead-letter write of what cannot be parsed is retried until reading
+// ends (retry); the batch is then left uncommitted, to be read again.
 func (w *worker) parseAll(ctx, retry context.Context, in <-chan []kafka.Record, out chan<- *batch) {
 	for recs := range in {
 		b, err := w.parse(ctx, retry, recs)
@@ -336,8 +344,6 @@ func parallel(n int, fn func(lo, hi int)) {
 func (w *worker) loadAll(ctx, retry context.Context, in <-chan *batch) error {
 	for b := range in {
 		if err := w.flushUntilDone(ctx, retry, b); err != nil {
-			for range in {
-			}
 			if ctx.Err() != nil || retry.Err() != nil {
 				return nil
 			}
@@ -531,7 +537,7 @@ func (w *worker) prebuild(b *batch) {
 }
 
 // dropEvents lets go of the items' parsed events once their rows are
-// built; a load that fails parses them again.
+// built; should the rows be built again, item.event parses them again.
 func dropEvents(items []item) {
 	for i := range items {
 		items[i].ev = schema.Event{}

@@ -71,8 +71,8 @@ type keyInfo struct {
 // or whose column would exceed d.MaxColumns, is kept under its original key
 // in the JSON object of UnmappedColumn and reported by a Note.
 //
-// Every row has one value per column of want: the Go value of the column's
-// type, nil for a JSON null, or Absent for a key the event lacks.
+// Every row has one value per column of want: a value of the column's
+// type, SQL NULL for a JSON null, or Absent for a key the event lacks.
 func Build(d Dialect, tableName string, o TableOptions, events []Event, stored Table, storedExists bool) (want Table, b Batch, notes []Note) {
 	bd := builder{d: d}
 	bd.collect(events)

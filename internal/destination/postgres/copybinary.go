@@ -128,7 +128,7 @@ func binaryWriter(t schema.DataType, jsonb bool) func([]byte, schema.Value) []by
 			}
 			return append(b, sanitizeJSON(v.Str())...)
 		}
-	default: // Text, and Null, which is stored as text
+	default: // Text
 		return func(b []byte, v schema.Value) []byte {
 			return append(b, sanitizeText(v.Str())...)
 		}
@@ -136,8 +136,9 @@ func binaryWriter(t schema.DataType, jsonb bool) func([]byte, schema.Value) []by
 }
 
 // pgMicros is a timestamp in microseconds since PostgreSQL's epoch, which
-// years 1 to 9999 fit (a time.Duration would not), rounded as PostgreSQL
-// rounds text input.
+// years 1 to 9999 fit (a time.Duration would not), rounded half up as
+// timestamptz rounds, in integers: a time.Time per value costs a tenth of
+// the encoder's time.
 func pgMicros(v schema.Value) int64 {
 	sec, nsec := v.Unix()
 	us := (sec-pgEpochUnix)*1e6 + int64(nsec)/1e3

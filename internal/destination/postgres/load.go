@@ -325,6 +325,7 @@ func (d *DB) insertSelect(table string, p plan, g group, n int, filter bool) str
 func (d *DB) insertValues(table string, p plan, g group) (string, []any, error) {
 	var sb strings.Builder
 	args := make([]any, 0, len(g.rows)*len(g.present))
+	slots := make([]slot, cap(args))
 	sb.WriteString("INSERT INTO " + d.ident(table) + " (" + columnList(p, g) + ") VALUES ")
 	for i, r := range g.rows {
 		if i > 0 {
@@ -335,7 +336,7 @@ func (d *DB) insertValues(table string, p plan, g group) (string, []any, error) 
 			if j > 0 {
 				sb.WriteString(", ")
 			}
-			v, err := convert(p.columns[c].Type, p.rows[r][c])
+			v, err := slots[len(args)].arg(p.columns[c].Type, p.rows[r][c])
 			if err != nil {
 				return "", nil, valueError(p, r, c, err)
 			}
@@ -436,29 +437,43 @@ func (d *DB) swap(ctx context.Context, tx pgx.Tx, loaded string, t schema.Table)
 	return nil
 }
 
-// convert checks a value against its column's logical type and returns it
-// as pgx writes it into the carrier type; JSON goes as a string, which pgx
-// writes as it is into text, json and jsonb alike.
-func convert(t schema.DataType, v schema.Value) (any, error) {
-	if v.IsNull() || v.IsAbsent() {
+// slot holds one value in the type pgx writes into its carrier type; a
+// pointer to a slot's field fits in an interface without an allocation.
+type slot struct {
+	i  int64
+	f  float64
+	s  string
+	ts pgtype.Timestamptz
+}
+
+// arg checks v against its column's logical type t and returns it as pgx
+// writes it into the carrier type, held in sl. JSON goes as a string, which
+// pgx writes as it is into text, json and jsonb alike.
+func (sl *slot) arg(t schema.DataType, v schema.Value) (any, error) {
+	switch {
+	case v.IsNull() || v.IsAbsent():
 		return nil, nil
-	}
-	if v.Type != t {
+	case v.Type != t:
 		return nil, mismatch(v, t)
 	}
 	switch t {
 	case schema.Bool:
 		return v.Bool(), nil
 	case schema.Int:
-		return v.Int(), nil
+		sl.i = v.Int()
+		return &sl.i, nil
 	case schema.Float:
-		return v.Float(), nil
+		sl.f = v.Float()
+		return &sl.f, nil
 	case schema.Timestamp:
-		return timestamptz(v.Time()), nil
+		sl.ts = timestamptz(v.Time())
+		return &sl.ts, nil
 	case schema.Text:
-		return sanitizeText(v.Str()), nil
+		sl.s = sanitizeText(v.Str())
+		return &sl.s, nil
 	case schema.JSON:
-		return sanitizeJSON(v.Str()), nil
+		sl.s = sanitizeJSON(v.Str())
+		return &sl.s, nil
 	}
 	return nil, mismatch(v, t)
 }
@@ -480,23 +495,13 @@ func valueError(p plan, r, c int, err error) error {
 
 // copySource feeds the planned rows to stage's COPY group after group,
 // with the group number as a last column, each row converted into the same
-// slice, since COPY encodes a row before it asks for the next. The values
-// are passed as pointers into slots of the source, which fit in an
-// interface without an allocation.
+// slice and slots, since COPY encodes a row before it asks for the next.
 type copySource struct {
 	p     *plan
 	g, i  int // the current row is p.rows[p.groups[g].rows[i]]
 	row   []any
 	slots []slot // by column
 	err   error
-}
-
-// slot holds one value of the current row in the type pgx encodes.
-type slot struct {
-	i  int64
-	f  float64
-	s  string
-	ts pgtype.Timestamptz
 }
 
 func newCopySource(p *plan) *copySource {
@@ -520,31 +525,12 @@ func (s *copySource) Next() bool {
 func (s *copySource) Values() ([]any, error) {
 	r := s.p.groups[s.g].rows[s.i]
 	for c, v := range s.p.rows[r] {
-		t, sl := s.p.columns[c].Type, &s.slots[c]
-		switch {
-		case v.IsNull() || v.IsAbsent():
-			s.row[c] = nil
-		case v.Type != t:
-			s.err = valueError(*s.p, r, c, mismatch(v, t))
+		a, err := s.slots[c].arg(s.p.columns[c].Type, v)
+		if err != nil {
+			s.err = valueError(*s.p, r, c, err)
 			return nil, s.err
-		case t == schema.Int:
-			sl.i = v.Int()
-			s.row[c] = &sl.i
-		case t == schema.Float:
-			sl.f = v.Float()
-			s.row[c] = &sl.f
-		case t == schema.Timestamp:
-			sl.ts = timestamptz(v.Time())
-			s.row[c] = &sl.ts
-		case t == schema.Text:
-			sl.s = sanitizeText(v.Str())
-			s.row[c] = &sl.s
-		case t == schema.JSON:
-			sl.s = sanitizeJSON(v.Str())
-			s.row[c] = &sl.s
-		default:
-			s.row[c] = v.Bool()
 		}
+		s.row[c] = a
 	}
 	s.row[len(s.p.columns)] = int32(s.g)
 	return s.row, nil
