@@ -140,20 +140,14 @@ func ValueOf(x any) Value {
 	panic(fmt.Sprintf("schema.ValueOf: %T is not the value of a DataType", x))
 }
 
-// Row makes a row of ValueOf each value.
-func Row(vals ...any) []Value {
-	row := make([]Value, len(vals))
-	for i, x := range vals {
-		row[i] = ValueOf(x)
-	}
-	return row
-}
-
-// Rows makes rows of Row each.
+// Rows makes rows of ValueOf each value.
 func Rows(rows [][]any) [][]Value {
 	out := make([][]Value, len(rows))
 	for i, r := range rows {
-		out[i] = Row(r...)
+		out[i] = make([]Value, len(r))
+		for j, x := range r {
+			out[i][j] = ValueOf(x)
+		}
 	}
 	return out
 }
