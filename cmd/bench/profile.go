@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -108,19 +107,15 @@ func (p *profiler) startBulker(ctx context.Context, name string, env []string) (
 		defer logf.Close()
 		s.done <- bulker.Run(bctx, bulker.Options{
 			Config: cfg, Environ: env,
-			Factories: map[string]bulker.Factory{
-				"postgres": func(ctx context.Context, c destination.Config, l *slog.Logger) (destination.Destination, error) {
-					return postgres.New(ctx, c, l)
-				},
-				"sqlite": func(ctx context.Context, c destination.Config, l *slog.Logger) (destination.Destination, error) {
-					return sqlite.New(ctx, c, l)
-				},
+			Factories: map[string]destination.Factory{
+				"postgres": postgres.Open,
+				"sqlite":   sqlite.Open,
 			},
 			Log:      observe.NewLogger(logf, false),
 			Registry: observe.NewRegistry(),
 		})
 	}()
-	url := "http://" + cfg.Addr() + "/health"
+	url := "http://" + cfg.HTTP.Addr() + "/health"
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if resp, err := http.Get(url); err == nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/streamforge/streamforge/internal/broker/brokertest"
+	"github.com/streamforge/streamforge/internal/wait"
 )
 
 // The README's quick start: nothing configured, one POST, the row is in
@@ -34,12 +35,12 @@ func TestQuickStartWithNothingConfigured(t *testing.T) {
 	b.mustPost("local", "events", `{"user_id":123,"action":"test"}`, "")
 
 	db := openSQLite(t, filepath.Join(dir, "local.db"))
-	eventually(t, 20*time.Second, "the row is in data/local.db", func() bool { return count(db, "events") == 1 })
+	wait.For(t, 20*time.Second, "the row is in data/local.db", func() bool { return count(db, "events") == 1 })
 	rows := queryRows(t, db, "SELECT user_id, action FROM events")
 	if rows[0][0] != "123" || rows[0][1] != "test" {
 		t.Fatalf("row = %v", rows[0])
 	}
-	eventually(t, 5*time.Second, "/events shows the event loaded", func() bool {
+	wait.For(t, 5*time.Second, "/events shows the event loaded", func() bool {
 		for _, e := range b.events("?destination=local&table=events", "") {
 			if e.Status == "loaded" && strings.Contains(string(e.Body), `"user_id":123`) {
 				return true
@@ -83,10 +84,10 @@ func TestSchemaManagementIntoSQLite(t *testing.T) {
 		b.mustPost("lite", "orders", e, apiToken)
 	}
 	db := openSQLite(t, path)
-	eventually(t, 20*time.Second, "both rows loaded", func() bool { return count(db, "orders") == 2 })
+	wait.For(t, 20*time.Second, "both rows loaded", func() bool { return count(db, "orders") == 2 })
 	// A value the stored column cannot take is kept in _unmapped_data.
 	b.mustPost("lite", "orders", `{"id":3,"paid":"not a bool"}`, apiToken)
-	eventually(t, 20*time.Second, "third row loaded", func() bool { return count(db, "orders") == 3 })
+	wait.For(t, 20*time.Second, "third row loaded", func() bool { return count(db, "orders") == 3 })
 
 	types := map[string]string{}
 	for _, r := range queryRows(t, db, "SELECT name, type FROM pragma_table_info('orders')") {
@@ -212,7 +213,7 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, 30*time.Second, "some events acknowledged", func() bool {
+	wait.For(t, 30*time.Second, "some events acknowledged", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(acked) >= 300
@@ -223,7 +224,7 @@ func TestKill9LosesNoAcknowledgedEvent(t *testing.T) {
 
 	b2 := start(t, env...)
 	db := openSQLite(t, filepath.Join(dir, "local.db"))
-	eventually(t, 60*time.Second, fmt.Sprintf("all %d acknowledged events loaded", len(acked)), func() bool {
+	wait.For(t, 60*time.Second, fmt.Sprintf("all %d acknowledged events loaded", len(acked)), func() bool {
 		if count(db, "load") < len(acked) {
 			return false
 		}
@@ -258,14 +259,14 @@ func TestDestinationsAppearAndDisappear(t *testing.T) {
 		t.Fatalf("unconfigured destination: %d, want 404", code)
 	}
 	writeFile(t, cfgPath, "destinations:\n  late:\n    type: sqlite\n    options: {frequency: 0.01}\n    credentials: {database: "+dbPath+"}\n")
-	eventually(t, 15*time.Second, "the new destination accepts events", func() bool {
+	wait.For(t, 15*time.Second, "the new destination accepts events", func() bool {
 		code, _ := b.post("late", "t", `{"a":1}`, "")
 		return code == http.StatusOK
 	})
 	db := openSQLite(t, dbPath)
-	eventually(t, 20*time.Second, "its loader loads them", func() bool { return count(db, "t") >= 1 })
+	wait.For(t, 20*time.Second, "its loader loads them", func() bool { return count(db, "t") >= 1 })
 	writeFile(t, cfgPath, "destinations: {}\n")
-	eventually(t, 15*time.Second, "the removed destination is refused", func() bool {
+	wait.For(t, 15*time.Second, "the removed destination is refused", func() bool {
 		code, _ := b.post("late", "t", `{"a":1}`, "")
 		return code == http.StatusNotFound
 	})
@@ -294,7 +295,7 @@ func TestEventsLogInRedis(t *testing.T) {
 
 	b := start(t, env...)
 	b.mustPost(id, "t", `{"kept":"in redis"}`, "")
-	eventually(t, 20*time.Second, "loaded entry listed", func() bool {
+	wait.For(t, 20*time.Second, "loaded entry listed", func() bool {
 		es := b.events("?destination="+id+"&status=loaded", "")
 		return len(es) == 1 && strings.Contains(string(es[0].Body), "in redis")
 	})

@@ -35,16 +35,12 @@ func main() {
 	err = bulker.Run(ctx, bulker.Options{
 		Config:  cfg,
 		Environ: os.Environ(),
-		Factories: map[string]bulker.Factory{
-			"postgres": func(ctx context.Context, c destination.Config, l *slog.Logger) (destination.Destination, error) {
-				return postgres.New(ctx, c, l)
-			},
-			"mysql": func(ctx context.Context, c destination.Config, l *slog.Logger) (destination.Destination, error) {
-				return mysql.New(ctx, c, l)
-			},
-			"sqlite": func(ctx context.Context, c destination.Config, l *slog.Logger) (destination.Destination, error) {
-				return sqlite.New(ctx, c, l)
-			},
+		// A destination type is one line here and one folder under
+		// internal/destination.
+		Factories: map[string]destination.Factory{
+			"postgres": postgres.Open,
+			"mysql":    mysql.Open,
+			"sqlite":   sqlite.Open,
 		},
 		Log:      log,
 		Registry: observe.NewRegistry(),

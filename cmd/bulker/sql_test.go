@@ -19,6 +19,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/streamforge/streamforge/internal/broker/brokertest"
 	"github.com/streamforge/streamforge/internal/destination/destinationtest"
+	"github.com/streamforge/streamforge/internal/wait"
 )
 
 func randomName(prefix string) string {
@@ -75,7 +76,7 @@ func TestPostgresBatchDedupStreamAndDeadLetter(t *testing.T) {
 	b.mustPost("pgb", "users", `{"id":1,"name":"b","score":1.5}`, apiToken) // lacks big and at: they keep their values
 	b.mustPost("pgb", "users", `{"id":2,"name":"c","big":null}`, apiToken)
 	table := schema + ".users"
-	eventually(t, 30*time.Second, "users deduplicated to 2 rows with the newest name", func() bool {
+	wait.For(t, 30*time.Second, "users deduplicated to 2 rows with the newest name", func() bool {
 		rows := queryRowsOr(pg, "SELECT name FROM "+table+" WHERE id = 1")
 		return count(pg, table) == 2 && len(rows) == 1 && rows[0][0] == "b"
 	})
@@ -97,7 +98,7 @@ func TestPostgresBatchDedupStreamAndDeadLetter(t *testing.T) {
 	}
 
 	b.mustPost("pgs", "live", `{"msg":"now","n":1}`, apiToken)
-	eventually(t, 10*time.Second, "stream row visible", func() bool { return count(pg, schema+".live") == 1 })
+	wait.For(t, 10*time.Second, "stream row visible", func() bool { return count(pg, schema+".live") == 1 })
 
 	// One bad row (too long for its hinted column) goes to the dead-letter
 	// topic with its reason; the others of its batch are loaded.
@@ -109,13 +110,13 @@ func TestPostgresBatchDedupStreamAndDeadLetter(t *testing.T) {
 			t.Log(b.output())
 		}
 	})
-	eventually(t, 30*time.Second, "good rows of the batch loaded", func() bool { return count(pg, schema+".codes") == 2 })
+	wait.For(t, 30*time.Second, "good rows of the batch loaded", func() bool { return count(pg, schema+".codes") == 2 })
 	type failedEvent struct {
 		Table, Error string
 		Event        json.RawMessage
 	}
 	var failed []failedEvent
-	eventually(t, 30*time.Second, "the bad row is listed as dead", func() bool {
+	wait.For(t, 30*time.Second, "the bad row is listed as dead", func() bool {
 		code, body := b.do("GET", "/failed/pgb?tableName=codes&status=dead", "", apiToken)
 		failed = failed[:0]
 		for _, line := range strings.Split(strings.TrimSpace(body), "\n") {
@@ -145,7 +146,7 @@ func TestPostgresOutageThenRecovery(t *testing.T) {
 	for i := range 3 {
 		b.mustPost("pg", "events", fmt.Sprintf(`{"i":%d}`, i), apiToken)
 	}
-	eventually(t, 30*time.Second, "the outage shows in /events", func() bool {
+	wait.For(t, 30*time.Second, "the outage shows in /events", func() bool {
 		for _, e := range b.events("?destination=pg&status=failed", apiToken) {
 			if strings.Contains(e.Error, dbName) {
 				return true
@@ -161,7 +162,7 @@ func TestPostgresOutageThenRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer target.Close()
-	eventually(t, 90*time.Second, "the kept events land once the database exists", func() bool { return count(target, "events") == 3 })
+	wait.For(t, 90*time.Second, "the kept events land once the database exists", func() bool { return count(target, "events") == 3 })
 }
 
 func TestMySQLDestination(t *testing.T) {
@@ -197,7 +198,7 @@ func TestMySQLDestination(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	eventually(t, 30*time.Second, "the upserted row carries both events", func() bool {
+	wait.For(t, 30*time.Second, "the upserted row carries both events", func() bool {
 		rows := queryRowsOr(db, "SELECT text, n, seen FROM messages WHERE id = 1")
 		return len(rows) == 1 && rows[0][2] == "1"
 	})
@@ -274,13 +275,13 @@ func TestModeChangeKeepsQueuedEvents(t *testing.T) {
 		b.mustPost("pg", "queued", fmt.Sprintf(`{"i":%d}`, i), "")
 	}
 	// The database does not exist yet: the events wait in the batch topic.
-	eventually(t, 30*time.Second, "the outage shows in /events", func() bool {
+	wait.For(t, 30*time.Second, "the outage shows in /events", func() bool {
 		return len(b.events("?destination=pg&status=failed", "")) > 0
 	})
 	writeFile(t, cfgPath, dest("stream"))
 	// Only once the batch-mode loader has given up on its batch does the
 	// database appear: the events are then only in the batch topic.
-	eventually(t, 30*time.Second, "the batch-mode loader stopped", func() bool {
+	wait.For(t, 30*time.Second, "the batch-mode loader stopped", func() bool {
 		return strings.Contains(b.output(), "destination removed or changed, stopping its loader")
 	})
 	time.Sleep(2 * time.Second) // its one-second shutdown grace
@@ -292,7 +293,7 @@ func TestModeChangeKeepsQueuedEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer target.Close()
-	eventually(t, 90*time.Second, "the events queued in batch mode land after the switch to stream", func() bool {
+	wait.For(t, 90*time.Second, "the events queued in batch mode land after the switch to stream", func() bool {
 		return count(target, "queued") == 3
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/streamforge/streamforge/internal/destination/postgres"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/schema/schematest"
 )
 
 // Counter counts the rows of a table; a missing table counts 0.
@@ -105,12 +106,12 @@ func (p *PG) CopyRows(ctx context.Context, like string, n int, event func(int) [
 			return 0, err
 		}
 	}
-	_, batch, _ := schema.Build(dest.Dialect(), like, schema.TableOptions{}, events, stored, true)
+	_, batch, _ := schema.Build(dest.Dialect(), like, schema.TableOptions{}, events, &stored)
 	cols := make([]string, len(batch.Table.Columns))
 	for i, c := range batch.Table.Columns {
 		cols[i] = c.Name
 	}
-	rows := schema.AnyRows(batch.Rows)
+	rows := schematest.AnyRows(batch.Rows)
 	table := pgx.Identifier{p.schema, like + "_copy"}
 	if _, err := p.conn.Exec(ctx, "CREATE TABLE "+table.Sanitize()+" (LIKE "+pgx.Identifier{p.schema, like}.Sanitize()+")"); err != nil {
 		return 0, fmt.Errorf("creating the COPY table: %w", err)
@@ -169,7 +170,7 @@ func (p *PG) LoaderParts(ctx context.Context, like string, n, batchSize int, eve
 			}
 			events = append(events, ev)
 		}
-		_, b, _ := schema.Build(dest.Dialect(), target.Name, schema.TableOptions{}, events, target, true)
+		_, b, _ := schema.Build(dest.Dialect(), target.Name, schema.TableOptions{}, events, &target)
 		if off < keep {
 			batches = append(batches, b)
 		}
@@ -180,8 +181,12 @@ func (p *PG) LoaderParts(ctx context.Context, like string, n, batchSize int, eve
 	loaded := 0
 	for i := 0; loaded < n; i++ {
 		b := batches[i%len(batches)]
-		if err := dest.Load(ctx, b, destination.LoadOptions{Mode: destination.Append}); err != nil {
-			return 0, 0, fmt.Errorf("destination Load: %w", err)
+		plan, err := destination.NewPlan(b, destination.LoadOptions{Mode: destination.Append})
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := dest.Write(ctx, plan); err != nil {
+			return 0, 0, fmt.Errorf("destination Write: %w", err)
 		}
 		loaded += len(b.Rows)
 	}

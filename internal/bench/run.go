@@ -19,7 +19,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/streamforge/streamforge/internal/config"
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/topics"
@@ -81,7 +80,6 @@ type runner struct {
 	brokerP *Proc
 	broker  string
 	kcfg    kafka.Config
-	prefix  string
 	pg      *PG
 	started time.Time
 }
@@ -97,12 +95,6 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if o.StartBulker == nil {
 		r.o.StartBulker = r.execBulker
 	}
-	defaults, err := config.Load(func(string) string { return "" })
-	if err != nil {
-		return nil, err
-	}
-	r.prefix = defaults.TopicPrefix
-
 	addr, err := FreeAddr()
 	if err != nil {
 		return nil, err
@@ -165,10 +157,10 @@ func (r *runner) progress(format string, args ...any) {
 	fmt.Fprintf(r.o.Out, "[%6.1fs] %s\n", time.Since(r.started).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// destEnv is a BULKER_DESTINATION_<ID> variable.
+// destEnv is a BULKER_DESTINATION_<ID> variable, as a user writes one.
 func destEnv(c destination.Config) string {
 	b, _ := json.Marshal(c)
-	return config.DestinationEnvPrefix + c.ID + "=" + string(b)
+	return "BULKER_DESTINATION_" + c.ID + "=" + string(b)
 }
 
 // bulkerEnv is the environment of a bulker serving dests on httpAddr.
@@ -203,7 +195,7 @@ func (r *runner) execBulker(ctx context.Context, name string, env []string) (Ser
 }
 
 // pgDest is a PostgreSQL destination in the benchmark's schema.
-func (r *runner) pgDest(id, mode string) destination.Config {
+func (r *runner) pgDest(id string, mode destination.DeliveryMode) destination.Config {
 	return destination.Config{ID: id, Type: "postgres",
 		Options:     destination.Options{Mode: mode, BatchSize: 10000, Frequency: 0.05},
 		Credentials: r.pg.Credentials()}
@@ -230,10 +222,10 @@ func (r *runner) ingestPhases(ctx context.Context) error {
 	}
 	litePath := filepath.Join(r.o.WorkDir, "lite.db")
 	lite := destination.Config{ID: "lite", Type: "sqlite",
-		Options:     destination.Options{Mode: destination.ModeBatch, BatchSize: 10000, Frequency: 0.05},
+		Options:     destination.Options{Mode: destination.Batch, BatchSize: 10000, Frequency: 0.05},
 		Credentials: destination.Credentials{Database: litePath}}
 	svc, err := r.o.StartBulker(ctx, "bulker", r.bulkerEnv("bulker", httpAddr,
-		r.pgDest("pg", destination.ModeBatch), r.pgDest("pgs", destination.ModeStream), lite))
+		r.pgDest("pg", destination.Batch), r.pgDest("pgs", destination.Stream), lite))
 	if err != nil {
 		return err
 	}
@@ -421,7 +413,7 @@ func (r *runner) noLoaderPhase(ctx context.Context) error {
 		return err
 	}
 	_, closedPort, _ := splitHostPort(closed)
-	off := r.pgDest("pgoff", destination.ModeBatch)
+	off := r.pgDest("pgoff", destination.Batch)
 	off.Credentials.Port, _ = strconv.Atoi(closedPort)
 	svc, err := r.o.StartBulker(ctx, "bulker-noload", r.bulkerEnv("bulker-noload", httpAddr, off))
 	if err != nil {
@@ -475,7 +467,7 @@ func (r *runner) endToEnd(ctx context.Context, svc Service, url, table string, n
 // bulker and times the load; then the raw COPY baseline.
 func (r *runner) loadPhase(ctx context.Context) error {
 	n := r.o.Sizes.LoadEvents
-	topic, err := topics.Incoming(r.prefix, topics.Name{Destination: "pgload", Mode: destination.ModeBatch, Table: "load"})
+	topic, err := topics.Incoming("", topics.Name{Destination: "pgload", Mode: destination.Batch, Table: "load"})
 	if err != nil {
 		return err
 	}
@@ -488,7 +480,7 @@ func (r *runner) loadPhase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	dest := r.pgDest("pgload", destination.ModeBatch)
+	dest := r.pgDest("pgload", destination.Batch)
 	kc, err := kafka.Connect(ctx, r.kcfg, r.o.Log)
 	if err != nil {
 		return err

@@ -10,6 +10,10 @@ import (
 	"github.com/streamforge/streamforge/internal/kafka"
 )
 
+// embeddedConnectTimeout bounds connecting to the embedded broker, which
+// runs on this machine.
+const embeddedConnectTimeout = 30 * time.Second
+
 // embeddedKafka returns the Kafka settings to use when none are configured:
 // the broker already answering at addr (a `broker` program, another bulker),
 // or an embedded broker started here on addr with its data in dataDir. stop
@@ -19,7 +23,7 @@ func embeddedKafka(addr, dataDir string, log *slog.Logger) (cfg kafka.Config, st
 	if err != nil {
 		return cfg, nil, fmt.Errorf("no Kafka configured: %w", err)
 	}
-	cfg = kafka.Config{Brokers: []string{addr}, ConnectTimeout: 30 * time.Second}
+	cfg = kafka.Config{Brokers: []string{addr}, ConnectTimeout: embeddedConnectTimeout}
 	if b == nil {
 		return cfg, func() {}, nil
 	}

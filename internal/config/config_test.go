@@ -29,11 +29,11 @@ func TestDefaults(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"HTTPHost", c.HTTPHost, "127.0.0.1"},
-		{"HTTPPort", c.HTTPPort, 3042},
-		{"Addr", c.Addr(), "127.0.0.1:3042"},
-		{"MaxEventSize", c.MaxEventSize, int64(1 << 20)},
-		{"MaxBulkSize", c.MaxBulkSize, int64(256 << 20)},
+		{"HTTPHost", c.HTTP.Host, "127.0.0.1"},
+		{"HTTPPort", c.HTTP.Port, 3042},
+		{"Addr", c.HTTP.Addr(), "127.0.0.1:3042"},
+		{"MaxEventSize", c.Ingest.MaxEventSize, int64(1 << 20)},
+		{"MaxBulkSize", c.Ingest.MaxBulkSize, int64(256 << 20)},
 		{"DataDir", c.DataDir, "./data"},
 		{"InstanceID", c.InstanceID, host},
 		{"LogLevel", c.LogLevel, slog.LevelInfo},
@@ -43,24 +43,24 @@ func TestDefaults(t *testing.T) {
 		{"Kafka.Addrs", fmt.Sprint(c.Kafka.Addrs()), "[" + kafka.DefaultBootstrap + "]"},
 		{"Kafka.ConnectTimeout", c.Kafka.ConnectTimeout, 30 * time.Second},
 		{"TopicPrefix", c.TopicPrefix, ""},
-		{"TopicRetention", c.TopicRetention, 48 * time.Hour},
-		{"TopicReplicationFactor", c.TopicReplicationFactor, 1},
-		{"BatchPeriod", c.BatchPeriod, 300 * time.Second},
-		{"BatchSize", c.BatchSize, 10000},
-		{"RetryCount", c.RetryCount, 5},
-		{"RetryBackoffBase", c.RetryBackoffBase, 5.0},
-		{"RetryBackoffMaxDelay", c.RetryBackoffMaxDelay, 1440 * time.Minute},
-		{"RedisURL", c.RedisURL.Reveal(), ""},
-		{"EventsLogMaxSize", c.EventsLogMaxSize, 1000},
-		{"ConfigSource", c.ConfigSource.Reveal(), ""},
-		{"ConfigReloadPeriod", c.ConfigReloadPeriod, time.Minute},
+		{"TopicRetention", c.Topics.Retention, 48 * time.Hour},
+		{"TopicReplicationFactor", c.Topics.ReplicationFactor, int16(1)},
+		{"BatchPeriod", c.Loader.BatchPeriod, 300 * time.Second},
+		{"BatchSize", c.Loader.BatchSize, 10000},
+		{"RetryCount", c.Loader.Retry.Attempts, 5},
+		{"RetryBackoffBase", c.Loader.Retry.Base, 5.0},
+		{"RetryBackoffMaxDelay", c.Loader.Retry.MaxDelay, 1440.0},
+		{"RedisURL", c.EventsLog.RedisURL.Reveal(), ""},
+		{"EventsLogMaxSize", c.EventsLog.MaxSize, 1000},
+		{"ConfigSource", c.Sources.URL.Reveal(), ""},
+		{"ConfigReloadPeriod", c.Sources.ReloadPeriod, time.Minute},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
 			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
 		}
 	}
-	tok, err := c.Tokens()
+	tok, err := c.Auth.Tokens()
 	if err != nil || tok.Enabled() {
 		t.Errorf("Tokens: enabled=%v err=%v, want auth off", tok.Enabled(), err)
 	}
@@ -111,9 +111,9 @@ func TestEveryVariable(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"Addr", c.Addr(), "10.1.2.3:8080"},
-		{"MaxEventSize", c.MaxEventSize, int64(2048)},
-		{"MaxBulkSize", c.MaxBulkSize, int64(4096)},
+		{"Addr", c.HTTP.Addr(), "10.1.2.3:8080"},
+		{"MaxEventSize", c.Ingest.MaxEventSize, int64(2048)},
+		{"MaxBulkSize", c.Ingest.MaxBulkSize, int64(4096)},
 		{"DataDir", c.DataDir, "/var/lib/bulker"},
 		{"EmbeddedKafkaAddr", c.EmbeddedKafkaAddr, "127.0.0.1:19092"},
 		{"InstanceID", c.InstanceID, "bulker-1"},
@@ -131,24 +131,24 @@ func TestEveryVariable(t *testing.T) {
 		{"Kafka.ConnectTimeout", c.Kafka.ConnectTimeout, 7 * time.Second},
 		{"Kafka.ClientID", c.Kafka.ClientID, "bulker-bulker-1"},
 		{"TopicPrefix", c.TopicPrefix, "prod."},
-		{"TopicRetention", c.TopicRetention, 24 * time.Hour},
-		{"TopicReplicationFactor", c.TopicReplicationFactor, 3},
-		{"BatchPeriod", c.BatchPeriod, time.Minute},
-		{"BatchSize", c.BatchSize, 500},
-		{"RetryCount", c.RetryCount, 0},
-		{"RetryBackoffBase", c.RetryBackoffBase, 2.0},
-		{"RetryBackoffMaxDelay", c.RetryBackoffMaxDelay, 30 * time.Minute},
-		{"RedisURL", c.RedisURL.Reveal(), "redis://:redis-Secret-3@127.0.0.1:6379/0"},
-		{"EventsLogMaxSize", c.EventsLogMaxSize, 50},
-		{"ConfigSourceToken", c.ConfigSourceToken.Reveal(), "src-Secret-4"},
-		{"ConfigReloadPeriod", c.ConfigReloadPeriod, 5 * time.Second},
+		{"TopicRetention", c.Topics.Retention, 24 * time.Hour},
+		{"TopicReplicationFactor", c.Topics.ReplicationFactor, int16(3)},
+		{"BatchPeriod", c.Loader.BatchPeriod, time.Minute},
+		{"BatchSize", c.Loader.BatchSize, 500},
+		{"RetryCount", c.Loader.Retry.Attempts, 0},
+		{"RetryBackoffBase", c.Loader.Retry.Base, 2.0},
+		{"RetryBackoffMaxDelay", c.Loader.Retry.MaxDelay, 30.0},
+		{"RedisURL", c.EventsLog.RedisURL.Reveal(), "redis://:redis-Secret-3@127.0.0.1:6379/0"},
+		{"EventsLogMaxSize", c.EventsLog.MaxSize, 50},
+		{"ConfigSourceToken", c.Sources.Token.Reveal(), "src-Secret-4"},
+		{"ConfigReloadPeriod", c.Sources.ReloadPeriod, 5 * time.Second},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
 			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
 		}
 	}
-	tok, err := c.Tokens()
+	tok, err := c.Auth.Tokens()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,8 +165,8 @@ func TestHTTPHostFollowsAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.HTTPHost != "0.0.0.0" {
-			t.Errorf("%s set: HTTPHost = %s, want 0.0.0.0", v, c.HTTPHost)
+		if c.HTTP.Host != "0.0.0.0" {
+			t.Errorf("%s set: HTTPHost = %s, want 0.0.0.0", v, c.HTTP.Host)
 		}
 	}
 }
@@ -271,7 +271,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := Open(c, nil)
+	src, err := Open(c.Sources, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

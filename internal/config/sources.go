@@ -184,12 +184,12 @@ type Sources struct {
 
 // Open builds the sources of c: the BULKER_DESTINATION_* variables of
 // environ, then BULKER_CONFIG_SOURCE when set. Close releases them.
-func Open(c Config, environ []string) (*Sources, error) {
+func Open(c SourceConfig, environ []string) (*Sources, error) {
 	s := &Sources{list: []Source{EnvSource{Environ: environ}}, desc: []string{"env " + DestinationEnvPrefix + "*"}}
-	if c.ConfigSource == "" {
+	if c.URL == "" {
 		return s, nil
 	}
-	raw := c.ConfigSource.Reveal()
+	raw := c.URL.Reveal()
 	u, err := parseSourceURL(raw)
 	if err != nil {
 		return nil, fmt.Errorf("BULKER_CONFIG_SOURCE: %w", err)
@@ -198,7 +198,7 @@ func Open(c Config, environ []string) (*Sources, error) {
 	case "file":
 		s.list = append(s.list, FileSource{Path: u.Host + u.Path})
 	case "http", "https":
-		s.list = append(s.list, HTTPSource{URL: raw, Token: c.ConfigSourceToken})
+		s.list = append(s.list, HTTPSource{URL: raw, Token: c.Token})
 	case "redis", "rediss":
 		r, err := NewRedisSource(raw)
 		if err != nil {

@@ -178,7 +178,7 @@ func TestRedisSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := Open(c, []string{`BULKER_DESTINATION_MY={"type":"mysql"}`})
+	src, err := Open(c.Sources, []string{`BULKER_DESTINATION_MY={"type":"mysql"}`})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, source := range []string{"file://" + abs, "file://testdata/list.yaml", "testdata/list.yaml"} {
-		src, err := Open(Config{ConfigSource: secret.String(source)}, []string{`BULKER_DESTINATION_PG={"type":"postgres"}`})
+		src, err := Open(SourceConfig{URL: secret.String(source)}, []string{`BULKER_DESTINATION_PG={"type":"postgres"}`})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +228,7 @@ func TestOpen(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "destination pg is defined twice") {
 			t.Errorf("%s: error %v, want the env and file pg in conflict", source, err)
 		}
-		src, err = Open(Config{ConfigSource: secret.String(source)}, nil)
+		src, err = Open(SourceConfig{URL: secret.String(source)}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

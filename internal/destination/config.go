@@ -20,9 +20,9 @@ type Config struct {
 
 // Options of a destination (Jitsu names).
 type Options struct {
-	Mode      string  `json:"mode" yaml:"mode"`           // batch (default) or stream
-	BatchSize int     `json:"batchSize" yaml:"batchSize"` // 0: bulker's default
-	Frequency float64 `json:"frequency" yaml:"frequency"` // minutes; 0: bulker's default
+	Mode      DeliveryMode `json:"mode" yaml:"mode"`           // batch (default) or stream
+	BatchSize int          `json:"batchSize" yaml:"batchSize"` // 0: bulker's default
+	Frequency float64      `json:"frequency" yaml:"frequency"` // minutes; 0: bulker's default
 	// PrimaryKey is one column or a comma-separated list.
 	PrimaryKey  string `json:"primaryKey" yaml:"primaryKey"`
 	Deduplicate bool   `json:"deduplicate" yaml:"deduplicate"`
@@ -40,10 +40,14 @@ type Credentials struct {
 	Parameters    map[string]string `json:"parameters" yaml:"parameters"`
 }
 
-// Destination modes.
+// DeliveryMode is how events reach a destination's tables: collected into
+// batches, or streamed as they arrive. It names the incoming topic too.
+type DeliveryMode string
+
+// Delivery modes.
 const (
-	ModeBatch  = "batch"
-	ModeStream = "stream"
+	Batch  DeliveryMode = "batch"
+	Stream DeliveryMode = "stream"
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -72,8 +76,8 @@ func (c *Config) Validate() error {
 	}
 	switch c.Options.Mode {
 	case "":
-		c.Options.Mode = ModeBatch
-	case ModeBatch, ModeStream:
+		c.Options.Mode = Batch
+	case Batch, Stream:
 	default:
 		return fmt.Errorf("destination %s: options.mode %q: want batch or stream", c.ID, c.Options.Mode)
 	}

@@ -1,18 +1,21 @@
-// Package destination defines what bulker's loaders need from a database
-// and the configuration shared by every driver. Drivers live in the
-// sub-packages; cmd/bulker maps each destination type to its constructor.
+// Package destination is the contract between bulker and the SQL databases
+// it loads into: the Driver interface a database implements, the Plan of one
+// load that every driver receives, and a destination's configuration.
+// Drivers live in the sub-packages and only speak their dialect; package
+// sink owns the sequence that makes a table fit a batch and loads it.
 package destination
 
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/streamforge/streamforge/internal/schema"
 )
 
-// Destination is a SQL database bulker loads into. Implementations are safe
-// for concurrent use.
-type Destination interface {
+// Driver is one SQL database. Implementations are safe for concurrent use
+// and keep no state about tables: the caller holds the stored shape.
+type Driver interface {
 	// Dialect gives the identifier rules schema sanitises names with.
 	Dialect() schema.Dialect
 	// Describe returns the stored table; ok is false when it does not exist.
@@ -21,36 +24,15 @@ type Destination interface {
 	// only, safe when another process adds the same column at once) and
 	// returns the table as stored.
 	EnsureTable(ctx context.Context, want schema.Table) (schema.Table, error)
-	// Load writes the batch in one transaction: all rows or none.
-	Load(ctx context.Context, b schema.Batch, o LoadOptions) error
+	// Write applies the plan in one transaction: all rows or none.
+	Write(ctx context.Context, p *Plan) error
 	Close() error
 }
 
-// Mode is how Load treats rows already in the table.
-type Mode uint8
-
-// Load modes.
-const (
-	// Append inserts the rows; with Dedup it upserts on the primary key,
-	// keeping the last row of the batch per key.
-	Append Mode = iota
-	// ReplaceTable swaps the table for one holding exactly the batch.
-	ReplaceTable
-	// ReplacePartition deletes the rows whose PartitionColumn equals
-	// Partition and inserts the batch, in one transaction.
-	ReplacePartition
-)
-
-// PartitionColumn is the column ReplacePartition keys on; bulker sets it on
-// every row of a /bulk request with a partition.
-const PartitionColumn = "__partition_id"
-
-// LoadOptions tune one Load.
-type LoadOptions struct {
-	Mode      Mode
-	Dedup     bool   // upsert on the table's primary key
-	Partition string // for ReplacePartition
-}
+// Factory opens a driver for a destination of one type. Opening must not
+// fail because the database is down: that is an outage, reported by the
+// first call that needs the database.
+type Factory func(ctx context.Context, c Config, log *slog.Logger) (Driver, error)
 
 // ErrData marks an error caused by the rows themselves (a value the column
 // rejects, a constraint): retrying the same rows cannot help, so they go to

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/schema/schematest"
 )
 
 func TestMergeByKey(t *testing.T) {
@@ -28,7 +29,7 @@ func TestMergeByKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := MergeByKey(schema.Rows(tt.rows), tt.key); !reflect.DeepEqual(got, schema.Rows(tt.want)) {
+			if got := MergeByKey(schematest.Rows(tt.rows), tt.key); !reflect.DeepEqual(got, schematest.Rows(tt.want)) {
 				t.Errorf("MergeByKey = %v, want %v", got, tt.want)
 			}
 		})

@@ -31,7 +31,10 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 
 	reg := observe.NewRegistry()
-	m := NewMetrics(reg)
+	m, err := NewMetrics(reg)
+	if err != nil {
+		return err
+	}
 	kc := o.Kafka
 	if len(kc.Brokers) == 0 {
 		b, err := broker.EnsureLocal(o.BrokerAddr, o.DataDir, log)

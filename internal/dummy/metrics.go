@@ -4,6 +4,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamforge/streamforge/internal/control"
+	"github.com/streamforge/streamforge/internal/observe"
 )
 
 // Metrics are the dummy-service's Prometheus series.
@@ -18,7 +19,7 @@ type Metrics struct {
 
 // NewMetrics registers the service's metrics on reg. Every label value is
 // created up front so a scrape shows zeros instead of missing series.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dummy_events_total", Help: "Events published to the events topic, by event.",
@@ -39,7 +40,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "dummy_malformed_commands_total", Help: "Commands rejected and skipped, by reason.",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.events, m.pings, m.pongs, m.errors, m.status, m.malformed)
+	if err := observe.Register(reg, m.events, m.pings, m.pongs, m.errors, m.status, m.malformed); err != nil {
+		return nil, err
+	}
 	for _, e := range control.EventNames() {
 		m.events.WithLabelValues(e)
 	}
@@ -49,7 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range control.Reasons() {
 		m.malformed.WithLabelValues(string(r))
 	}
-	return m
+	return m, nil
 }
 
 // setStatus makes status the only series at 1.

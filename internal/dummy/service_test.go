@@ -109,7 +109,7 @@ func start(t *testing.T, cfg dummy.Config, noop bool) *run {
 	if !noop {
 		cmds = r.bus
 	}
-	svc := dummy.New(cfg, r.bus, cmds, slog.New(slog.NewTextHandler(io.Discard, nil)), dummy.NewMetrics(r.reg))
+	svc := dummy.New(cfg, r.bus, cmds, slog.New(slog.NewTextHandler(io.Discard, nil)), mustMetrics(t, r.reg))
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	go func() { r.done <- svc.Run(ctx) }()
@@ -354,7 +354,7 @@ func (f *flakyBus) Poll(ctx context.Context, n int) ([]kafka.Record, error) {
 func TestReadFailureIsCountedAndRetried(t *testing.T) {
 	bus := newBus()
 	reg := prometheus.NewRegistry()
-	svc := dummy.New(dummy.Config{QueueID: "q1"}, bus, &flakyBus{fakeBus: bus}, slog.New(slog.NewTextHandler(io.Discard, nil)), dummy.NewMetrics(reg))
+	svc := dummy.New(dummy.Config{QueueID: "q1"}, bus, &flakyBus{fakeBus: bus}, slog.New(slog.NewTextHandler(io.Discard, nil)), mustMetrics(t, reg))
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(context.Background()) }()
 	r := &run{bus: bus, reg: reg, done: done}
@@ -371,4 +371,13 @@ func TestReadFailureIsCountedAndRetried(t *testing.T) {
 	if got := r.metric(t, "dummy_errors_total", "", ""); got != 1 {
 		t.Fatalf("errors = %v, want 1", got)
 	}
+}
+
+func mustMetrics(t testing.TB, reg prometheus.Registerer) *dummy.Metrics {
+	t.Helper()
+	m, err := dummy.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -62,12 +62,12 @@ func postLoop(b *testing.B, srv http.Handler, loop func() bool) {
 
 // quietLogs logs at info, bulker's default level: the accepted path logs
 // nothing.
-func quietLogs(d *Deps) { d.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) }
+func quietLogs(d *setup) { d.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) }
 
 // BenchmarkPost measures the handler's own cost over a producer that
 // acknowledges at once.
 func BenchmarkPost(b *testing.B) {
-	e := newEnv(b, true, quietLogs, func(d *Deps) { d.Producer = discardProducer{} })
+	e := newEnv(b, true, quietLogs, func(d *setup) { d.Producer = discardProducer{} })
 	b.ReportAllocs()
 	postLoop(b, e.srv, b.Loop)
 }
@@ -94,7 +94,7 @@ func BenchmarkPostBaseline(b *testing.B) {
 // broker (in this process, so its CPU counts too), 16 requests at a time.
 func BenchmarkPostKafka(b *testing.B) {
 	cl := benchClient(b)
-	e := newEnv(b, true, quietLogs, func(d *Deps) { d.Producer = cl })
+	e := newEnv(b, true, quietLogs, func(d *setup) { d.Producer = cl })
 	postParallel(b, e.srv)
 }
 

@@ -11,31 +11,15 @@ import (
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/sink"
 )
 
-// BulkRequest is a validated POST /bulk: replace a table, or one partition
-// of it, with Events.
-type BulkRequest struct {
-	Destination destination.Config
-	Table       string
-	Mode        destination.Mode // ReplaceTable or ReplacePartition
-	Partition   string           // for ReplacePartition
-	PrimaryKey  []string         // from pk=, else the destination's primaryKey
-	Events      [][]byte         // each one JSON object, as received
-}
-
-// BulkLoader applies a bulk request in the destination, all or nothing.
-// An error wrapping destination.ErrData is the data's fault (answered 400);
-// any other is an outage (503).
+// BulkLoader applies a bulk request in the destination, all or nothing;
+// *sink.Registry implements it. An error wrapping destination.ErrData is
+// the data's fault (answered 400); any other is an outage (503).
 type BulkLoader interface {
-	Bulk(ctx context.Context, req BulkRequest) error
+	Bulk(ctx context.Context, req sink.BulkRequest) error
 }
-
-// Bulk modes as named in the query (Jitsu's names).
-const (
-	bulkReplaceTable     = "replace_table"
-	bulkReplacePartition = "replace_partition"
-)
 
 func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 	destLabel, reason := unknownLabel, reasonOK
@@ -65,7 +49,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	body, code, err := readBody(w, r, s.d.MaxBulkSize, "BULKER_MAX_BULK_SIZE")
+	body, code, err := readBody(w, r, s.cfg.MaxBulkSize, "BULKER_MAX_BULK_SIZE")
 	if err != nil {
 		reason = reasonTooLarge
 		if code != http.StatusRequestEntityTooLarge {
@@ -74,17 +58,14 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 		fail(w, code, err.Error())
 		return
 	}
-	if req.Events, err = splitNDJSON(body, s.d.MaxEventSize); err != nil {
+	if req.Events, err = splitNDJSON(body, s.cfg.MaxEventSize); err != nil {
 		reason = reasonBadEvent
 		fail(w, http.StatusBadRequest, err.Error())
-		log.Info("bulk rejected", "error", err)
+		log.Info("bulk rejected", "err", err)
 		return
 	}
 
-	mode := bulkReplaceTable
-	if req.Mode == destination.ReplacePartition {
-		mode = bulkReplacePartition
-	}
+	mode := req.Mode.String()
 	err = s.d.Bulk.Bulk(r.Context(), req)
 	entry := eventslog.Entry{Time: s.d.Now().UTC(), Destination: dest.ID, Table: table, Status: eventslog.Loaded}
 	entry.Body, _ = json.Marshal(map[string]any{"bulk": mode, "partition": req.Partition, "count": len(req.Events)})
@@ -96,7 +77,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 			code = http.StatusBadRequest
 		}
 		fail(w, code, fmt.Sprintf("loading into %s: %v", dest.ID, err))
-		log.Error("bulk load failed", "events", len(req.Events), "error", err)
+		log.Error("bulk load failed", "events", len(req.Events), "err", err)
 	} else {
 		n := len(req.Events)
 		writeJSON(w, http.StatusOK, answer{Success: true, Count: &n})
@@ -104,21 +85,21 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.d.Events != nil {
 		if err := s.d.Events.Add(r.Context(), entry); err != nil {
-			log.Warn("adding to the events log", "error", err)
+			log.Warn("adding to the events log", "err", err)
 		}
 	}
 }
 
-func bulkRequest(r *http.Request, dest destination.Config, table string) (BulkRequest, error) {
+func bulkRequest(r *http.Request, dest destination.Config, table string) (sink.BulkRequest, error) {
 	q := r.URL.Query()
-	req := BulkRequest{Destination: dest, Table: table}
+	req := sink.BulkRequest{Destination: dest.ID, Table: table}
 	switch m := q.Get("mode"); m {
-	case "", bulkReplaceTable:
+	case "", destination.ReplaceTable.String():
 		req.Mode = destination.ReplaceTable
-	case bulkReplacePartition:
+	case destination.ReplacePartition.String():
 		req.Mode = destination.ReplacePartition
 	default:
-		return req, fmt.Errorf("mode %q: want %s or %s", truncate(m, 32), bulkReplaceTable, bulkReplacePartition)
+		return req, fmt.Errorf("mode %q: want %s or %s", truncate(m, 32), destination.ReplaceTable.String(), destination.ReplacePartition.String())
 	}
 	req.Partition = q.Get("partition")
 	if req.Partition == "" {
@@ -126,9 +107,9 @@ func bulkRequest(r *http.Request, dest destination.Config, table string) (BulkRe
 	}
 	switch {
 	case req.Mode == destination.ReplacePartition && req.Partition == "":
-		return req, fmt.Errorf("mode %s needs the partition query parameter", bulkReplacePartition)
+		return req, fmt.Errorf("mode %s needs the partition query parameter", destination.ReplacePartition.String())
 	case req.Mode != destination.ReplacePartition && req.Partition != "":
-		return req, fmt.Errorf("partition is only used with mode=%s", bulkReplacePartition)
+		return req, fmt.Errorf("partition is only used with mode=%s", destination.ReplacePartition.String())
 	}
 	for _, v := range q["pk"] { // pk=a,b and pk=a&pk=b (Jitsu) both work
 		for _, k := range strings.Split(v, ",") {

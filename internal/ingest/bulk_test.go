@@ -11,6 +11,8 @@ import (
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/topics"
 )
 
 func TestBulk(t *testing.T) {
@@ -21,7 +23,7 @@ func TestBulk(t *testing.T) {
 		t.Fatalf("got %d %s", r.code, r.body)
 	}
 	req := e.bulk.reqs[0]
-	if req.Destination.ID != "pg" || req.Table != "users" || req.Mode != destination.ReplacePartition || req.Partition != "2026-01" ||
+	if req.Destination != "pg" || req.Table != "users" || req.Mode != destination.ReplacePartition || req.Partition != "2026-01" ||
 		fmt.Sprint(req.PrimaryKey) != "[id org ts]" {
 		t.Errorf("request %+v", req)
 	}
@@ -94,7 +96,7 @@ func TestBulkLoadErrors(t *testing.T) {
 			t.Errorf("events log %+v", es)
 		}
 	}
-	e := newEnv(t, false, func(d *Deps) { d.Bulk = nil })
+	e := newEnv(t, false, func(d *setup) { d.Bulk = nil })
 	if r := e.do(t, "POST", "/bulk/pg?tableName=t", `{}`, ""); r.code != 501 {
 		t.Errorf("no loader: %d", r.code)
 	}
@@ -102,24 +104,41 @@ func TestBulkLoadErrors(t *testing.T) {
 
 func TestFailed(t *testing.T) {
 	e := newEnv(t, false)
-	e.failed.evs = []FailedEvent{
-		{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Table: "t", Error: "column n: want integer, got \"x\"", Attempts: 5, Event: json.RawMessage(`{"n":"x"}`)},
-		{Table: "t", Error: "boom", Event: json.RawMessage(`{"n":1}`)},
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rec := func(value string, f topics.Failure) kafka.Record {
+		return kafka.Record{Value: []byte(value), Time: at, Headers: f.Headers()}
+	}
+	e.failed.topics = map[string][]kafka.Record{
+		topics.Dead(""): {
+			rec(`{"n":1}`, topics.Failure{Destination: "pg", Table: "t", Error: "boom", Attempt: 1}),
+			rec(`{"n":2}`, topics.Failure{Destination: "other", Table: "t", Error: "elsewhere"}),
+			rec(`{"n":"x"}`, topics.Failure{Destination: "pg", Table: "t", Error: "column n: want integer, got \"x\"", Attempt: 5}),
+			rec(`not json`, topics.Failure{Destination: "pg", Table: "u", Error: "parsing event"}),
+		},
+		topics.Retry(""): {rec(`{"n":3}`, topics.Failure{Destination: "pg", Table: "t", Error: "later", Attempt: 2})},
 	}
 	r := e.do(t, "GET", "/failed/pg?tableName=t&limit=5", "", "")
 	if r.code != 200 || r.hdr.Get("Content-Type") != "application/x-ndjson" {
 		t.Fatalf("got %d %s", r.code, r.body)
 	}
 	lines := strings.Split(strings.TrimSpace(r.body), "\n")
-	if len(lines) != 2 || lines[0] != `{"time":"2026-01-01T00:00:00Z","table":"t","error":"column n: want integer, got \"x\"","attempts":5,"event":{"n":"x"}}` {
-		t.Errorf("body %s", r.body)
+	if len(lines) != 2 || lines[0] != `{"time":"2026-01-01T00:00:00Z","table":"t","error":"column n: want integer, got \"x\"","attempts":5,"event":{"n":"x"}}` ||
+		!strings.Contains(lines[1], `"error":"boom"`) {
+		t.Errorf("newest first, only pg's table t: %s", r.body)
 	}
-	if q := e.failed.got; q != (FailedQuery{Destination: "pg", Table: "t", Status: FailedDead, Limit: 5}) {
-		t.Errorf("query %+v", q)
+	if r := e.do(t, "GET", "/failed/pg?limit=1", "", ""); !strings.Contains(r.body, `"event":"not json"`) || strings.Count(r.body, "\n") != 1 {
+		t.Errorf("limit 1, every table, an unparsable event as a string: %s", r.body)
 	}
-	e.do(t, "GET", "/failed/gone?status=retry", "", "")
-	if q := e.failed.got; q.Destination != "gone" || q.Status != FailedRetry || q.Limit != defaultLimit {
-		t.Errorf("query %+v", q)
+	if r := e.do(t, "GET", "/failed/pg?status=retry", "", ""); !strings.Contains(r.body, `"error":"later"`) || strings.Count(r.body, "\n") != 1 {
+		t.Errorf("retry topic: %s", r.body)
+	}
+	if r := e.do(t, "GET", "/failed/gone", "", ""); r.code != 200 || r.body != "" {
+		t.Errorf("a destination without failures: %d %q", r.code, r.body)
+	}
+	for _, n := range e.failed.limits {
+		if n != 100 {
+			t.Errorf("scanned %d records, want the configured 100", n)
+		}
 	}
 	for _, target := range []string{"/failed/pg?status=lost", "/failed/pg?limit=0", "/failed/pg?limit=x", "/failed/pg?limit=10001"} {
 		if r := e.do(t, "GET", target, "", ""); r.code != 400 || r.resp.Error == "" {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"github.com/streamforge/streamforge/internal/eventslog"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/secret"
+	"github.com/streamforge/streamforge/internal/sink"
 )
 
 // destMap is a fixed set of destinations.
@@ -75,25 +77,27 @@ func (p *memProducer) count() int {
 // fakeBulk records bulk requests and answers err.
 type fakeBulk struct {
 	mu   sync.Mutex
-	reqs []BulkRequest
+	reqs []sink.BulkRequest
 	err  error
 }
 
-func (b *fakeBulk) Bulk(_ context.Context, req BulkRequest) error {
+func (b *fakeBulk) Bulk(_ context.Context, req sink.BulkRequest) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reqs = append(b.reqs, req)
 	return b.err
 }
 
+// fakeFailed holds the records of the retry and dead-letter topics.
 type fakeFailed struct {
-	got FailedQuery
-	evs []FailedEvent
+	topics map[string][]kafka.Record
+	limits []int // of each ReadAll
 }
 
-func (f *fakeFailed) Failed(_ context.Context, q FailedQuery) ([]FailedEvent, error) {
-	f.got = q
-	return f.evs, nil
+func (f *fakeFailed) ReadAll(_ context.Context, topic string, limit int) ([]kafka.Record, error) {
+	f.limits = append(f.limits, limit)
+	recs := f.topics[topic]
+	return recs[max(0, len(recs)-limit):], nil
 }
 
 type notReady struct{}
@@ -112,6 +116,12 @@ type env struct {
 	deps   Deps
 }
 
+// setup is what newEnv builds a server from.
+type setup struct {
+	Config
+	Deps
+}
+
 const (
 	rawToken    = "raw-Token-0123456789"
 	hashedToken = "hashed-Token-ABCDEF"
@@ -120,15 +130,17 @@ const (
 
 // newEnv builds a server over fakes; with tokens true, auth is on with a
 // raw and a hashed token.
-func newEnv(t testing.TB, tokens bool, tweak ...func(*Deps)) *env {
+func newEnv(t testing.TB, tokens bool, tweak ...func(*setup)) *env {
 	t.Helper()
 	e := &env{prod: &memProducer{}, bulk: &fakeBulk{}, failed: &fakeFailed{}, events: eventslog.NewMemory(100),
 		reg: prometheus.NewRegistry(), logs: &strings.Builder{}, logMu: &sync.Mutex{}}
-	d := Deps{
-		Producer: e.prod, Destinations: testDestinations(), Events: e.events, Bulk: e.bulk, Failed: e.failed,
-		Registerer: e.reg, Metrics: promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{}),
-		Logger:       slog.New(slog.NewJSONHandler(lockedWriter{e.logMu, e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		MaxEventSize: 1024, MaxBulkSize: 8192,
+	d := setup{
+		Config: Config{MaxEventSize: 1024, MaxBulkSize: 8192, ProduceTimeout: 30 * time.Second, FailedScan: 100},
+		Deps: Deps{
+			Producer: e.prod, Destinations: testDestinations(), Events: e.events, Bulk: e.bulk, Failed: e.failed,
+			Registerer: e.reg, Metrics: promhttp.HandlerFor(e.reg, promhttp.HandlerOpts{}),
+			Logger: slog.New(slog.NewJSONHandler(lockedWriter{e.logMu, e.logs}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		},
 	}
 	if tokens {
 		a, err := auth.New([]string{rawToken}, []string{"salt." + auth.Hash(hashedToken, "salt", tokenSecret)}, []secret.String{tokenSecret})
@@ -140,11 +152,11 @@ func newEnv(t testing.TB, tokens bool, tweak ...func(*Deps)) *env {
 	for _, f := range tweak {
 		f(&d)
 	}
-	srv, err := New(d)
+	srv, err := New(d.Config, d.Deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv, e.deps = srv, d
+	e.srv, e.deps = srv, d.Deps
 	return e
 }
 

@@ -28,7 +28,7 @@ func TestPostLandsInKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	e := newEnv(t, true, func(d *Deps) {
+	e := newEnv(t, true, func(d *setup) {
 		d.Producer = cl // *kafka.Client is a Producer as it is
 		d.TopicPrefix = "t1."
 		d.ProduceTimeout = 3 * time.Second

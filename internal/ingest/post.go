@@ -173,30 +173,30 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 
 	mode := dest.Options.Mode
 	if mode == "" {
-		mode = destination.ModeBatch
+		mode = destination.Batch
 	}
-	topic, err := topics.Incoming(s.d.TopicPrefix, topics.Name{Destination: dest.ID, Mode: mode, Table: table})
+	topic, err := topics.Incoming(s.cfg.TopicPrefix, topics.Name{Destination: dest.ID, Mode: mode, Table: table})
 	if err != nil {
 		reason = reasonBadTable
 		fail(w, http.StatusBadRequest, "tableName: "+err.Error())
-		log.Info("event rejected", at("reason", reason, "error", err)...)
+		log.Info("event rejected", at("reason", reason, "err", err)...)
 		return
 	}
 
-	body, code, err := readBody(w, r, s.d.MaxEventSize, "BULKER_MAX_EVENT_SIZE")
+	body, code, err := readBody(w, r, s.cfg.MaxEventSize, "BULKER_MAX_EVENT_SIZE")
 	if err != nil {
 		reason = reasonTooLarge
 		if code != http.StatusRequestEntityTooLarge {
 			reason = reasonBadRequest
 		}
 		fail(w, code, err.Error())
-		log.Info("event rejected", at("reason", reason, "error", err)...)
+		log.Info("event rejected", at("reason", reason, "err", err)...)
 		return
 	}
 	if err := ValidateEvent(body); err != nil {
 		reason = reasonBadEvent
 		fail(w, http.StatusBadRequest, err.Error())
-		log.Info("event rejected", at("reason", reason, "error", err)...)
+		log.Info("event rejected", at("reason", reason, "err", err)...)
 		return
 	}
 
@@ -214,14 +214,14 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		}
 		reason = reasonKafka
 		fail(w, http.StatusServiceUnavailable, "the event was not stored: Kafka did not acknowledge it; retry later")
-		log.Error("producing event", at("topic", topic, "error", err)...)
+		log.Error("producing event", at("topic", topic, "err", err)...)
 		return
 	}
 	if s.d.Events != nil {
 		e := eventslog.Entry{Time: now, Destination: dest.ID, Table: table, Status: eventslog.Accepted, Body: body}
 		if err := s.d.Events.Add(r.Context(), e); err != nil {
 			// The event is safe in Kafka; only the log entry is missing.
-			log.Warn("adding to the events log", at("error", err)...)
+			log.Warn("adding to the events log", at("err", err)...)
 		}
 	}
 	if log.Enabled(r.Context(), slog.LevelDebug) {
@@ -242,8 +242,8 @@ func (s *Server) produce(ctx context.Context, rec kafka.Record) error {
 	if w == nil {
 		w = newWaiter()
 	}
-	w.timer.Reset(s.d.ProduceTimeout)
-	deadline := time.Now().Add(s.d.ProduceTimeout)
+	w.timer.Reset(s.cfg.ProduceTimeout)
+	deadline := time.Now().Add(s.cfg.ProduceTimeout)
 	s.d.Producer.TryProduce(ctx, rec, w.done)
 	answered, err := w.wait(ctx)
 	if answered && errors.Is(err, kafka.ErrBufferFull) {
@@ -260,7 +260,7 @@ func (s *Server) produce(ctx context.Context, rec kafka.Record) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("waiting for kafka to acknowledge: %w", ctx.Err())
 		}
-		return fmt.Errorf("kafka did not acknowledge within %s", s.d.ProduceTimeout)
+		return fmt.Errorf("kafka did not acknowledge within %s", s.cfg.ProduceTimeout)
 	}
 	w.timer.Stop()
 	s.waiters.Put(w)

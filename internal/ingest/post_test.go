@@ -20,7 +20,7 @@ import (
 )
 
 func TestPostAccepted(t *testing.T) {
-	e := newEnv(t, false, func(d *Deps) {
+	e := newEnv(t, false, func(d *setup) {
 		d.TopicPrefix = "pre."
 		d.Now = func() time.Time { return time.Date(2026, 3, 4, 5, 6, 7, 8000, time.FixedZone("X", 3600)) }
 	})
@@ -243,7 +243,7 @@ func TestMetricLabelsBounded(t *testing.T) {
 }
 
 func TestReadyHealth(t *testing.T) {
-	e := newEnv(t, false, func(d *Deps) { d.Ready = notReady{} })
+	e := newEnv(t, false, func(d *setup) { d.Ready = notReady{} })
 	if r := e.do(t, "GET", "/ready", "", ""); r.code != 503 || !strings.Contains(r.body, "kafka is down") {
 		t.Errorf("ready: %d %s", r.code, r.body)
 	}

@@ -58,7 +58,7 @@ func (p *heldProducer) answer(err error) {
 
 func TestPostProduceTimeout(t *testing.T) {
 	p := newHeldProducer()
-	e := newEnv(t, false, func(d *Deps) { d.Producer = p; d.ProduceTimeout = 50 * time.Millisecond })
+	e := newEnv(t, false, func(d *setup) { d.Producer = p; d.ProduceTimeout = 50 * time.Millisecond })
 	start := time.Now()
 	r := e.do(t, "POST", "/post/pg?tableName=t", `{"a":1}`, "")
 	if r.code != http.StatusServiceUnavailable || !strings.Contains(r.resp.Error, "not stored") {
@@ -88,7 +88,7 @@ func TestPostProduceTimeout(t *testing.T) {
 
 func TestPostClientGone(t *testing.T) {
 	p := newHeldProducer()
-	e := newEnv(t, false, func(d *Deps) { d.Producer = p })
+	e := newEnv(t, false, func(d *setup) { d.Producer = p })
 	ctx, cancel := context.WithCancel(context.Background())
 	req := httptest.NewRequestWithContext(ctx, "POST", "/post/pg?tableName=t", strings.NewReader(`{"a":1}`))
 	rec := httptest.NewRecorder()
@@ -113,7 +113,7 @@ func TestPostClientGone(t *testing.T) {
 func TestPostBufferFull(t *testing.T) {
 	p := newHeldProducer()
 	p.full = true
-	e := newEnv(t, false, func(d *Deps) { d.Producer = p; d.ProduceTimeout = time.Minute })
+	e := newEnv(t, false, func(d *setup) { d.Producer = p; d.ProduceTimeout = time.Minute })
 	done := make(chan result)
 	go func() { done <- e.do(t, "POST", "/post/pg?tableName=t", `{"a":1}`, "") }()
 	<-p.held

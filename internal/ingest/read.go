@@ -5,41 +5,31 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/topics"
 )
 
-// FailedQuery selects failed events of one destination.
-type FailedQuery struct {
-	Destination string
-	Table       string // empty: every table
-	Status      string // FailedRetry or FailedDead
-	Limit       int
+// FailedSource reads the newest records of a topic: GET /failed scans the
+// retry and dead-letter topics with it.
+type FailedSource interface {
+	ReadAll(ctx context.Context, topic string, limit int) ([]kafka.Record, error)
 }
 
-// Failed event statuses: waiting in the retry topic, or dead-lettered.
-const (
-	FailedRetry = "retry"
-	FailedDead  = "dead"
-)
-
-// FailedEvent is an event whose load failed, with the reason.
-type FailedEvent struct {
+// failedEvent is one line of GET /failed: an event whose load failed, with
+// the reason, as Jitsu Bulker shows it.
+type failedEvent struct {
 	Time     time.Time       `json:"time"` // of the last failure
 	Table    string          `json:"table"`
 	Error    string          `json:"error"`
 	Attempts int             `json:"attempts"`
 	Event    json.RawMessage `json:"event"`
-}
-
-// FailedReader lists failed events (from the retry and dead-letter
-// topics).
-type FailedReader interface {
-	Failed(ctx context.Context, q FailedQuery) ([]FailedEvent, error)
 }
 
 const (
@@ -95,7 +85,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	es, err := s.d.Events.List(r.Context(), f)
 	if err != nil {
-		s.d.Logger.Error("reading the events log", "error", err)
+		s.d.Logger.Error("reading the events log", "err", err)
 		fail(w, http.StatusServiceUnavailable, "the events log is unavailable")
 		return
 	}
@@ -136,7 +126,7 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 		}
 		statuses = []eventslog.Status{eventslog.Accepted}
 	case "bulker_batch", "bulker_stream":
-		if d, ok := s.d.Destinations.Lookup(dest); ok && "bulker_"+modeOf(d) != kind {
+		if d, ok := s.d.Destinations.Lookup(dest); ok && "bulker_"+string(modeOf(d)) != kind {
 			writeJSON(w, http.StatusOK, []logRecord{})
 			return
 		}
@@ -150,7 +140,7 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 	}
 	es, err := s.d.Events.List(r.Context(), eventslog.Filter{Destination: dest, Statuses: statuses, Limit: limit})
 	if err != nil {
-		s.d.Logger.Error("reading the events log", "error", err)
+		s.d.Logger.Error("reading the events log", "err", err)
 		fail(w, http.StatusServiceUnavailable, "the events log is unavailable")
 		return
 	}
@@ -161,16 +151,18 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-func modeOf(d destination.Config) string {
+func modeOf(d destination.Config) destination.DeliveryMode {
 	if d.Options.Mode == "" {
-		return destination.ModeBatch
+		return destination.Batch
 	}
 	return d.Options.Mode
 }
 
 // failed answers GET /failed/{destinationId}?tableName=&status=retry|dead&limit=
-// with NDJSON, one failed event per line, as Jitsu Bulker does. The
-// destination need not be configured any more: its dead events remain.
+// with NDJSON, one failed event per line, newest first, as Jitsu Bulker
+// does. The destination need not be configured any more: its dead events
+// remain. It scans a bounded tail of the topic (Config.FailedScan): it
+// suits inspection, not export.
 func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 	if s.d.Failed == nil {
 		fail(w, http.StatusNotImplemented, "listing failed events is not available")
@@ -181,26 +173,40 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	q := FailedQuery{Destination: r.PathValue("destinationId"), Table: r.URL.Query().Get("tableName"), Status: r.URL.Query().Get("status"), Limit: limit}
-	switch q.Status {
-	case "":
-		q.Status = FailedDead
-	case FailedDead, FailedRetry:
+	dest, table := r.PathValue("destinationId"), r.URL.Query().Get("tableName")
+	var topic string
+	switch status := r.URL.Query().Get("status"); status {
+	case "", "dead":
+		topic = topics.Dead(s.cfg.TopicPrefix)
+	case "retry":
+		topic = topics.Retry(s.cfg.TopicPrefix)
 	default:
 		fail(w, http.StatusBadRequest, "status: want dead or retry")
 		return
 	}
-	evs, err := s.d.Failed.Failed(r.Context(), q)
+	recs, err := s.d.Failed.ReadAll(r.Context(), topic, s.cfg.FailedScan)
 	if err != nil {
-		s.d.Logger.Error("reading failed events", "destination", q.Destination, "status", q.Status, "error", err)
+		s.d.Logger.Error("reading failed events", "destination", dest, "topic", topic, "err", err)
 		fail(w, http.StatusServiceUnavailable, "failed events are unavailable: "+err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
-	for _, e := range evs {
-		if err := enc.Encode(e); err != nil {
+	n := 0
+	for _, rec := range slices.Backward(recs) {
+		f := topics.ParseFailure(rec)
+		if f.Destination != dest || table != "" && f.Table != table {
+			continue
+		}
+		ev := json.RawMessage(rec.Value)
+		if !json.Valid(ev) {
+			ev, _ = json.Marshal(string(rec.Value)) // an unparsable event is shown as a string
+		}
+		if err := enc.Encode(failedEvent{Time: rec.Time.UTC(), Table: f.Table, Error: f.Error, Attempts: f.Attempt, Event: ev}); err != nil {
 			return // the client is gone
+		}
+		if n++; n == limit {
+			return
 		}
 	}
 }

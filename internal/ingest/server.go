@@ -60,31 +60,53 @@ type ReadyChecker interface {
 	Ready(ctx context.Context) error
 }
 
-// Deps are the server's collaborators and settings. Producer, Destinations
-// and Logger are required; a nil Events, Bulk or Failed makes its endpoints
-// answer 501, a nil Auth leaves the API open, a nil Ready is always ready.
+// Config are the API's settings; config.Load fills them from BULKER_*.
+type Config struct {
+	TopicPrefix  string // BULKER_KAFKA_TOPIC_PREFIX
+	MaxEventSize int64  // /post body and each /bulk line, bytes
+	MaxBulkSize  int64  // whole /bulk body, bytes
+	// ProduceTimeout bounds the wait for the broker's acknowledgement.
+	ProduceTimeout time.Duration
+	// FailedScan is how many of the newest records of the retry or
+	// dead-letter topic GET /failed looks at.
+	FailedScan int
+}
+
+// Validate names the first bad setting.
+func (c Config) Validate() error {
+	switch {
+	case c.MaxEventSize < 1:
+		return errors.New("ingest: MaxEventSize must be positive")
+	case c.MaxBulkSize < 1:
+		return errors.New("ingest: MaxBulkSize must be positive")
+	case c.ProduceTimeout <= 0:
+		return errors.New("ingest: ProduceTimeout must be positive")
+	case c.FailedScan < 1:
+		return errors.New("ingest: FailedScan must be positive")
+	}
+	return nil
+}
+
+// Deps are the server's collaborators. Producer, Destinations and Logger
+// are required; a nil Events, Bulk or Failed makes its endpoints answer
+// 501, a nil Auth leaves the API open, a nil Ready is always ready.
 type Deps struct {
 	Producer     Producer
 	Destinations Destinations
 	Events       EventsLog
 	Bulk         BulkLoader
-	Failed       FailedReader
+	Failed       FailedSource
 	Auth         Authenticator
 	Ready        ReadyChecker
 	Metrics      http.Handler // served at /metrics without auth
 	Registerer   prometheus.Registerer
 	Logger       *slog.Logger
-
-	TopicPrefix  string
-	MaxEventSize int64 // /post body and each /bulk line; default 1 MiB
-	MaxBulkSize  int64 // whole /bulk body; default 256 MiB
-	// ProduceTimeout bounds the wait for the broker's acknowledgement.
-	ProduceTimeout time.Duration // default 30 s
-	Now            func() time.Time
+	Now          func() time.Time // nil: time.Now
 }
 
 // Server is the HTTP API; it implements http.Handler.
 type Server struct {
+	cfg     Config
 	d       Deps
 	mux     *http.ServeMux
 	events  *prometheus.CounterVec
@@ -113,18 +135,12 @@ const (
 const unknownLabel = "unknown"
 
 // New builds the server and registers its metrics.
-func New(d Deps) (*Server, error) {
+func New(cfg Config, d Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if d.Producer == nil || d.Destinations == nil || d.Logger == nil {
 		return nil, errors.New("ingest: Producer, Destinations and Logger are required")
-	}
-	if d.MaxEventSize <= 0 {
-		d.MaxEventSize = 1 << 20
-	}
-	if d.MaxBulkSize <= 0 {
-		d.MaxBulkSize = 256 << 20
-	}
-	if d.ProduceTimeout <= 0 {
-		d.ProduceTimeout = 30 * time.Second
 	}
 	if d.Now == nil {
 		d.Now = time.Now
@@ -133,6 +149,7 @@ func New(d Deps) (*Server, error) {
 		d.Registerer = prometheus.NewRegistry()
 	}
 	s := &Server{
+		cfg: cfg,
 		d:   d,
 		mux: http.NewServeMux(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{

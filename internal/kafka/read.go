@@ -62,3 +62,14 @@ func ReadAll(ctx context.Context, cfg Config, log *slog.Logger, topic string, li
 	}
 	return out, nil
 }
+
+// Reader reads whole small topics (see ReadAll) with one configuration.
+type Reader struct {
+	Config Config
+	Log    *slog.Logger
+}
+
+// ReadAll is the package's ReadAll with r's configuration.
+func (r Reader) ReadAll(ctx context.Context, topic string, limit int) ([]Record, error) {
+	return ReadAll(ctx, r.Config, r.Log, topic, limit)
+}

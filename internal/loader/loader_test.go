@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,30 +17,10 @@ import (
 	"github.com/streamforge/streamforge/internal/eventslog"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/loader"
+	"github.com/streamforge/streamforge/internal/sink"
 	"github.com/streamforge/streamforge/internal/topics"
+	"github.com/streamforge/streamforge/internal/wait"
 )
-
-// oneDestination serves a single SQLite destination.
-type oneDestination struct {
-	cfg destination.Config
-	mu  sync.Mutex
-	db  *sqlite.DB
-}
-
-func (o *oneDestination) Lookup(id string) (destination.Config, bool) { return o.cfg, id == o.cfg.ID }
-
-func (o *oneDestination) Open(ctx context.Context, _ string) (destination.Destination, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.db == nil {
-		db, err := sqlite.New(ctx, o.cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			return nil, err
-		}
-		o.db = db
-	}
-	return o.db, nil
-}
 
 // A row the destination rejects is isolated from its batch, retried the
 // configured number of times through the retry topic, then dead-lettered
@@ -58,8 +37,12 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	defer client.Close()
 
 	path := filepath.Join(t.TempDir(), "lite.db")
-	dests := &oneDestination{cfg: destination.Config{ID: "lite", Type: "sqlite",
-		Options: destination.Options{Mode: destination.ModeBatch}, Credentials: destination.Credentials{Database: path}}}
+	dests := sink.NewRegistry(map[string]destination.Factory{"sqlite": sqlite.Open}, log)
+	defer dests.Close()
+	if err := dests.Set([]destination.Config{{ID: "lite", Type: "sqlite",
+		Options: destination.Options{Mode: destination.Batch}, Credentials: destination.Credentials{Database: path}}}); err != nil {
+		t.Fatal(err)
+	}
 	topic, _ := topics.Incoming("", topics.Name{Destination: "lite", Mode: "batch", Table: "items"})
 	for _, v := range []string{`{"id":1}`, `{"id":2,"__sql_type_x":"no such type;","x":1}`, `{"id":3}`, `not json`, `{}`} {
 		if err := client.Produce(ctx, topic, nil, []byte(v), nil); err != nil {
@@ -67,20 +50,25 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 		}
 	}
 	events := eventslog.NewMemory(100)
+	metrics, err := loader.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := loader.NewManager(loader.Config{
-		BatchSize: 100, Period: 200 * time.Millisecond, Discover: 200 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
+		BatchSize: 100, BatchPeriod: 200 * time.Millisecond, Discover: 200 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
 		Retry:        loader.RetryPolicy{Attempts: 2, Base: 1, MaxDelay: 1, Unit: 100 * time.Millisecond},
 		EventsLogMax: 100,
 	}, loader.Deps{
 		Destinations: dests,
 		Admin:        client,
-		NewConsumer: func(ctx context.Context, group, topic string) (loader.Consumer, error) {
-			return kafka.NewConsumer(ctx, k.Kafka, log, kafka.ConsumerOptions{Group: group, Topics: []string{topic}, MaxWait: 100 * time.Millisecond})
+		NewConsumer: func(ctx context.Context, o kafka.ConsumerOptions) (loader.Consumer, error) {
+			o.MaxWait = 100 * time.Millisecond
+			return kafka.NewConsumer(ctx, k.Kafka, log, o)
 		},
 		Producer: client,
 		Events:   events,
 		Log:      log,
-		Metrics:  loader.NewMetrics(prometheus.NewRegistry()),
+		Metrics:  metrics,
 	})
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -91,12 +79,12 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	waitFor(t, "good rows loaded", func() bool {
+	wait.For(t, 30*time.Second, "good rows loaded", func() bool {
 		var n int
 		return db.QueryRow("SELECT COUNT(*) FROM items WHERE id IN (1, 3)").Scan(&n) == nil && n == 2
 	})
 	var dead []kafka.Record
-	waitFor(t, "the bad row, the invalid JSON and the empty event dead-lettered", func() bool {
+	wait.For(t, 30*time.Second, "the bad row, the invalid JSON and the empty event dead-lettered", func() bool {
 		dead, err = kafka.ReadAll(ctx, k.Kafka, log, topics.Dead(""), 0)
 		return err == nil && len(dead) == 3
 	})
@@ -125,17 +113,6 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	list, _ := events.List(ctx, eventslog.Filter{Statuses: []eventslog.Status{eventslog.Dead}})
 	if len(list) != 3 {
 		t.Errorf("events log has %d dead entries, want 3", len(list))
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 30s: %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 

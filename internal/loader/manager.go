@@ -8,16 +8,10 @@ import (
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/sink"
 	"github.com/streamforge/streamforge/internal/topics"
 )
-
-// Destinations gives the loaders the configured destinations.
-type Destinations interface {
-	Lookup(id string) (destination.Config, bool)
-	// Open returns the destination's open connection, opening it on first
-	// use; an error is an outage, retried by the caller.
-	Open(ctx context.Context, id string) (destination.Destination, error)
-}
 
 // Admin is the cluster metadata the manager reads.
 type Admin interface {
@@ -25,21 +19,8 @@ type Admin interface {
 	Lag(ctx context.Context, group string) (map[string]int64, error)
 }
 
-// ConsumerFactory connects a consumer of one topic in a group.
-type ConsumerFactory func(ctx context.Context, group, topic string) (Consumer, error)
-
-// Config tunes the loaders.
-type Config struct {
-	Prefix    string        // BULKER_KAFKA_TOPIC_PREFIX
-	BatchSize int           // default batch size
-	Period    time.Duration // default batch period
-	Retry     RetryPolicy
-	// Discover is how often the topic list is read for new tables.
-	Discover time.Duration
-	// ShutdownTimeout bounds loading the batches in hand at shutdown.
-	ShutdownTimeout time.Duration
-	EventsLogMax    int
-}
+// ConsumerFactory connects a consumer as o says.
+type ConsumerFactory func(ctx context.Context, o kafka.ConsumerOptions) (Consumer, error)
 
 // Deps are the manager's collaborators.
 type Deps struct {
@@ -73,13 +54,18 @@ type running struct {
 	name   topics.Name
 }
 
+// defaultDiscover is how often the topic list is read when Config.Discover
+// is not set: a new table's worker starts at once on Notify, so the scan
+// only catches topics created by other instances.
+const defaultDiscover = 5 * time.Second
+
 // NewManager builds a manager; Run starts it.
 func NewManager(cfg Config, deps Deps) *Manager {
 	if deps.Now == nil {
 		deps.Now = time.Now
 	}
 	if cfg.Discover <= 0 {
-		cfg.Discover = 5 * time.Second
+		cfg.Discover = defaultDiscover
 	}
 	return &Manager{cfg: cfg, deps: deps, notify: make(chan string, 64), workers: map[string]*running{}}
 }
@@ -128,16 +114,16 @@ func (m *Manager) Run(ctx context.Context) error {
 }
 
 func (m *Manager) runRequeuer(ctx context.Context) {
-	retryTopic := topics.Retry(m.cfg.Prefix)
+	retryTopic := topics.Retry(m.cfg.TopicPrefix)
 	for ctx.Err() == nil {
-		c, err := m.deps.NewConsumer(ctx, retryTopic, retryTopic)
+		c, err := m.deps.NewConsumer(ctx, kafka.ConsumerOptions{Group: retryTopic, Topics: []string{retryTopic}})
 		if err != nil {
 			m.deps.Log.Warn("starting the retry consumer failed", "err", err)
-			sleep(ctx, 5*time.Second)
+			sleep(ctx, restartPause)
 			continue
 		}
 		q := &requeuer{consumer: c, producer: m.deps.Producer, log: m.deps.Log, metrics: m.deps.Metrics,
-			now: m.deps.Now, deadTopic: topics.Dead(m.cfg.Prefix)}
+			now: m.deps.Now, deadTopic: topics.Dead(m.cfg.TopicPrefix)}
 		if err := q.run(ctx); err != nil {
 			m.deps.Log.Warn("retry consumer stopped", "err", err)
 		}
@@ -177,7 +163,7 @@ func (m *Manager) scan(ctx context.Context, wg *sync.WaitGroup) {
 // ensure starts the worker of topic if it is an incoming topic of a
 // configured destination and none runs yet.
 func (m *Manager) ensure(ctx context.Context, wg *sync.WaitGroup, topic string) {
-	name, err := topics.Parse(m.cfg.Prefix, topic)
+	name, err := topics.Parse(m.cfg.TopicPrefix, topic)
 	if err != nil {
 		return
 	}
@@ -211,11 +197,13 @@ func (m *Manager) ensure(ctx context.Context, wg *sync.WaitGroup, topic string) 
 }
 
 func (m *Manager) runWorker(ctx context.Context, topic string, name topics.Name, dest destination.Config) error {
-	c, err := m.deps.NewConsumer(ctx, topic, topic)
+	o := kafka.ConsumerOptions{Group: topic, Topics: []string{topic}}
+	o.MinBytes, o.MaxWait = fetchWait(dest.Options.Mode)
+	c, err := m.deps.NewConsumer(ctx, o)
 	if err != nil {
 		return err
 	}
-	batchSize, period := m.cfg.BatchSize, m.cfg.Period
+	batchSize, period := m.cfg.BatchSize, m.cfg.BatchPeriod
 	if dest.Options.BatchSize > 0 {
 		batchSize = dest.Options.BatchSize
 	}
@@ -225,11 +213,11 @@ func (m *Manager) runWorker(ctx context.Context, topic string, name topics.Name,
 	log := m.deps.Log.With("destination", dest.ID, "table", name.Table, "mode", name.Mode)
 	w := &worker{
 		cfg: workerConfig{Topic: topic, Name: name, Dest: dest, BatchSize: max(batchSize, 1), Period: period,
-			Retry: m.cfg.Retry, Prefix: m.cfg.Prefix, LogLimit: m.cfg.EventsLogMax},
+			Retry: m.cfg.Retry, Prefix: m.cfg.TopicPrefix, LogLimit: m.cfg.EventsLogMax},
 		consumer: c,
 		producer: m.deps.Producer,
-		open: func(ctx context.Context) (destination.Destination, error) {
-			return m.deps.Destinations.Open(ctx, dest.ID)
+		table: func(ctx context.Context) (*sink.Table, error) {
+			return m.deps.Destinations.Table(ctx, dest.ID, name.Table)
 		},
 		log:     log,
 		metrics: m.deps.Metrics,
@@ -258,4 +246,16 @@ func (m *Manager) updateLag(ctx context.Context) {
 		}
 		m.deps.Metrics.lag.WithLabelValues(r.dest.ID, r.name.Table).Set(float64(total))
 	}
+}
+
+// fetchWait is how long the broker may hold a loader's fetch for data to
+// pile up, and how much is enough. Fetches answered at the first record
+// cost the broker and bulker a round trip per handful of events. A batch
+// waits for its period anyway; a stream trades 20 ms of latency for
+// loading tens of events per transaction instead of a few.
+func fetchWait(mode destination.DeliveryMode) (minBytes int32, maxWait time.Duration) {
+	if mode == destination.Stream {
+		return 256 << 10, 20 * time.Millisecond
+	}
+	return 1 << 20, 100 * time.Millisecond
 }

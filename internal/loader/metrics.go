@@ -1,6 +1,9 @@
 package loader
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/streamforge/streamforge/internal/observe"
+)
 
 // Metrics of the loaders. Labels are destination ids and table names, both
 // bounded by configuration and by the tables that exist.
@@ -15,7 +18,7 @@ type Metrics struct {
 }
 
 // NewMetrics registers the loader metrics with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		batchSize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bulker_batch_size",
@@ -48,6 +51,5 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Records in an incoming topic not yet committed by its loader.",
 		}, []string{"destination", "table"}),
 	}
-	reg.MustRegister(m.batchSize, m.batchDuration, m.rowsLoaded, m.loadErrors, m.rejected, m.retried, m.lag)
-	return m
+	return m, observe.Register(reg, m.batchSize, m.batchDuration, m.rowsLoaded, m.loadErrors, m.rejected, m.retried, m.lag)
 }

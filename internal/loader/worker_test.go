@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -12,9 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/streamforge/streamforge/internal/destination"
-	"github.com/streamforge/streamforge/internal/destination/sqlite"
 	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/sink"
 	"github.com/streamforge/streamforge/internal/topics"
+	"github.com/streamforge/streamforge/internal/wait"
 )
 
 // fakeConsumer hands out recs once, then waits; it records commits.
@@ -76,24 +76,18 @@ func TestDeadLetterWriteIsRetried(t *testing.T) {
 	p := &flakyProducer{failures: 1}
 	w := &worker{
 		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
-			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.ModeStream}}, BatchSize: 10, Period: time.Second},
+			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second},
 		consumer: c,
 		producer: p,
-		open:     func(context.Context) (destination.Destination, error) { return nil, errors.New("not needed") },
+		table:    func(context.Context) (*sink.Table, error) { return nil, errors.New("not needed") },
 		log:      slog.New(slog.DiscardHandler),
-		metrics:  NewMetrics(prometheus.NewRegistry()),
+		metrics:  mustMetrics(t),
 		now:      time.Now,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.run(ctx, time.Second) }()
-	deadline := time.Now().Add(10 * time.Second)
-	for c.commits() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the record was never committed after its dead-letter write was retried")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	wait.For(t, 10*time.Second, "the record committed after its dead-letter write was retried", func() bool { return c.commits() > 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -112,15 +106,15 @@ func TestShutdownDuringOutageLeavesTheBatchInKafka(t *testing.T) {
 	attempts := make(chan struct{}, 10)
 	w := &worker{
 		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
-			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.ModeStream}}, BatchSize: 10, Period: time.Second},
+			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second},
 		consumer: c,
 		producer: &flakyProducer{},
-		open: func(context.Context) (destination.Destination, error) {
+		table: func(context.Context) (*sink.Table, error) {
 			attempts <- struct{}{}
 			return nil, errors.New("connection refused")
 		},
 		log:     slog.New(slog.DiscardHandler),
-		metrics: NewMetrics(prometheus.NewRegistry()),
+		metrics: mustMetrics(t),
 		now:     time.Now,
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -146,49 +140,11 @@ func TestShutdownDuringOutageLeavesTheBatchInKafka(t *testing.T) {
 	}
 }
 
-// Rows the reader built against a table shape that has changed since are
-// built again against the new shape before they load: here the table was
-// re-created outside bulker without a column the rows carry.
-func TestRowsBuiltAgainstAnOlderShapeAreRebuilt(t *testing.T) {
-	ctx := context.Background()
-	dest := destination.Config{ID: "lite", Type: "sqlite", Options: destination.Options{Mode: destination.ModeBatch},
-		Credentials: destination.Credentials{Database: filepath.Join(t.TempDir(), "lite.db")}}
-	db, err := sqlite.New(ctx, dest, slog.New(slog.DiscardHandler))
+func mustMetrics(t testing.TB) *Metrics {
+	t.Helper()
+	m, err := NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	w := &worker{
-		cfg:     workerConfig{Name: topics.Name{Destination: "lite", Mode: "batch", Table: "items"}, Dest: dest, BatchSize: 10, Period: time.Second},
-		log:     slog.New(slog.DiscardHandler),
-		metrics: NewMetrics(prometheus.NewRegistry()),
-		now:     time.Now,
-	}
-	batchOf := func(raw string) *batch {
-		b, err := w.parse(ctx, ctx, []kafka.Record{{Value: []byte(raw)}})
-		if err != nil || len(b.items) != 1 {
-			t.Fatalf("parse %s: %v", raw, err)
-		}
-		return b
-	}
-	first := batchOf(`{"id":1,"v":"a"}`)
-	if err := w.storeOnce(ctx, db, first.items, first.rows); err != nil {
-		t.Fatal(err)
-	}
-	next := batchOf(`{"id":2,"v":"b"}`)
-	w.prebuild(next)
-	if next.rows == nil {
-		t.Fatal("the reader did not build the rows of a batch that fits the table")
-	}
-	if _, err := db.SQL().Exec(`DROP TABLE items; CREATE TABLE items (id INTEGER, x TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	w.table.forget() // as after the failed load that finds the table changed
-	if err := w.storeOnce(ctx, db, next.items, next.rows); err != nil {
-		t.Fatalf("load after the table changed: %v", err)
-	}
-	var v string
-	if err := db.SQL().QueryRow(`SELECT v FROM items WHERE id = 2`).Scan(&v); err != nil || v != "b" {
-		t.Fatalf("row 2: v = %q, %v", v, err)
-	}
+	return m
 }

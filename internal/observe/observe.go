@@ -39,6 +39,17 @@ func NewRegistry() *prometheus.Registry {
 	return reg
 }
 
+// Register registers every collector on reg, naming the first that fails
+// (a name registered twice, inconsistent labels).
+func Register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("registering metrics: %w", err)
+		}
+	}
+	return nil
+}
+
 // shutdownTimeout bounds how long in-flight scrapes may delay an exit.
 const shutdownTimeout = 5 * time.Second
 

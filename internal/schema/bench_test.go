@@ -41,9 +41,9 @@ func BenchmarkBuild(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	stored, _, _ := Build(postgres, "events", TableOptions{}, events[:1], Table{}, false)
+	stored, _, _ := Build(postgres, "events", TableOptions{}, events[:1], nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		Build(postgres, "events", TableOptions{}, events, stored, true)
+		Build(postgres, "events", TableOptions{}, events, &stored)
 	}
 }

@@ -59,9 +59,9 @@ type keyInfo struct {
 	hint string   // first type hint seen
 }
 
-// Build reconciles a batch of events with the table as stored (stored is
-// ignored unless storedExists) and returns the table the batch needs and
-// the rows to load into it.
+// Build reconciles a batch of events with the table as stored (nil when
+// the table does not exist) and returns the table the batch needs and the
+// rows to load into it.
 //
 // want is the stored table plus the columns it lacks, appended in
 // first-seen order; existing columns never change type. A new column takes
@@ -73,12 +73,12 @@ type keyInfo struct {
 //
 // Every row has one value per column of want: a value of the column's
 // type, SQL NULL for a JSON null, or Absent for a key the event lacks.
-func Build(d Dialect, tableName string, o TableOptions, events []Event, stored Table, storedExists bool) (want Table, b Batch, notes []Note) {
+func Build(d Dialect, tableName string, o TableOptions, events []Event, stored *Table) (want Table, b Batch, notes []Note) {
 	bd := builder{d: d}
 	bd.collect(events)
 	bd.want.Name = SanitizeIdent(d, tableName)
-	if storedExists {
-		bd.want = stored
+	if stored != nil {
+		bd.want = *stored
 		bd.want.Columns = append(make([]Column, 0, len(stored.Columns)+len(bd.infos)+1), stored.Columns...)
 	}
 	bd.plan()

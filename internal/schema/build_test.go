@@ -57,11 +57,7 @@ func TestGolden(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			events := readEvents(t, filepath.Join("testdata", tt.fixture+".ndjson"))
-			var stored Table
-			if tt.stored != nil {
-				stored = *tt.stored
-			}
-			want, b, notes := Build(tt.d, tt.table, tt.opts, events, stored, tt.stored != nil)
+			want, b, notes := Build(tt.d, tt.table, tt.opts, events, tt.stored)
 			checkBatch(t, want, b)
 			if tt.stored != nil {
 				checkAdditive(t, *tt.stored, want)

@@ -88,7 +88,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("key %q: %q, encoding/json says %q", fl.Key, fl.Str(), s)
 			}
 		}
-		want, b, _ := Build(postgres, "t", TableOptions{}, []Event{e, e}, Table{}, false)
+		want, b, _ := Build(postgres, "t", TableOptions{}, []Event{e, e}, nil)
 		checkBatch(t, want, b)
 		checkKept(t, e, want, b.Rows[0])
 
@@ -98,7 +98,7 @@ func FuzzParse(f *testing.F) {
 		for i, name := range UniqueNames(postgres, keysOf(e), UnmappedColumn) {
 			stored.Columns = append(stored.Columns, Column{Name: name, Type: DataType(1 + i%6)})
 		}
-		want, b, _ = Build(postgres, "t", TableOptions{}, []Event{e}, stored, true)
+		want, b, _ = Build(postgres, "t", TableOptions{}, []Event{e}, &stored)
 		checkBatch(t, want, b)
 		checkKept(t, e, want, b.Rows[0])
 	})

@@ -33,7 +33,7 @@ func wideEvent(n int) string {
 
 func TestBuildThousandFields(t *testing.T) {
 	events := []Event{mustParse(t, wideEvent(1000))}
-	want, b, notes := Build(postgres, "wide", TableOptions{}, events, Table{}, false)
+	want, b, notes := Build(postgres, "wide", TableOptions{}, events, nil)
 	checkBatch(t, want, b)
 	if len(want.Columns) != 1000 || len(notes) != 0 {
 		t.Fatalf("%d columns, notes %v", len(want.Columns), notes)
@@ -49,7 +49,7 @@ func TestBuildColumnLimit(t *testing.T) {
 	d := postgres
 	d.MaxColumns = 100
 	events := []Event{mustParse(t, wideEvent(1000)), mustParse(t, `{"f0001":1,"f0999":2}`)}
-	want, b, notes := Build(d, "wide", TableOptions{}, events, Table{}, false)
+	want, b, notes := Build(d, "wide", TableOptions{}, events, nil)
 	checkBatch(t, want, b)
 	if len(want.Columns) != 100 || want.Columns[99].Name != UnmappedColumn {
 		t.Fatalf("%d columns, last %v", len(want.Columns), want.Columns[len(want.Columns)-1])
@@ -89,14 +89,14 @@ func TestBuildNearLimitWarning(t *testing.T) {
 		stored.Columns = append(stored.Columns, Column{Name: fmt.Sprintf("c%d", i), Type: Int})
 	}
 	events := []Event{mustParse(t, `{"c1":1,"extra":"x"}`)}
-	want, _, notes := Build(postgres, "t", TableOptions{}, events, stored, true)
+	want, _, notes := Build(postgres, "t", TableOptions{}, events, &stored)
 	if len(want.Columns) != 1451 || len(notes) != 1 || notes[0].Reason != ReasonNearColumnLimit {
 		t.Fatalf("%d columns, notes %v", len(want.Columns), notes)
 	}
 	for i := 1450; i < 1599; i++ {
 		stored.Columns = append(stored.Columns, Column{Name: fmt.Sprintf("c%d", i), Type: Int})
 	}
-	want, b, notes := Build(postgres, "t", TableOptions{}, events, stored, true)
+	want, b, notes := Build(postgres, "t", TableOptions{}, events, &stored)
 	checkBatch(t, want, b)
 	if len(want.Columns) != 1600 || want.Columns[1599].Name != UnmappedColumn ||
 		b.Rows[0][1599].Str() != `{"extra":"x"}` {
@@ -113,7 +113,7 @@ func TestBuildMissingNullEmpty(t *testing.T) {
 		mustParse(t, `{"b":null}`),
 	}
 	stored := Table{Name: "t", Columns: []Column{{Name: "stored", Type: Int}}}
-	want, b, _ := Build(postgres, "t", TableOptions{}, events, stored, true)
+	want, b, _ := Build(postgres, "t", TableOptions{}, events, &stored)
 	if got := len(want.Columns); got != 4 {
 		t.Fatalf("columns %v", want.Columns)
 	}
@@ -132,7 +132,7 @@ func TestBuildMissingNullEmpty(t *testing.T) {
 func TestBuildAllNullStoredColumn(t *testing.T) {
 	stored := Table{Name: "t", Columns: []Column{{Name: "n", Type: Int}}}
 	events := []Event{mustParse(t, `{"n":null}`), mustParse(t, `{"n":null}`)}
-	want, b, notes := Build(postgres, "t", TableOptions{}, events, stored, true)
+	want, b, notes := Build(postgres, "t", TableOptions{}, events, &stored)
 	if !reflect.DeepEqual(want, stored) || len(notes) != 0 || !b.Rows[0][0].IsNull() || !b.Rows[1][0].IsNull() {
 		t.Fatalf("want %v rows %v notes %v", want, b.Rows, notes)
 	}
@@ -145,7 +145,7 @@ func TestBuildStableOrder(t *testing.T) {
 		mustParse(t, `{"m":{"y":2},"b":true}`),
 	}
 	stored := Table{Name: "t", Columns: []Column{{Name: "b", Type: Bool}, {Name: "old", Type: Text}}}
-	first, _, _ := Build(postgres, "t", TableOptions{}, events, stored, true)
+	first, _, _ := Build(postgres, "t", TableOptions{}, events, &stored)
 	var names []string
 	for _, c := range first.Columns {
 		names = append(names, c.Name)
@@ -154,7 +154,7 @@ func TestBuildStableOrder(t *testing.T) {
 		t.Fatalf("columns %s", got)
 	}
 	for range 10 {
-		again, _, _ := Build(postgres, "t", TableOptions{}, events, stored, true)
+		again, _, _ := Build(postgres, "t", TableOptions{}, events, &stored)
 		if !reflect.DeepEqual(again, first) {
 			t.Fatalf("Build is not deterministic: %v vs %v", again, first)
 		}
@@ -164,17 +164,17 @@ func TestBuildStableOrder(t *testing.T) {
 func TestBuildOptions(t *testing.T) {
 	events := []Event{mustParse(t, `{"Event ID":1,"Created At":"2021-01-01"}`)}
 	want, _, _ := Build(postgres, "T", TableOptions{PrimaryKey: []string{"Event ID"}, TimestampColumn: "Created At"},
-		events, Table{}, false)
+		events, nil)
 	if want.Name != "t" || !reflect.DeepEqual(want.PrimaryKey, []string{"event_id"}) || want.TimestampColumn != "created_at" {
 		t.Fatalf("%+v", want)
 	}
 	stored := Table{Name: "t", Columns: []Column{{Name: "id", Type: Int}}, PrimaryKey: []string{"id"}, TimestampColumn: "id"}
-	want, _, _ = Build(postgres, "t", TableOptions{}, events, stored, true)
+	want, _, _ = Build(postgres, "t", TableOptions{}, events, &stored)
 	if !reflect.DeepEqual(want.PrimaryKey, []string{"id"}) || want.TimestampColumn != "id" {
 		t.Fatalf("stored options lost: %+v", want)
 	}
 	// A table whose events lack the timestamp field gets no index on it.
-	want, _, _ = Build(postgres, "other", TableOptions{TimestampColumn: "at"}, events, Table{}, false)
+	want, _, _ = Build(postgres, "other", TableOptions{TimestampColumn: "at"}, events, nil)
 	if want.TimestampColumn != "" {
 		t.Fatalf("timestamp column %q set on a table without it", want.TimestampColumn)
 	}
@@ -183,7 +183,7 @@ func TestBuildOptions(t *testing.T) {
 func TestBuildUnmappedIntoStoredText(t *testing.T) {
 	stored := Table{Name: "t", Columns: []Column{{Name: "n", Type: Int}, {Name: UnmappedColumn, Type: Text}}}
 	events := []Event{mustParse(t, `{"n":"x\u0000y"}`)}
-	_, b, notes := Build(postgres, "t", TableOptions{}, events, stored, true)
+	_, b, notes := Build(postgres, "t", TableOptions{}, events, &stored)
 	if b.Rows[0][1].Str() != `{"n":"x\u0000y"}` || len(notes) != 1 {
 		t.Fatalf("row %#v notes %v", b.Rows[0], notes)
 	}
@@ -296,7 +296,7 @@ func TestBuildKeySequences(t *testing.T) {
 		mustParse(t, `{"a":5}`),
 		mustParse(t, `{"a":6,"c":true}`),
 	}
-	want, b, notes := Build(postgres, "t", TableOptions{}, events, Table{}, false)
+	want, b, notes := Build(postgres, "t", TableOptions{}, events, nil)
 	checkBatch(t, want, b)
 	if len(notes) != 0 {
 		t.Fatalf("notes %v", notes)

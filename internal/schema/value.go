@@ -2,7 +2,6 @@ package schema
 
 import (
 	"encoding/json"
-	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -109,62 +108,6 @@ func (v Value) Any() any {
 		return json.RawMessage(v.s)
 	}
 	return nil
-}
-
-// ValueOf makes a Value of a Go value of a DataType (see DataType; an int
-// is an Int and []byte JSON), nil, or a Value. Another type panics: it is
-// meant for rows written in code, such as fixtures.
-func ValueOf(x any) Value {
-	switch x := x.(type) {
-	case nil:
-		return NullValue()
-	case Value:
-		return x
-	case bool:
-		return BoolValue(x)
-	case int:
-		return IntValue(int64(x))
-	case int64:
-		return IntValue(x)
-	case float64:
-		return FloatValue(x)
-	case time.Time:
-		return TimeValue(x)
-	case string:
-		return TextValue(x)
-	case json.RawMessage:
-		return JSONValue(string(x))
-	case []byte:
-		return JSONValue(string(x))
-	}
-	panic(fmt.Sprintf("schema.ValueOf: %T is not the value of a DataType", x))
-}
-
-// Rows makes rows of ValueOf each value.
-func Rows(rows [][]any) [][]Value {
-	out := make([][]Value, len(rows))
-	for i, r := range rows {
-		out[i] = make([]Value, len(r))
-		for j, x := range r {
-			out[i][j] = ValueOf(x)
-		}
-	}
-	return out
-}
-
-// AnyRows returns rows as the Go values of their types (see Value.Any),
-// Absent as nil: what a plain COPY or INSERT of the rows sends.
-func AnyRows(rows [][]Value) [][]any {
-	out := make([][]any, len(rows))
-	for i, r := range rows {
-		out[i] = make([]any, len(r))
-		for j, v := range r {
-			if !v.IsAbsent() {
-				out[i][j] = v.Any()
-			}
-		}
-	}
-	return out
 }
 
 // literal is the number as sent, or else as Go writes it.

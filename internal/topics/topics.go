@@ -13,14 +13,17 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/streamforge/streamforge/internal/destination"
 )
 
 // MaxTopicLen is Kafka's limit on a topic name.
 const MaxTopicLen = 249
 
-// Header names carried by bulker's records. Incoming records carry only
-// HeaderReceivedAt (the topic names destination and table); records in the
-// retry and dead-letter topics carry them all.
+// Header names carried by bulker's records. Incoming records carry
+// HeaderReceivedAt (the topic names destination and table), and once
+// re-queued those of their Failure; records in the retry and dead-letter
+// topics carry them all (see failure.go).
 const (
 	HeaderTable       = "table"          // the table name, exactly as requested
 	HeaderAttempt     = "retries"        // how many loads of this event failed
@@ -34,7 +37,7 @@ const (
 // Name is a parsed incoming topic.
 type Name struct {
 	Destination string
-	Mode        string // batch or stream
+	Mode        destination.DeliveryMode
 	Table       string
 }
 
@@ -49,7 +52,7 @@ func Incoming(prefix string, n Name) (string, error) {
 	} else {
 		t = ".h." + hex.EncodeToString([]byte(n.Table))
 	}
-	topic := prefix + "in.id." + n.Destination + ".m." + n.Mode + t
+	topic := prefix + "in.id." + n.Destination + ".m." + string(n.Mode) + t
 	if len(topic) > MaxTopicLen {
 		return "", fmt.Errorf("table name %q is too long: its topic would exceed %d characters", n.Table, MaxTopicLen)
 	}
@@ -85,7 +88,7 @@ func Parse(prefix, topic string) (Name, error) {
 	default:
 		return Name{}, errors.New("topic " + topic + " has no table")
 	}
-	return Name{Destination: dest, Mode: mode, Table: table}, nil
+	return Name{Destination: dest, Mode: destination.DeliveryMode(mode), Table: table}, nil
 }
 
 // Retry is the topic of events waiting for another load attempt.

@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/schema/schematest"
 )
 
 type testCase struct {
@@ -51,7 +53,7 @@ func simple(h *harness) {
 		col("id", schema.Int), col("name", schema.Text), col("score", schema.Float),
 		col("active", schema.Bool), col("created_at", schema.Timestamp), col("props", schema.JSON),
 	}
-	b := schema.Batch{Table: schema.Table{Name: h.name("simple"), Columns: cols}, Rows: schema.Rows([][]any{
+	b := schema.Batch{Table: schema.Table{Name: h.name("simple"), Columns: cols}, Rows: schematest.Rows([][]any{
 		{int64(1), "alice", 1.5, true, ts1, json.RawMessage(`{"plan":"pro","seats":3}`)},
 		{int64(2), "", -0.25, false, ts2, json.RawMessage(`[1,"two",null]`)},
 		{int64(3), nil, nil, nil, nil, nil},
@@ -77,7 +79,7 @@ func nested(h *harness) {
 		col("id", schema.Int), col("user_id", schema.Int), col("user_geo_city", schema.Text),
 		col("user_geo_lat", schema.Float), col("tags", schema.JSON),
 	}
-	b := schema.Batch{Table: schema.Table{Name: h.name("nested"), Columns: cols}, Rows: schema.Rows([][]any{
+	b := schema.Batch{Table: schema.Table{Name: h.name("nested"), Columns: cols}, Rows: schematest.Rows([][]any{
 		{int64(1), int64(7), "Berlin", 52.52, json.RawMessage(`["a","b"]`)},
 		{int64(2), int64(8), schema.Absent, schema.Absent, json.RawMessage(`[{"k":1},[],[1,"x",true]]`)},
 	})}
@@ -96,7 +98,7 @@ func typeHints(h *harness) {
 		{Name: "code", Type: schema.Text, SQLType: "varchar(4)"},
 		{Name: "doc", Type: schema.JSON, SQLType: "json"},
 	}
-	b := schema.Batch{Table: schema.Table{Name: h.name("hints"), Columns: cols}, Rows: schema.Rows([][]any{
+	b := schema.Batch{Table: schema.Table{Name: h.name("hints"), Columns: cols}, Rows: schematest.Rows([][]any{
 		{int64(1), "abcd", json.RawMessage(`{"b":1,"a":{"c":[1,2]}}`)},
 		{int64(2), "x", json.RawMessage(`"just a string"`)},
 	})}
@@ -122,12 +124,12 @@ func columnsAdded(h *harness) {
 	table := h.name("added")
 	id, a, b, c := col("id", schema.Int), col("a", schema.Text), col("b", schema.Int), col("c", schema.Timestamp)
 	h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: table, Columns: []schema.Column{id, a}},
-		Rows: schema.Rows([][]any{{int64(1), "one"}})}, destination.LoadOptions{})
+		Rows: schematest.Rows([][]any{{int64(1), "one"}})}, destination.LoadOptions{})
 	h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: table, Columns: []schema.Column{id, a, b, c}},
-		Rows: schema.Rows([][]any{{int64(2), "two", int64(22), ts1}})}, destination.LoadOptions{})
+		Rows: schematest.Rows([][]any{{int64(2), "two", int64(22), ts1}})}, destination.LoadOptions{})
 	// A later batch may carry only some of the stored columns.
 	h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: table, Columns: []schema.Column{id, c}},
-		Rows: schema.Rows([][]any{{int64(3), ts2}})}, destination.LoadOptions{})
+		Rows: schematest.Rows([][]any{{int64(3), ts2}})}, destination.LoadOptions{})
 	got := h.describe(d, table)
 	h.wantColumns(got, "id", "a", "b", "c")
 	h.wantTypes(got, id, a, b, c)
@@ -147,9 +149,9 @@ func typeCollision(h *harness) {
 	id, v, s := col("id", schema.Int), col("v", schema.Int), col("s", schema.Text)
 	un := col(schema.UnmappedColumn, schema.JSON)
 	h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: table, Columns: []schema.Column{id, v, s}},
-		Rows: schema.Rows([][]any{{int64(1), int64(5), "text"}})}, destination.LoadOptions{})
+		Rows: schematest.Rows([][]any{{int64(1), int64(5), "text"}})}, destination.LoadOptions{})
 	h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: table, Columns: []schema.Column{id, v, s, un}},
-		Rows: schema.Rows([][]any{
+		Rows: schematest.Rows([][]any{
 			{int64(2), nil, "42", json.RawMessage(`{"v":"abc"}`)},
 			{int64(3), int64(123), "true", schema.Absent},
 			{int64(4), nil, "1.5", json.RawMessage(`{"v":1.5}`)},
@@ -173,7 +175,7 @@ func repeatedNoDedup(h *harness) {
 		{{int64(1), int64(1), "a"}, {int64(1), int64(2), "b"}},
 		{{int64(1), int64(3), "c"}},
 	} {
-		h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: table, Columns: cols}, Rows: schema.Rows(rows)}, destination.LoadOptions{})
+		h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: table, Columns: cols}, Rows: schematest.Rows(rows)}, destination.LoadOptions{})
 	}
 	h.wantRows(table, cols, "seq", [][]any{
 		{int64(1), int64(1), "a"}, {int64(1), int64(2), "b"}, {int64(1), int64(3), "c"},
@@ -186,9 +188,9 @@ func repeatedDedup(h *harness) {
 	d := h.open(h.T)
 	cols := []schema.Column{col("id", schema.Int), col("name", schema.Text), col("note", schema.Text), col("n", schema.Int)}
 	table := schema.Table{Name: h.name("dedup"), Columns: cols, PrimaryKey: []string{"id"}}
-	upsert := destination.LoadOptions{Dedup: true}
+	upsert := destination.LoadOptions{Upsert: true}
 	A := schema.Absent
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{
 		{int64(1), "a", "x", int64(10)},
 		{int64(2), "b", "y", int64(20)},
 		{int64(1), "a2", "x2", int64(11)},
@@ -196,13 +198,13 @@ func repeatedDedup(h *harness) {
 	if got := h.describe(d, table.Name); len(got.PrimaryKey) != 1 || got.PrimaryKey[0] != "id" {
 		h.Errorf("primary key = %v, want [id]", got.PrimaryKey)
 	}
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{
 		{int64(1), A, nil, int64(12)},
 		{int64(3), "c", A, A},
 	})}, upsert)
 	// Two partial events of one key in one batch merge as if they had
 	// come in two batches.
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{
 		{int64(2), "b2", A, A},
 		{int64(2), A, "y3", A},
 	})}, upsert)
@@ -232,7 +234,7 @@ func text(h *harness) {
 	}
 	rows = append(rows, []any{int64(len(values)), nil, nil})
 	want = append(want, []any{int64(len(values)), nil, nil})
-	b := schema.Batch{Table: schema.Table{Name: h.name("text"), Columns: cols}, Rows: schema.Rows(rows)}
+	b := schema.Batch{Table: schema.Table{Name: h.name("text"), Columns: cols}, Rows: schematest.Rows(rows)}
 	h.ensureLoad(d, b, destination.LoadOptions{})
 	h.wantRows(b.Table.Name, cols, "id", want)
 }
@@ -242,7 +244,7 @@ func text(h *harness) {
 func nulBytes(h *harness) {
 	d := h.open(h.T)
 	cols := []schema.Column{col("id", schema.Int), col("s", schema.Text), col("j", schema.JSON)}
-	b := schema.Batch{Table: schema.Table{Name: h.name("nul"), Columns: cols}, Rows: schema.Rows([][]any{
+	b := schema.Batch{Table: schema.Table{Name: h.name("nul"), Columns: cols}, Rows: schematest.Rows([][]any{
 		{int64(1), "a\x00b", json.RawMessage(`{"k":"a\u0000b","n":{"deep":["\u0000"]},"lit":"\\u0000"}`)},
 	})}
 	h.ensureLoad(d, b, destination.LoadOptions{})
@@ -280,7 +282,7 @@ func bigIntegers(h *harness) {
 	for i, n := range nums {
 		rows = append(rows, []any{int64(i), n})
 	}
-	b := schema.Batch{Table: schema.Table{Name: h.name("bigint"), Columns: cols}, Rows: schema.Rows(rows)}
+	b := schema.Batch{Table: schema.Table{Name: h.name("bigint"), Columns: cols}, Rows: schematest.Rows(rows)}
 	h.ensureLoad(d, b, destination.LoadOptions{})
 	h.wantRows(b.Table.Name, cols, "id", rows)
 }
@@ -308,7 +310,7 @@ func timestamps(h *harness) {
 	// Nanoseconds are rounded to the microseconds every dialect keeps.
 	rows = append(rows, []any{int64(len(rows)), time.Date(2021, 3, 4, 5, 6, 7, 123456789, time.UTC)})
 	want = append(want, []any{int64(len(want)), time.Date(2021, 3, 4, 5, 6, 7, 123457000, time.UTC)})
-	b := schema.Batch{Table: schema.Table{Name: h.name("ts"), Columns: cols, TimestampColumn: "ts"}, Rows: schema.Rows(rows)}
+	b := schema.Batch{Table: schema.Table{Name: h.name("ts"), Columns: cols, TimestampColumn: "ts"}, Rows: schematest.Rows(rows)}
 	h.ensureLoad(d, b, destination.LoadOptions{})
 	h.wantTypes(h.describe(d, b.Table.Name), cols...)
 	h.wantRows(b.Table.Name, cols, "id", want)
@@ -318,7 +320,7 @@ func booleans(h *harness) {
 	d := h.open(h.T)
 	cols := []schema.Column{col("id", schema.Int), col("b", schema.Bool)}
 	rows := [][]any{{int64(1), true}, {int64(2), false}, {int64(3), nil}}
-	b := schema.Batch{Table: schema.Table{Name: h.name("bool"), Columns: cols}, Rows: schema.Rows(rows)}
+	b := schema.Batch{Table: schema.Table{Name: h.name("bool"), Columns: cols}, Rows: schematest.Rows(rows)}
 	h.ensureLoad(d, b, destination.LoadOptions{})
 	h.wantTypes(h.describe(d, b.Table.Name), cols...)
 	h.wantRows(b.Table.Name, cols, "id", rows)
@@ -328,17 +330,17 @@ func emptyBatch(h *harness) {
 	d := h.open(h.T)
 	cols := []schema.Column{col("id", schema.Int), col("v", schema.Text)}
 	table := schema.Table{Name: h.name("empty"), Columns: cols}
-	if err := d.Load(h.ctx(), schema.Batch{Table: table}, destination.LoadOptions{}); err != nil {
+	if err := destinationtest.Write(h.ctx(), d, schema.Batch{Table: table}, destination.LoadOptions{}); err != nil {
 		h.Fatalf("Load(empty batch, no table): %v", err)
 	}
 	if _, ok, err := d.Describe(h.ctx(), table.Name); err != nil || ok {
 		h.Fatalf("Describe after empty batch = exists %v, %v; want no table", ok, err)
 	}
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), "x"}})}, destination.LoadOptions{})
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{{int64(1), "x"}})}, destination.LoadOptions{})
 	before := h.describe(d, table.Name)
 	wider := table
 	wider.Columns = append(append([]schema.Column(nil), cols...), col("extra", schema.Int))
-	if err := d.Load(h.ctx(), schema.Batch{Table: wider, Rows: schema.Rows([][]any{})}, destination.LoadOptions{}); err != nil {
+	if err := destinationtest.Write(h.ctx(), d, schema.Batch{Table: wider, Rows: schematest.Rows([][]any{})}, destination.LoadOptions{}); err != nil {
 		h.Fatalf("Load(empty batch): %v", err)
 	}
 	h.wantColumns(h.describe(d, table.Name), names(before.Columns)...)

@@ -6,7 +6,9 @@ import (
 	"sync"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/schema/schematest"
 )
 
 // wideTable: an event of many fields becomes as many columns.
@@ -29,7 +31,7 @@ func wideTable(h *harness) {
 			row1, row2 = append(row1, i%2 == 0), append(row2, true)
 		}
 	}
-	b := schema.Batch{Table: schema.Table{Name: h.name("wide"), Columns: cols}, Rows: schema.Rows([][]any{row1, row2})}
+	b := schema.Batch{Table: schema.Table{Name: h.name("wide"), Columns: cols}, Rows: schematest.Rows([][]any{row1, row2})}
 	h.ensureLoad(d, b, destination.LoadOptions{})
 	got := h.describe(d, b.Table.Name)
 	if len(got.Columns) != n+1 {
@@ -57,10 +59,10 @@ func reservedNames(h *harness) {
 		{int64(1), "u1", int64(10), true, ts1, json.RawMessage(`{"where":1}`), "Ann", int64(100)},
 		{int64(2), "u2", int64(20), false, ts2, nil, "Bob", int64(200)},
 	}
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows(rows)}, destination.LoadOptions{Dedup: true})
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows(rows)}, destination.LoadOptions{Upsert: true})
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{
 		{int64(2), "u2b", schema.Absent, schema.Absent, schema.Absent, schema.Absent, schema.Absent, int64(201)},
-	})}, destination.LoadOptions{Dedup: true})
+	})}, destination.LoadOptions{Upsert: true})
 	got := h.describe(d, table.Name)
 	h.wantColumns(got, names(cols)...)
 	h.wantTypes(got, cols...)
@@ -73,12 +75,12 @@ func replaceTable(h *harness) {
 	d := h.open(h.T)
 	name := h.name("replace")
 	old := []schema.Column{col("id", schema.Int), col("v", schema.Text), col("gone", schema.Int)}
-	h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: name, Columns: old}, Rows: schema.Rows([][]any{
+	h.ensureLoad(d, schema.Batch{Table: schema.Table{Name: name, Columns: old}, Rows: schematest.Rows([][]any{
 		{int64(1), "a", int64(1)}, {int64(2), "b", int64(2)}, {int64(3), "c", int64(3)},
 	})}, destination.LoadOptions{})
 	cols := []schema.Column{col("id", schema.Int), col("v", schema.Text), col("added", schema.Float)}
 	table := schema.Table{Name: name, Columns: cols, PrimaryKey: []string{"id"}}
-	err := d.Load(h.ctx(), schema.Batch{Table: table, Rows: schema.Rows([][]any{
+	err := destinationtest.Write(h.ctx(), d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{
 		{int64(10), "x", 1.5}, {int64(11), "y", nil},
 	})}, destination.LoadOptions{Mode: destination.ReplaceTable})
 	if err != nil {
@@ -88,15 +90,15 @@ func replaceTable(h *harness) {
 	h.wantColumns(got, "id", "v", "added")
 	h.wantRows(name, cols, "id", [][]any{{int64(10), "x", 1.5}, {int64(11), "y", nil}})
 	// The swapped-in table takes ordinary loads and replaces again.
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(12), "z", 2.5}})}, destination.LoadOptions{Dedup: true})
-	if err := d.Load(h.ctx(), schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(20), "w", 0.0}})},
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{{int64(12), "z", 2.5}})}, destination.LoadOptions{Upsert: true})
+	if err := destinationtest.Write(h.ctx(), d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{{int64(20), "w", 0.0}})},
 		destination.LoadOptions{Mode: destination.ReplaceTable}); err != nil {
 		h.Fatalf("second Load(ReplaceTable): %v", err)
 	}
 	h.wantRows(name, cols, "id", [][]any{{int64(20), "w", 0.0}})
 
 	fresh := schema.Table{Name: h.name("replace_new"), Columns: cols}
-	if err := d.Load(h.ctx(), schema.Batch{Table: fresh, Rows: schema.Rows([][]any{{int64(1), "n", nil}})},
+	if err := destinationtest.Write(h.ctx(), d, schema.Batch{Table: fresh, Rows: schematest.Rows([][]any{{int64(1), "n", nil}})},
 		destination.LoadOptions{Mode: destination.ReplaceTable}); err != nil {
 		h.Fatalf("Load(ReplaceTable) of a new table: %v", err)
 	}
@@ -109,7 +111,7 @@ func replacePartition(h *harness) {
 	table := schema.Table{Name: h.name("partition"), Columns: cols}
 	load := func(p string, rows ...[]any) {
 		h.Helper()
-		h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows(rows)},
+		h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows(rows)},
 			destination.LoadOptions{Mode: destination.ReplacePartition, Partition: p})
 	}
 	load("p1", []any{int64(1), "p1", "a"}, []any{int64(2), "p1", "b"})
@@ -126,8 +128,8 @@ func dataError(h *harness) {
 	d := h.open(h.T)
 	cols := []schema.Column{col("id", schema.Int), col("v", schema.Text)}
 	table := schema.Table{Name: h.name("dataerr"), Columns: cols, PrimaryKey: []string{"id"}}
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), "kept"}})}, destination.LoadOptions{})
-	err := d.Load(h.ctx(), schema.Batch{Table: table, Rows: schema.Rows([][]any{
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{{int64(1), "kept"}})}, destination.LoadOptions{})
+	err := destinationtest.Write(h.ctx(), d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{
 		{int64(2), "new"}, {int64(3), "new"}, {int64(2), "duplicate"},
 	})}, destination.LoadOptions{})
 	if !isData(err) {
@@ -135,7 +137,7 @@ func dataError(h *harness) {
 	}
 	h.wantRows(table.Name, cols, "id", [][]any{{int64(1), "kept"}})
 	// The destination still works after the failure.
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(2), "ok"}})}, destination.LoadOptions{})
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{{int64(2), "ok"}})}, destination.LoadOptions{})
 	if n := h.count(table.Name); n != 2 {
 		h.Errorf("%d rows after recovery, want 2", n)
 	}
@@ -144,7 +146,7 @@ func dataError(h *harness) {
 // concurrentEnsure: processes (separate destinations) adding the same
 // columns at once all succeed, and each column exists once.
 func concurrentEnsure(h *harness) {
-	dests := []destination.Destination{h.open(h.T), h.open(h.T), h.open(h.T)}
+	dests := []destination.Driver{h.open(h.T), h.open(h.T), h.open(h.T)}
 	name := h.name("concurrent")
 	const workers, steps = 6, 5
 	ctx := h.ctx()
@@ -178,7 +180,7 @@ func recoverOutsideChange(h *harness) {
 	d := h.open(h.T)
 	cols := []schema.Column{col("id", schema.Int), col("a", schema.Text)}
 	table := schema.Table{Name: h.name("outside"), Columns: cols}
-	h.ensureLoad(d, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1), "x"}})}, destination.LoadOptions{})
+	h.ensureLoad(d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{{int64(1), "x"}})}, destination.LoadOptions{})
 
 	retry := func(what string, row []any) {
 		h.Helper()
@@ -187,7 +189,7 @@ func recoverOutsideChange(h *harness) {
 			if _, err = d.EnsureTable(h.ctx(), table); err != nil {
 				continue
 			}
-			if err = d.Load(h.ctx(), schema.Batch{Table: table, Rows: schema.Rows([][]any{row})}, destination.LoadOptions{}); err == nil {
+			if err = destinationtest.Write(h.ctx(), d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{row})}, destination.LoadOptions{}); err == nil {
 				return
 			}
 		}

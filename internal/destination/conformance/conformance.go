@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/schema"
 )
 
@@ -46,7 +47,7 @@ type Spec struct {
 // caller's t.Cleanup. Tables are named per subtest, with a random suffix
 // except for the reserved-word case, which uses the table "user": give Run
 // a fresh schema or database.
-func Run(t *testing.T, open func(t *testing.T) destination.Destination, s Spec) {
+func Run(t *testing.T, open func(t *testing.T) destination.Driver, s Spec) {
 	if s.DB == nil || s.Table == nil || s.Quote == nil {
 		t.Fatal("conformance.Spec needs DB, Table and Quote")
 	}
@@ -63,7 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) destination.Destination, s Spec) 
 // harness is one subtest's view of the driver.
 type harness struct {
 	*testing.T
-	open func(t *testing.T) destination.Destination
+	open func(t *testing.T) destination.Driver
 	spec Spec
 }
 
@@ -81,7 +82,7 @@ func (h *harness) name(prefix string) string {
 }
 
 // ident folds a mixed-case name as the schema engine does for d.
-func ident(d destination.Destination, name string) string {
+func ident(d destination.Driver, name string) string {
 	if d.Dialect().Lowercase {
 		return strings.ToLower(name)
 	}
@@ -89,18 +90,18 @@ func ident(d destination.Destination, name string) string {
 }
 
 // ensureLoad does what bulker's loader does: EnsureTable, then Load.
-func (h *harness) ensureLoad(d destination.Destination, b schema.Batch, o destination.LoadOptions) {
+func (h *harness) ensureLoad(d destination.Driver, b schema.Batch, o destination.LoadOptions) {
 	h.Helper()
 	if _, err := d.EnsureTable(h.ctx(), b.Table); err != nil {
 		h.Fatalf("EnsureTable(%s): %v", b.Table.Name, err)
 	}
-	if err := d.Load(h.ctx(), b, o); err != nil {
+	if err := destinationtest.Write(h.ctx(), d, b, o); err != nil {
 		h.Fatalf("Load(%s, %d rows): %v", b.Table.Name, len(b.Rows), err)
 	}
 }
 
 // describe fails the test when the table is missing.
-func (h *harness) describe(d destination.Destination, table string) schema.Table {
+func (h *harness) describe(d destination.Driver, table string) schema.Table {
 	h.Helper()
 	t, ok, err := d.Describe(h.ctx(), table)
 	if err != nil {

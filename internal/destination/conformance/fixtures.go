@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -11,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/sink"
 )
 
 // Fixtures live in internal/destination/testdata: <case>.ndjson holds the
@@ -67,26 +68,21 @@ func (h *harness) fixture(path string) {
 	if table == "" {
 		table = h.name(strings.TrimSuffix(filepath.Base(path), ".ndjson"))
 	}
-	opts := schema.TableOptions{PrimaryKey: want.PrimaryKey, TimestampColumn: want.Timestamp}
-	var name string
+	// The batches go through the writer bulker's loaders use.
+	w := sink.NewTable(d, table, sink.Options{PrimaryKey: want.PrimaryKey, Timestamp: want.Timestamp, Upsert: want.Dedup},
+		slog.New(slog.DiscardHandler))
+	loaded := false
 	for i, events := range batches {
-		stored, exists, err := d.Describe(h.ctx(), schema.SanitizeIdent(d.Dialect(), table))
-		if err != nil {
-			h.Fatalf("batch %d: Describe: %v", i, err)
-		}
-		wantTable, b, _ := schema.Build(d.Dialect(), table, opts, events, stored, exists)
-		name = wantTable.Name
-		if len(events) == 0 && !exists {
+		if len(events) == 0 && !loaded {
 			continue
 		}
-		if _, err := d.EnsureTable(h.ctx(), wantTable); err != nil {
-			h.Fatalf("batch %d: EnsureTable: %v", i, err)
+		if err := w.Append(h.ctx(), nil, func() []schema.Event { return events }); err != nil {
+			h.Fatalf("batch %d: Append: %v", i, err)
 		}
-		if err := d.Load(h.ctx(), b, destination.LoadOptions{Dedup: want.Dedup}); err != nil {
-			h.Fatalf("batch %d: Load: %v", i, err)
-		}
+		loaded = true
 	}
-	got := h.describe(d, name)
+	got := h.describe(d, schema.SanitizeIdent(d.Dialect(), table))
+	name := got.Name
 	want = fitColumnLimit(want, d.Dialect().MaxColumns)
 	h.checkFixtureColumns(got, want)
 	if h.Failed() {

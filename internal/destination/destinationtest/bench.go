@@ -9,6 +9,7 @@ import (
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/schema/schematest"
 )
 
 // BenchBatch is n page-view-like events for table.
@@ -38,13 +39,13 @@ func BenchBatch(table string, n int) schema.Batch {
 			json.RawMessage(`{"ip":"203.0.113.7","userAgent":"Mozilla/5.0 (X11; Linux x86_64)","locale":"en-US"}`),
 		}
 	}
-	return schema.Batch{Table: tbl, Rows: schema.Rows(rows)}
+	return schema.Batch{Table: tbl, Rows: schematest.Rows(rows)}
 }
 
 // BenchLoad measures dedup loads of 10,000 BenchBatch rows into the table
 // "bench" of d, reporting rows/s. Upserting the same keys keeps the table's
 // size steady.
-func BenchLoad(b *testing.B, d destination.Destination) {
+func BenchLoad(b *testing.B, d destination.Driver) {
 	ctx := context.Background()
 	batch := BenchBatch("bench", 10000)
 	if _, err := d.EnsureTable(ctx, batch.Table); err != nil {
@@ -52,7 +53,7 @@ func BenchLoad(b *testing.B, d destination.Destination) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := d.Load(ctx, batch, destination.LoadOptions{Dedup: true}); err != nil {
+		if err := Write(ctx, d, batch, destination.LoadOptions{Upsert: true}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,12 +11,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/schema/schematest"
 )
 
 // Events is the table "events" with a column of each logical type, keyed
@@ -97,10 +99,35 @@ func Equal(t testing.TB, got, want [][]string) {
 	}
 }
 
+// Write plans the load of b and writes it, as package sink does. Columns
+// of b without an SQLType take the stored one, as sink's rows do, so that
+// a test can name a table's columns without their SQL types.
+func Write(ctx context.Context, d destination.Driver, b schema.Batch, o destination.LoadOptions) error {
+	if o.Mode != destination.ReplaceTable {
+		stored, ok, err := d.Describe(ctx, b.Table.Name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			b.Table.Columns = slices.Clone(b.Table.Columns)
+			for i, c := range b.Table.Columns {
+				if sc, found := destination.FindColumn(stored, c.Name); found && c.SQLType == "" {
+					b.Table.Columns[i].SQLType = sc.SQLType
+				}
+			}
+		}
+	}
+	p, err := destination.NewPlan(b, o)
+	if err != nil {
+		return err
+	}
+	return d.Write(ctx, p)
+}
+
 // Load loads rows into tbl and fails the test on error.
-func Load(t testing.TB, d destination.Destination, tbl schema.Table, o destination.LoadOptions, rows ...[]any) {
+func Load(t testing.TB, d destination.Driver, tbl schema.Table, o destination.LoadOptions, rows ...[]any) {
 	t.Helper()
-	if err := d.Load(context.Background(), schema.Batch{Table: tbl, Rows: schema.Rows(rows)}, o); err != nil {
+	if err := Write(context.Background(), d, schema.Batch{Table: tbl, Rows: schematest.Rows(rows)}, o); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -108,13 +135,13 @@ func Load(t testing.TB, d destination.Destination, tbl schema.Table, o destinati
 // Upsert checks dedup loads into Events, which must not exist yet in d,
 // read back through db: the last row of a key in a batch wins, Absent keeps
 // the stored value and an explicit null overwrites it.
-func Upsert(t testing.TB, d destination.Destination, db *sql.DB) {
+func Upsert(t testing.TB, d destination.Driver, db *sql.DB) {
 	t.Helper()
 	tbl, err := d.EnsureTable(context.Background(), Events())
 	if err != nil {
 		t.Fatal(err)
 	}
-	dedup := destination.LoadOptions{Dedup: true}
+	dedup := destination.LoadOptions{Upsert: true}
 	at := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	a := schema.Absent
 	Load(t, d, tbl, dedup,
@@ -143,7 +170,7 @@ func PartitionRow(id int64, name, partition string) []any {
 // ReplaceModes checks ReplacePartition and ReplaceTable on Events with the
 // partition column, which must not exist yet in d, read back through db. It
 // returns the table, for the driver's own checks of what it leaves behind.
-func ReplaceModes(t testing.TB, d destination.Destination, db *sql.DB) schema.Table {
+func ReplaceModes(t testing.TB, d destination.Driver, db *sql.DB) schema.Table {
 	t.Helper()
 	ctx := context.Background()
 	tbl := Events()
@@ -168,7 +195,7 @@ func ReplaceModes(t testing.TB, d destination.Destination, db *sql.DB) schema.Ta
 
 // EnsureConcurrently calls EnsureTable(tables[i]) on dests[i], all at once
 // as separate processes would, and fails the test for each error.
-func EnsureConcurrently(t testing.TB, dests []destination.Destination, tables []schema.Table) {
+func EnsureConcurrently(t testing.TB, dests []destination.Driver, tables []schema.Table) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(dests))

@@ -10,7 +10,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	c := testConfig(t)
-	conformance.Run(t, func(t *testing.T) destination.Destination { return openConfig(t, c) }, conformance.Spec{
+	conformance.Run(t, func(t *testing.T) destination.Driver { return openConfig(t, c) }, conformance.Spec{
 		DB:    openConfig(t, c).SQL(),
 		Table: quote,
 		Quote: quote,

@@ -48,7 +48,7 @@ var typeAliases = map[string]string{
 	"timestamp with time zone": "datetime(6)",
 }
 
-// Describe implements destination.Destination.
+// Describe implements destination.Driver.
 func (d *DB) Describe(ctx context.Context, table string) (schema.Table, bool, error) {
 	t, ok, err := d.describe(ctx, table)
 	if err != nil {
@@ -148,7 +148,7 @@ func typeOf(dataType, colType string) schema.DataType {
 	}
 }
 
-// EnsureTable implements destination.Destination. Concurrent callers are
+// EnsureTable implements destination.Driver. Concurrent callers are
 // safe: CREATE TABLE IF NOT EXISTS, and a column or index another process
 // added first is no error.
 func (d *DB) EnsureTable(ctx context.Context, want schema.Table) (schema.Table, error) {

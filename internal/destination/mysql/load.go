@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -23,38 +22,33 @@ const (
 	maxStmtBytes = 2 << 20
 )
 
-// Load implements destination.Destination.
-func (d *DB) Load(ctx context.Context, b schema.Batch, o destination.LoadOptions) error {
-	if err := d.load(ctx, b, o); err != nil {
-		return d.classify(fmt.Errorf("loading %d rows into %s: %w", len(b.Rows), b.Table.Name, err))
+// Write implements destination.Driver.
+func (d *DB) Write(ctx context.Context, p *destination.Plan) error {
+	if err := d.write(ctx, p); err != nil {
+		return d.classify(fmt.Errorf("loading %d rows into %s: %w", len(p.Rows), p.Table.Name, err))
 	}
 	return nil
 }
 
-func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions) error {
-	t := b.Table
-	if o.Mode == destination.Append && len(b.Rows) == 0 {
+func (d *DB) write(ctx context.Context, p *destination.Plan) error {
+	if p.Mode == destination.Append && len(p.Rows) == 0 {
 		return nil
 	}
-	sets, err := destination.PrepareRows(b, o, value)
-	if err != nil {
-		return err
-	}
-	switch o.Mode {
+	switch p.Mode {
 	case destination.Append:
-		return d.inTx(ctx, func(tx *sql.Tx) error { return insert(ctx, tx, t.Name, t, sets, o.Dedup) })
+		return d.inTx(ctx, func(tx *sql.Tx) error { return insert(ctx, tx, p.Table.Name, p) })
 	case destination.ReplacePartition:
 		return d.inTx(ctx, func(tx *sql.Tx) error {
-			q := fmt.Sprintf("DELETE FROM %s WHERE %s = ?", quote(t.Name), quote(destination.PartitionColumn))
-			if _, err := tx.ExecContext(ctx, q, o.Partition); err != nil {
+			q := fmt.Sprintf("DELETE FROM %s WHERE %s = ?", quote(p.Table.Name), quote(destination.PartitionColumn))
+			if _, err := tx.ExecContext(ctx, q, p.Partition); err != nil {
 				return err
 			}
-			return insert(ctx, tx, t.Name, t, sets, o.Dedup)
+			return insert(ctx, tx, p.Table.Name, p)
 		})
 	case destination.ReplaceTable:
-		return d.replaceTable(ctx, t, sets)
+		return d.replaceTable(ctx, p)
 	}
-	return fmt.Errorf("unknown load mode %d", o.Mode)
+	return fmt.Errorf("unknown load mode %s", p.Mode)
 }
 
 func (d *DB) inTx(ctx context.Context, f func(*sql.Tx) error) error {
@@ -71,7 +65,8 @@ func (d *DB) inTx(ctx context.Context, f func(*sql.Tx) error) error {
 
 // replaceTable loads a new table and swaps it in with one RENAME TABLE,
 // which MySQL applies atomically: readers see the old table or the new one.
-func (d *DB) replaceTable(ctx context.Context, t schema.Table, sets []destination.RowSet) error {
+func (d *DB) replaceTable(ctx context.Context, p *destination.Plan) error {
+	t := p.Table
 	tmp, old := tempName(t.Name, "new"), tempName(t.Name, "old")
 	q, err := createSQL(tmp, t)
 	if err != nil {
@@ -83,7 +78,7 @@ func (d *DB) replaceTable(ctx context.Context, t schema.Table, sets []destinatio
 	// DDL commits on its own: clean up after a failure even if ctx is done.
 	cleanup := context.WithoutCancel(ctx)
 	defer d.db.ExecContext(cleanup, "DROP TABLE IF EXISTS "+quote(tmp))
-	if err := d.inTx(ctx, func(tx *sql.Tx) error { return insert(ctx, tx, tmp, t, sets, false) }); err != nil {
+	if err := d.inTx(ctx, func(tx *sql.Tx) error { return insert(ctx, tx, tmp, p) }); err != nil {
 		return err
 	}
 	_, exists, err := d.describe(ctx, t.Name)
@@ -99,7 +94,7 @@ func (d *DB) replaceTable(ctx context.Context, t schema.Table, sets []destinatio
 		return err
 	}
 	if _, err := d.db.ExecContext(cleanup, "DROP TABLE IF EXISTS "+quote(old)); err != nil {
-		d.log.WarnContext(ctx, "dropping replaced table", "table", old, "error", err)
+		d.log.WarnContext(ctx, "dropping replaced table", "table", old, "err", err)
 	}
 	return nil
 }
@@ -116,16 +111,19 @@ func tempName(table, tag string) string {
 	return string(runes) + suffix
 }
 
-// insert writes the row sets with multi-row INSERTs; with upsert a row
-// whose key exists updates the columns its set carries.
-func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets []destination.RowSet, upsert bool) error {
-	for _, s := range sets {
-		names := make([]string, len(s.Cols))
-		for i, c := range s.Cols {
-			names[i] = t.Columns[c].Name
+// insert writes the plan's groups into table with multi-row INSERTs; when
+// upserting, a row whose key exists updates the columns its group carries.
+func insert(ctx context.Context, tx *sql.Tx, table string, p *destination.Plan) error {
+	for _, g := range p.Groups {
+		if len(g.Rows) == 0 {
+			continue
+		}
+		names := make([]string, len(g.Columns))
+		for i, c := range g.Columns {
+			names[i] = p.Table.Columns[c].Name
 		}
 		head := fmt.Sprintf("INSERT INTO %s (%s) VALUES ", quote(table), quoteAll(names))
-		tail := upsertSQL(names, t.PrimaryKey, upsert)
+		tail := upsertSQL(p, g)
 		row := "(" + strings.Repeat("?, ", len(names)-1) + "?)"
 		maxRows := maxPlaceholders / len(names)
 		var args []any
@@ -141,12 +139,23 @@ func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets 
 			args, n, size = args[:0], 0, 0
 			return err
 		}
-		for _, r := range s.Rows {
-			rs := rowSize(r)
+		for _, r := range g.Rows {
+			at := len(args)
+			for _, c := range g.Columns {
+				v, err := value(p.Rows[r][c])
+				if err != nil {
+					return fmt.Errorf("row %d, column %s: %w", r, p.Table.Columns[c].Name, err)
+				}
+				args = append(args, v)
+			}
+			rs := rowSize(args[at:])
 			if n > 0 && (n == maxRows || size+rs > maxStmtBytes) {
+				row := append([]any(nil), args[at:]...)
+				args = args[:at]
 				if err := flush(); err != nil {
 					return err
 				}
+				args = append(args, row...)
 			}
 			if n == 0 {
 				q.WriteString(head)
@@ -154,7 +163,6 @@ func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets 
 				q.WriteString(", ")
 			}
 			q.WriteString(row)
-			args = append(args, r...)
 			n, size = n+1, size+rs
 		}
 		if err := flush(); err != nil {
@@ -164,19 +172,23 @@ func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets 
 	return nil
 }
 
-func upsertSQL(cols, pk []string, upsert bool) string {
-	if !upsert {
+// upsertSQL renders the clause that updates the columns of g when the key
+// exists; empty unless the plan upserts.
+func upsertSQL(p *destination.Plan, g destination.Group) string {
+	if !p.Upsert() {
 		return ""
 	}
 	var set []string
-	for _, c := range cols {
-		if !destination.ContainsName(pk, c) {
-			set = append(set, fmt.Sprintf("%s = VALUES(%s)", quote(c), quote(c)))
+	for _, c := range g.Columns {
+		if !p.IsKey(c) {
+			name := quote(p.Table.Columns[c].Name)
+			set = append(set, fmt.Sprintf("%s = VALUES(%s)", name, name))
 		}
 	}
 	if len(set) == 0 {
 		// Nothing to update: keep the stored row.
-		set = append(set, fmt.Sprintf("%s = %s", quote(pk[0]), quote(pk[0])))
+		k := quote(p.Table.Columns[p.Key[0]].Name)
+		set = append(set, fmt.Sprintf("%s = %s", k, k))
 	}
 	return " ON DUPLICATE KEY UPDATE " + strings.Join(set, ", ")
 }
@@ -195,20 +207,27 @@ func rowSize(r []any) int {
 	return n
 }
 
-// value turns one of the batch's values into what the driver sends.
-func value(v any) (any, error) {
-	switch x := v.(type) {
-	case nil, bool, int64, string:
-		return v, nil
-	case float64:
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil, fmt.Errorf("%v cannot be stored in a MySQL DOUBLE: %w", x, destination.ErrData)
-		}
-		return x, nil
-	case time.Time:
-		return x.UTC().Round(time.Microsecond), nil
-	case json.RawMessage:
-		return string(x), nil
+// value turns one of the plan's values into what the driver sends; Absent
+// is NULL.
+func value(v schema.Value) (any, error) {
+	if v.IsAbsent() || v.IsNull() {
+		return nil, nil
 	}
-	return nil, fmt.Errorf("unsupported value of type %T: %w", v, destination.ErrData)
+	switch v.Type {
+	case schema.Bool:
+		return v.Bool(), nil
+	case schema.Int:
+		return v.Int(), nil
+	case schema.Float:
+		f := v.Float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%v cannot be stored in a MySQL DOUBLE: %w", f, destination.ErrData)
+		}
+		return f, nil
+	case schema.Timestamp:
+		return v.Time().UTC().Round(time.Microsecond), nil
+	case schema.Text, schema.JSON:
+		return v.Str(), nil
+	}
+	return nil, fmt.Errorf("unsupported value of type %s: %w", v.Type, destination.ErrData)
 }

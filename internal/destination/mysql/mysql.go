@@ -36,7 +36,12 @@ type DB struct {
 	where string
 }
 
-var _ destination.Destination = (*DB)(nil)
+var _ destination.Driver = (*DB)(nil)
+
+// Open is New as a destination.Factory.
+func Open(ctx context.Context, c destination.Config, log *slog.Logger) (destination.Driver, error) {
+	return New(ctx, c, log)
+}
 
 // New prepares a connection pool to the database of c.Credentials. It does
 // not fail when the server is unreachable: bulker keeps the events in Kafka
@@ -63,7 +68,7 @@ func New(ctx context.Context, c destination.Config, log *slog.Logger) (*DB, erro
 	// found dead.
 	d.db.SetConnMaxLifetime(5 * time.Minute)
 	if err := d.Ping(ctx); err != nil {
-		log.WarnContext(ctx, "destination not reachable yet", "error", err)
+		log.WarnContext(ctx, "destination not reachable yet", "err", err)
 	}
 	return d, nil
 }
@@ -137,14 +142,14 @@ func (d *DB) Ping(ctx context.Context) error {
 	return d.classify(d.db.PingContext(ctx))
 }
 
-// Dialect implements destination.Destination. MySQL compares column names
+// Dialect implements destination.Driver. MySQL compares column names
 // case-insensitively and table names by file name, so bulker keeps both in
 // lower case.
 func (d *DB) Dialect() schema.Dialect {
 	return schema.Dialect{Name: "mysql", MaxIdentLen: 64, Lowercase: true, MaxColumns: maxColumns}
 }
 
-// Close implements destination.Destination.
+// Close implements destination.Driver.
 func (d *DB) Close() error { return d.db.Close() }
 
 // dataErrors are server errors caused by the rows themselves.

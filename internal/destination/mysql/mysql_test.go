@@ -22,6 +22,7 @@ import (
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/schema/schematest"
 	"github.com/streamforge/streamforge/internal/secret"
 )
 
@@ -152,7 +153,7 @@ func TestLoadRoundTrip(t *testing.T) {
 		{int64(-9007199254740993), "строка\nвторая 第二行\r\n\tتبويب", false, -0.25, time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC), json.RawMessage(`[]`)},
 		{int64(3), "", nil, nil, nil, schema.Absent},
 	}
-	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows(rows)}, destination.LoadOptions{}); err != nil {
+	if err := destinationtest.Write(ctx, db, schema.Batch{Table: tbl, Rows: schematest.Rows(rows)}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT id, name, ok, score, at, props FROM events ORDER BY score DESC`), [][]string{
@@ -188,7 +189,7 @@ func TestReplaceModes(t *testing.T) {
 	destinationtest.Load(t, db, tbl, destination.LoadOptions{Mode: destination.ReplaceTable}, row(1, "x", ""))
 	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), "SELECT id, name FROM `"+tbl.Name+"`"), [][]string{{"1", "x"}})
 	// A failed replacement leaves the table as it was and no temporary table.
-	err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows([][]any{row(1, "y", ""), row(1, "dup", "")})}, destination.LoadOptions{Mode: destination.ReplaceTable})
+	err := destinationtest.Write(ctx, db, schema.Batch{Table: tbl, Rows: schematest.Rows([][]any{row(1, "y", ""), row(1, "dup", "")})}, destination.LoadOptions{Mode: destination.ReplaceTable})
 	if !errors.Is(err, destination.ErrData) {
 		t.Fatalf("err = %v, want ErrData", err)
 	}
@@ -212,7 +213,7 @@ func TestDataErrorAppliesNothing(t *testing.T) {
 		}
 		return r
 	}
-	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows([][]any{row(int64(1), nil)})}, destination.LoadOptions{}); err != nil {
+	if err := destinationtest.Write(ctx, db, schema.Batch{Table: tbl, Rows: schematest.Rows([][]any{row(int64(1), nil)})}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	bad := map[string][]any{
@@ -228,7 +229,7 @@ func TestDataErrorAppliesNothing(t *testing.T) {
 				continue
 			}
 			rows := [][]any{row(int64(100), nil), r}
-			err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows(rows)}, destination.LoadOptions{Dedup: dedup})
+			err := destinationtest.Write(ctx, db, schema.Batch{Table: tbl, Rows: schematest.Rows(rows)}, destination.LoadOptions{Upsert: dedup})
 			if !errors.Is(err, destination.ErrData) {
 				t.Errorf("%s (dedup %v): err = %v, want ErrData", name, dedup, err)
 			}
@@ -251,7 +252,7 @@ func TestConcurrentAddColumn(t *testing.T) {
 	if _, err := dbs[0].EnsureTable(ctx, base); err != nil {
 		t.Fatal(err)
 	}
-	var dests []destination.Destination
+	var dests []destination.Driver
 	var tables []schema.Table
 	for i, db := range dbs {
 		for j := range 2 {
@@ -297,7 +298,7 @@ func TestWidestTable(t *testing.T) {
 	for i := 1; i < len(row); i++ {
 		row[i] = strings.Repeat("é", 20)
 	}
-	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows([][]any{row})}, destination.LoadOptions{}); err != nil {
+	if err := destinationtest.Write(ctx, db, schema.Batch{Table: tbl, Rows: schematest.Rows([][]any{row})}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), "SELECT count(*) FROM wide"), [][]string{{"1"}})
@@ -331,7 +332,7 @@ func TestUnreachable(t *testing.T) {
 			errs := []error{db.Ping(context.Background())}
 			_, _, err = db.Describe(context.Background(), "events")
 			errs = append(errs, err)
-			errs = append(errs, db.Load(context.Background(), schema.Batch{Table: destinationtest.Events(), Rows: schema.Rows([][]any{{int64(1), "x", nil, nil, nil, nil}})}, destination.LoadOptions{}))
+			errs = append(errs, destinationtest.Write(context.Background(), db, schema.Batch{Table: destinationtest.Events(), Rows: schematest.Rows([][]any{{int64(1), "x", nil, nil, nil, nil}})}, destination.LoadOptions{}))
 			for _, err := range errs {
 				if err == nil || errors.Is(err, destination.ErrData) {
 					t.Fatalf("err = %v, want an outage", err)
@@ -364,7 +365,7 @@ func TestParameters(t *testing.T) {
 	}
 	// bulker's own settings win over the parameters.
 	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-	if err := db.Load(context.Background(), schema.Batch{Table: tbl, Rows: schema.Rows([][]any{{int64(1), "x", nil, nil, at, nil}})}, destination.LoadOptions{}); err != nil {
+	if err := destinationtest.Write(context.Background(), db, schema.Batch{Table: tbl, Rows: schematest.Rows([][]any{{int64(1), "x", nil, nil, at, nil}})}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	var got time.Time

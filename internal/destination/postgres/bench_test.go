@@ -12,7 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/schema/schematest"
 )
 
 // benchRows is the batch size of the load benchmarks.
@@ -33,7 +35,7 @@ func BenchmarkLoad(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := d.Load(ctx, batch, destination.LoadOptions{Dedup: dedup}); err != nil {
+				if err := destinationtest.Write(ctx, d, batch, destination.LoadOptions{Upsert: dedup}); err != nil {
 					b.Fatal(err)
 				}
 				if !dedup {
@@ -64,7 +66,7 @@ func BenchmarkCopyFromRaw(b *testing.B) {
 	for i, c := range batch.Table.Columns {
 		names[i] = c.Name
 	}
-	rows := schema.AnyRows(batch.Rows)
+	rows := schematest.AnyRows(batch.Rows)
 	table := pgx.Identifier{env.schema, batch.Table.Name}
 	b.ReportAllocs()
 	for b.Loop() {
@@ -119,7 +121,7 @@ func benchBatch(table string, n int) schema.Batch {
 			json.RawMessage(fmt.Sprintf(`{"plan":"pro","seats":%d,"tags":["a","b"]}`, i%9)),
 		}
 	}
-	return schema.Batch{Table: schema.Table{Name: table, Columns: cols, PrimaryKey: []string{"message_id"}, TimestampColumn: "timestamp"}, Rows: schema.Rows(rows)}
+	return schema.Batch{Table: schema.Table{Name: table, Columns: cols, PrimaryKey: []string{"message_id"}, TimestampColumn: "timestamp"}, Rows: schematest.Rows(rows)}
 }
 
 // BenchmarkCopyEncode is the client's share of BenchmarkLoad/dedup=false
@@ -138,14 +140,19 @@ func BenchmarkCopyEncode(b *testing.B) {
 			schema.Float: pgtype.Float8OID, schema.Bool: pgtype.BoolOID, schema.JSON: pgtype.JSONBOID,
 		}[c.Type]
 	}
-	raw := schema.AnyRows(batch.Rows)
+	raw := schematest.AnyRows(batch.Rows)
 	b.Run("load", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			p, err := (&DB{}).plan(batch, stored, false)
+			dp, err := destination.NewPlan(schema.Batch{Table: stored, Rows: batch.Rows}, destination.LoadOptions{})
 			if err != nil {
 				b.Fatal(err)
 			}
+			target := make([]string, len(stored.Columns))
+			for i, c := range stored.Columns {
+				target[i] = c.SQLType
+			}
+			p := newPlan(dp, target)
 			enc := newCopyEncoder(&p)
 			if _, err := io.Copy(io.Discard, enc); err != nil {
 				b.Fatal(err)

@@ -99,13 +99,12 @@ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')
   AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`
 
-// Describe implements destination.Destination: the stored columns in
+// Describe implements destination.Driver: the stored columns in
 // their order, each with SQLType as PostgreSQL prints it, and the primary
 // key. TimestampColumn is not read back.
 func (d *DB) Describe(ctx context.Context, table string) (schema.Table, bool, error) {
 	t, ok, err := d.describe(ctx, d.pool, table)
 	if err != nil {
-		d.forget(table)
 		return t, false, d.classify("describing table "+d.ident(table), err)
 	}
 	return t, ok, nil
@@ -140,22 +139,17 @@ func (d *DB) describe(ctx context.Context, q querier, table string) (schema.Tabl
 	return t, true, nil
 }
 
-// EnsureTable implements destination.Destination. DDL runs under an
+// EnsureTable implements destination.Driver. DDL runs under an
 // advisory lock per table, with IF NOT EXISTS, so processes adding the same
 // column at once both succeed; a stored column of another type is kept.
 func (d *DB) EnsureTable(ctx context.Context, want schema.Table) (schema.Table, error) {
 	if err := checkIdents(want); err != nil {
 		return schema.Table{}, err
 	}
-	if have, ok := d.cached(want.Name); ok && covers(have, want) {
-		return have, nil
-	}
 	t, err := d.ensureTable(ctx, want)
 	if err != nil {
-		d.forget(want.Name)
 		return schema.Table{}, d.classify("ensuring table "+d.ident(want.Name), err)
 	}
-	d.cache(t)
 	return t, nil
 }
 

@@ -14,7 +14,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/schema/schematest"
 	"github.com/streamforge/streamforge/internal/secret"
 )
 
@@ -59,7 +61,7 @@ func TestUnavailable(t *testing.T) {
 			for what, err := range map[string]error{
 				"Ping":        d.Ping(ctx),
 				"EnsureTable": ensureErr,
-				"Load":        d.Load(ctx, schema.Batch{Table: table, Rows: schema.Rows([][]any{{int64(1)}})}, destination.LoadOptions{}),
+				"Load":        destinationtest.Write(ctx, d, schema.Batch{Table: table, Rows: schematest.Rows([][]any{{int64(1)}})}, destination.LoadOptions{}),
 			} {
 				if err == nil {
 					t.Fatalf("%s succeeded", what)

@@ -46,196 +46,90 @@ func stagingTable(cols []schema.Column) pgx.Identifier {
 	return pgx.Identifier{"pg_temp", fmt.Sprintf("streamforge_load_%016x", h.Sum64())}
 }
 
-// Load implements destination.Destination: one transaction per batch.
-func (d *DB) Load(ctx context.Context, b schema.Batch, o destination.LoadOptions) error {
-	if len(b.Rows) == 0 && o.Mode == destination.Append {
+// Write implements destination.Driver: one transaction per plan.
+func (d *DB) Write(ctx context.Context, p *destination.Plan) error {
+	if len(p.Rows) == 0 && p.Mode == destination.Append {
 		return nil
 	}
-	if err := checkIdents(b.Table); err != nil {
+	if err := checkIdents(p.Table); err != nil {
 		return err
 	}
-	err := d.load(ctx, b, o)
-	if err != nil {
-		d.forget(b.Table.Name)
-		return d.classify(fmt.Sprintf("loading %d rows into %s", len(b.Rows), d.ident(b.Table.Name)), err)
+	if err := d.write(ctx, p); err != nil {
+		return d.classify(fmt.Sprintf("loading %d rows into %s", len(p.Rows), d.ident(p.Table.Name)), err)
 	}
 	return nil
 }
 
-// plan is one load worked out before the transaction. Its rows hold the
-// batch's values: they are converted as they are written, which spares
-// COPY a converted copy of the whole batch.
+// plan is a destination.Plan with the SQL type each column is written as.
+// Its rows are converted as they are written, which spares COPY a converted
+// copy of the whole batch.
 type plan struct {
-	columns []schema.Column  // the batch's, in batch order
+	*destination.Plan
+	columns []schema.Column  // Plan.Table.Columns
 	target  []string         // stored SQL type per column
-	pk      []string         // conflict target when deduplicating
-	rows    [][]schema.Value // the batch's, merged per key when deduplicating
-	groups  []group
+	rows    [][]schema.Value // Plan.Rows
 }
 
-// group is rows that share the set of present columns: each gets its own
-// upsert statement, which updates exactly the columns its rows carry, so an
-// absent key keeps the stored value while an explicit null overwrites it.
-type group struct {
-	present []int // column indexes
-	rows    []int // row indexes
+func newPlan(p *destination.Plan, target []string) plan {
+	return plan{Plan: p, columns: p.Table.Columns, target: target, rows: p.Rows}
 }
 
-func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions) error {
+func (d *DB) write(ctx context.Context, dp *destination.Plan) error {
 	if err := d.ensureSchema(ctx); err != nil {
 		return err
 	}
-	table := b.Table.Name
-	var stored schema.Table
-	if o.Mode == destination.ReplaceTable {
-		b.Table = d.checkHints(ctx, b.Table, nil)
-		stored = b.Table
-		stored.Columns = append([]schema.Column(nil), b.Table.Columns...)
-		for i, c := range stored.Columns {
-			stored.Columns[i].SQLType = d.columnType(c)
-		}
-	} else {
-		var err error
-		if stored, err = d.storedTable(ctx, b.Table); err != nil {
-			return err
-		}
+	if dp.Mode == destination.ReplaceTable {
+		return d.replaceTable(ctx, dp)
 	}
-	p, err := d.plan(b, stored, o.Dedup)
-	if err != nil {
-		return err
+	target := make([]string, len(dp.Table.Columns))
+	for i, c := range dp.Table.Columns {
+		target[i] = c.SQLType
 	}
-	var swapped schema.Table
-	err = pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-		into := table
-		if o.Mode == destination.ReplaceTable {
-			into = objectName(table, "new_"+randomHex())
-			if _, err := tx.Exec(ctx, d.createSQL(into, b.Table)); err != nil {
+	p := newPlan(dp, target)
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if dp.Mode == destination.ReplacePartition {
+			_, err := tx.Exec(ctx, "DELETE FROM "+d.ident(dp.Table.Name)+" WHERE "+
+				pgx.Identifier{destination.PartitionColumn}.Sanitize()+" = $1", dp.Partition)
+			if err != nil {
 				return err
 			}
 		}
-		if err := d.write(ctx, tx, into, p, o); err != nil {
-			return err
-		}
-		if o.Mode == destination.ReplaceTable {
-			if err := d.swap(ctx, tx, into, b.Table); err != nil {
-				return err
-			}
-			var err error
-			swapped, _, err = d.describe(ctx, tx, table)
-			return err
-		}
-		return nil
+		return d.insert(ctx, tx, dp.Table.Name, p)
 	})
-	if err != nil {
-		return err
-	}
-	if o.Mode == destination.ReplaceTable {
-		d.cache(withTimestamp(swapped, b.Table))
-		d.log.Info("replaced table", "table", table, "rows", len(b.Rows))
-	}
-	return nil
 }
 
-// storedTable returns the stored shape holding every batch column, reading
-// it again when the cache lacks one (another process may have added it).
-func (d *DB) storedTable(ctx context.Context, want schema.Table) (schema.Table, error) {
-	if t, ok := d.cached(want.Name); ok && covers(t, want) {
-		return t, nil
+// replaceTable loads the rows into a new table and swaps it in for the
+// stored one, in one transaction: readers see the old table or the new.
+func (d *DB) replaceTable(ctx context.Context, dp *destination.Plan) error {
+	t := d.checkHints(ctx, dp.Table, nil)
+	target := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		target[i] = d.columnType(c)
 	}
-	t, ok, err := d.describe(ctx, d.pool, want.Name)
-	if err != nil {
-		return t, err
-	}
-	if !ok {
-		return t, fmt.Errorf("table %s does not exist", d.ident(want.Name))
-	}
-	for _, c := range want.Columns {
-		if _, ok := t.Column(c.Name); !ok {
-			return t, fmt.Errorf("table %s has no column %q", d.ident(want.Name), c.Name)
-		}
-	}
-	d.cache(t)
-	return t, nil
-}
-
-// plan checks the rows' width, merges them per key when deduplicating and
-// groups them by the columns they carry.
-func (d *DB) plan(b schema.Batch, stored schema.Table, dedup bool) (plan, error) {
-	p := plan{columns: b.Table.Columns, rows: b.Rows}
-	for _, c := range b.Table.Columns {
-		sc, _ := stored.Column(c.Name)
-		p.target = append(p.target, sc.SQLType)
-	}
-	for r, row := range p.rows {
-		if len(row) != len(p.columns) {
-			return p, fmt.Errorf("%w: row %d has %d values for %d columns", destination.ErrData, r, len(row), len(p.columns))
-		}
-	}
-	if !dedup {
-		// One INSERT of every column: absent is NULL for a new row.
-		all := group{present: make([]int, len(p.columns)), rows: make([]int, len(p.rows))}
-		for c := range all.present {
-			all.present[c] = c
-		}
-		for r := range all.rows {
-			all.rows[r] = r
-		}
-		p.groups = []group{all}
-		return p, nil
-	}
-	p.pk = stored.PrimaryKey
-	if len(p.pk) == 0 {
-		return p, fmt.Errorf("deduplicate needs a primary key, table %s has none", d.ident(b.Table.Name))
-	}
-	var key []int
-	for _, k := range p.pk {
-		i := columnIndex(b.Table, k)
-		if i < 0 {
-			return p, fmt.Errorf("%w: batch lacks primary key column %q", destination.ErrData, k)
-		}
-		key = append(key, i)
-	}
-	p.rows = destination.MergeByKey(p.rows, key)
-	index := map[string]int{}
-	sig := make([]byte, len(p.columns))
-	for r, row := range p.rows {
-		for c, v := range row {
-			sig[c] = '1'
-			if v.IsAbsent() {
-				sig[c] = '0'
-			}
-		}
-		g, ok := index[string(sig)]
-		if !ok {
-			g = len(p.groups)
-			index[string(sig)] = g
-			var present []int
-			for c := range p.columns {
-				if sig[c] == '1' {
-					present = append(present, c)
-				}
-			}
-			p.groups = append(p.groups, group{present: present})
-		}
-		p.groups[g].rows = append(p.groups[g].rows, r)
-	}
-	return p, nil
-}
-
-// write inserts the planned rows into table within tx.
-func (d *DB) write(ctx context.Context, tx pgx.Tx, table string, p plan, o destination.LoadOptions) error {
-	if o.Mode == destination.ReplacePartition {
-		_, err := tx.Exec(ctx, "DELETE FROM "+d.ident(table)+" WHERE "+
-			pgx.Identifier{destination.PartitionColumn}.Sanitize()+" = $1", o.Partition)
-		if err != nil {
+	p := newPlan(dp, target)
+	err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		into := objectName(t.Name, "new_"+randomHex())
+		if _, err := tx.Exec(ctx, d.createSQL(into, t)); err != nil {
 			return err
 		}
+		if err := d.insert(ctx, tx, into, p); err != nil {
+			return err
+		}
+		return d.swap(ctx, tx, into, t)
+	})
+	if err == nil {
+		d.log.Info("replaced table", "table", t.Name, "rows", len(dp.Rows))
 	}
+	return err
+}
+
+// insert writes the planned rows into table within tx.
+func (d *DB) insert(ctx context.Context, tx pgx.Tx, table string, p plan) error {
 	if len(p.rows) == 0 {
 		return nil
 	}
 	if len(p.rows)*len(p.columns) <= d.valuesMax {
-		for _, g := range p.groups {
+		for _, g := range p.Groups {
 			sql, args, err := d.insertValues(table, p, g)
 			if err != nil {
 				return err
@@ -246,19 +140,19 @@ func (d *DB) write(ctx context.Context, tx pgx.Tx, table string, p plan, o desti
 		}
 		return nil
 	}
-	if !o.Dedup && p.copiesDirectly() {
+	if !p.Upsert() && p.copiesDirectly() {
 		// One group, no casts: COPY straight into the table, in the
 		// transaction, saves writing every row twice.
 		enc := newCopyEncoder(&p)
-		sql := "COPY " + d.ident(table) + " (" + columnList(p, p.groups[0]) + ") FROM STDIN (FORMAT binary)"
+		sql := "COPY " + d.ident(table) + " (" + columnList(p, p.Groups[0]) + ") FROM STDIN (FORMAT binary)"
 		_, err := tx.Conn().PgConn().CopyFrom(ctx, enc, sql)
 		return enc.result(err)
 	}
 	if err := d.stage(ctx, tx, p); err != nil {
 		return err
 	}
-	for i, g := range p.groups {
-		sql := d.insertSelect(table, p, g, i, len(p.groups) > 1)
+	for i, g := range p.Groups {
+		sql := d.insertSelect(table, p, g, i, len(p.Groups) > 1)
 		if _, err := tx.Exec(ctx, sql); err != nil {
 			return err
 		}
@@ -271,7 +165,7 @@ func (d *DB) write(ctx context.Context, tx pgx.Tx, table string, p plan, o desti
 // binary format of those types (see copyEncoder). A column of unknown type
 // goes through the temporary table, whose cast finds out.
 func (p plan) copiesDirectly() bool {
-	if len(p.groups) != 1 {
+	if len(p.Groups) != 1 {
 		return false
 	}
 	for c, col := range p.columns {
@@ -308,9 +202,9 @@ func (d *DB) stage(ctx context.Context, tx pgx.Tx, p plan) error {
 }
 
 // insertSelect moves one group from the temporary table into table.
-func (d *DB) insertSelect(table string, p plan, g group, n int, filter bool) string {
-	exprs := make([]string, len(g.present))
-	for i, c := range g.present {
+func (d *DB) insertSelect(table string, p plan, g destination.Group, n int, filter bool) string {
+	exprs := make([]string, len(g.Columns))
+	for i, c := range g.Columns {
 		exprs[i] = cast("c"+strconv.Itoa(c), p.columns[c].Type, p.target[c])
 	}
 	sql := "INSERT INTO " + d.ident(table) + " (" + columnList(p, g) + ") SELECT " +
@@ -322,17 +216,17 @@ func (d *DB) insertSelect(table string, p plan, g group, n int, filter bool) str
 }
 
 // insertValues renders one group as a multi-row INSERT … VALUES.
-func (d *DB) insertValues(table string, p plan, g group) (string, []any, error) {
+func (d *DB) insertValues(table string, p plan, g destination.Group) (string, []any, error) {
 	var sb strings.Builder
-	args := make([]any, 0, len(g.rows)*len(g.present))
+	args := make([]any, 0, len(g.Rows)*len(g.Columns))
 	slots := make([]slot, cap(args))
 	sb.WriteString("INSERT INTO " + d.ident(table) + " (" + columnList(p, g) + ") VALUES ")
-	for i, r := range g.rows {
+	for i, r := range g.Rows {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
 		sb.WriteByte('(')
-		for j, c := range g.present {
+		for j, c := range g.Columns {
 			if j > 0 {
 				sb.WriteString(", ")
 			}
@@ -350,9 +244,9 @@ func (d *DB) insertValues(table string, p plan, g group) (string, []any, error) 
 	return sb.String(), args, nil
 }
 
-func columnList(p plan, g group) string {
-	names := make([]string, len(g.present))
-	for i, c := range g.present {
+func columnList(p plan, g destination.Group) string {
+	names := make([]string, len(g.Columns))
+	for i, c := range g.Columns {
 		names[i] = pgx.Identifier{p.columns[c].Name}.Sanitize()
 	}
 	return strings.Join(names, ", ")
@@ -391,20 +285,18 @@ func baseType(t string) string {
 
 // onConflict renders the upsert clause: present non-key columns take the
 // new values; with none, the row is left as stored.
-func onConflict(p plan, g group) string {
-	if len(p.pk) == 0 {
+func onConflict(p plan, g destination.Group) string {
+	if !p.Upsert() {
 		return ""
 	}
-	keys := make([]string, len(p.pk))
-	isKey := map[string]bool{}
-	for i, k := range p.pk {
-		keys[i] = pgx.Identifier{k}.Sanitize()
-		isKey[k] = true
+	keys := make([]string, len(p.Key))
+	for i, k := range p.Key {
+		keys[i] = pgx.Identifier{p.columns[k].Name}.Sanitize()
 	}
 	var set []string
-	for _, c := range g.present {
-		if name := p.columns[c].Name; !isKey[name] {
-			q := pgx.Identifier{name}.Sanitize()
+	for _, c := range g.Columns {
+		if !p.IsKey(c) {
+			q := pgx.Identifier{p.columns[c].Name}.Sanitize()
 			set = append(set, q+" = EXCLUDED."+q)
 		}
 	}
@@ -498,7 +390,7 @@ func valueError(p plan, r, c int, err error) error {
 // slice and slots, since COPY encodes a row before it asks for the next.
 type copySource struct {
 	p     *plan
-	g, i  int // the current row is p.rows[p.groups[g].rows[i]]
+	g, i  int // the current row is p.rows[p.Groups[g].Rows[i]]
 	row   []any
 	slots []slot // by column
 	err   error
@@ -515,15 +407,15 @@ func (s *copySource) Next() bool {
 		return false
 	}
 	s.i++
-	for s.g < len(s.p.groups) && s.i == len(s.p.groups[s.g].rows) {
+	for s.g < len(s.p.Groups) && s.i == len(s.p.Groups[s.g].Rows) {
 		s.g, s.i = s.g+1, 0
 	}
-	return s.g < len(s.p.groups)
+	return s.g < len(s.p.Groups)
 }
 
 // Values implements pgx.CopyFromSource.
 func (s *copySource) Values() ([]any, error) {
-	r := s.p.groups[s.g].rows[s.i]
+	r := s.p.Groups[s.g].Rows[s.i]
 	for c, v := range s.p.rows[r] {
 		a, err := s.slots[c].arg(s.p.columns[c].Type, v)
 		if err != nil {
@@ -546,15 +438,6 @@ func (s *copySource) result(err error) error {
 		return s.err
 	}
 	return err
-}
-
-func columnIndex(t schema.Table, name string) int {
-	for i, c := range t.Columns {
-		if c.Name == name {
-			return i
-		}
-	}
-	return -1
 }
 
 func randomHex() string {

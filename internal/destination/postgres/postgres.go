@@ -44,12 +44,14 @@ type DB struct {
 
 	schemaMu    sync.Mutex
 	schemaReady bool
-
-	mu     sync.Mutex
-	tables map[string]schema.Table // as stored; dropped on any error
 }
 
-var _ destination.Destination = (*DB)(nil)
+var _ destination.Driver = (*DB)(nil)
+
+// Open is New as a destination.Factory.
+func Open(ctx context.Context, c destination.Config, log *slog.Logger) (destination.Driver, error) {
+	return New(ctx, c, log)
+}
 
 // New builds the destination from c.Credentials. It does not connect: a
 // server that is down at start-up only fails the first Ping, Describe,
@@ -106,9 +108,8 @@ func New(ctx context.Context, c destination.Config, log *slog.Logger) (*DB, erro
 		pool:      pool,
 		schema:    sch,
 		where:     where,
-		log:       log.With("destination", c.ID, "db", "postgres", "schema", sch),
+		log:       log.With("destination", c.ID, "driver", "postgres", "schema", sch),
 		valuesMax: valuesMaxParams,
-		tables:    make(map[string]schema.Table),
 	}, nil
 }
 
@@ -127,7 +128,7 @@ func connString(params map[string]string) string {
 	return sb.String()
 }
 
-// Dialect implements destination.Destination.
+// Dialect implements destination.Driver.
 func (d *DB) Dialect() schema.Dialect { return dialect }
 
 // Ping connects and creates the default schema if needed, so bulker can
@@ -139,7 +140,7 @@ func (d *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close implements destination.Destination.
+// Close implements destination.Driver.
 func (d *DB) Close() error {
 	d.pool.Close()
 	return nil
@@ -176,25 +177,4 @@ func (d *DB) ensureSchema(ctx context.Context) error {
 // ident quotes a table of the destination's schema.
 func (d *DB) ident(table string) string {
 	return pgx.Identifier{d.schema, table}.Sanitize()
-}
-
-func (d *DB) cached(table string) (schema.Table, bool) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	t, ok := d.tables[table]
-	return t, ok
-}
-
-func (d *DB) cache(t schema.Table) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.tables[t.Name] = t
-}
-
-// forget drops a table from the cache: after an error its stored shape is
-// unknown (dropped or altered outside bulker), so the next call re-reads it.
-func (d *DB) forget(table string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	delete(d.tables, table)
 }

@@ -96,7 +96,7 @@ func TestConformance(t *testing.T) {
 	}{{"values", valuesMaxParams}, {"copy", 0}} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newTestEnv(t)
-			open := func(t *testing.T) destination.Destination {
+			open := func(t *testing.T) destination.Driver {
 				d := env.open(t)
 				d.valuesMax = tc.valuesMax
 				return d

@@ -11,7 +11,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "conformance.db")
-	conformance.Run(t, func(t *testing.T) destination.Destination { return open(t, path) }, conformance.Spec{
+	conformance.Run(t, func(t *testing.T) destination.Driver { return open(t, path) }, conformance.Spec{
 		DB:    open(t, path).SQL(),
 		Table: quote,
 		Quote: quote,

@@ -18,7 +18,7 @@ import (
 // or "double precision"; anything else could smuggle SQL into the DDL.
 var sqlTypePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*( [A-Za-z][A-Za-z0-9_]*){0,3} ?(\( ?[0-9]{1,5} ?(, ?[0-9]{1,5} ?)?\))?$`)
 
-// EnsureTable implements destination.Destination. It runs in one IMMEDIATE
+// EnsureTable implements destination.Driver. It runs in one IMMEDIATE
 // transaction, so another process adding the same column waits for it and
 // then sees the column.
 func (d *DB) EnsureTable(ctx context.Context, want schema.Table) (schema.Table, error) {

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -24,41 +23,35 @@ const (
 	timeLayout = "2006-01-02T15:04:05.000000Z"
 )
 
-// Load implements destination.Destination.
-func (d *DB) Load(ctx context.Context, b schema.Batch, o destination.LoadOptions) error {
-	if err := d.load(ctx, b, o); err != nil {
-		return d.classify(fmt.Errorf("loading %d rows into %s: %w", len(b.Rows), b.Table.Name, err))
+// Write implements destination.Driver.
+func (d *DB) Write(ctx context.Context, p *destination.Plan) error {
+	if err := d.write(ctx, p); err != nil {
+		return d.classify(fmt.Errorf("loading %d rows into %s: %w", len(p.Rows), p.Table.Name, err))
 	}
 	return nil
 }
 
-func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions) error {
-	t := b.Table
-	if o.Mode == destination.Append && len(b.Rows) == 0 {
+func (d *DB) write(ctx context.Context, p *destination.Plan) error {
+	if p.Mode == destination.Append && len(p.Rows) == 0 {
 		return nil
 	}
-	sets, err := destination.PrepareRows(b, o, value)
-	if err != nil {
-		return err
-	}
-
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	switch o.Mode {
+	switch p.Mode {
 	case destination.Append:
-		err = insert(ctx, tx, t.Name, t, sets, o.Dedup)
+		err = insert(ctx, tx, p.Table.Name, p)
 	case destination.ReplaceTable:
-		err = replaceTable(ctx, tx, t, sets)
+		err = replaceTable(ctx, tx, p)
 	case destination.ReplacePartition:
-		_, err = tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ?", quote(t.Name), quote(destination.PartitionColumn)), o.Partition)
+		_, err = tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s = ?", quote(p.Table.Name), quote(destination.PartitionColumn)), p.Partition)
 		if err == nil {
-			err = insert(ctx, tx, t.Name, t, sets, o.Dedup)
+			err = insert(ctx, tx, p.Table.Name, p)
 		}
 	default:
-		return fmt.Errorf("unknown load mode %d", o.Mode)
+		return fmt.Errorf("unknown load mode %s", p.Mode)
 	}
 	if err != nil {
 		return err
@@ -68,12 +61,13 @@ func (d *DB) load(ctx context.Context, b schema.Batch, o destination.LoadOptions
 
 // replaceTable fills a new table and swaps it in; SQLite's DDL is
 // transactional, so readers see the old table or the new one.
-func replaceTable(ctx context.Context, tx *sql.Tx, t schema.Table, sets []destination.RowSet) error {
+func replaceTable(ctx context.Context, tx *sql.Tx, p *destination.Plan) error {
+	t := p.Table
 	tmp := fmt.Sprintf("%s_tmp_%d", t.Name, time.Now().UnixNano())
 	if err := createTable(ctx, tx, tmp, t); err != nil {
 		return err
 	}
-	if err := insert(ctx, tx, tmp, t, sets, false); err != nil {
+	if err := insert(ctx, tx, tmp, p); err != nil {
 		return err
 	}
 	for _, q := range []string{
@@ -90,52 +84,55 @@ func replaceTable(ctx context.Context, tx *sql.Tx, t schema.Table, sets []destin
 	return nil
 }
 
-// insert writes the row sets into table with multi-row statements, each
-// prepared once per shape; with upsert a row whose key exists updates the
-// columns its set carries.
-func insert(ctx context.Context, tx *sql.Tx, table string, t schema.Table, sets []destination.RowSet, upsert bool) error {
-	for _, s := range sets {
-		if len(s.Rows) == 0 {
+// insert writes the plan's groups into table with multi-row statements,
+// each prepared once per shape; when upserting, a row whose key exists
+// updates the columns its group carries.
+func insert(ctx context.Context, tx *sql.Tx, table string, p *destination.Plan) error {
+	for _, g := range p.Groups {
+		if len(g.Rows) == 0 {
 			continue
 		}
-		names := make([]string, len(s.Cols))
-		for i, c := range s.Cols {
-			names[i] = t.Columns[c].Name
-		}
-		perStmt := min(maxRowsPerStmt, maxVars/len(names), len(s.Rows))
-		full := insertSQL(table, names, perStmt, upsert, t.PrimaryKey)
-		stmt, err := tx.PrepareContext(ctx, full)
+		perStmt := min(maxRowsPerStmt, maxVars/len(g.Columns), len(g.Rows))
+		stmt, err := tx.PrepareContext(ctx, insertSQL(table, p, g, perStmt))
 		if err != nil {
 			return err
 		}
-		args := make([]any, 0, perStmt*len(names))
-		rows := s.Rows
-		for len(rows) >= perStmt {
+		args := make([]any, 0, perStmt*len(g.Columns))
+		rows := g.Rows
+		for len(rows) > 0 {
+			n := min(perStmt, len(rows))
 			args = args[:0]
-			for _, r := range rows[:perStmt] {
-				args = append(args, r...)
+			for _, r := range rows[:n] {
+				for _, c := range g.Columns {
+					v, err := value(p.Rows[r][c])
+					if err != nil {
+						stmt.Close()
+						return fmt.Errorf("row %d, column %s: %w", r, p.Table.Columns[c].Name, err)
+					}
+					args = append(args, v)
+				}
 			}
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+			if n == perStmt {
+				_, err = stmt.ExecContext(ctx, args...)
+			} else {
+				_, err = tx.ExecContext(ctx, insertSQL(table, p, g, n), args...)
+			}
+			if err != nil {
 				stmt.Close()
 				return err
 			}
-			rows = rows[perStmt:]
+			rows = rows[n:]
 		}
 		stmt.Close()
-		if len(rows) > 0 {
-			args = args[:0]
-			for _, r := range rows {
-				args = append(args, r...)
-			}
-			if _, err := tx.ExecContext(ctx, insertSQL(table, names, len(rows), upsert, t.PrimaryKey), args...); err != nil {
-				return err
-			}
-		}
 	}
 	return nil
 }
 
-func insertSQL(table string, cols []string, n int, upsert bool, pk []string) string {
+func insertSQL(table string, p *destination.Plan, g destination.Group, n int) string {
+	cols := make([]string, len(g.Columns))
+	for i, c := range g.Columns {
+		cols[i] = p.Table.Columns[c].Name
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", quote(table), quoteAll(cols))
 	row := "(" + strings.Repeat("?, ", len(cols)-1) + "?)"
@@ -145,16 +142,20 @@ func insertSQL(table string, cols []string, n int, upsert bool, pk []string) str
 		}
 		b.WriteString(row)
 	}
-	if !upsert {
+	if !p.Upsert() {
 		return b.String()
 	}
-	var set []string
-	for _, c := range cols {
-		if !destination.ContainsName(pk, c) {
-			set = append(set, fmt.Sprintf("%s = excluded.%s", quote(c), quote(c)))
+	var set, keys []string
+	for _, c := range g.Columns {
+		if !p.IsKey(c) {
+			name := quote(p.Table.Columns[c].Name)
+			set = append(set, fmt.Sprintf("%s = excluded.%s", name, name))
 		}
 	}
-	fmt.Fprintf(&b, " ON CONFLICT (%s) DO ", quoteAll(pk))
+	for _, k := range p.Key {
+		keys = append(keys, p.Table.Columns[k].Name)
+	}
+	fmt.Fprintf(&b, " ON CONFLICT (%s) DO ", quoteAll(keys))
 	if len(set) == 0 {
 		b.WriteString("NOTHING")
 	} else {
@@ -163,26 +164,31 @@ func insertSQL(table string, cols []string, n int, upsert bool, pk []string) str
 	return b.String()
 }
 
-// value turns one of the batch's values into what SQLite stores.
-func value(v any) (any, error) {
-	switch x := v.(type) {
-	case nil, int64, string:
-		return v, nil
-	case bool:
-		if x {
+// value turns one of the plan's values into what SQLite stores; Absent is
+// NULL.
+func value(v schema.Value) (any, error) {
+	if v.IsAbsent() || v.IsNull() {
+		return nil, nil
+	}
+	switch v.Type {
+	case schema.Bool:
+		if v.Bool() {
 			return int64(1), nil
 		}
 		return int64(0), nil
-	case float64:
+	case schema.Int:
+		return v.Int(), nil
+	case schema.Float:
 		// SQLite would store NaN as NULL: refuse rather than lose it.
-		if math.IsNaN(x) {
+		f := v.Float()
+		if math.IsNaN(f) {
 			return nil, fmt.Errorf("NaN cannot be stored: %w", destination.ErrData)
 		}
-		return x, nil
-	case time.Time:
-		return x.UTC().Round(time.Microsecond).Format(timeLayout), nil
-	case json.RawMessage:
-		return string(x), nil
+		return f, nil
+	case schema.Timestamp:
+		return v.Time().UTC().Round(time.Microsecond).Format(timeLayout), nil
+	case schema.Text, schema.JSON:
+		return v.Str(), nil
 	}
-	return nil, fmt.Errorf("unsupported value of type %T: %w", v, destination.ErrData)
+	return nil, fmt.Errorf("unsupported value of type %s: %w", v.Type, destination.ErrData)
 }

@@ -29,7 +29,12 @@ type DB struct {
 	log  *slog.Logger
 }
 
-var _ destination.Destination = (*DB)(nil)
+var _ destination.Driver = (*DB)(nil)
+
+// Open is New as a destination.Factory.
+func Open(ctx context.Context, c destination.Config, log *slog.Logger) (destination.Driver, error) {
+	return New(ctx, c, log)
+}
 
 // New opens (creating it and its directory if needed) the database file
 // named by c.Credentials.Database.
@@ -70,16 +75,16 @@ func New(ctx context.Context, c destination.Config, log *slog.Logger) (*DB, erro
 // SQL returns the underlying pool, for tests and read-back.
 func (d *DB) SQL() *sql.DB { return d.db }
 
-// Dialect implements destination.Destination. SQLite folds identifiers'
+// Dialect implements destination.Driver. SQLite folds identifiers'
 // case when comparing, so bulker stores them in lower case.
 func (d *DB) Dialect() schema.Dialect {
 	return schema.Dialect{Name: "sqlite", MaxIdentLen: 1024, Lowercase: true, MaxColumns: 2000}
 }
 
-// Close implements destination.Destination.
+// Close implements destination.Driver.
 func (d *DB) Close() error { return d.db.Close() }
 
-// Describe implements destination.Destination.
+// Describe implements destination.Driver.
 func (d *DB) Describe(ctx context.Context, table string) (schema.Table, bool, error) {
 	t, ok, err := describe(ctx, d.db, table)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/schema/schematest"
 )
 
 func open(t testing.TB, path string) *DB {
@@ -92,7 +93,7 @@ func TestLoadRoundTrip(t *testing.T) {
 		{int64(-9007199254740993), "строка\nвторая 第二行", false, -0.25, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), json.RawMessage(`[]`)},
 		{int64(3), "", nil, nil, nil, schema.Absent},
 	}
-	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows(rows)}, destination.LoadOptions{}); err != nil {
+	if err := destinationtest.Write(ctx, db, schema.Batch{Table: tbl, Rows: schematest.Rows(rows)}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	got := destinationtest.Query(t, db.SQL(), `SELECT id, name, ok, score, CAST(at AS TEXT), props FROM events ORDER BY score DESC`)
@@ -129,7 +130,7 @@ func TestDataErrorAppliesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := []any{int64(1), "kept", nil, nil, nil, nil}
-	if err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows([][]any{ok})}, destination.LoadOptions{}); err != nil {
+	if err := destinationtest.Write(ctx, db, schema.Batch{Table: tbl, Rows: schematest.Rows([][]any{ok})}, destination.LoadOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	bad := map[string][][]any{
@@ -139,7 +140,7 @@ func TestDataErrorAppliesNothing(t *testing.T) {
 	}
 	bad["NaN"][1][3] = nanValue()
 	for name, rows := range bad {
-		err := db.Load(ctx, schema.Batch{Table: tbl, Rows: schema.Rows(rows)}, destination.LoadOptions{})
+		err := destinationtest.Write(ctx, db, schema.Batch{Table: tbl, Rows: schematest.Rows(rows)}, destination.LoadOptions{})
 		if !errors.Is(err, destination.ErrData) {
 			t.Errorf("%s: err = %v, want ErrData", name, err)
 		}
@@ -166,7 +167,7 @@ func TestConcurrentAddColumn(t *testing.T) {
 	for i := range 20 {
 		wider.Columns = append(wider.Columns, schema.Column{Name: fmt.Sprintf("c%d", i), Type: schema.Text})
 	}
-	var dests []destination.Destination
+	var dests []destination.Driver
 	var tables []schema.Table
 	for _, db := range dbs {
 		for range 2 {

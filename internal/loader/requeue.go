@@ -22,32 +22,32 @@ type requeuer struct {
 	deadTopic string
 }
 
+// requeueBatch is how many retry records one poll reads: they are handled
+// one by one anyway, each waiting for its time.
+const requeueBatch = 100
+
 func (q *requeuer) run(ctx context.Context) error {
 	defer q.consumer.Close()
 	for {
-		recs, err := q.consumer.Poll(ctx, 100)
+		recs, err := q.consumer.Poll(ctx, requeueBatch)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if err != nil {
 			q.log.Warn("polling the retry topic failed", "err", err)
-			sleep(ctx, time.Second)
+			sleep(ctx, pollPause)
 			continue
 		}
 		for i, r := range recs {
-			if !q.waitDue(ctx, r) {
+			f := topics.ParseFailure(r)
+			if d := f.RetryAfter.Sub(q.now()); d > 0 && !sleep(ctx, d) {
 				return nil // not committed: the rest is read again after restart
 			}
-			for {
-				err := q.requeue(ctx, r)
-				if err == nil {
-					break
-				}
-				if ctx.Err() != nil {
-					return nil
-				}
-				q.log.Error("re-queuing an event failed; retrying", "err", err)
-				sleep(ctx, time.Second)
+			err := untilDone(ctx, func() error { return q.requeue(ctx, r, f) }, func(_ int, err error, wait time.Duration) {
+				q.log.Error("re-queuing an event failed; retrying", "err", err, "retry_in", wait.String())
+			})
+			if err != nil {
+				return nil
 			}
 			if err := q.consumer.Commit(ctx, recs[i:i+1]); err != nil {
 				q.log.Warn("committing the retry topic failed; the event may be re-queued twice", "err", err)
@@ -56,30 +56,16 @@ func (q *requeuer) run(ctx context.Context) error {
 	}
 }
 
-func (q *requeuer) waitDue(ctx context.Context, r kafka.Record) bool {
-	due, err := time.Parse(time.RFC3339Nano, r.Header(topics.HeaderRetryAfter))
-	if err != nil {
-		return true
-	}
-	if d := due.Sub(q.now()); d > 0 {
-		return sleep(ctx, d)
-	}
-	return true
-}
-
-func (q *requeuer) requeue(ctx context.Context, r kafka.Record) error {
-	target := r.Header(topics.HeaderRetryTopic)
+// requeue produces r back to its incoming topic, carrying its Failure so
+// that the next failure counts one more attempt.
+func (q *requeuer) requeue(ctx context.Context, r kafka.Record, f topics.Failure) error {
+	target := f.Topic
 	if target == "" {
 		// Not written by bulker: park it where a user can see it.
 		target = q.deadTopic
 	}
-	var h []kafka.Header
-	for _, k := range []string{topics.HeaderTable, topics.HeaderAttempt, topics.HeaderReceivedAt, topics.HeaderError} {
-		if v := r.Header(k); v != "" {
-			h = append(h, kafka.Header{Key: k, Value: []byte(v)})
-		}
-	}
-	if err := q.producer.ProduceSync(ctx, kafka.Record{Topic: target, Key: r.Key, Value: r.Value, Headers: h}); err != nil {
+	f.RetryAfter = time.Time{}
+	if err := q.producer.ProduceSync(ctx, kafka.Record{Topic: target, Key: r.Key, Value: r.Value, Headers: f.Headers()}); err != nil {
 		return err
 	}
 	q.metrics.retried.Inc()

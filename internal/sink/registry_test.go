@@ -1,4 +1,4 @@
-package bulker
+package sink
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"github.com/streamforge/streamforge/internal/destination"
 )
 
-// countingDest is a destination that only counts Close calls.
+// countingDest is a driver that only counts Close calls.
 type countingDest struct {
-	destination.Destination
+	destination.Driver
 	closed *atomic.Int32
 }
 
@@ -20,13 +20,13 @@ func (d countingDest) Close() error { d.closed.Add(1); return nil }
 
 func TestRegistryOpensOnceAndClosesChangedDestinations(t *testing.T) {
 	var opened, closed atomic.Int32
-	reg := NewRegistry(map[string]Factory{
-		"fake": func(context.Context, destination.Config, *slog.Logger) (destination.Destination, error) {
+	reg := NewRegistry(map[string]destination.Factory{
+		"fake": func(context.Context, destination.Config, *slog.Logger) (destination.Driver, error) {
 			opened.Add(1)
 			return countingDest{closed: &closed}, nil
 		},
 	}, slog.New(slog.DiscardHandler))
-	a := destination.Config{ID: "a", Type: "fake", Options: destination.Options{Mode: destination.ModeBatch}}
+	a := destination.Config{ID: "a", Type: "fake", Options: destination.Options{Mode: destination.Batch}}
 	if err := reg.Set([]destination.Config{a}); err != nil {
 		t.Fatal(err)
 	}
@@ -37,9 +37,13 @@ func TestRegistryOpensOnceAndClosesChangedDestinations(t *testing.T) {
 		t.Fatal("a bad Set must keep the configuration in force")
 	}
 	ctx := context.Background()
-	for range 3 {
-		if _, err := reg.Open(ctx, "a"); err != nil {
-			t.Fatal(err)
+	first, err := reg.Table(ctx, "a", "t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if again, err := reg.Table(ctx, "a", "t"); err != nil || again != first {
+			t.Fatalf("Table again = %p, %v; want the same writer %p", again, err, first)
 		}
 	}
 	if opened.Load() != 1 {
@@ -53,10 +57,10 @@ func TestRegistryOpensOnceAndClosesChangedDestinations(t *testing.T) {
 	if err := reg.Set([]destination.Config{changed}); err != nil || closed.Load() != 1 {
 		t.Fatalf("a changed destination must be closed: %v, closed %d", err, closed.Load())
 	}
-	if _, err := reg.Open(ctx, "a"); err != nil || opened.Load() != 2 {
-		t.Fatalf("reopen after change: %v, opened %d", err, opened.Load())
+	if again, err := reg.Table(ctx, "a", "t"); err != nil || opened.Load() != 2 || again == first {
+		t.Fatalf("reopen after change: %v, opened %d, same writer %v", err, opened.Load(), again == first)
 	}
-	if _, err := reg.Open(ctx, "gone"); err == nil {
+	if _, err := reg.Table(ctx, "gone", "t"); err == nil {
 		t.Fatal("opening an unconfigured destination must fail")
 	}
 	reg.Close()

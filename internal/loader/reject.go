@@ -14,11 +14,6 @@ import (
 	"github.com/streamforge/streamforge/internal/topics"
 )
 
-// EventsLog records what happened to events, for GET /events.
-type EventsLog interface {
-	Add(ctx context.Context, e eventslog.Entry) error
-}
-
 // RetryPolicy says how often a rejected event is tried again and when.
 type RetryPolicy struct {
 	// Attempts is how many failed loads send an event to the retry topic
@@ -37,37 +32,45 @@ func (p RetryPolicy) Delay(n int) time.Duration {
 	return time.Duration(d * float64(p.Unit))
 }
 
-// reject sends one event to the retry topic, or to the dead-letter topic
-// once its attempts are used up (at once when retrying cannot help, as with
-// an event that is not valid JSON). The error travels in a header.
-func (w *worker) reject(ctx context.Context, r kafka.Record, cause error, final bool) error {
-	attempt := 1
-	if n, err := strconv.Atoi(r.Header(topics.HeaderAttempt)); err == nil {
-		attempt = n + 1
+// reject sends an event the destination rejected to the retry topic, or to
+// the dead-letter topic once its attempts are used up.
+func (w *worker) reject(ctx context.Context, r kafka.Record, cause error) error {
+	f := w.failure(r, cause)
+	if f.Attempt > w.cfg.Retry.Attempts {
+		return w.park(ctx, r, f, topics.Dead(w.cfg.Prefix), eventslog.Dead)
 	}
-	dead := final || attempt > w.cfg.Retry.Attempts
-	h := []kafka.Header{
-		{Key: topics.HeaderTable, Value: []byte(w.cfg.Name.Table)},
-		{Key: topics.HeaderDestination, Value: []byte(w.cfg.Dest.ID)},
-		{Key: topics.HeaderRetryTopic, Value: []byte(w.cfg.Topic)},
-		{Key: topics.HeaderAttempt, Value: []byte(strconv.Itoa(attempt))},
-		{Key: topics.HeaderError, Value: []byte(cause.Error())},
+	f.RetryAfter = w.now().Add(w.cfg.Retry.Delay(f.Attempt))
+	return w.park(ctx, r, f, topics.Retry(w.cfg.Prefix), eventslog.Failed)
+}
+
+// deadLetter sends an event that can never load (not JSON, no fields, no
+// primary key) to the dead-letter topic at once: retrying cannot help.
+func (w *worker) deadLetter(ctx context.Context, r kafka.Record, cause error) error {
+	return w.park(ctx, r, w.failure(r, cause), topics.Dead(w.cfg.Prefix), eventslog.Dead)
+}
+
+// failure describes the failed load of r: one more attempt than r carries.
+func (w *worker) failure(r kafka.Record, cause error) topics.Failure {
+	prev := topics.ParseFailure(r)
+	return topics.Failure{
+		Destination: w.cfg.Dest.ID,
+		Table:       w.cfg.Name.Table,
+		Topic:       w.cfg.Topic,
+		Attempt:     prev.Attempt + 1,
+		Error:       cause.Error(),
+		ReceivedAt:  prev.ReceivedAt,
 	}
-	if v := r.Header(topics.HeaderReceivedAt); v != "" {
-		h = append(h, kafka.Header{Key: topics.HeaderReceivedAt, Value: []byte(v)})
-	}
-	topic, status := topics.Retry(w.cfg.Prefix), eventslog.Failed
-	if dead {
-		topic, status = topics.Dead(w.cfg.Prefix), eventslog.Dead
-	} else {
-		h = append(h, kafka.Header{Key: topics.HeaderRetryAfter, Value: w.now().Add(w.cfg.Retry.Delay(attempt)).UTC().AppendFormat(nil, time.RFC3339Nano)})
-	}
-	if err := w.producer.ProduceSync(ctx, kafka.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: h}); err != nil {
+}
+
+// park writes r with f to topic and notes it in the metrics, the log and
+// the events log with status.
+func (w *worker) park(ctx context.Context, r kafka.Record, f topics.Failure, topic string, status eventslog.Status) error {
+	if err := w.producer.ProduceSync(ctx, kafka.Record{Topic: topic, Key: r.Key, Value: r.Value, Headers: f.Headers()}); err != nil {
 		return errors.Join(errors.New("event could not be moved to "+topic), err)
 	}
 	w.metrics.rejected.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table, string(status)).Inc()
-	w.log.Warn("event rejected by destination", "to", topic, "attempt", attempt, "err", cause)
-	w.addLog(ctx, eventslog.Entry{Status: status, Error: cause.Error(), Body: json.RawMessage(r.Value)})
+	w.log.Warn("event rejected by destination", "to", topic, "attempt", f.Attempt, "err", f.Error)
+	w.addLog(ctx, eventslog.Entry{Status: status, Error: f.Error, Body: json.RawMessage(r.Value)})
 	return nil
 }
 
@@ -98,16 +101,5 @@ func (w *worker) addLog(ctx context.Context, e eventslog.Entry) {
 	e.Body = bytes.Clone(e.Body)
 	if err := w.events.Add(ctx, e); err != nil {
 		w.log.Debug("events log write failed", "err", err)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }

@@ -1,0 +1,310 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/sink"
+	"github.com/streamforge/streamforge/internal/topics"
+)
+
+// workerConfig is what one worker needs to know.
+type workerConfig struct {
+	Topic     string
+	Name      topics.Name
+	Dest      destination.Config
+	BatchSize int
+	Period    time.Duration
+	Retry     RetryPolicy
+	Prefix    string
+	// LogLimit is how many loaded events of a batch go to the events log.
+	LogLimit int
+}
+
+// worker loads one incoming topic into its table.
+type worker struct {
+	cfg      workerConfig
+	consumer Consumer
+	producer Producer
+	// table returns the writer of the worker's table; an error is an
+	// outage (wrong password, server down), retried with backoff.
+	table   func(ctx context.Context) (*sink.Table, error)
+	log     *slog.Logger
+	metrics *Metrics
+	events  EventsLog
+	now     func() time.Time
+
+	// parsers keep their scratch space from one batch to the next.
+	parsers sync.Pool
+}
+
+// lifetime is the contexts of a stage: each attempt runs on work, and no
+// attempt starts once retry has ended. At shutdown retry ends at once
+// while work lasts a grace period longer, so that a load under way can
+// finish but an outage is not waited out.
+type lifetime struct {
+	work  context.Context
+	retry context.Context
+}
+
+// batch is what one load commits: every record read, and the parsed events
+// among them (records that cannot be parsed are dead-lettered by parse).
+type batch struct {
+	recs  []kafka.Record
+	items []item
+	rows  *sink.Rows // prepared by the reader; nil if the loader must build them
+}
+
+type item struct {
+	rec *kafka.Record // in its batch's recs
+	ev  schema.Event  // dropped once the rows are built; see event
+}
+
+// event returns the parsed event, parsing the record again if it was
+// dropped: a failed load, or rows built against a table shape that has
+// changed since, need it twice.
+func (it *item) event() schema.Event {
+	if it.ev.Fields == nil {
+		it.ev, _ = schema.Parse(it.rec.Value) // parsed fine before
+	}
+	return it.ev
+}
+
+func (w *worker) stream() bool { return w.cfg.Dest.Options.Mode == destination.Stream }
+
+// run consumes until ctx ends, in three stages that work at the same time:
+// one goroutine polls the records of a batch, one parses them and prepares
+// the rows, one loads the batch before. The batches in hand when ctx ends
+// are still loaded and committed if that takes no longer than grace; what
+// fails then is not retried but left in Kafka.
+func (w *worker) run(ctx context.Context, grace time.Duration) error {
+	defer w.consumer.Close()
+	work, cancel := graceful(ctx, grace)
+	defer cancel()
+	// A loader that stops on an error stops the reader too, so the worker
+	// ends and the manager starts it again from the committed offsets.
+	reading, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	polled := make(chan []kafka.Record)
+	batches := make(chan *batch)
+	loaded := make(chan error, 1)
+	go func() {
+		err := w.loadAll(lifetime{work: work, retry: ctx}, batches)
+		stopReading()
+		for range batches {
+			// Not loaded, not committed: read again later.
+		}
+		loaded <- err
+	}()
+	go func() {
+		w.parseAll(lifetime{work: work, retry: reading}, polled, batches)
+		close(batches)
+	}()
+	w.pollAll(reading, polled)
+	close(polled)
+	return <-loaded
+}
+
+// pollAll polls records into batches until ctx ends, then hands over the
+// batch in hand; records of the poll that ctx ended are read again later.
+func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
+	var recs []kafka.Record // of the batch in hand
+	var flushAt time.Time
+	for {
+		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
+		if len(recs) > 0 {
+			pollCtx, cancelPoll = context.WithDeadline(ctx, flushAt)
+		}
+		polled, err := w.consumer.Poll(pollCtx, w.cfg.BatchSize-len(recs))
+		cancelPoll()
+		if ctx.Err() != nil {
+			if len(recs) > 0 {
+				out <- recs
+			}
+			return
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			w.log.Warn("polling kafka failed", "err", err)
+			sleep(ctx, pollPause)
+			continue
+		}
+		if len(recs) == 0 {
+			if len(polled) == 0 {
+				continue
+			}
+			flushAt = w.now().Add(w.cfg.Period)
+		}
+		switch {
+		case len(recs) > 0:
+			recs = append(recs, polled...)
+		case w.stream():
+			recs = polled
+		default:
+			// A batch grows to its size over many polls: one allocation
+			// instead of a series of doublings.
+			recs = append(make([]kafka.Record, 0, max(len(polled), min(w.cfg.BatchSize, maxPrealloc))), polled...)
+		}
+		if w.stream() || len(recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
+			out <- recs
+			recs = nil
+		}
+	}
+}
+
+// maxPrealloc bounds the records a batch makes room for up front: a huge
+// batch size with a trickle of events must not reserve memory for nothing.
+const maxPrealloc = 16384
+
+// parseAll makes batches of the polled records. A batch's records are
+// parsed once it is complete, on every core: parsed events held for the
+// whole batch period would be the largest part of the live heap, which the
+// garbage collector marks on every cycle while bulker ingests. A failed
+// dead-letter write of what cannot be parsed is retried until lt.retry
+// ends; the batch is then left uncommitted, to be read again.
+func (w *worker) parseAll(lt lifetime, in <-chan []kafka.Record, out chan<- *batch) {
+	for recs := range in {
+		b, err := w.parse(lt, recs)
+		if err != nil {
+			for range in {
+			}
+			return
+		}
+		w.prepare(lt.work, b)
+		out <- b
+	}
+}
+
+// parse makes the batch of recs, parsed on every core; an event that can
+// never load goes to the dead-letter topic at once.
+func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
+	items := make([]item, len(recs))
+	errs := make([]error, len(recs))
+	pk := w.cfg.Dest.Options.PrimaryKeys()
+	parallel(len(recs), func(lo, hi int) {
+		p, _ := w.parsers.Get().(*schema.Parser)
+		if p == nil {
+			p = new(schema.Parser)
+		}
+		for i := lo; i < hi; i++ {
+			items[i].rec = &recs[i]
+			items[i].ev, errs[i] = parseOne(p, recs[i].Value, pk)
+		}
+		w.parsers.Put(p)
+	})
+	parsed := items[:0]
+	for i, it := range items {
+		if errs[i] == nil {
+			parsed = append(parsed, it)
+			continue
+		}
+		err := untilDone(lt.retry, func() error { return w.deadLetter(lt.work, recs[i], errs[i]) },
+			func(_ int, err error, wait time.Duration) {
+				w.log.Error("dead-lettering an event failed; retrying", "err", err, "retry_in", wait.String())
+			})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &batch{recs: recs, items: parsed}, nil
+}
+
+func parseOne(p *schema.Parser, raw []byte, pk []string) (schema.Event, error) {
+	// A consumed record's value is never written again: the event may
+	// point into it instead of copying it.
+	ev, err := p.ParseShared(raw)
+	if err != nil {
+		return ev, fmt.Errorf("parsing event: %w", err)
+	}
+	return ev, validate(ev, pk)
+}
+
+// validate refuses an event with nothing to store, or one that lacks a
+// field of the primary key pk: it could be neither deduplicated nor stored
+// in a table keyed on that field.
+func validate(ev schema.Event, pk []string) error {
+	if len(ev.Fields) == 0 {
+		return errors.New("event has no fields to store")
+	}
+	for _, k := range pk {
+		if !slices.ContainsFunc(ev.Fields, func(f schema.Field) bool { return f.Key == k && f.Type != schema.Null }) {
+			return fmt.Errorf("primary key field %q is missing or null", k)
+		}
+	}
+	return nil
+}
+
+// prepare builds b's rows in the reader, against the table as last seen,
+// so that the loader, busy with the previous batch, only loads them. Rows
+// that need a column the table lacks are left to the loader, which adds
+// it first.
+func (w *worker) prepare(ctx context.Context, b *batch) {
+	if len(b.items) == 0 {
+		return
+	}
+	t, err := w.table(ctx)
+	if err != nil {
+		return // the loader meets the outage
+	}
+	if b.rows = t.Prepare(events(b.items)); b.rows != nil {
+		dropEvents(b.items)
+	}
+}
+
+// events returns the items' events, parsing again those dropped.
+func events(items []item) []schema.Event {
+	out := make([]schema.Event, len(items))
+	for i := range items {
+		out[i] = items[i].event()
+	}
+	return out
+}
+
+// dropEvents lets go of the items' parsed events once their rows are
+// built: they are the larger part of a batch's memory. Should the rows be
+// built again, item.event parses them again.
+func dropEvents(items []item) {
+	for i := range items {
+		items[i].ev = schema.Event{}
+	}
+}
+
+// parallel splits [0, n) into one range per available core, calls fn on
+// each concurrently, and returns when all are done. Small n runs inline:
+// goroutines would cost more than they save.
+func parallel(n int, fn func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n/256)
+	if workers < 2 {
+		fn(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		wg.Go(func() { fn(lo, min(lo+chunk, n)) })
+	}
+	wg.Wait()
+}
+
+// loadAll loads batches in order, retrying outages until lt.retry ends.
+// Once either context ends nothing more can load: the rest are drained
+// unloaded and uncommitted, to be read again later.
+func (w *worker) loadAll(lt lifetime, in <-chan *batch) error {
+	for b := range in {
+		if err := w.flushUntilDone(lt, b); err != nil {
+			if lt.work.Err() != nil || lt.retry.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,82 @@
+package loader
+
+import (
+	"errors"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/sink"
+)
+
+// flushUntilDone loads b, retrying outages with backoff until it works or
+// lt.retry ends. Offsets are committed only after the database commit.
+func (w *worker) flushUntilDone(lt lifetime, b *batch) error {
+	err := untilDone(lt.retry, func() error { return w.flush(lt, b) }, func(attempt int, err error, wait time.Duration) {
+		w.metrics.loadErrors.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table, "outage").Inc()
+		w.log.Error("destination unavailable, batch kept in kafka and retried",
+			"err", err, "events", len(b.recs), "attempt", attempt, "retry_in", wait.String())
+		w.recordBatchFailure(lt.work, b.recs, err)
+	})
+	if err != nil {
+		return err
+	}
+	if err := w.consumer.Commit(lt.work, b.recs); err != nil {
+		// The rows are loaded; a lost commit only re-delivers them, and a
+		// primary key with dedup absorbs the duplicates.
+		w.log.Warn("committing offsets failed; the batch may be loaded again", "err", err)
+	}
+	return nil
+}
+
+// flush loads one batch. It returns an error only for an outage; events the
+// destination rejects are handed to the retry or dead topic.
+func (w *worker) flush(lt lifetime, b *batch) error {
+	if len(b.items) == 0 {
+		return nil // all dead-lettered: nothing needs the destination
+	}
+	start := w.now()
+	t, err := w.table(lt.work)
+	if err != nil {
+		return err
+	}
+	loaded, err := w.storeIsolating(lt, t, b.items, b.rows)
+	if err != nil {
+		return err
+	}
+	labels := []string{w.cfg.Dest.ID, w.cfg.Name.Table}
+	w.metrics.batchSize.WithLabelValues(labels...).Observe(float64(len(b.recs)))
+	w.metrics.batchDuration.WithLabelValues(labels...).Observe(w.now().Sub(start).Seconds())
+	if loaded > 0 {
+		w.metrics.rowsLoaded.WithLabelValues(labels...).Add(float64(loaded))
+		w.log.Info("batch loaded", "rows", loaded, "events", len(b.recs), "duration_ms", w.now().Sub(start).Milliseconds())
+	}
+	return nil
+}
+
+// storeIsolating loads items, whose rows may be prepared already; when the
+// destination rejects the data it bisects the batch so that one bad row
+// does not fail the others.
+func (w *worker) storeIsolating(lt lifetime, t *sink.Table, items []item, rows *sink.Rows) (int, error) {
+	if len(items) == 0 {
+		return 0, nil
+	}
+	err := t.Append(lt.work, rows, func() []schema.Event { return events(items) })
+	if err == nil {
+		w.logLoaded(lt.work, items)
+		return len(items), nil
+	}
+	if !errors.Is(err, destination.ErrData) {
+		return 0, err
+	}
+	if len(items) == 1 {
+		return 0, w.reject(lt.work, *items[0].rec, err)
+	}
+	mid := len(items) / 2
+	a, err := w.storeIsolating(lt, t, items[:mid], nil)
+	if err != nil {
+		return a, err
+	}
+	b, err := w.storeIsolating(lt, t, items[mid:], nil)
+	return a + b, err
+}

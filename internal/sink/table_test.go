@@ -1,0 +1,112 @@
+package sink
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"path/filepath"
+	"testing"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/destinationtest"
+	"github.com/streamforge/streamforge/internal/destination/sqlite"
+	"github.com/streamforge/streamforge/internal/schema"
+)
+
+func openSQLite(t *testing.T) (*sqlite.DB, *sql.DB) {
+	t.Helper()
+	c := destination.Config{ID: "lite", Type: "sqlite", Credentials: destination.Credentials{Database: filepath.Join(t.TempDir(), "lite.db")}}
+	db, err := sqlite.New(context.Background(), c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, db.SQL()
+}
+
+func parse(t *testing.T, lines ...string) []schema.Event {
+	t.Helper()
+	out := make([]schema.Event, len(lines))
+	for i, l := range lines {
+		ev, err := schema.Parse([]byte(l))
+		if err != nil {
+			t.Fatalf("%s: %v", l, err)
+		}
+		out[i] = ev
+	}
+	return out
+}
+
+func eventsOf(evs []schema.Event) func() []schema.Event { return func() []schema.Event { return evs } }
+
+func append1(t *testing.T, w *Table, rows *Rows, evs []schema.Event) {
+	t.Helper()
+	if err := w.Append(context.Background(), rows, eventsOf(evs)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The writer creates the table, adds columns as keys appear, and prepares
+// rows without the database only while they fit the table.
+func TestAppendCreatesAndWidens(t *testing.T) {
+	d, db := openSQLite(t)
+	w := NewTable(d, "Items", Options{PrimaryKey: []string{"id"}, Upsert: true}, slog.New(slog.DiscardHandler))
+	first := parse(t, `{"id":1,"v":"a"}`)
+	if w.Prepare(first) != nil {
+		t.Fatal("Prepare built rows for a table it has never seen")
+	}
+	append1(t, w, nil, first)
+	if rows := w.Prepare(parse(t, `{"id":2,"v":"b"}`)); rows == nil || rows.Len() != 1 {
+		t.Fatalf("Prepare of a batch that fits = %v", rows)
+	}
+	if w.Prepare(parse(t, `{"id":2,"w":true}`)) != nil {
+		t.Fatal("Prepare built rows that need a column the table lacks")
+	}
+	append1(t, w, nil, parse(t, `{"id":2,"w":true}`, `{"id":1,"v":"a2"}`))
+	destinationtest.Equal(t, destinationtest.Query(t, db, `SELECT id, v, w FROM items ORDER BY id`),
+		[][]string{{"1", "a2", "NULL"}, {"2", "NULL", "1"}})
+}
+
+// Rows prepared against a table shape that has changed since are built
+// again against the new shape before they load: here the table was
+// re-created outside bulker without a column the rows carry.
+func TestRowsPreparedAgainstAnOlderShapeAreRebuilt(t *testing.T) {
+	d, db := openSQLite(t)
+	w := NewTable(d, "items", Options{}, slog.New(slog.DiscardHandler))
+	append1(t, w, nil, parse(t, `{"id":1,"v":"a"}`))
+	next := parse(t, `{"id":2,"v":"b"}`)
+	rows := w.Prepare(next)
+	if rows == nil {
+		t.Fatal("no rows prepared for a batch that fits the table")
+	}
+	if _, err := db.Exec(`DROP TABLE items; CREATE TABLE items (id INTEGER, x TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	append1(t, w, rows, next) // fails once, reads the table again, rebuilds
+	destinationtest.Equal(t, destinationtest.Query(t, db, `SELECT id, x, v FROM items ORDER BY id`),
+		[][]string{{"2", "NULL", "b"}})
+}
+
+// Replace swaps the table or a partition, and the next Append sees the
+// table as replaced.
+func TestReplaceThenAppend(t *testing.T) {
+	d, db := openSQLite(t)
+	w := NewTable(d, "items", Options{}, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	append1(t, w, nil, parse(t, `{"id":1,"old":"x"}`))
+	if err := w.Replace(ctx, parse(t, `{"id":5,"p":1}`, `{"id":6,"p":1}`), Replacement{Mode: destination.ReplaceTable}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Replace(ctx, parse(t, `{"id":7,"p":2}`), Replacement{Mode: destination.ReplacePartition, Partition: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Replace(ctx, parse(t, `{"id":8,"p":2}`), Replacement{Mode: destination.ReplacePartition, Partition: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	append1(t, w, nil, parse(t, `{"id":9,"q":"new"}`))
+	destinationtest.Equal(t, destinationtest.Query(t, db, `SELECT id, p, __partition_id, q FROM items ORDER BY id`),
+		[][]string{{"5", "1", "NULL", "NULL"}, {"6", "1", "NULL", "NULL"}, {"8", "2", "b", "NULL"}, {"9", "NULL", "NULL", "new"}})
+	if err := w.Replace(ctx, nil, Replacement{Mode: destination.Append}); err == nil {
+		t.Fatal("Replace in append mode must fail")
+	}
+}
