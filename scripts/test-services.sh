@@ -2,9 +2,10 @@
 # Makes sure the servers the test suite talks to are installed and running
 # on this machine: PostgreSQL (127.0.0.1:5432, trust auth, database test),
 # MariaDB (127.0.0.1:3306, root without password, database test) and Redis
-# (127.0.0.1:6379). Idempotent: on a machine where they already run it only
-# checks them. Installing needs root (apt-get); Kafka needs nothing, the
-# tests start the embedded broker themselves.
+# (127.0.0.1:6379); and that the Kafka clients the tests drive, kcat and
+# python3-confluent-kafka, are installed. Idempotent: on a machine where
+# they already run it only checks them. Installing needs root (apt-get);
+# Kafka needs nothing, the tests start the embedded broker themselves.
 set -euo pipefail
 
 log() { printf 'test-services: %s\n' "$*" >&2; }
@@ -25,8 +26,11 @@ missing=()
 command -v pg_ctlcluster >/dev/null || missing+=(postgresql)
 command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 command -v redis-server >/dev/null || missing+=(redis-server)
-# kcat checks that a librdkafka client speaks to the embedded broker.
+# kcat and Python's confluent_kafka check that librdkafka clients speak to
+# the embedded broker, with SASL_SSL too. The Debian package serves only the
+# system Python, so ask /usr/bin/python3, not whichever python3 is on PATH.
 command -v kcat >/dev/null || missing+=(kcat)
+/usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing+=(python3-confluent-kafka)
 if [ ${#missing[@]} -gt 0 ]; then
 	log "installing ${missing[*]}"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

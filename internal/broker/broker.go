@@ -91,7 +91,19 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 		kfake.GroupMinSessionTimeout(time.Second),
 		kfake.ListenFn(func(network, address string) (net.Listener, error) {
 			_, p, _ := net.SplitHostPort(address)
-			return net.Listen(network, net.JoinHostPort(host, p))
+			ln, err := net.Listen(network, net.JoinHostPort(host, p))
+			if err != nil {
+				return nil, err
+			}
+			// TLS is ours rather than kfake.TLS's, which would wrap this
+			// listener: the handshake shim must see the plaintext.
+			if cfg.TLS != nil {
+				ln = tls.NewListener(ln, cfg.TLS)
+			}
+			if len(cfg.Users) > 0 {
+				ln = handshakeListener{ln}
+			}
+			return ln, nil
 		}),
 		kfake.WithLogger(slogAdapter{log}),
 	}
@@ -106,9 +118,6 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 		for _, u := range cfg.Users {
 			opts = append(opts, kfake.Superuser(u.Mechanism, u.Name, u.Password))
 		}
-	}
-	if cfg.TLS != nil {
-		opts = append(opts, kfake.TLS(cfg.TLS))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -434,6 +434,17 @@ func serviceEnv(c *brokertest.Cluster, queueID string) []string {
 	}, c.Env...)
 }
 
+// replaceEnv returns env with key set to value.
+func replaceEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, key+"=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, key+"="+value)
+}
+
 // startService runs dummy-service and waits for its metrics address.
 func startService(t *testing.T, env []string, args ...string) (*proc, string) {
 	t.Helper()

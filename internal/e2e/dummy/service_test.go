@@ -236,23 +236,14 @@ func TestClearErrorsForWrongPasswordAndCA(t *testing.T) {
 	if err := writeFile(caPath, otherCA); err != nil {
 		t.Fatal(err)
 	}
-	replace := func(env []string, key, value string) []string {
-		out := make([]string, 0, len(env))
-		for _, kv := range env {
-			if !strings.HasPrefix(kv, key+"=") {
-				out = append(out, kv)
-			}
-		}
-		return append(out, key+"="+value)
-	}
 	cases := []struct {
 		name string
 		env  []string
 		want string
 	}{
-		{"wrong password", replace(c.Env, "KAFKA_PASSWORD", wrongPassword), "authentication failed"},
-		{"wrong CA", replace(c.Env, "KAFKA_CA_PATH", caPath), "TLS"},
-		{"missing CA", replace(c.Env, "KAFKA_CA_PATH", caPath+".missing"), "other-ca.crt.missing"},
+		{"wrong password", replaceEnv(c.Env, "KAFKA_PASSWORD", wrongPassword), "authentication failed"},
+		{"wrong CA", replaceEnv(c.Env, "KAFKA_CA_PATH", caPath), "TLS"},
+		{"missing CA", replaceEnv(c.Env, "KAFKA_CA_PATH", caPath+".missing"), "other-ca.crt.missing"},
 	}
 	for _, tc := range cases {
 		env := append([]string{"QUEUE_ID=q-auth", "METRICS_ADDR=127.0.0.1:0", "KAFKA_CONNECT_TIMEOUT=5s"}, tc.env...)
