@@ -89,7 +89,7 @@ func TestEventShape(t *testing.T) {
 		var ts, nested bool
 		for _, f := range ev.Fields {
 			ts = ts || f.Type == schema.Timestamp
-			nested = nested || strings.HasPrefix(f.Key, "context_page_")
+			nested = nested || strings.HasPrefix(schema.FlatKey(f.Key), "context_page_")
 		}
 		if !ts || !nested {
 			t.Errorf("event %d: timestamp field %v, nested object %v; want both", i, ts, nested)

@@ -21,13 +21,27 @@ type Driver interface {
 	// Describe returns the stored table; ok is false when it does not exist.
 	Describe(ctx context.Context, table string) (t schema.Table, ok bool, err error)
 	// EnsureTable creates the table or adds the columns it lacks (additive
-	// only, safe when another process adds the same column at once) and
-	// returns the table as stored.
+	// only, safe when another process adds the same column at once),
+	// records the Key of each column of want that has one unless another
+	// key is recorded for it (see ColumnsTable), and returns the table as
+	// stored, with the recorded keys.
 	EnsureTable(ctx context.Context, want schema.Table) (schema.Table, error)
+	// CheckType says why the database refuses a type hint as a column's
+	// SQL type (refusal), or fails (err) when it cannot tell.
+	CheckType(ctx context.Context, sqlType string) (refusal string, err error)
 	// Write applies the plan in one transaction: all rows or none.
 	Write(ctx context.Context, p *Plan) error
 	Close() error
 }
+
+// ColumnsTable is the table, in each destination's schema or database, where
+// drivers record which event key each column holds — (table_name,
+// column_name, event_key), the key as schema.KeyJSON writes it — so that a
+// key keeps its column across batches and restarts. Describe returns the
+// keys with the columns; a record of a column that no longer exists is
+// ignored, and records are dropped with the table bulker replaces or
+// creates anew.
+const ColumnsTable = "_streamforge_columns"
 
 // Factory opens a driver for a destination of one type. Opening must not
 // fail because the database is down: that is an outage, reported by the

@@ -16,9 +16,10 @@ import (
 
 // BulkLoader applies a bulk request in the destination, all or nothing;
 // *sink.Registry implements it. An error wrapping destination.ErrData is
-// the data's fault (answered 400); any other is an outage (503).
+// the data's fault (answered 400); any other is an outage (503). Warnings
+// go to the events log.
 type BulkLoader interface {
-	Bulk(ctx context.Context, req sink.BulkRequest) error
+	Bulk(ctx context.Context, req sink.BulkRequest) ([]sink.Warning, error)
 }
 
 func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
@@ -66,7 +67,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 	}
 
 	mode := req.Mode.String()
-	err = s.d.Bulk.Bulk(r.Context(), req)
+	warns, err := s.d.Bulk.Bulk(r.Context(), req)
 	entry := eventslog.Entry{Time: s.d.Now().UTC(), Destination: dest.ID, Table: table, Status: eventslog.Loaded}
 	entry.Body, _ = json.Marshal(map[string]any{"bulk": mode, "partition": req.Partition, "count": len(req.Events)})
 	if err != nil {
@@ -83,8 +84,16 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, answer{Success: true, Count: &n})
 		log.Info("bulk loaded", "mode", mode, "events", n)
 	}
-	if s.d.Events != nil {
-		if err := s.d.Events.Add(r.Context(), entry); err != nil {
+	if s.d.Events == nil {
+		return
+	}
+	entries := []eventslog.Entry{entry}
+	for _, warn := range warns {
+		entries = append(entries, eventslog.Entry{Time: entry.Time, Destination: dest.ID, Table: table,
+			Status: eventslog.Warning, Error: warn.String()})
+	}
+	for _, e := range entries {
+		if err := s.d.Events.Add(r.Context(), e); err != nil {
 			log.Warn("adding to the events log", "err", err)
 		}
 	}

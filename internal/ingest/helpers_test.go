@@ -81,11 +81,11 @@ type fakeBulk struct {
 	err  error
 }
 
-func (b *fakeBulk) Bulk(_ context.Context, req sink.BulkRequest) error {
+func (b *fakeBulk) Bulk(_ context.Context, req sink.BulkRequest) ([]sink.Warning, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.reqs = append(b.reqs, req)
-	return b.err
+	return nil, b.err
 }
 
 // fakeFailed holds the records of the retry and dead-letter topics.

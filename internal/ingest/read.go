@@ -75,10 +75,10 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	if st := q.Get("status"); st != "" {
 		for _, v := range strings.Split(st, ",") {
 			switch v := eventslog.Status(strings.TrimSpace(v)); v {
-			case eventslog.Accepted, eventslog.Loaded, eventslog.Failed, eventslog.Dead:
+			case eventslog.Accepted, eventslog.Loaded, eventslog.Failed, eventslog.Dead, eventslog.Warning:
 				f.Statuses = append(f.Statuses, v)
 			default:
-				fail(w, http.StatusBadRequest, "status: want accepted, loaded, failed or dead")
+				fail(w, http.StatusBadRequest, "status: want accepted, loaded, failed, dead or warning")
 				return
 			}
 		}
@@ -130,7 +130,7 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusOK, []logRecord{})
 			return
 		}
-		statuses = []eventslog.Status{eventslog.Loaded, eventslog.Failed, eventslog.Dead}
+		statuses = []eventslog.Status{eventslog.Loaded, eventslog.Failed, eventslog.Dead, eventslog.Warning}
 		if scope == "error" {
 			statuses = statuses[1:]
 		}

@@ -24,7 +24,9 @@ import (
 
 // A row the destination rejects is isolated from its batch, retried the
 // configured number of times through the retry topic, then dead-lettered
-// with its reason; the other rows load and nothing is lost.
+// with its reason; the other rows load and nothing is lost. A type hint
+// the destination refuses does not stop its event: the column takes the
+// values' type, and the events log says why.
 func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	k := brokertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -37,6 +39,15 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	defer client.Close()
 
 	path := filepath.Join(t.TempDir(), "lite.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The table a user made, with a rule the data can break.
+	if _, err := db.Exec(`CREATE TABLE items (id BIGINT, x BIGINT CHECK (x < 100))`); err != nil {
+		t.Fatal(err)
+	}
 	dests := sink.NewRegistry(map[string]destination.Factory{"sqlite": sqlite.Open}, log)
 	defer dests.Close()
 	if err := dests.Set([]destination.Config{{ID: "lite", Type: "sqlite",
@@ -44,7 +55,8 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 		t.Fatal(err)
 	}
 	topic, _ := topics.Incoming("", topics.Name{Destination: "lite", Mode: "batch", Table: "items"})
-	for _, v := range []string{`{"id":1}`, `{"id":2,"__sql_type_x":"no such type;","x":1}`, `{"id":3}`, `not json`, `{}`} {
+	const badRow = `{"id":2,"x":1000}`
+	for _, v := range []string{`{"id":1}`, badRow, `{"id":3}`, `{"id":4,"__sql_type_y":"text; DROP TABLE items","y":1}`, `not json`, `{}`} {
 		if err := client.Produce(ctx, topic, nil, []byte(v), nil); err != nil {
 			t.Fatal(err)
 		}
@@ -74,14 +86,9 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- m.Run(runCtx) }()
 
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	wait.For(t, 30*time.Second, "good rows loaded", func() bool {
 		var n int
-		return db.QueryRow("SELECT COUNT(*) FROM items WHERE id IN (1, 3)").Scan(&n) == nil && n == 2
+		return db.QueryRow("SELECT COUNT(*) FROM items WHERE id IN (1, 3, 4)").Scan(&n) == nil && n == 3
 	})
 	var dead []kafka.Record
 	wait.For(t, 30*time.Second, "the bad row, the invalid JSON and the empty event dead-lettered", func() bool {
@@ -96,7 +103,7 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	for _, r := range dead {
 		byValue[string(r.Value)] = r
 	}
-	bad := byValue[`{"id":2,"__sql_type_x":"no such type;","x":1}`]
+	bad := byValue[badRow]
 	if bad.Header(topics.HeaderAttempt) != "3" || bad.Header(topics.HeaderRetryTopic) != topic || bad.Header(topics.HeaderError) == "" {
 		t.Errorf("bad row: attempts %q, topic %q, error %q; want 3 attempts, its topic and an error", bad.Header(topics.HeaderAttempt), bad.Header(topics.HeaderRetryTopic), bad.Header(topics.HeaderError))
 	}
@@ -113,6 +120,14 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	list, _ := events.List(ctx, eventslog.Filter{Statuses: []eventslog.Status{eventslog.Dead}})
 	if len(list) != 3 {
 		t.Errorf("events log has %d dead entries, want 3", len(list))
+	}
+	warns, _ := events.List(ctx, eventslog.Filter{Statuses: []eventslog.Status{eventslog.Warning}})
+	if len(warns) != 1 || !strings.Contains(warns[0].Error, "text; DROP TABLE items") || !strings.Contains(warns[0].Error, "refused") {
+		t.Errorf("events log warnings %+v, want the refused hint once with its reason", warns)
+	}
+	var yType string
+	if err := db.QueryRow(`SELECT type FROM pragma_table_info('items') WHERE name = 'y'`).Scan(&yType); err != nil || yType != "BIGINT" {
+		t.Errorf("column y: type %q (%v), want the values' type BIGINT", yType, err)
 	}
 }
 

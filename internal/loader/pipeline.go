@@ -235,7 +235,7 @@ func validate(ev schema.Event, pk []string) error {
 		return errors.New("event has no fields to store")
 	}
 	for _, k := range pk {
-		if !slices.ContainsFunc(ev.Fields, func(f schema.Field) bool { return f.Key == k && f.Type != schema.Null }) {
+		if !slices.ContainsFunc(ev.Fields, func(f schema.Field) bool { return f.Type != schema.Null && schema.FlatKey(f.Key) == k }) {
 			return fmt.Errorf("primary key field %q is missing or null", k)
 		}
 	}

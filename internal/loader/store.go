@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/eventslog"
 	"github.com/streamforge/streamforge/internal/schema"
 	"github.com/streamforge/streamforge/internal/sink"
 )
@@ -61,7 +62,10 @@ func (w *worker) storeIsolating(lt lifetime, t *sink.Table, items []item, rows *
 	if len(items) == 0 {
 		return 0, nil
 	}
-	err := t.Append(lt.work, rows, func() []schema.Event { return events(items) })
+	warns, err := t.Append(lt.work, rows, func() []schema.Event { return events(items) })
+	for _, warn := range warns {
+		w.addLog(lt.work, eventslog.Entry{Status: eventslog.Warning, Error: warn.String()})
+	}
 	if err == nil {
 		w.logLoaded(lt.work, items)
 		return len(items), nil

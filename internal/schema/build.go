@@ -6,10 +6,15 @@ import (
 	"strconv"
 )
 
-// TableOptions are a destination's per-table settings, by original key.
+// TableOptions are a destination's per-table settings.
 type TableOptions struct {
+	// PrimaryKey and TimestampColumn name keys as flattened (see FlatKey),
+	// or columns.
 	PrimaryKey      []string
 	TimestampColumn string
+	// RefusedHints are SQL types the destination refused: a key hinted
+	// with one gets the type its values infer instead.
+	RefusedHints map[string]bool
 }
 
 // Reasons of a Note.
@@ -17,11 +22,11 @@ const (
 	// ReasonTypeConflict: the value cannot be cast to the column's type
 	// without loss; it went to UnmappedColumn.
 	ReasonTypeConflict = "type_conflict"
-	// ReasonColumnLimit: the table is at the dialect's column limit; the
-	// value went to UnmappedColumn.
+	// ReasonColumnLimit: the table is at the dialect's column or row size
+	// limit; the value went to UnmappedColumn.
 	ReasonColumnLimit = "column_limit"
 	// ReasonNearColumnLimit warns that the table uses 90% or more of the
-	// dialect's column limit; Count is its number of columns.
+	// dialect's column or row size limit; Count is its number of columns.
 	ReasonNearColumnLimit = "near_column_limit"
 )
 
@@ -31,7 +36,7 @@ const (
 type Note struct {
 	Table      string
 	Column     string // sanitised column name; empty for a table warning
-	Key        string // original key path
+	Key        string // the key (see KeyString)
 	Reason     string // one of the Reason constants
 	StoredType string // the column's type
 	ValueType  string // the type inferred for the value
@@ -42,10 +47,10 @@ type Note struct {
 func (n Note) String() string {
 	switch n.Reason {
 	case ReasonNearColumnLimit:
-		return fmt.Sprintf("table %s: %d columns, near the column limit", n.Table, n.Count)
+		return fmt.Sprintf("table %s: %d columns, near the column or row size limit", n.Table, n.Count)
 	case ReasonColumnLimit:
-		return fmt.Sprintf("table %s: no room for column %s (key %q): %d value(s) of type %s kept in %s",
-			n.Table, n.Column, n.Key, n.Count, n.ValueType, UnmappedColumn)
+		return fmt.Sprintf("table %s: no room for a column of key %q: %d value(s) of type %s kept in %s",
+			n.Table, n.Key, n.Count, n.ValueType, UnmappedColumn)
 	default:
 		return fmt.Sprintf("table %s: column %s (key %q) of type %s cannot hold %d value(s) of type %s: kept in %s",
 			n.Table, n.Column, n.Key, n.StoredType, n.Count, n.ValueType, UnmappedColumn)
@@ -63,28 +68,33 @@ type keyInfo struct {
 // the table does not exist) and returns the table the batch needs and the
 // rows to load into it.
 //
-// want is the stored table plus the columns it lacks, appended in
-// first-seen order; existing columns never change type. A new column takes
-// the hint's type when a hint is given, else the lowest common type of the
-// batch (see Common), or Text when every value is null. Values are cast to
-// their column's type (see Cast); a value that cannot be cast without loss,
-// or whose column would exceed d.MaxColumns, is kept under its original key
-// in the JSON object of UnmappedColumn and reported by a Note.
+// want is the stored table plus the columns it lacks, appended; existing
+// columns never change type. Each key maps to one column, as mapKeys says:
+// a function of the key and the table alone, one-to-one. want records the
+// key of each column it maps a key to; a stored column that had none gains
+// one, which the destination records with the columns it adds. A new
+// column takes the hint's type when a hint is given, else the lowest
+// common type of the batch (see Common), or Text when every value is null;
+// it is made only if a value fills it. Values are cast to their column's
+// type (see Cast); a value that cannot be cast without loss, or whose
+// column would exceed the dialect's column or row size limit, is kept in
+// the JSON object of UnmappedColumn, nested as it was sent, and reported
+// by a Note.
 //
 // Every row has one value per column of want: a value of the column's
 // type, SQL NULL for a JSON null, or Absent for a key the event lacks.
 func Build(d Dialect, tableName string, o TableOptions, events []Event, stored *Table) (want Table, b Batch, notes []Note) {
-	bd := builder{d: d}
+	bd := builder{d: d, opts: o, storedBytes: -1}
 	bd.collect(events)
 	bd.want.Name = SanitizeIdent(d, tableName)
 	if stored != nil {
 		bd.want = *stored
 		bd.want.Columns = append(make([]Column, 0, len(stored.Columns)+len(bd.infos)+1), stored.Columns...)
 	}
-	bd.plan()
+	bd.plan(events)
 	b.Rows = bd.rows(events)
-	bd.options(o)
-	if d.MaxColumns > 0 && len(bd.want.Columns)*10 >= d.MaxColumns*9 {
+	bd.options()
+	if bd.nearLimit() {
 		bd.notes = append(bd.notes, Note{Table: bd.want.Name, Reason: ReasonNearColumnLimit, Row: -1, Count: len(bd.want.Columns)})
 	}
 	b.Table = bd.want
@@ -93,19 +103,23 @@ func Build(d Dialect, tableName string, o TableOptions, events []Event, stored *
 
 // builder holds the state of one Build.
 type builder struct {
-	d      Dialect
-	want   Table
-	keyIdx map[string]int // key → index in infos, names, keyCol
+	d    Dialect
+	opts TableOptions
+	want Table
+	// keyIdx maps each key of the batch to its index in infos and keyCol.
+	keyIdx map[string]int
 	// fieldKey is the key index of every field of the batch in order, so
 	// rows need not hash the keys again.
 	fieldKey []int32
 	infos    []keyInfo
-	names    []string // sanitised, one-to-one
-	keyCol   []int    // column of want, or -1 beyond the column limit
+	keyCol   []int // column of want, or -1: the key's values go to UnmappedColumn
 
 	unmapped    int // column of UnmappedColumn, perhaps one past the end
 	hasUnmapped bool
-	notes       []Note
+	// storedBytes and newBytes sum TypeBytes over the stored columns (-1:
+	// not yet) and the new ones.
+	storedBytes, newBytes int
+	notes                 []Note
 	noteIdx     map[noteKey]int
 }
 
@@ -149,44 +163,6 @@ func (bd *builder) collect(events []Event) {
 	}
 }
 
-// plan names the keys and maps each to a stored column or a new one.
-func (bd *builder) plan() {
-	keys := make([]string, len(bd.infos))
-	for i, in := range bd.infos {
-		keys[i] = in.key
-	}
-	lookup := newColumnIndex(bd.d, bd.want.Columns)
-	bd.names = uniqueNames(bd.d, keys, []string{UnmappedColumn}, lookup.exact)
-	bd.unmapped, bd.hasUnmapped = lookup.find(UnmappedColumn)
-	limit := bd.d.MaxColumns
-	if limit > 0 && !bd.hasUnmapped {
-		limit-- // keep room for UnmappedColumn
-	}
-	bd.keyCol = make([]int, len(bd.infos))
-	for i, in := range bd.infos {
-		if j, ok := lookup.find(bd.names[i]); ok {
-			bd.keyCol[i] = j
-			continue
-		}
-		if limit > 0 && len(bd.want.Columns) >= limit {
-			bd.keyCol[i] = -1
-			continue
-		}
-		c := Column{Name: bd.names[i], Type: in.typ, SQLType: in.hint}
-		if in.hint != "" {
-			c.Type = HintType(in.hint)
-		}
-		if c.Type == Null {
-			c.Type = Text
-		}
-		bd.keyCol[i] = len(bd.want.Columns)
-		bd.want.Columns = append(bd.want.Columns, c)
-	}
-	if !bd.hasUnmapped {
-		bd.unmapped = len(bd.want.Columns) // added by rows if used
-	}
-}
-
 // rows converts the events, one row each, from one slab of values.
 func (bd *builder) rows(events []Event) [][]Value {
 	width := len(bd.want.Columns)
@@ -195,12 +171,12 @@ func (bd *builder) rows(events []Event) [][]Value {
 	}
 	slab := make([]Value, len(events)*width) // all Absent
 	rows := make([][]Value, len(events))
-	var buf []byte
+	var left []Field // of the event, for UnmappedColumn
 	usedUnmapped := false
 	next := 0 // index in fieldKey
 	for r, e := range events {
 		row := slab[r*width : (r+1)*width : (r+1)*width]
-		buf = buf[:0]
+		left = left[:0]
 		for _, f := range e.Fields {
 			i := bd.fieldKey[next]
 			next++
@@ -216,20 +192,13 @@ func (bd *builder) rows(events []Event) [][]Value {
 				}
 				bd.note(r, f, bd.want.Columns[j], ReasonTypeConflict)
 			} else {
-				bd.note(r, f, Column{Name: bd.names[i], Type: bd.infos[i].typ}, ReasonColumnLimit)
+				bd.note(r, f, Column{Type: bd.infos[i].typ}, ReasonColumnLimit)
 			}
-			if len(buf) == 0 {
-				buf = append(buf, '{')
-			} else {
-				buf = append(buf, ',')
-			}
-			buf = appendQuoted(buf, f.Key)
-			buf = append(buf, ':')
-			buf = f.appendJSON(buf)
+			left = append(left, f)
 		}
-		if len(buf) > 0 {
+		if len(left) > 0 {
 			usedUnmapped = true
-			obj := JSONValue(string(append(buf, '}')))
+			obj := JSONValue(string(appendNested(nil, left)))
 			row[bd.unmapped] = obj
 			if bd.hasUnmapped {
 				if v, ok := Cast(obj, bd.want.Columns[bd.unmapped].Type); ok {
@@ -262,69 +231,63 @@ func (bd *builder) note(row int, f Field, col Column, reason string) {
 		bd.noteIdx = make(map[noteKey]int)
 	}
 	bd.noteIdx[k] = len(bd.notes)
-	bd.notes = append(bd.notes, Note{Table: bd.want.Name, Column: col.Name, Key: f.Key, Reason: reason,
+	bd.notes = append(bd.notes, Note{Table: bd.want.Name, Column: col.Name, Key: KeyString(f.Key), Reason: reason,
 		StoredType: col.Type.String(), ValueType: f.Type.String(), Row: row, Count: 1})
 }
 
-// options sets the primary key and timestamp column, by their keys'
-// column names; without options the stored ones stay.
-func (bd *builder) options(o TableOptions) {
-	nameOf := func(key string) string {
-		if i, ok := bd.keyIdx[key]; ok {
-			return bd.names[i]
-		}
-		return SanitizeIdent(bd.d, key)
-	}
+// options sets the primary key and timestamp column, named by key or by
+// column; without options the stored ones stay.
+func (bd *builder) options() {
+	o := bd.opts
 	if len(o.PrimaryKey) > 0 {
 		bd.want.PrimaryKey = make([]string, len(o.PrimaryKey))
 		for i, k := range o.PrimaryKey {
-			bd.want.PrimaryKey[i] = nameOf(k)
+			bd.want.PrimaryKey[i] = bd.columnFor(k)
 		}
 	}
 	if o.TimestampColumn != "" {
 		// Only a column the table has can be indexed: a table whose events
 		// lack the field gets no timestamp index rather than a failed DDL.
-		if ts := nameOf(o.TimestampColumn); slices.ContainsFunc(bd.want.Columns, func(c Column) bool { return c.Name == ts }) {
+		if ts := bd.columnFor(o.TimestampColumn); slices.ContainsFunc(bd.want.Columns, func(c Column) bool { return c.Name == ts }) {
 			bd.want.TimestampColumn = ts
 		}
 	}
 }
 
+// columnFor is the column an option names: the column of the batch's key
+// whose flattened form it is (a plain key first), else the column so
+// named, else the name sanitised.
+func (bd *builder) columnFor(name string) string {
+	best, bestRank := -1, 3
+	for i, in := range bd.infos {
+		if bd.keyCol[i] < 0 || FlatKey(in.key) != name {
+			continue
+		}
+		if r := rank(bd.d, in.key); r < bestRank {
+			best, bestRank = i, r
+		}
+	}
+	if best >= 0 {
+		return bd.want.Columns[bd.keyCol[best]].Name
+	}
+	if i, ok := newColumnIndex(bd.d, bd.want.Columns).find(name); ok {
+		return bd.want.Columns[i].Name
+	}
+	return SanitizeIdent(bd.d, name)
+}
+
+// nearLimit reports whether want uses 90% or more of a limit.
+func (bd *builder) nearLimit() bool {
+	d := bd.d
+	if d.MaxColumns > 0 && len(bd.want.Columns)*10 >= d.MaxColumns*9 {
+		return true
+	}
+	return d.MaxRowBytes > 0 && rowBytes(d, bd.want.Columns)*10 >= d.MaxRowBytes*9
+}
+
 type noteKey struct {
 	key, column, reason string
 	typ                 DataType
-}
-
-// columnIndex finds a stored column by name: exactly, and also ignoring
-// case where the dialect keeps case (MySQL and SQLite compare column names
-// without it).
-type columnIndex struct {
-	exact, folded map[string]int
-}
-
-func newColumnIndex(d Dialect, cols []Column) columnIndex {
-	x := columnIndex{exact: make(map[string]int, len(cols))}
-	if !d.Lowercase {
-		x.folded = make(map[string]int, len(cols))
-	}
-	for i, c := range cols {
-		x.exact[c.Name] = i
-		if x.folded != nil {
-			x.folded[fold(c.Name)] = i
-		}
-	}
-	return x
-}
-
-func (x columnIndex) find(name string) (int, bool) {
-	if i, ok := x.exact[name]; ok {
-		return i, true
-	}
-	if x.folded != nil {
-		i, ok := x.folded[fold(name)]
-		return i, ok
-	}
-	return 0, false
 }
 
 // Cast converts a value to type t, if that loses nothing: a null stays

@@ -18,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.json from the
 
 var (
 	postgres = Dialect{Name: "postgres", MaxIdentLen: 63, LenInBytes: true, Lowercase: true, MaxColumns: 1600}
-	mysql    = Dialect{Name: "mysql", MaxIdentLen: 64, MaxColumns: 4096}
+	mysql    = Dialect{Name: "mysql", MaxIdentLen: 64, FoldsNames: true, MaxColumns: 4096}
 )
 
 // TestGolden builds each testdata/*.ndjson batch and compares the table,
@@ -143,7 +143,14 @@ func checkBatch(t *testing.T, want Table, b Batch) {
 func checkAdditive(t *testing.T, stored, want Table) {
 	t.Helper()
 	for i, c := range stored.Columns {
-		if i >= len(want.Columns) || want.Columns[i] != c {
+		got := Column{}
+		if i < len(want.Columns) {
+			got = want.Columns[i]
+		}
+		if c.Key == "" {
+			got.Key = "" // a column no key owned may gain one
+		}
+		if got != c {
 			t.Fatalf("stored column %v changed in %v", c, want.Columns)
 		}
 	}

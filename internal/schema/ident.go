@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -132,61 +131,6 @@ func fnv32(s string) uint32 {
 		h *= 16777619
 	}
 	return h
-}
-
-// UniqueNames sanitises keys into distinct identifiers, aligned with keys,
-// and different from every name in reserved. Names are compared ignoring
-// case, as MySQL and SQLite compare column names. When keys sanitise to the
-// same name, a key that already is that name keeps it, otherwise the first
-// key does; the others get a hash suffix. Equal keys get equal names. The
-// result depends only on the arguments.
-func UniqueNames(d Dialect, keys []string, reserved ...string) []string {
-	return uniqueNames(d, keys, reserved, nil)
-}
-
-// uniqueNames is UniqueNames where, first of all, a key whose name is
-// exactly that of an existing column keeps it.
-func uniqueNames(d Dialect, keys, reserved []string, existing map[string]int) []string {
-	names := make([]string, len(keys))
-	sanitised := make([]string, len(keys))
-	taken := make(map[string]string, len(keys)+len(reserved)) // folded name → key
-	for _, r := range reserved {
-		taken[fold(r)] = "\x00reserved"
-	}
-	claim := func(i int) {
-		k := keys[i]
-		s := sanitised[i]
-		for attempt := 0; ; attempt++ {
-			owner, ok := taken[fold(s)]
-			if !ok || owner == k {
-				taken[fold(s)] = k
-				names[i] = s
-				return
-			}
-			salted := k
-			if attempt > 0 {
-				salted = k + "\x00" + strconv.Itoa(attempt)
-			}
-			s = withHash(d, sanitised[i], salted)
-		}
-	}
-	for i, k := range keys {
-		sanitised[i] = SanitizeIdent(d, k)
-		if _, ok := existing[sanitised[i]]; ok {
-			claim(i)
-		}
-	}
-	for i, k := range keys {
-		if names[i] == "" && sanitised[i] == k {
-			claim(i)
-		}
-	}
-	for i := range keys {
-		if names[i] == "" {
-			claim(i)
-		}
-	}
-	return names
 }
 
 func fold(s string) string {

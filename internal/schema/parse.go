@@ -17,13 +17,15 @@ var (
 	ErrNotObject   = errors.New("event is not a JSON object")
 )
 
-// Type hint keys. "__sql_type_<col>" gives the SQL type of the sibling
-// column <col>; "__sql_type" inside a nested object keeps that object
-// whole as one JSON column. Only string values are hints.
-const (
-	hintKey    = "__sql_type"
-	hintPrefix = "__sql_type_"
-)
+// Type hints, as Jitsu Bulker reads them: a member "__sql_type_<key>"
+// gives the SQL type of its sibling <key>; "__sql_type" (or
+// "__sql_type_") inside a nested object keeps that object whole, as one
+// column of that type. The type is a string, or Jitsu's array form
+// ["type", "ddl type"], whose last element is the type the column is
+// created with. Hint members are never fields. A hint of another shape is
+// kept as its JSON text, which no destination accepts as a type, so it is
+// refused with a reason instead of silently ignored.
+const hintKey = "__sql_type"
 
 // maxFlattenDepth bounds flattening: objects nested deeper are kept whole
 // as JSON. Their column names would be truncated and hashed anyway, and the
@@ -32,8 +34,8 @@ const maxFlattenDepth = 32
 
 // Field is one column value of an event.
 type Field struct {
-	// Key is the original key path, the segments joined with "_"
-	// ({"a":{"b":1}} → "a_b"); Build sanitises it for the dialect.
+	// Key is the path of the field's key (see KeyPath); Build maps it to
+	// a column.
 	Key string
 	Value
 }
@@ -232,15 +234,14 @@ func (p *parser) object(i, depth int) {
 	prefix := len(p.key)
 	nested := depth > 0
 	for _, m := range p.members[base:] {
-		name := p.name(m)
-		if p.src[m.start] == '"' && isHint(name) && string(name) != hintKey {
-			p.appendKey(prefix, nested, name[len(hintPrefix):])
-			p.hints = append(p.hints, hint{string(p.key), unquote(p.src[m.start:m.end])})
+		if target, ok := hintTarget(p.name(m)); ok && len(target) > 0 {
+			p.appendKey(prefix, nested, target)
+			p.hints = append(p.hints, hint{string(p.key), p.hintValue(m.start, m.end)})
 		}
 	}
 	for _, m := range p.members[base:] {
 		name := p.name(m)
-		if p.src[m.start] == '"' && isHint(name) {
+		if _, ok := hintTarget(name); ok {
 			continue
 		}
 		p.appendKey(prefix, nested, name)
@@ -261,50 +262,98 @@ func (p *parser) object(i, depth int) {
 	p.key = p.key[:prefix]
 }
 
-// name is the decoded key of m; it aliases the input unless escaped.
+// name is the decoded key of m, escaped as a key segment; it aliases the
+// input unless escaped.
 func (p *parser) name(m member) []byte {
 	q := p.src[m.keyStart:m.keyEnd]
 	for _, c := range q {
 		if c == '\\' {
-			return []byte(unquote(q))
+			return escapeSegment([]byte(unquote(q)))
 		}
 	}
 	return q[1 : len(q)-1]
 }
 
-func isHint(name []byte) bool {
-	return string(name) == hintKey || len(name) > len(hintPrefix) && string(name[:len(hintPrefix)]) == hintPrefix
+// hintTarget reports whether the member name is a type hint, and the key
+// of the sibling it applies to; empty for the enclosing object's own hint.
+func hintTarget(name []byte) (target []byte, ok bool) {
+	if len(name) < len(hintKey) || string(name[:len(hintKey)]) != hintKey {
+		return nil, false
+	}
+	target = name[len(hintKey):]
+	if len(target) > 0 && target[0] == '_' {
+		target = target[1:]
+	}
+	return target, true
 }
 
-// appendKey sets the key stack to the key at prefix extended with name;
-// the members of a nested object get a "_" even when its key is empty.
+// hintValue is the SQL type of the hint value src[start:end] (see hintKey).
+func (p *parser) hintValue(start, end int) string {
+	switch p.src[start] {
+	case '"':
+		return unquote(p.src[start:end])
+	case '[':
+		var types []string
+		if json.Unmarshal(p.src[start:end], &types) == nil && len(types) > 0 {
+			return types[len(types)-1]
+		}
+	}
+	return p.compact(start, end)
+}
+
+// appendKey sets the key stack to the key at prefix extended with name,
+// the segments separated by keySep even when a key is empty.
 func (p *parser) appendKey(prefix int, nested bool, name []byte) {
 	p.key = p.key[:prefix]
 	if nested {
-		p.key = append(p.key, '_')
+		p.key = append(p.key, keySep)
 	}
 	p.key = append(p.key, name...)
 }
 
-// hintFor returns the innermost hint for the current key.
+// hintFor returns the innermost hint for the current key. A hint names its
+// key by the key's path, or, as in Jitsu Bulker, by the key as flattened
+// ("__sql_type_o_x" for {"o":{"x":1}}).
 func (p *parser) hintFor() string {
 	for i := len(p.hints) - 1; i >= 0; i-- {
-		if p.hints[i].key == string(p.key) {
+		if flatEqual(p.hints[i].key, p.key) {
 			return p.hints[i].sqlType
 		}
 	}
 	return ""
 }
 
-// objectHint looks for a string "__sql_type" member directly in the object
-// src[start:end].
+// flatEqual reports whether two keys are equal once flattened, the
+// separator read as "_" (escaped segments, which cannot come from a hint's
+// name, compare as they are).
+func flatEqual(a string, b []byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == keySep {
+			x = '_'
+		}
+		if y == keySep {
+			y = '_'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// objectHint looks for the object's own hint ("__sql_type") directly in
+// the object src[start:end].
 func (p *parser) objectHint(start int) (sqlType string, ok bool) {
 	for i := skipWS(p.src, start+1); p.src[i] != '}'; {
 		kEnd := stringEnd(p.src, i)
 		vStart := skipWS(p.src, skipWS(p.src, kEnd)+1)
 		vEnd := valueEnd(p.src, vStart)
-		if p.src[vStart] == '"' && string(p.name(member{keyStart: i, keyEnd: kEnd})) == hintKey {
-			return unquote(p.src[vStart:vEnd]), true
+		if target, ok := hintTarget(p.name(member{keyStart: i, keyEnd: kEnd})); ok && len(target) == 0 {
+			return p.hintValue(vStart, vEnd), true
 		}
 		i = skipWS(p.src, vEnd)
 		if p.src[i] == ',' {
@@ -315,7 +364,8 @@ func (p *parser) objectHint(start int) (sqlType string, ok bool) {
 }
 
 // withoutHint renders the object src[start:end] compacted, without its
-// "__sql_type" member: the hint is not data.
+// own hint member: the hint is not data. Hints for its members stay: they
+// are part of the object as stored.
 func (p *parser) withoutHint(start, end int) string {
 	out := make([]byte, 0, end-start)
 	out = append(out, '{')
@@ -323,7 +373,7 @@ func (p *parser) withoutHint(start, end int) string {
 		kEnd := stringEnd(p.src, i)
 		vStart := skipWS(p.src, skipWS(p.src, kEnd)+1)
 		vEnd := valueEnd(p.src, vStart)
-		if p.src[vStart] != '"' || string(p.name(member{keyStart: i, keyEnd: kEnd})) != hintKey {
+		if target, ok := hintTarget(p.name(member{keyStart: i, keyEnd: kEnd})); !ok || len(target) > 0 {
 			if len(out) > 1 {
 				out = append(out, ',')
 			}
@@ -342,8 +392,12 @@ func (p *parser) withoutHint(start, end int) string {
 // emit appends a field of v under the current key, which goes to the key
 // arena.
 func (p *parser) emit(v Value) {
-	p.spans = append(p.spans, span{len(p.arena), len(p.key)})
-	p.arena = append(p.arena, p.key...)
+	key := p.key
+	if len(key) == 0 {
+		key = append(key, emptyKey...)
+	}
+	p.spans = append(p.spans, span{len(p.arena), len(key)})
+	p.arena = append(p.arena, key...)
 	p.fields = append(p.fields, Field{Value: v})
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,9 +45,9 @@ func TestParseErrors(t *testing.T) {
 func fieldString(e Event, f Field) string {
 	v := renderValue(f.Value)
 	if t := e.SQLTypes[f.Key]; t != "" {
-		return fmt.Sprintf("%s(%s)=%s", f.Key, t, v)
+		return fmt.Sprintf("%s(%s)=%s", KeyString(f.Key), t, v)
 	}
-	return fmt.Sprintf("%s=%s", f.Key, v)
+	return fmt.Sprintf("%s=%s", KeyString(f.Key), v)
 }
 
 func TestParse(t *testing.T) {
@@ -58,28 +59,28 @@ func TestParse(t *testing.T) {
 		{"flat scalars", `{"b":true,"i":-12,"f":1.25,"s":"x","n":null,"e":""}`,
 			[]string{`b=bool true`, `i=int -12`, `f=float 1.25`, `s=text "x"`, `n=null`, `e=text ""`}},
 		{"nested", `{"a":{"b":1,"c":{"d":"x"}},"z":2}`,
-			[]string{`a_b=int 1`, `a_c_d=text "x"`, `z=int 2`}},
+			[]string{`a.b=int 1`, `a.c.d=text "x"`, `z=int 2`}},
 		{"whitespace everywhere", " \n{ \"a\" : { \"b\" : [ 1 , { \"c\" : 2 } ] } }\t",
-			[]string{`a_b=json [1,{"c":2}]`}},
+			[]string{`a.b=json [1,{"c":2}]`}},
 		{"arrays are JSON", `{"mixed":[1,"a",null,true],"objs":[{"a":1}],"nested":[[],[[1]]],"empty":[]}`,
 			[]string{`mixed=json [1,"a",null,true]`, `objs=json [{"a":1}]`, `nested=json [[],[[1]]]`, `empty=json []`}},
 		{"numbers in JSON keep their digits", `{"a":[12345678901234567890123, 1.0000000000000000001]}`,
 			[]string{`a=json [12345678901234567890123,1.0000000000000000001]`}},
 		{"empty object has no leaves", `{"a":{},"b":1}`, []string{`b=int 1`}},
-		{"empty key", `{"":1,"a":{"":2}}`, []string{`=int 1`, `a_=int 2`}},
-		{"empty parent key", `{"":{"a":1},"a":2}`, []string{`_a=int 1`, `a=int 2`}},
+		{"empty key", `{"":1,"a":{"":2}}`, []string{`[""]=int 1`, `["a",""]=int 2`}},
+		{"empty parent key", `{"":{"a":1},"a":2}`, []string{`["","a"]=int 1`, `a=int 2`}},
 		{"repeated key: first position, last value", `{"a":1,"b":2,"a":"x"}`,
 			[]string{`a=text "x"`, `b=int 2`}},
-		{"flattened key equal to a flat key", `{"a_b":1,"a":{"b":2}}`, []string{`a_b=int 2`}},
+		{"flattened key equal to a flat key: two keys", `{"a_b":1,"a":{"b":2}}`, []string{`a_b=int 1`, `a.b=int 2`}},
 		{"escapes", `{"k\"\\\/\u00e9":"\b\f\n\r\t\u0041\ud83d\ude00\u0000"}`,
 			[]string{"k\"\\/é=text \"\\b\\f\\n\\r\\tA😀\\x00\""}},
 		{"lone surrogates", `{"a":"\ud800","b":"\udc00x","c":"\ud800\u0041"}`,
 			[]string{`a=text "�"`, `b=text "�x"`, `c=text "�A"`}},
 		{"sibling hint before", `{"__sql_type_a":"varchar(4)","a":"ab"}`, []string{`a(varchar(4))=text "ab"`}},
 		{"sibling hint after", `{"a":12,"__sql_type_a":"text"}`, []string{`a(text)=int 12`}},
-		{"nested sibling hint", `{"o":{"__sql_type_x":"bigint","x":"12"}}`, []string{`o_x(bigint)=text "12"`}},
-		{"hint by flattened key", `{"__sql_type_o_x":"bigint","o":{"x":1}}`, []string{`o_x(bigint)=int 1`}},
-		{"inner hint wins", `{"__sql_type_o_x":"bigint","o":{"x":1,"__sql_type_x":"int"}}`, []string{`o_x(int)=int 1`}},
+		{"nested sibling hint", `{"o":{"__sql_type_x":"bigint","x":"12"}}`, []string{`o.x(bigint)=text "12"`}},
+		{"hint by flattened key", `{"__sql_type_o_x":"bigint","o":{"x":1}}`, []string{`o.x(bigint)=int 1`}},
+		{"inner hint wins", `{"__sql_type_o_x":"bigint","o":{"x":1,"__sql_type_x":"int"}}`, []string{`o.x(int)=int 1`}},
 		{"hint keeps an object whole", `{"__sql_type_o":"json","o":{"x":{"y":1}}}`, []string{`o(json)=json {"x":{"y":1}}`}},
 		{"nested __sql_type keeps the object whole without the hint",
 			`{"o":{"a":{"b":1},"__sql_type":"jsonb","__sql_type_a":"text"}}`,
@@ -88,10 +89,16 @@ func TestParse(t *testing.T) {
 			[]string{`o(text)=json {}`}},
 		{"top-level __sql_type is ignored", `{"__sql_type":"json","a":1}`, []string{`a=int 1`}},
 		{"hint for a missing column", `{"__sql_type_zz":"int","a":1}`, []string{`a=int 1`}},
-		{"non-string hint is a plain field", `{"__sql_type_a":5,"a":1,"__sql_type_":"x"}`,
-			[]string{`__sql_type_a=int 5`, `a=int 1`, `__sql_type_=text "x"`}},
-		{"nested object hint that is not a string", `{"o":{"__sql_type":1,"x":2}}`,
-			[]string{`o___sql_type=int 1`, `o_x=int 2`}},
+		{"a hint that is not a type is kept as JSON, to be refused", `{"__sql_type_a":5,"a":1,"__sql_type_":"x"}`,
+			[]string{`a(5)=int 1`}},
+		{"Jitsu's array form: the last type", `{"__sql_type_a":["varchar(5)","varchar(6)"],"a":"x","__sql_type_b":["int"],"b":1}`,
+			[]string{`a(varchar(6))=text "x"`, `b(int)=int 1`}},
+		{"hint keys are never fields, whatever their value", `{"__sql_type_a":{"x":1},"a":1,"__sql_typeb":[],"b":2}`,
+			[]string{`a({"x":1})=int 1`, `b([])=int 2`}},
+		{"nested object hint that is not a type", `{"o":{"__sql_type":1,"x":2}}`,
+			[]string{`o(1)=json {"x":2}`}},
+		{"nested object hint with a trailing _", `{"o":{"__sql_type_":"json","x":2}}`,
+			[]string{`o(json)=json {"x":2}`}},
 		{"a repeated key takes the hint of its last value", `{"o":{"__sql_type":"json","x":1},"o":2}`,
 			[]string{`o=int 2`}},
 		{"a repeated key keeps a hint on its last value", `{"o":2,"o":{"__sql_type":"json","x":1}}`,
@@ -144,7 +151,7 @@ func TestParseDeepNesting(t *testing.T) {
 		t.Fatalf("got %d fields", len(e.Fields))
 	}
 	f := e.Fields[0]
-	wantKey := strings.TrimSuffix(strings.Repeat("a_", maxFlattenDepth), "_")
+	wantKey := KeyOf(slices.Repeat([]string{"a"}, maxFlattenDepth)...)
 	wantVal := strings.Repeat(`{"a":`, depth-maxFlattenDepth) + "1" + strings.Repeat("}", depth-maxFlattenDepth)
 	if f.Key != wantKey || f.Type != JSON || f.Str() != wantVal {
 		t.Fatalf("got %s", fieldString(e, f))
@@ -182,7 +189,7 @@ func TestParseWideEvent(t *testing.T) {
 		t.Fatalf("got %d fields", len(e.Fields))
 	}
 	for i, f := range e.Fields {
-		if f.Key != fmt.Sprintf("field_%04d_v", i) || f.Type != Int || f.Int() != int64(i) {
+		if f.Key != KeyOf(fmt.Sprintf("field_%04d", i), "v") || f.Type != Int || f.Int() != int64(i) {
 			t.Fatalf("field %d: %s", i, fieldString(e, f))
 		}
 	}

@@ -45,7 +45,7 @@ func (p *parser) fastObject(i, depth int) (end int, ok bool) {
 		}
 		name := src[i+1 : kEnd-1]
 		if esc {
-			name = []byte(unquote(src[i:kEnd]))
+			name = escapeSegment([]byte(unquote(src[i:kEnd])))
 		}
 		if len(name) >= len(hintKey) && string(name[:len(hintKey)]) == hintKey {
 			return 0, false // perhaps a hint: the checked path applies it

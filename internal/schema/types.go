@@ -35,6 +35,10 @@ type Column struct {
 	// SQLType is an explicit SQL type, from a type hint or read back from
 	// the database; empty means the dialect's default for Type.
 	SQLType string
+	// Key is the event key (see KeyPath) whose values the column holds,
+	// as the destination records it; empty for a column no key owns yet,
+	// such as one made by another tool.
+	Key string
 }
 
 // Table is a table's shape.
@@ -72,9 +76,19 @@ type Dialect struct {
 	// Lowercase folds identifiers to lower case, as unquoted names are in
 	// PostgreSQL, so users can query them without quotes.
 	Lowercase bool
+	// FoldsNames: the database compares column names without case, as
+	// MySQL and SQLite do.
+	FoldsNames bool
 	// MaxColumns is the hard column limit of a table; wider events put the
 	// overflow into UnmappedColumn.
 	MaxColumns int
+	// MaxRowBytes bounds the sum of TypeBytes over a table's columns, so
+	// that any row fits the database's row size limit; 0: no limit.
+	MaxRowBytes int
+	// TypeBytes is, by logical type, the most a column takes in a row once
+	// the database has moved large values out of it (PostgreSQL's TOAST,
+	// InnoDB's off-page columns).
+	TypeBytes [JSON + 1]int
 }
 
 // UnmappedColumn holds, as a JSON object, the values that could not be

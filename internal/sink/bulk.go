@@ -18,19 +18,20 @@ type BulkRequest struct {
 }
 
 // Bulk applies req in its destination, all or nothing. An error wrapping
-// destination.ErrData is the data's fault; any other is an outage.
-func (r *Registry) Bulk(ctx context.Context, req BulkRequest) error {
+// destination.ErrData is the data's fault; any other is an outage. The
+// warnings are new to the table.
+func (r *Registry) Bulk(ctx context.Context, req BulkRequest) ([]Warning, error) {
 	events := make([]schema.Event, len(req.Events))
 	for i, raw := range req.Events {
 		ev, err := schema.Parse(raw)
 		if err != nil {
-			return fmt.Errorf("line %d: %w: %w", i+1, err, destination.ErrData)
+			return nil, fmt.Errorf("line %d: %w: %w", i+1, err, destination.ErrData)
 		}
 		events[i] = ev
 	}
 	t, err := r.Table(ctx, req.Destination, req.Table)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	return t.Replace(ctx, events, req.Replacement)
 }

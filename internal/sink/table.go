@@ -53,6 +53,21 @@ type Table struct {
 
 	mu    sync.Mutex
 	shape shape
+	// hints holds each type hint checked: "" if the destination takes it,
+	// else why it refuses it.
+	hints map[string]string
+}
+
+// Warning is something a write did not do as the events asked, told once
+// per table: a type hint the destination refused.
+type Warning struct {
+	Key     string // the event key (schema.KeyString)
+	SQLType string
+	Reason  string
+}
+
+func (w Warning) String() string {
+	return fmt.Sprintf("type hint %q for key %q refused: %s; the column takes the type of its values", w.SQLType, w.Key, w.Reason)
 }
 
 // shape is the table as last seen. It is forgotten after any write error,
@@ -98,40 +113,99 @@ func (t *Table) Prepare(events []schema.Event) *Rows {
 // when rows must be built (again). After a failure the table is read
 // again once, in case it was altered or dropped outside bulker. An error
 // wrapping destination.ErrData is the rows' fault; any other is an outage.
-func (t *Table) Append(ctx context.Context, rows *Rows, events func() []schema.Event) error {
+// The warnings are new to this table.
+func (t *Table) Append(ctx context.Context, rows *Rows, events func() []schema.Event) ([]Warning, error) {
 	t.writing.Lock()
 	defer t.writing.Unlock()
-	err := t.append(ctx, rows, events)
+	warns, err := t.append(ctx, rows, events)
 	if err == nil {
-		return nil
+		return warns, nil
 	}
 	t.forget()
 	if ctx.Err() != nil {
-		return err
+		return warns, err
 	}
-	return t.append(ctx, nil, events)
+	more, err := t.append(ctx, nil, events)
+	return append(warns, more...), err
 }
 
-func (t *Table) append(ctx context.Context, rows *Rows, events func() []schema.Event) error {
+func (t *Table) append(ctx context.Context, rows *Rows, events func() []schema.Event) ([]Warning, error) {
 	st, err := t.read(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if rows == nil || rows.version != st.version {
 		rows = t.build(st, events())
 	}
+	var warns []Warning
+	if needsDDL(rows, st) {
+		// Hints matter to new columns only: check them before making any.
+		if warns, err = t.checkHints(ctx, events()); err != nil {
+			return nil, err
+		}
+		rows = t.build(st, events())
+	}
 	if rows, err = t.fit(ctx, rows, st, events); err != nil {
-		return err
+		return warns, err
 	}
 	t.report(rows.notes)
 	p, err := destination.NewPlan(rows.batch, destination.LoadOptions{Mode: destination.Append, Upsert: t.upsert})
 	if err != nil {
-		return err
+		return warns, err
 	}
 	if err := t.driver.Write(ctx, p); err != nil {
-		return fmt.Errorf("loading %d rows into %s: %w", len(p.Rows), p.Table.Name, err)
+		return warns, fmt.Errorf("loading %d rows into %s: %w", len(p.Rows), p.Table.Name, err)
 	}
-	return nil
+	return warns, nil
+}
+
+// checkHints asks the destination about the events' type hints it has not
+// seen yet, and returns a warning for each it refuses, with the first key
+// it was given for. The caller holds writing.
+func (t *Table) checkHints(ctx context.Context, events []schema.Event) ([]Warning, error) {
+	var warns []Warning
+	for _, e := range events {
+		for key, h := range e.SQLTypes {
+			t.mu.Lock()
+			_, seen := t.hints[h]
+			t.mu.Unlock()
+			if seen {
+				continue
+			}
+			reason, err := t.driver.CheckType(ctx, h)
+			if err != nil {
+				return warns, fmt.Errorf("checking type hint %q: %w", h, err)
+			}
+			t.mu.Lock()
+			if t.hints == nil {
+				t.hints = map[string]string{}
+			}
+			t.hints[h] = reason
+			t.mu.Unlock()
+			if reason != "" {
+				w := Warning{Key: schema.KeyString(key), SQLType: h, Reason: reason}
+				t.log.Warn("type hint refused", "key", w.Key, "sql_type", h, "reason", reason)
+				warns = append(warns, w)
+			}
+		}
+	}
+	return warns, nil
+}
+
+// refused is the set of hints the destination refused.
+func (t *Table) refused() map[string]bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out map[string]bool
+	for h, reason := range t.hints {
+		if reason != "" {
+			if out == nil {
+				out = map[string]bool{}
+			}
+			out[h] = true
+		}
+	}
+	return out
 }
 
 // maxFits bounds the rounds of DDL one write may need: a second round
@@ -158,9 +232,18 @@ func (t *Table) fit(ctx context.Context, rows *Rows, st shape, events func() []s
 	return rows, nil
 }
 
-// needsDDL reports whether rows need columns the stored table lacks.
+// needsDDL reports whether rows need columns the stored table lacks, or
+// keys recorded for its columns.
 func needsDDL(rows *Rows, st shape) bool {
-	return !st.exists || len(rows.want.Columns) != len(st.table.Columns)
+	if !st.exists || len(rows.want.Columns) != len(st.table.Columns) {
+		return true
+	}
+	for i, c := range rows.want.Columns {
+		if c.Key != st.table.Columns[i].Key {
+			return true
+		}
+	}
+	return false
 }
 
 // Replacement says what Replace replaces.
@@ -175,13 +258,18 @@ type Replacement struct {
 // Replace swaps the table for one holding exactly events (ReplaceTable),
 // or replaces the rows of one partition with them (ReplacePartition), in
 // one transaction: all or nothing.
-func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacement) error {
+func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacement) ([]Warning, error) {
 	t.writing.Lock()
 	defer t.writing.Unlock()
 	// The table changes under the shape, whatever the outcome.
 	defer t.forget()
+	warns, err := t.checkHints(ctx, events)
+	if err != nil {
+		return warns, err
+	}
 	opts := t.opts
 	opts.PrimaryKey = r.PrimaryKey
+	opts.RefusedHints = t.refused()
 	lo := destination.LoadOptions{Mode: r.Mode, Partition: r.Partition, Upsert: len(r.PrimaryKey) > 0}
 	d := t.driver.Dialect()
 	var batch schema.Batch
@@ -197,24 +285,24 @@ func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacemen
 		}
 		st, err := t.read(ctx)
 		if err != nil {
-			return err
+			return warns, err
 		}
 		rows, err := t.fit(ctx, t.buildWith(st, opts, events), st, func() []schema.Event { return events })
 		if err != nil {
-			return err
+			return warns, err
 		}
 		batch = rows.batch
 	default:
-		return fmt.Errorf("replacing %s: load mode %s replaces nothing", t.name, r.Mode)
+		return warns, fmt.Errorf("replacing %s: load mode %s replaces nothing", t.name, r.Mode)
 	}
 	p, err := destination.NewPlan(batch, lo)
 	if err != nil {
-		return err
+		return warns, err
 	}
 	if err := t.driver.Write(ctx, p); err != nil {
-		return fmt.Errorf("replacing %s (%s) with %d rows: %w", p.Table.Name, r.Mode, len(p.Rows), err)
+		return warns, fmt.Errorf("replacing %s (%s) with %d rows: %w", p.Table.Name, r.Mode, len(p.Rows), err)
 	}
-	return nil
+	return warns, nil
 }
 
 // read returns the table's shape, describing the table if it is unknown.
@@ -239,6 +327,7 @@ func (t *Table) build(st shape, events []schema.Event) *Rows {
 }
 
 func (t *Table) buildWith(st shape, opts schema.TableOptions, events []schema.Event) *Rows {
+	opts.RefusedHints = t.refused()
 	var stored *schema.Table
 	if st.exists {
 		stored = &st.table
@@ -247,14 +336,28 @@ func (t *Table) buildWith(st shape, opts schema.TableOptions, events []schema.Ev
 	return &Rows{version: st.version, want: want, batch: batch, notes: notes}
 }
 
-// report logs what a batch could not store in its own column.
+// maxNotesLogged bounds the notes one log line shows: an event of 20,000
+// keys must not write 20,000 lines.
+const maxNotesLogged = 10
+
+// report logs, in one line per batch, what the batch could not store in
+// its own column.
 func (t *Table) report(notes []schema.Note) {
+	values, keys := 0, 0
+	var shown []string
 	for _, n := range notes {
-		msg := "value kept in " + schema.UnmappedColumn
 		if n.Reason == schema.ReasonNearColumnLimit {
-			msg = "table is close to the destination's column limit"
+			t.log.Warn("table is close to the destination's column or row size limit", "columns", n.Count)
+			continue
 		}
-		t.log.Warn(msg, "note", n.String())
+		values += n.Count
+		keys++
+		if len(shown) < maxNotesLogged {
+			shown = append(shown, n.String())
+		}
+	}
+	if values > 0 {
+		t.log.Warn("values kept in "+schema.UnmappedColumn, "values", values, "keys", keys, "first", shown)
 	}
 }
 

@@ -41,7 +41,7 @@ func eventsOf(evs []schema.Event) func() []schema.Event { return func() []schema
 
 func append1(t *testing.T, w *Table, rows *Rows, evs []schema.Event) {
 	t.Helper()
-	if err := w.Append(context.Background(), rows, eventsOf(evs)); err != nil {
+	if _, err := w.Append(context.Background(), rows, eventsOf(evs)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -94,19 +94,19 @@ func TestReplaceThenAppend(t *testing.T) {
 	w := NewTable(d, "items", Options{}, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	append1(t, w, nil, parse(t, `{"id":1,"old":"x"}`))
-	if err := w.Replace(ctx, parse(t, `{"id":5,"p":1}`, `{"id":6,"p":1}`), Replacement{Mode: destination.ReplaceTable}); err != nil {
+	if _, err := w.Replace(ctx, parse(t, `{"id":5,"p":1}`, `{"id":6,"p":1}`), Replacement{Mode: destination.ReplaceTable}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Replace(ctx, parse(t, `{"id":7,"p":2}`), Replacement{Mode: destination.ReplacePartition, Partition: "b"}); err != nil {
+	if _, err := w.Replace(ctx, parse(t, `{"id":7,"p":2}`), Replacement{Mode: destination.ReplacePartition, Partition: "b"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Replace(ctx, parse(t, `{"id":8,"p":2}`), Replacement{Mode: destination.ReplacePartition, Partition: "b"}); err != nil {
+	if _, err := w.Replace(ctx, parse(t, `{"id":8,"p":2}`), Replacement{Mode: destination.ReplacePartition, Partition: "b"}); err != nil {
 		t.Fatal(err)
 	}
 	append1(t, w, nil, parse(t, `{"id":9,"q":"new"}`))
 	destinationtest.Equal(t, destinationtest.Query(t, db, `SELECT id, p, __partition_id, q FROM items ORDER BY id`),
 		[][]string{{"5", "1", "NULL", "NULL"}, {"6", "1", "NULL", "NULL"}, {"8", "2", "b", "NULL"}, {"9", "NULL", "NULL", "new"}})
-	if err := w.Replace(ctx, nil, Replacement{Mode: destination.Append}); err == nil {
+	if _, err := w.Replace(ctx, nil, Replacement{Mode: destination.Append}); err == nil {
 		t.Fatal("Replace in append mode must fail")
 	}
 }

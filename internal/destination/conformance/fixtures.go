@@ -68,22 +68,23 @@ func (h *harness) fixture(path string) {
 	if table == "" {
 		table = h.name(strings.TrimSuffix(filepath.Base(path), ".ndjson"))
 	}
-	// The batches go through the writer bulker's loaders use.
-	w := sink.NewTable(d, table, sink.Options{PrimaryKey: want.PrimaryKey, Timestamp: want.Timestamp, Upsert: want.Dedup},
-		slog.New(slog.DiscardHandler))
+	// The batches go through the writer bulker's loaders use, a new one
+	// each, as after a restart: what a key maps to comes from the table.
 	loaded := false
 	for i, events := range batches {
 		if len(events) == 0 && !loaded {
 			continue
 		}
-		if err := w.Append(h.ctx(), nil, func() []schema.Event { return events }); err != nil {
+		w := sink.NewTable(d, table, sink.Options{PrimaryKey: want.PrimaryKey, Timestamp: want.Timestamp, Upsert: want.Dedup},
+			slog.New(slog.DiscardHandler))
+		if _, err := w.Append(h.ctx(), nil, func() []schema.Event { return events }); err != nil {
 			h.Fatalf("batch %d: Append: %v", i, err)
 		}
 		loaded = true
 	}
 	got := h.describe(d, schema.SanitizeIdent(d.Dialect(), table))
 	name := got.Name
-	want = fitColumnLimit(want, d.Dialect().MaxColumns)
+	want = fitLimits(want, d.Dialect())
 	h.checkFixtureColumns(got, want)
 	if h.Failed() {
 		h.FailNow()
@@ -142,17 +143,41 @@ func (h *harness) checkFixtureColumns(got schema.Table, want fixtureWant) {
 // then UnmappedColumn holding the other values under their keys (fixtures
 // of wide tables use keys that are valid column names, and null for a key
 // the event lacked).
-func fitColumnLimit(w fixtureWant, maxColumns int) fixtureWant {
-	if maxColumns <= 0 || len(w.Columns) <= maxColumns {
+// fitLimits is w as the dialect's column and row size limits make it: the
+// columns that fit, taken in order as schema.Build takes them (a column
+// too wide is skipped, a narrower one after it may still fit), then
+// UnmappedColumn holding the values of the others.
+func fitLimits(w fixtureWant, d schema.Dialect) fixtureWant {
+	var kept []int
+	size := d.TypeBytes[schema.JSON] // room for UnmappedColumn
+	for i, c := range w.Columns {
+		n := d.TypeBytes[parseType(c[1])]
+		if d.MaxColumns > 0 && len(kept)+2 > d.MaxColumns || d.MaxRowBytes > 0 && size+n > d.MaxRowBytes {
+			continue
+		}
+		size += n
+		kept = append(kept, i)
+	}
+	if len(kept) == len(w.Columns) {
 		return w
 	}
-	keep := maxColumns - 1
 	out := w
-	out.Columns = append(append([][]string(nil), w.Columns[:keep]...), []string{schema.UnmappedColumn, "json"})
+	out.Columns = nil
+	for _, i := range kept {
+		out.Columns = append(out.Columns, w.Columns[i])
+	}
+	out.Columns = append(out.Columns, []string{schema.UnmappedColumn, "json"})
 	out.Rows = make([][]json.RawMessage, len(w.Rows))
 	for r, row := range w.Rows {
 		var obj bytes.Buffer
-		for i := keep; i < len(row) && i < len(w.Columns); i++ {
+		var vals []json.RawMessage
+		k := 0
+		for i := 0; i < len(row) && i < len(w.Columns); i++ {
+			if k < len(kept) && kept[k] == i {
+				vals = append(vals, row[i])
+				k++
+				continue
+			}
 			if string(row[i]) == "null" {
 				continue
 			}
@@ -171,7 +196,7 @@ func fitColumnLimit(w fixtureWant, maxColumns int) fixtureWant {
 			obj.WriteByte('}')
 			unmapped = obj.Bytes()
 		}
-		out.Rows[r] = append(append([]json.RawMessage(nil), row[:keep]...), unmapped)
+		out.Rows[r] = append(vals, unmapped)
 	}
 	return out
 }

@@ -58,6 +58,9 @@ func (d *DB) Describe(ctx context.Context, table string) (schema.Table, bool, er
 }
 
 func (d *DB) describe(ctx context.Context, table string) (schema.Table, bool, error) {
+	if err := d.ensureColumnsTable(ctx); err != nil {
+		return schema.Table{Name: table}, false, err
+	}
 	t := schema.Table{Name: table}
 	rows, err := d.db.QueryContext(ctx, `SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE FROM information_schema.COLUMNS
 		WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`, table)
@@ -108,7 +111,88 @@ func (d *DB) describe(ctx context.Context, table string) (schema.Table, bool, er
 			}
 		}
 	}
-	return t, true, nil
+	return t, true, d.readKeys(ctx, &t)
+}
+
+// ensureColumnsTable creates destination.ColumnsTable once per DB.
+func (d *DB) ensureColumnsTable(ctx context.Context) error {
+	d.metaMu.Lock()
+	defer d.metaMu.Unlock()
+	if d.metaReady {
+		return nil
+	}
+	_, err := d.db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+quote(destination.ColumnsTable)+
+		" (table_name VARCHAR(64) NOT NULL, column_name VARCHAR(64) NOT NULL, event_key LONGTEXT NOT NULL,"+
+		" PRIMARY KEY (table_name, column_name)) "+tableOptions)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", destination.ColumnsTable, err)
+	}
+	d.metaReady = true
+	return nil
+}
+
+// readKeys sets the recorded key of t's columns (see
+// destination.ColumnsTable); names compare without case, as MySQL's do.
+func (d *DB) readKeys(ctx context.Context, t *schema.Table) error {
+	rows, err := d.db.QueryContext(ctx, "SELECT column_name, event_key FROM "+quote(destination.ColumnsTable)+" WHERE table_name = ?", t.Name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	keys := map[string]string{}
+	for rows.Next() {
+		var name, key string
+		if err := rows.Scan(&name, &key); err != nil {
+			return err
+		}
+		k, err := schema.ParseKeyJSON(key)
+		if err != nil {
+			return fmt.Errorf("table %s column %s: %w", t.Name, name, err)
+		}
+		keys[strings.ToLower(name)] = k
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, c := range t.Columns {
+		t.Columns[i].Key = keys[strings.ToLower(c.Name)]
+	}
+	return nil
+}
+
+// recordKeys records the keys of t's columns that have one, keeping a key
+// recorded before for the same column.
+func (d *DB) recordKeys(ctx context.Context, t schema.Table) error {
+	var rows []string
+	var args []any
+	for _, c := range t.Columns {
+		if c.Key != "" {
+			rows = append(rows, "(?, ?, ?)")
+			args = append(args, t.Name, c.Name, schema.KeyJSON(c.Key))
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	_, err := d.db.ExecContext(ctx, "INSERT IGNORE INTO "+quote(destination.ColumnsTable)+
+		" (table_name, column_name, event_key) VALUES "+strings.Join(rows, ", "), args...)
+	return err
+}
+
+// forgetKeys drops the records of a table bulker replaces or creates, so
+// that records of a table dropped outside bulker do not outlive it.
+func (d *DB) forgetKeys(ctx context.Context, table string) error {
+	_, err := d.db.ExecContext(ctx, "DELETE FROM "+quote(destination.ColumnsTable)+" WHERE table_name = ?", table)
+	return err
+}
+
+// CheckType implements destination.Driver: the hint must be a MySQL type,
+// written in a form that cannot smuggle SQL into the DDL.
+func (d *DB) CheckType(_ context.Context, sqlType string) (string, error) {
+	if _, err := hintType(sqlType); err != nil {
+		return err.Error(), nil
+	}
+	return "", nil
 }
 
 func (d *DB) strings(ctx context.Context, query string, args ...any) ([]string, error) {
@@ -169,6 +253,9 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 		if err != nil {
 			return stored, err
 		}
+		if err := d.forgetKeys(ctx, want.Name); err != nil {
+			return stored, err
+		}
 		if _, err := d.db.ExecContext(ctx, q); err != nil {
 			return stored, err
 		}
@@ -182,6 +269,9 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 			d.log.WarnContext(ctx, "table keeps its stored primary key", "table", want.Name,
 				"stored", stored.PrimaryKey, "configured", want.PrimaryKey)
 		}
+	}
+	if err := d.recordKeys(ctx, want); err != nil {
+		return stored, fmt.Errorf("recording the keys of %s: %w", want.Name, err)
 	}
 	t, _, err := d.describe(ctx, want.Name)
 	return t, err
@@ -294,15 +384,11 @@ func indexable(c schema.Column, t schema.Table) bool {
 // fit, except in keys, which need a bounded VARCHAR.
 func columnType(c schema.Column, key bool) (string, error) {
 	if c.SQLType != "" {
-		hint := strings.Join(strings.Fields(strings.ToLower(c.SQLType)), " ")
-		if a, ok := typeAliases[hint]; ok {
-			hint = a
+		t, err := hintType(c.SQLType)
+		if err != nil {
+			return "", fmt.Errorf("column %s: %w: %w", c.Name, err, destination.ErrData)
 		}
-		m := sqlTypePattern.FindStringSubmatch(hint)
-		if m == nil || !knownTypes[m[1]] || c.SQLType != strings.TrimSpace(c.SQLType) {
-			return "", fmt.Errorf("column %s: type hint %q is not a MySQL type: %w", c.Name, c.SQLType, destination.ErrData)
-		}
-		return hint, nil
+		return t, nil
 	}
 	switch c.Type {
 	case schema.Bool:
@@ -320,6 +406,19 @@ func columnType(c schema.Column, key bool) (string, error) {
 		return "VARCHAR(255)", nil
 	}
 	return "LONGTEXT", nil
+}
+
+// hintType is the MySQL type of a hint, normalised, or why it is refused.
+func hintType(sqlType string) (string, error) {
+	hint := strings.Join(strings.Fields(strings.ToLower(sqlType)), " ")
+	if a, ok := typeAliases[hint]; ok {
+		hint = a
+	}
+	m := sqlTypePattern.FindStringSubmatch(hint)
+	if m == nil || !knownTypes[m[1]] || sqlType != strings.TrimSpace(sqlType) {
+		return "", fmt.Errorf("type hint %q is not a MySQL type", sqlType)
+	}
+	return hint, nil
 }
 
 func quote(ident string) string { return "`" + strings.ReplaceAll(ident, "`", "``") + "`" }

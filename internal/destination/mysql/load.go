@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,14 +88,23 @@ func (d *DB) replaceTable(ctx context.Context, p *destination.Plan) error {
 	}
 	if !exists {
 		_, err = d.db.ExecContext(ctx, fmt.Sprintf("RENAME TABLE %s TO %s", quote(tmp), quote(t.Name)))
-		return err
+	} else {
+		_, err = d.db.ExecContext(ctx, fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", quote(t.Name), quote(old), quote(tmp), quote(t.Name)))
 	}
-	_, err = d.db.ExecContext(ctx, fmt.Sprintf("RENAME TABLE %s TO %s, %s TO %s", quote(t.Name), quote(old), quote(tmp), quote(t.Name)))
 	if err != nil {
 		return err
 	}
-	if _, err := d.db.ExecContext(cleanup, "DROP TABLE IF EXISTS "+quote(old)); err != nil {
-		d.log.WarnContext(ctx, "dropping replaced table", "table", old, "err", err)
+	// After the swap, not atomically with it: MySQL commits each DDL.
+	if err := d.forgetKeys(cleanup, t.Name); err != nil {
+		return err
+	}
+	if err := d.recordKeys(cleanup, t); err != nil {
+		return err
+	}
+	if exists {
+		if _, err := d.db.ExecContext(cleanup, "DROP TABLE IF EXISTS "+quote(old)); err != nil {
+			d.log.WarnContext(ctx, "dropping replaced table", "table", old, "err", err)
+		}
 	}
 	return nil
 }
@@ -139,10 +149,14 @@ func insert(ctx context.Context, tx *sql.Tx, table string, p *destination.Plan) 
 			args, n, size = args[:0], 0, 0
 			return err
 		}
+		units := make([]time.Duration, len(g.Columns))
+		for i, c := range g.Columns {
+			units[i] = timeUnit(p.Table.Columns[c].SQLType)
+		}
 		for _, r := range g.Rows {
 			at := len(args)
-			for _, c := range g.Columns {
-				v, err := value(p.Rows[r][c])
+			for i, c := range g.Columns {
+				v, err := value(p.Rows[r][c], units[i])
 				if err != nil {
 					return fmt.Errorf("row %d, column %s: %w", r, p.Table.Columns[c].Name, err)
 				}
@@ -207,9 +221,33 @@ func rowSize(r []any) int {
 	return n
 }
 
+// timeUnit is the precision of a DATETIME or TIMESTAMP column, as
+// COLUMN_TYPE shows it: seconds unless it says digits, as datetime(6). A
+// value is truncated to it on our side: MySQL would round, possibly into
+// the next second, day or year. Columns bulker creates are DATETIME(6).
+func timeUnit(sqlType string) time.Duration {
+	if sqlType == "" {
+		return time.Microsecond
+	}
+	_, rest, ok := strings.Cut(sqlType, "(")
+	if !ok {
+		return time.Second
+	}
+	digits, _, _ := strings.Cut(rest, ")")
+	p, err := strconv.Atoi(digits)
+	if err != nil || p < 0 || p > 6 {
+		return time.Microsecond
+	}
+	unit := time.Second
+	for range p {
+		unit /= 10
+	}
+	return unit
+}
+
 // value turns one of the plan's values into what the driver sends; Absent
-// is NULL.
-func value(v schema.Value) (any, error) {
+// is NULL, a timestamp is truncated to unit.
+func value(v schema.Value, unit time.Duration) (any, error) {
 	if v.IsAbsent() || v.IsNull() {
 		return nil, nil
 	}
@@ -225,7 +263,7 @@ func value(v schema.Value) (any, error) {
 		}
 		return f, nil
 	case schema.Timestamp:
-		return v.Time().UTC().Round(time.Microsecond), nil
+		return v.Time().UTC().Truncate(unit), nil
 	case schema.Text, schema.JSON:
 		return v.Str(), nil
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -22,10 +23,6 @@ import (
 const (
 	defaultPort = 3306
 	dialTimeout = 10 * time.Second
-	// maxColumns keeps every row within InnoDB's 8126-byte in-page limit
-	// whatever its values: a text column holds up to 40 bytes in the page
-	// before it moves off-page (1,000 LONGTEXT columns fail at CREATE TABLE).
-	maxColumns = 180
 )
 
 // DB is one MySQL or MariaDB database.
@@ -34,6 +31,9 @@ type DB struct {
 	log *slog.Logger
 	// where names the server for error messages, never with the password.
 	where string
+
+	metaMu    sync.Mutex
+	metaReady bool // destination.ColumnsTable exists
 }
 
 var _ destination.Driver = (*DB)(nil)
@@ -142,12 +142,23 @@ func (d *DB) Ping(ctx context.Context) error {
 	return d.classify(d.db.PingContext(ctx))
 }
 
-// Dialect implements destination.Driver. MySQL compares column names
-// case-insensitively and table names by file name, so bulker keeps both in
-// lower case.
-func (d *DB) Dialect() schema.Dialect {
-	return schema.Dialect{Name: "mysql", MaxIdentLen: 64, Lowercase: true, MaxColumns: maxColumns}
+// dialect holds MySQL's rules. It compares column names without case and
+// table names by file name, so bulker keeps both in lower case. A row must
+// fit InnoDB's in-page limit of 8,126 bytes: a text or JSON value keeps up
+// to 40 bytes in the page before it moves off-page (so 1,000 LONGTEXT
+// columns fail at CREATE TABLE), a DATETIME(6) takes 8; the budget leaves
+// room for the row's header. InnoDB allows 1,017 columns.
+var dialect = schema.Dialect{
+	Name: "mysql", MaxIdentLen: 64, Lowercase: true, FoldsNames: true,
+	MaxColumns: 1017, MaxRowBytes: 7600,
+	TypeBytes: [...]int{
+		schema.Null: 42, schema.Bool: 1, schema.Int: 8, schema.Float: 8,
+		schema.Timestamp: 8, schema.Text: 42, schema.JSON: 42,
+	},
 }
+
+// Dialect implements destination.Driver.
+func (d *DB) Dialect() schema.Dialect { return dialect }
 
 // Close implements destination.Driver.
 func (d *DB) Close() error { return d.db.Close() }

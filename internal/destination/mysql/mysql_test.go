@@ -157,7 +157,7 @@ func TestLoadRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT id, name, ok, score, at, props FROM events ORDER BY score DESC`), [][]string{
-		{"1152921504606846977", "🎉 party 👩‍👩‍👧", "1", "1.5", "2024-03-01T09:30:45.123457Z", `{"a":[1,2],"e":"🎉"}`},
+		{"1152921504606846977", "🎉 party 👩‍👩‍👧", "1", "1.5", "2024-03-01T09:30:45.123456Z", `{"a":[1,2],"e":"🎉"}`},
 		{"-9007199254740993", "строка\nвторая 第二行\r\n\tتبويب", "0", "-0.25", "1999-12-31T23:59:59Z", "[]"},
 		{"3", "", "NULL", "NULL", "NULL", "NULL"},
 	})
@@ -166,7 +166,7 @@ func TestLoadRoundTrip(t *testing.T) {
 	if err := db.SQL().QueryRow(`SELECT at FROM events WHERE id = 1152921504606846977`).Scan(&got); err != nil {
 		t.Fatal(err)
 	}
-	if !got.Equal(at.Round(time.Microsecond)) || got.Location() != time.UTC {
+	if !got.Equal(at.Truncate(time.Microsecond)) || got.Location() != time.UTC {
 		t.Fatalf("at = %v, want %v in UTC", got, at)
 	}
 }
@@ -181,7 +181,7 @@ func TestReplaceModes(t *testing.T) {
 	db := open(t)
 	tbl := destinationtest.ReplaceModes(t, db, db.SQL())
 	row := destinationtest.PartitionRow
-	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`), [][]string{{"events"}})
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> ?`, destination.ColumnsTable), [][]string{{"events"}})
 
 	// Replacing a table that does not exist yet creates it; a long name
 	// still leaves room for the temporary table's suffix.
@@ -194,7 +194,7 @@ func TestReplaceModes(t *testing.T) {
 		t.Fatalf("err = %v, want ErrData", err)
 	}
 	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), "SELECT id, name FROM `"+tbl.Name+"`"), [][]string{{"1", "x"}})
-	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()`), [][]string{{"2"}})
+	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT count(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME <> ?`, destination.ColumnsTable), [][]string{{"2"}})
 }
 
 func TestDataErrorAppliesNothing(t *testing.T) {
@@ -281,7 +281,8 @@ func TestWidestTable(t *testing.T) {
 	db := open(t)
 	tbl := schema.Table{Name: "wide", PrimaryKey: []string{"id"}}
 	tbl.Columns = append(tbl.Columns, schema.Column{Name: "id", Type: schema.Text})
-	for i := 1; i < db.Dialect().MaxColumns; i++ {
+	// As many text columns as the row size budget allows.
+	for i := 1; i < dialect.MaxRowBytes/dialect.TypeBytes[schema.Text]; i++ {
 		tbl.Columns = append(tbl.Columns, schema.Column{Name: fmt.Sprintf("field_%d", i), Type: schema.Text})
 	}
 	half := tbl

@@ -138,14 +138,10 @@ func binaryWriter(t schema.DataType, jsonb bool) func([]byte, schema.Value) []by
 }
 
 // pgMicros is a timestamp in microseconds since PostgreSQL's epoch, which
-// years 1 to 9999 fit (a time.Duration would not), rounded half up as
-// timestamptz rounds, in integers: a time.Time per value costs a tenth of
-// the encoder's time.
+// years 1 to 9999 fit (a time.Duration would not), truncated: rounding
+// could carry 23:59:59.9999995 into the next day, or year. In integers: a
+// time.Time per value costs a tenth of the encoder's time.
 func pgMicros(v schema.Value) int64 {
 	sec, nsec := v.Unix()
-	us := (sec-pgEpochUnix)*1e6 + int64(nsec)/1e3
-	if nsec%1000 >= 500 {
-		us++
-	}
-	return us
+	return (sec-pgEpochUnix)*1e6 + int64(nsec)/1e3
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/schema"
 )
 
@@ -45,27 +48,24 @@ func (d *DB) columnType(c schema.Column) string {
 	return "text"
 }
 
-// checkHints returns t with the type hints of the named columns (all when
-// names is nil) that PostgreSQL does not know, such as "foo" or
-// "varchar(4,,)", dropped for the default type: a bad hint in an event
-// must not block its table.
-func (d *DB) checkHints(ctx context.Context, t schema.Table, names map[string]bool) schema.Table {
-	cols, copied := t.Columns, false
-	for i, c := range t.Columns {
-		if c.SQLType == "" || !validSQLType(c.SQLType) || (names != nil && !names[c.Name]) {
-			continue
-		}
-		var known bool
-		if err := d.pool.QueryRow(ctx, "SELECT to_regtype($1) IS NOT NULL", c.SQLType).Scan(&known); err != nil || !known {
-			d.log.Warn("ignoring unknown SQL type hint", "table", t.Name, "column", c.Name, "sql_type", c.SQLType)
-			if !copied { // the caller's table stays as it was
-				cols, copied = append([]schema.Column(nil), t.Columns...), true
-			}
-			cols[i].SQLType = ""
-		}
+// CheckType implements destination.Driver: a hint must look like a type
+// name, so it cannot smuggle SQL into the DDL, and PostgreSQL must know it.
+func (d *DB) CheckType(ctx context.Context, sqlType string) (string, error) {
+	if !validSQLType(sqlType) {
+		return "not a SQL type name", nil
 	}
-	t.Columns = cols
-	return t
+	var known bool
+	if err := d.pool.QueryRow(ctx, "SELECT to_regtype($1) IS NOT NULL", sqlType).Scan(&known); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) { // the server refused the type's syntax
+			return "PostgreSQL refuses it: " + pgErr.Message, nil
+		}
+		return "", d.classify("checking type "+sqlType, err)
+	}
+	if !known {
+		return "PostgreSQL does not know this type", nil
+	}
+	return "", nil
 }
 
 // dataType maps a type as format_type prints it back to a logical type.
@@ -103,6 +103,9 @@ ORDER BY a.attnum`
 // their order, each with SQLType as PostgreSQL prints it, and the primary
 // key. TimestampColumn is not read back.
 func (d *DB) Describe(ctx context.Context, table string) (schema.Table, bool, error) {
+	if err := d.ensureSchema(ctx); err != nil {
+		return schema.Table{}, false, d.classify("describing table "+d.ident(table), err)
+	}
 	t, ok, err := d.describe(ctx, d.pool, table)
 	if err != nil {
 		return t, false, d.classify("describing table "+d.ident(table), err)
@@ -136,7 +139,57 @@ func (d *DB) describe(ctx context.Context, q querier, table string) (schema.Tabl
 	for i := int32(1); i <= int32(len(pk)); i++ {
 		t.PrimaryKey = append(t.PrimaryKey, pk[i])
 	}
-	return t, true, nil
+	return t, true, d.readKeys(ctx, q, &t)
+}
+
+// readKeys sets the recorded key of t's columns (see
+// destination.ColumnsTable).
+func (d *DB) readKeys(ctx context.Context, q querier, t *schema.Table) error {
+	rows, err := q.Query(ctx, "SELECT column_name, event_key FROM "+d.ident(destination.ColumnsTable)+" WHERE table_name = $1", t.Name)
+	if err != nil {
+		return err
+	}
+	keys := map[string]string{}
+	var name, key string
+	if _, err := pgx.ForEachRow(rows, []any{&name, &key}, func() error {
+		k, err := schema.ParseKeyJSON(key)
+		if err != nil {
+			return fmt.Errorf("table %s column %s: %w", t.Name, name, err)
+		}
+		keys[name] = k
+		return nil
+	}); err != nil {
+		return err
+	}
+	for i, c := range t.Columns {
+		t.Columns[i].Key = keys[c.Name]
+	}
+	return nil
+}
+
+// recordKeys records the keys of t's columns that have one, keeping a key
+// recorded before for the same column.
+func (d *DB) recordKeys(ctx context.Context, tx pgx.Tx, t schema.Table) error {
+	var tables, cols, keys []string
+	for _, c := range t.Columns {
+		if c.Key != "" {
+			tables, cols, keys = append(tables, t.Name), append(cols, c.Name), append(keys, schema.KeyJSON(c.Key))
+		}
+	}
+	if len(cols) == 0 {
+		return nil
+	}
+	_, err := tx.Exec(ctx, "INSERT INTO "+d.ident(destination.ColumnsTable)+
+		" (table_name, column_name, event_key) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]) ON CONFLICT DO NOTHING",
+		tables, cols, keys)
+	return err
+}
+
+// forgetKeys drops the records of a table bulker replaces or creates, so
+// that records of a table dropped outside bulker do not outlive it.
+func (d *DB) forgetKeys(ctx context.Context, tx pgx.Tx, table string) error {
+	_, err := tx.Exec(ctx, "DELETE FROM "+d.ident(destination.ColumnsTable)+" WHERE table_name = $1", table)
+	return err
 }
 
 // EnsureTable implements destination.Driver. DDL runs under an
@@ -164,17 +217,6 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 	if ok && covers(have, want) {
 		return withTimestamp(have, want), nil
 	}
-	if ok {
-		missing := map[string]bool{}
-		for _, c := range want.Columns {
-			if _, exists := have.Column(c.Name); !exists {
-				missing[c.Name] = true
-			}
-		}
-		want = d.checkHints(ctx, want, missing)
-	} else {
-		want = d.checkHints(ctx, want, nil)
-	}
 	var created bool
 	var added []string
 	err = d.locked(ctx, "table\x00"+want.Name, func(tx pgx.Tx) error {
@@ -185,6 +227,9 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 		}
 		if !ok {
 			created = true
+			if err := d.forgetKeys(ctx, tx, want.Name); err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, d.createSQL(want.Name, want)); err != nil {
 				return err
 			}
@@ -207,6 +252,9 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 					return err
 				}
 			}
+		}
+		if err := d.recordKeys(ctx, tx, want); err != nil {
+			return err
 		}
 		have, _, err = d.describe(ctx, tx, want.Name)
 		return err
@@ -270,10 +318,11 @@ func objectName(table, suffix string) string {
 
 func utf8Start(b byte) bool { return b&0xC0 != 0x80 }
 
-// covers reports whether have holds every column of want.
+// covers reports whether have holds every column of want, with its key
+// recorded.
 func covers(have, want schema.Table) bool {
 	for _, c := range want.Columns {
-		if _, ok := have.Column(c.Name); !ok {
+		if hc, ok := have.Column(c.Name); !ok || c.Key != "" && hc.Key == "" {
 			return false
 		}
 	}

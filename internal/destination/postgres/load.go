@@ -67,11 +67,37 @@ type plan struct {
 	*destination.Plan
 	columns []schema.Column  // Plan.Table.Columns
 	target  []string         // stored SQL type per column
+	unit    []time.Duration  // per column: timestamps are truncated to it
 	rows    [][]schema.Value // Plan.Rows
 }
 
 func newPlan(p *destination.Plan, target []string) plan {
-	return plan{Plan: p, columns: p.Table.Columns, target: target, rows: p.Rows}
+	unit := make([]time.Duration, len(target))
+	for i, t := range target {
+		unit[i] = timeUnit(t)
+	}
+	return plan{Plan: p, columns: p.Table.Columns, target: target, unit: unit, rows: p.Rows}
+}
+
+// timeUnit is the precision of a timestamp type: microseconds unless the
+// type says fewer digits, as in timestamp(3). A value is truncated to it
+// on our side: PostgreSQL would round, possibly into the next second, day
+// or year.
+func timeUnit(sqlType string) time.Duration {
+	if !strings.HasPrefix(sqlType, "timestamp(") && !strings.HasPrefix(sqlType, "time(") {
+		return time.Microsecond
+	}
+	_, rest, _ := strings.Cut(sqlType, "(")
+	digits, _, _ := strings.Cut(rest, ")")
+	p, err := strconv.Atoi(strings.TrimSpace(digits))
+	if err != nil || p < 0 || p >= 6 {
+		return time.Microsecond
+	}
+	unit := time.Second
+	for range p {
+		unit /= 10
+	}
+	return unit
 }
 
 func (d *DB) write(ctx context.Context, dp *destination.Plan) error {
@@ -101,7 +127,7 @@ func (d *DB) write(ctx context.Context, dp *destination.Plan) error {
 // replaceTable loads the rows into a new table and swaps it in for the
 // stored one, in one transaction: readers see the old table or the new.
 func (d *DB) replaceTable(ctx context.Context, dp *destination.Plan) error {
-	t := d.checkHints(ctx, dp.Table, nil)
+	t := dp.Table
 	target := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
 		target[i] = d.columnType(c)
@@ -115,7 +141,13 @@ func (d *DB) replaceTable(ctx context.Context, dp *destination.Plan) error {
 		if err := d.insert(ctx, tx, into, p); err != nil {
 			return err
 		}
-		return d.swap(ctx, tx, into, t)
+		if err := d.swap(ctx, tx, into, t); err != nil {
+			return err
+		}
+		if err := d.forgetKeys(ctx, tx, t.Name); err != nil {
+			return err
+		}
+		return d.recordKeys(ctx, tx, t)
 	})
 	if err == nil {
 		d.log.Info("replaced table", "table", t.Name, "rows", len(dp.Rows))
@@ -230,7 +262,7 @@ func (d *DB) insertValues(table string, p plan, g destination.Group) (string, []
 			if j > 0 {
 				sb.WriteString(", ")
 			}
-			v, err := slots[len(args)].arg(p.columns[c].Type, p.rows[r][c])
+			v, err := slots[len(args)].arg(p.columns[c].Type, p.unit[c], p.rows[r][c])
 			if err != nil {
 				return "", nil, valueError(p, r, c, err)
 			}
@@ -339,9 +371,10 @@ type slot struct {
 }
 
 // arg checks v against its column's logical type t and returns it as pgx
-// writes it into the carrier type, held in sl. JSON goes as a string, which
-// pgx writes as it is into text, json and jsonb alike.
-func (sl *slot) arg(t schema.DataType, v schema.Value) (any, error) {
+// writes it into the carrier type, held in sl; a timestamp is truncated to
+// unit. JSON goes as a string, which pgx writes as it is into text, json
+// and jsonb alike.
+func (sl *slot) arg(t schema.DataType, unit time.Duration, v schema.Value) (any, error) {
 	switch {
 	case v.IsNull() || v.IsAbsent():
 		return nil, nil
@@ -358,7 +391,7 @@ func (sl *slot) arg(t schema.DataType, v schema.Value) (any, error) {
 		sl.f = v.Float()
 		return &sl.f, nil
 	case schema.Timestamp:
-		sl.ts = timestamptz(v.Time())
+		sl.ts = pgtype.Timestamptz{Time: v.Time().Truncate(unit), Valid: true}
 		return &sl.ts, nil
 	case schema.Text:
 		sl.s = sanitizeText(v.Str())
@@ -372,12 +405,6 @@ func (sl *slot) arg(t schema.DataType, v schema.Value) (any, error) {
 
 func mismatch(v schema.Value, t schema.DataType) error {
 	return fmt.Errorf("%s value for a %s column", v.Type, t)
-}
-
-// timestamptz is t as pgx encodes it with no wrapper, rounded to
-// microseconds as PostgreSQL rounds text input (pgx would truncate).
-func timestamptz(t time.Time) pgtype.Timestamptz {
-	return pgtype.Timestamptz{Time: t.Round(time.Microsecond), Valid: true}
 }
 
 // valueError names the row and column of a value convert rejects.
@@ -417,7 +444,7 @@ func (s *copySource) Next() bool {
 func (s *copySource) Values() ([]any, error) {
 	r := s.p.Groups[s.g].Rows[s.i]
 	for c, v := range s.p.rows[r] {
-		a, err := s.slots[c].arg(s.p.columns[c].Type, v)
+		a, err := s.slots[c].arg(s.p.columns[c].Type, s.p.unit[c], v)
 		if err != nil {
 			s.err = valueError(*s.p, r, c, err)
 			return nil, s.err

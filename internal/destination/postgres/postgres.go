@@ -24,13 +24,22 @@ import (
 const DefaultSchema = "public"
 
 // dialect holds PostgreSQL's identifier rules: 63 bytes (NAMEDATALEN-1),
-// names folded to lower case so users can query them unquoted.
+// names folded to lower case so users can query them unquoted; and its
+// limits: 1,600 columns, and a row within one 8 kB page (8,160 bytes) once
+// TOAST has moved large values out, leaving an 18-byte pointer each. The
+// row budget leaves room for the row header and null bitmap; fixed-width
+// types count 8 bytes, alignment padding included.
 var dialect = schema.Dialect{
 	Name:        "postgres",
 	MaxIdentLen: 63,
 	LenInBytes:  true,
 	Lowercase:   true,
 	MaxColumns:  1600,
+	MaxRowBytes: 8000,
+	TypeBytes: [...]int{
+		schema.Null: 20, schema.Bool: 8, schema.Int: 8, schema.Float: 8,
+		schema.Timestamp: 8, schema.Text: 20, schema.JSON: 20,
+	},
 }
 
 // DB is a PostgreSQL destination. It is safe for concurrent use.
@@ -160,15 +169,19 @@ func (d *DB) ensureSchema(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("checking schema %s: %w", d.schema, err)
 	}
-	if !exists {
-		err := d.locked(ctx, "schema", func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{d.schema}.Sanitize())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("creating schema %s: %w", d.schema, err)
+	err = d.locked(ctx, "schema", func(tx pgx.Tx) error {
+		if !exists {
+			if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{d.schema}.Sanitize()); err != nil {
+				return err
+			}
+			d.log.Info("created schema")
 		}
-		d.log.Info("created schema")
+		_, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+d.ident(destination.ColumnsTable)+
+			" (table_name text NOT NULL, column_name text NOT NULL, event_key text NOT NULL, PRIMARY KEY (table_name, column_name))")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("creating schema %s: %w", d.schema, err)
 	}
 	d.schemaReady = true
 	return nil

@@ -18,6 +18,9 @@ import (
 // or "double precision"; anything else could smuggle SQL into the DDL.
 var sqlTypePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*( [A-Za-z][A-Za-z0-9_]*){0,3} ?(\( ?[0-9]{1,5} ?(, ?[0-9]{1,5} ?)?\))?$`)
 
+// maxTypeLen bounds a type hint.
+const maxTypeLen = 64
+
 // EnsureTable implements destination.Driver. It runs in one IMMEDIATE
 // transaction, so another process adding the same column waits for it and
 // then sees the column.
@@ -40,6 +43,9 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 		return stored, err
 	}
 	if !ok {
+		if err := forgetKeys(ctx, tx, want.Name); err != nil {
+			return stored, err
+		}
 		if err := createTable(ctx, tx, want.Name, want); err != nil {
 			return stored, err
 		}
@@ -74,11 +80,75 @@ func (d *DB) ensureTable(ctx context.Context, want schema.Table) (schema.Table, 
 			}
 		}
 	}
+	if err := recordKeys(ctx, tx, want); err != nil {
+		return stored, fmt.Errorf("recording the keys of %s: %w", want.Name, err)
+	}
 	t, _, err := describe(ctx, tx, want.Name)
 	if err != nil {
 		return t, err
 	}
 	return t, tx.Commit()
+}
+
+// readKeys sets the recorded key of t's columns (see
+// destination.ColumnsTable); names compare without case, as SQLite's do.
+func readKeys(ctx context.Context, q querier, t *schema.Table) error {
+	rows, err := q.QueryContext(ctx, "SELECT column_name, event_key FROM "+quote(destination.ColumnsTable)+" WHERE table_name = ?", t.Name)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	keys := map[string]string{}
+	for rows.Next() {
+		var name, key string
+		if err := rows.Scan(&name, &key); err != nil {
+			return err
+		}
+		k, err := schema.ParseKeyJSON(key)
+		if err != nil {
+			return fmt.Errorf("table %s column %s: %w", t.Name, name, err)
+		}
+		keys[strings.ToLower(name)] = k
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, c := range t.Columns {
+		t.Columns[i].Key = keys[strings.ToLower(c.Name)]
+	}
+	return nil
+}
+
+// recordKeys records the keys of t's columns that have one, keeping a key
+// recorded before for the same column.
+func recordKeys(ctx context.Context, q querier, t schema.Table) error {
+	for _, c := range t.Columns {
+		if c.Key == "" {
+			continue
+		}
+		_, err := q.ExecContext(ctx, "INSERT OR IGNORE INTO "+quote(destination.ColumnsTable)+
+			" (table_name, column_name, event_key) VALUES (?, ?, ?)", t.Name, c.Name, schema.KeyJSON(c.Key))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// forgetKeys drops the records of a table bulker replaces or creates, so
+// that records of a table dropped outside bulker do not outlive it.
+func forgetKeys(ctx context.Context, q querier, table string) error {
+	_, err := q.ExecContext(ctx, "DELETE FROM "+quote(destination.ColumnsTable)+" WHERE table_name = ?", table)
+	return err
+}
+
+// CheckType implements destination.Driver: SQLite takes any type name, but
+// the hint must be one, so it cannot smuggle SQL into the DDL.
+func (d *DB) CheckType(_ context.Context, sqlType string) (string, error) {
+	if len(sqlType) > maxTypeLen || !sqlTypePattern.MatchString(sqlType) {
+		return "not a plain SQL type name", nil
+	}
+	return "", nil
 }
 
 // createTable creates name with the columns and primary key of t.
@@ -127,7 +197,7 @@ func indexName(table string) string { return table + "_ts_idx" }
 // dialect's type for its DataType.
 func columnType(c schema.Column) (string, error) {
 	if c.SQLType != "" {
-		if len(c.SQLType) > 64 || !sqlTypePattern.MatchString(c.SQLType) {
+		if len(c.SQLType) > maxTypeLen || !sqlTypePattern.MatchString(c.SQLType) {
 			return "", fmt.Errorf("column %s: type hint %q is not a plain SQL type: %w", c.Name, c.SQLType, destination.ErrData)
 		}
 		return c.SQLType, nil

@@ -70,6 +70,12 @@ func replaceTable(ctx context.Context, tx *sql.Tx, p *destination.Plan) error {
 	if err := insert(ctx, tx, tmp, p); err != nil {
 		return err
 	}
+	if err := forgetKeys(ctx, tx, t.Name); err != nil {
+		return err
+	}
+	if err := recordKeys(ctx, tx, t); err != nil {
+		return err
+	}
 	for _, q := range []string{
 		"DROP TABLE IF EXISTS " + quote(t.Name),
 		fmt.Sprintf("ALTER TABLE %s RENAME TO %s", quote(tmp), quote(t.Name)),
@@ -186,7 +192,9 @@ func value(v schema.Value) (any, error) {
 		}
 		return f, nil
 	case schema.Timestamp:
-		return v.Time().UTC().Round(time.Microsecond).Format(timeLayout), nil
+		// Truncated: rounding could carry 23:59:59.9999995 into the next
+		// day, or year.
+		return v.Time().UTC().Truncate(time.Microsecond).Format(timeLayout), nil
 	case schema.Text, schema.JSON:
 		return v.Str(), nil
 	}

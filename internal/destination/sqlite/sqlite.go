@@ -69,6 +69,11 @@ func New(ctx context.Context, c destination.Config, log *slog.Logger) (*DB, erro
 		db.Close()
 		return nil, fmt.Errorf("destination %s: opening %s: %w", c.ID, path, err)
 	}
+	if _, err := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+quote(destination.ColumnsTable)+
+		" (table_name TEXT NOT NULL, column_name TEXT NOT NULL COLLATE NOCASE, event_key TEXT NOT NULL, PRIMARY KEY (table_name, column_name))"); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("destination %s: creating %s in %s: %w", c.ID, destination.ColumnsTable, path, err)
+	}
 	return &DB{db: db, path: path, log: log.With("destination", c.ID, "driver", "sqlite")}, nil
 }
 
@@ -78,7 +83,7 @@ func (d *DB) SQL() *sql.DB { return d.db }
 // Dialect implements destination.Driver. SQLite folds identifiers'
 // case when comparing, so bulker stores them in lower case.
 func (d *DB) Dialect() schema.Dialect {
-	return schema.Dialect{Name: "sqlite", MaxIdentLen: 1024, Lowercase: true, MaxColumns: 2000}
+	return schema.Dialect{Name: "sqlite", MaxIdentLen: 1024, Lowercase: true, FoldsNames: true, MaxColumns: 2000}
 }
 
 // Close implements destination.Driver.
@@ -134,6 +139,9 @@ func describe(ctx context.Context, q querier, table string) (schema.Table, bool,
 	t.PrimaryKey = make([]string, len(pk))
 	for _, k := range pk {
 		t.PrimaryKey[k.pos-1] = k.name
+	}
+	if err := readKeys(ctx, q, &t); err != nil {
+		return t, false, err
 	}
 	// The timestamp column is the one our index covers.
 	err = q.QueryRowContext(ctx, `SELECT name FROM pragma_index_info(?)`, indexName(table)).Scan(&t.TimestampColumn)

@@ -98,7 +98,7 @@ func TestLoadRoundTrip(t *testing.T) {
 	}
 	got := destinationtest.Query(t, db.SQL(), `SELECT id, name, ok, score, CAST(at AS TEXT), props FROM events ORDER BY score DESC`)
 	destinationtest.Equal(t, got, [][]string{
-		{"1152921504606846977", "🎉 party", "1", "1.5", "2024-03-01T09:30:45.123457Z", `{"a":[1,2]}`},
+		{"1152921504606846977", "🎉 party", "1", "1.5", "2024-03-01T09:30:45.123456Z", `{"a":[1,2]}`},
 		{"-9007199254740993", "строка\nвторая 第二行", "0", "-0.25", "0001-01-01T00:00:00.000000Z", "[]"},
 		{"3", "", "NULL", "NULL", "NULL", "NULL"},
 	})
