@@ -120,7 +120,7 @@ type builder struct {
 	// not yet) and the new ones.
 	storedBytes, newBytes int
 	notes                 []Note
-	noteIdx     map[noteKey]int
+	noteIdx               map[noteKey]int
 }
 
 // collect gathers the batch's keys in first-seen order with their types.
