@@ -250,6 +250,13 @@ func TestReadyHealth(t *testing.T) {
 	if r := e.do(t, "GET", "/health", "", ""); r.code != 200 || !strings.Contains(r.body, `"pass"`) {
 		t.Errorf("health: %d %s", r.code, r.body)
 	}
+	if out := gathered(t, e); !strings.Contains(out, "\nbulker_ready 0\n") {
+		t.Errorf("not ready, but the metrics do not say bulker_ready 0:\n%s", out)
+	}
+	ready := newEnv(t, false)
+	if out := gathered(t, ready); !strings.Contains(out, "\nbulker_ready 1\n") {
+		t.Errorf("ready, but the metrics do not say bulker_ready 1:\n%s", out)
+	}
 	if r := e.do(t, "GET", "/post/pg", "", ""); r.code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /post: %d", r.code)
 	}
