@@ -1,5 +1,9 @@
 package deploy_test
 
+// The Grafana dashboards and Prometheus alert rules of deploy/grafana and
+// deploy/prometheus, checked without running anything but promtool;
+// live_test.go checks them against the running programs.
+
 import (
 	"bufio"
 	"encoding/json"
