@@ -262,6 +262,20 @@ func TestReadyHealth(t *testing.T) {
 	}
 }
 
+// A Kafka that never answers makes bulker_ready 0 within the scrape's
+// bound, before a scrape timeout could turn "not ready" into "down".
+func TestReadyGaugeIsBoundedWhenKafkaHangs(t *testing.T) {
+	e := newEnv(t, false, func(d *setup) { d.Ready = hangingReady{} })
+	start := time.Now()
+	out := gathered(t, e)
+	if took := time.Since(start); took > scrapeReadyTimeout+time.Second {
+		t.Errorf("a scrape took %s, want about %s", took, scrapeReadyTimeout)
+	}
+	if !strings.Contains(out, "\nbulker_ready 0\n") {
+		t.Errorf("Kafka hangs, but the metrics do not say bulker_ready 0")
+	}
+}
+
 func gathered(t testing.TB, e *env) string {
 	t.Helper()
 	rec := httptest.NewRecorder()

@@ -172,9 +172,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	// value kept from the last probe could be stale for any length of time.
 	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "bulker_ready",
-		Help: "1 while GET /ready answers 200 (Kafka answers), else 0; checked at each scrape.",
+		Help: "1 while bulker can accept events (Kafka answers, as GET /ready checks), else 0; checked at each scrape.",
 	}, func() float64 {
-		if s.checkReady(context.Background()) != nil {
+		if s.checkReady(context.Background(), scrapeReadyTimeout) != nil {
 			return 0
 		}
 		return 1
@@ -252,23 +252,26 @@ func (s *Server) authed(next http.Handler) http.Handler {
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if err := s.checkReady(r.Context()); err != nil {
+	if err := s.checkReady(r.Context(), readyTimeout); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// readyTimeout bounds a readiness check, inside Prometheus's default
-// scrape timeout of 10 s.
-const readyTimeout = 5 * time.Second
+// readyTimeout bounds the check of GET /ready. A scrape's is shorter: a
+// scrape that outlasts its own timeout would turn "not ready" into "down".
+const (
+	readyTimeout       = 5 * time.Second
+	scrapeReadyTimeout = 2 * time.Second
+)
 
 // checkReady is the answer of GET /ready and of the bulker_ready gauge.
-func (s *Server) checkReady(ctx context.Context) error {
+func (s *Server) checkReady(ctx context.Context, timeout time.Duration) error {
 	if s.d.Ready == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return s.d.Ready.Ready(ctx)
 }
