@@ -24,6 +24,7 @@ import (
 // httpClient bounds every request the test makes to a program under test.
 var httpClient = &http.Client{Timeout: 10 * time.Second}
 
+// unix is t in the Unix seconds the API takes.
 func unix(t time.Time) string { return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64) }
 
 // promAPI is the part of Prometheus's HTTP API the test uses.
