@@ -3,9 +3,10 @@
 # on this machine: PostgreSQL (127.0.0.1:5432, trust auth, database test),
 # MariaDB (127.0.0.1:3306, root without password, database test) and Redis
 # (127.0.0.1:6379); and that the Kafka clients the tests drive, kcat and
-# python3-confluent-kafka, are installed. Idempotent: on a machine where
-# they already run it only checks them. Installing needs root (apt-get);
-# Kafka needs nothing, the tests start the embedded broker themselves.
+# python3-confluent-kafka, and Prometheus's prometheus and promtool are
+# installed. Idempotent: on a machine where they already run it only checks
+# them. Installing needs root (apt-get); Kafka needs nothing, the tests
+# start the embedded broker themselves.
 set -euo pipefail
 
 log() { printf 'test-services: %s\n' "$*" >&2; }
@@ -31,6 +32,10 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 # system Python, so ask /usr/bin/python3, not whichever python3 is on PATH.
 command -v kcat >/dev/null || missing+=(kcat)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || missing+=(python3-confluent-kafka)
+# prometheus and promtool test the alert rules and dashboards in deploy/.
+# The tests run their own Prometheus on a free port; one that the package
+# may start as a service is neither used nor in the way.
+{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
 	log "installing ${missing[*]}"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

@@ -15,6 +15,9 @@ type Metrics struct {
 	errors    prometheus.Counter
 	status    *prometheus.GaugeVec
 	malformed *prometheus.CounterVec
+	// pingDelay is the service's half of a ping's round trip, the only
+	// latency it can see: debug-producer alone sees the whole RTT.
+	pingDelay prometheus.Histogram
 }
 
 // NewMetrics registers the service's metrics on reg. Every label value is
@@ -39,8 +42,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		malformed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dummy_malformed_commands_total", Help: "Commands rejected and skipped, by reason.",
 		}, []string{"reason"}),
+		pingDelay: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "dummy_ping_delay_seconds",
+			Help:    "Seconds from a ping's sent_at to its pong's ponged_at: the way to the service plus its handling, across the sender's and the service's clocks.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
 	}
-	if err := observe.Register(reg, m.events, m.pings, m.pongs, m.errors, m.status, m.malformed); err != nil {
+	if err := observe.Register(reg, m.events, m.pings, m.pongs, m.errors, m.status, m.malformed, m.pingDelay); err != nil {
 		return nil, err
 	}
 	for _, e := range control.EventNames() {

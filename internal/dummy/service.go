@@ -226,6 +226,11 @@ func (s *Service) pong(c control.Command) {
 		return
 	}
 	s.m.pongs.Inc()
+	// A negative delay says only that the two clocks disagree; it would
+	// drag the histogram's sum below what any ping took.
+	if c.SentAt != nil && ev.PongedAt >= *c.SentAt {
+		s.m.pingDelay.Observe(ev.PongedAt - *c.SentAt)
+	}
 }
 
 // finish publishes the run's terminal event within the shutdown timeout.

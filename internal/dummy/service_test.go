@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/streamforge/streamforge/internal/control"
 	"github.com/streamforge/streamforge/internal/dummy"
@@ -247,6 +248,38 @@ func TestMalformedCommandsAreCountedAndSkipped(t *testing.T) {
 	if err := r.wait(t); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The ping delay is ponged_at − sent_at of each pong; a ping from a clock
+// ahead of the service's is answered but not observed.
+func TestPingDelayIsObserved(t *testing.T) {
+	r := start(t, dummy.Config{QueueID: "q1"}, false)
+	sent := control.UnixSeconds(time.Now().Add(-200 * time.Millisecond))
+	r.bus.send(ping("q1", sent))
+	pong := r.bus.next(t)
+	r.bus.send(ping("q1", control.UnixSeconds(time.Now().Add(time.Hour))))
+	if ev := r.bus.next(t); ev.Event != control.EventPong {
+		t.Fatalf("ping from a clock ahead: %+v, want a pong", ev)
+	}
+	h := r.histogram(t, "dummy_ping_delay_seconds")
+	if want := pong.PongedAt - sent; h.GetSampleCount() != 1 || h.GetSampleSum() != want {
+		t.Errorf("ping delay: %d samples, sum %v; want 1 sample of %v (ponged_at − sent_at)", h.GetSampleCount(), h.GetSampleSum(), want)
+	}
+}
+
+func (r *run) histogram(t *testing.T, name string) *dto.Histogram {
+	t.Helper()
+	fams, err := r.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetHistogram()
+		}
+	}
+	t.Fatalf("histogram %s not found", name)
+	return nil
 }
 
 func TestFailAfterCommand(t *testing.T) {

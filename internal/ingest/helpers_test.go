@@ -104,6 +104,15 @@ type notReady struct{}
 
 func (notReady) Ready(context.Context) error { return errors.New("kafka is down") }
 
+// hangingReady answers only when its context ends, as a Kafka behind a
+// firewall that drops packets does.
+type hangingReady struct{}
+
+func (hangingReady) Ready(ctx context.Context) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+
 type env struct {
 	srv    *Server
 	prod   *memProducer

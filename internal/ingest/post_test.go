@@ -250,8 +250,29 @@ func TestReadyHealth(t *testing.T) {
 	if r := e.do(t, "GET", "/health", "", ""); r.code != 200 || !strings.Contains(r.body, `"pass"`) {
 		t.Errorf("health: %d %s", r.code, r.body)
 	}
+	if out := gathered(t, e); !strings.Contains(out, "\nbulker_ready 0\n") {
+		t.Errorf("not ready, but the metrics do not say bulker_ready 0:\n%s", out)
+	}
+	ready := newEnv(t, false)
+	if out := gathered(t, ready); !strings.Contains(out, "\nbulker_ready 1\n") {
+		t.Errorf("ready, but the metrics do not say bulker_ready 1:\n%s", out)
+	}
 	if r := e.do(t, "GET", "/post/pg", "", ""); r.code != http.StatusMethodNotAllowed {
 		t.Errorf("GET /post: %d", r.code)
+	}
+}
+
+// A Kafka that never answers makes bulker_ready 0 within the scrape's
+// bound, before a scrape timeout could turn "not ready" into "down".
+func TestReadyGaugeIsBoundedWhenKafkaHangs(t *testing.T) {
+	e := newEnv(t, false, func(d *setup) { d.Ready = hangingReady{} })
+	start := time.Now()
+	out := gathered(t, e)
+	if took := time.Since(start); took > scrapeReadyTimeout+time.Second {
+		t.Errorf("a scrape took %s, want about %s", took, scrapeReadyTimeout)
+	}
+	if !strings.Contains(out, "\nbulker_ready 0\n") {
+		t.Errorf("Kafka hangs, but the metrics do not say bulker_ready 0")
 	}
 }
 

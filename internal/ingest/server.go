@@ -167,7 +167,19 @@ func New(cfg Config, d Deps) (*Server, error) {
 		}, []string{"route", "code"})},
 	}
 	s.tables = labelSet{max: 1000, events: s.events}
-	for _, c := range []prometheus.Collector{s.events, s.bulks, s.latency.vec} {
+	// Readiness as a series, so an alert sees what a load balancer sees
+	// even where nothing probes /ready. It is checked at each scrape: a
+	// value kept from the last probe could be stale for any length of time.
+	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bulker_ready",
+		Help: "1 while bulker can accept events (Kafka answers, as GET /ready checks), else 0; checked at each scrape.",
+	}, func() float64 {
+		if s.checkReady(context.Background(), scrapeReadyTimeout) != nil {
+			return 0
+		}
+		return 1
+	})
+	for _, c := range []prometheus.Collector{s.events, s.bulks, s.latency.vec, ready} {
 		if err := d.Registerer.Register(c); err != nil {
 			return nil, err
 		}
@@ -240,15 +252,28 @@ func (s *Server) authed(next http.Handler) http.Handler {
 }
 
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
-	if s.d.Ready != nil {
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		if err := s.d.Ready.Ready(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
-			return
-		}
+	if err := s.checkReady(r.Context(), readyTimeout); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
+		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// readyTimeout bounds the check of GET /ready. A scrape's is shorter: a
+// scrape that outlasts its own timeout would turn "not ready" into "down".
+const (
+	readyTimeout       = 5 * time.Second
+	scrapeReadyTimeout = 2 * time.Second
+)
+
+// checkReady is the answer of GET /ready and of the bulker_ready gauge.
+func (s *Server) checkReady(ctx context.Context, timeout time.Duration) error {
+	if s.d.Ready == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return s.d.Ready.Ready(ctx)
 }
 
 // destLabel returns the destination's id as a label value when it is

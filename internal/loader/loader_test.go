@@ -62,7 +62,8 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 		}
 	}
 	events := eventslog.NewMemory(100)
-	metrics, err := loader.NewMetrics(prometheus.NewRegistry())
+	reg := prometheus.NewRegistry()
+	metrics, err := loader.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +130,48 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	if err := db.QueryRow(`SELECT type FROM pragma_table_info('items') WHERE name = 'y'`).Scan(&yType); err != nil || yType != "BIGINT" {
 		t.Errorf("column y: type %q (%v), want the values' type BIGINT", yType, err)
 	}
+	// The outage counter exists at zero although no outage happened: an
+	// alert's increase() sees the first one after a restart.
+	for _, c := range []struct {
+		name   string
+		labels string
+		want   float64
+	}{
+		{"bulker_rows_loaded_total", `destination=lite,table=items`, 3},
+		{"bulker_events_rejected_total", `destination=lite,status=failed,table=items`, 2},
+		{"bulker_events_rejected_total", `destination=lite,status=dead,table=items`, 3},
+		{"bulker_events_requeued_total", ``, 2},
+		{"bulker_load_errors_total", `destination=lite,kind=outage,table=items`, 0},
+	} {
+		if got, ok := counter(t, reg, c.name, c.labels); !ok || got != c.want {
+			t.Errorf("%s{%s} = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
+		}
+	}
+}
+
+// counter finds the counter name whose labels, as sorted name=value pairs
+// joined by commas, are labels.
+func counter(t *testing.T, reg *prometheus.Registry, name, labels string) (float64, bool) {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				ls = append(ls, l.GetName()+"="+l.GetValue())
+			}
+			if strings.Join(ls, ",") == labels {
+				return m.GetCounter().GetValue(), true
+			}
+		}
+	}
+	return 0, false
 }
 
 func TestRetryDelayGrowsAndIsCapped(t *testing.T) {

@@ -224,6 +224,7 @@ func (m *Manager) runWorker(ctx context.Context, topic string, name topics.Name,
 		events:  m.deps.Events,
 		now:     m.deps.Now,
 	}
+	m.deps.Metrics.startWorker(dest.ID, name.Table)
 	log.Info("loader started", "topic", topic, "batch_size", w.cfg.BatchSize, "period", period.String())
 	return w.run(ctx, m.cfg.ShutdownTimeout)
 }

@@ -2,8 +2,14 @@ package loader
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/streamforge/streamforge/internal/eventslog"
 	"github.com/streamforge/streamforge/internal/observe"
 )
+
+// kindOutage is the kind of a load error that keeps a batch in Kafka and
+// retries it in place.
+const kindOutage = "outage"
 
 // Metrics of the loaders. Labels are destination ids and table names, both
 // bounded by configuration and by the tables that exist.
@@ -52,4 +58,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"destination", "table"}),
 	}
 	return m, observe.Register(reg, m.batchSize, m.batchDuration, m.rowsLoaded, m.loadErrors, m.rejected, m.retried, m.lag)
+}
+
+// startWorker creates a worker's counters at zero. A series that first
+// appears at 1 has no earlier sample to differ from, so rate() and
+// increase() — and the alerts built on them — would miss the first dead
+// letter or outage of a table after a restart.
+func (m *Metrics) startWorker(dest, table string) {
+	m.rowsLoaded.WithLabelValues(dest, table)
+	m.loadErrors.WithLabelValues(dest, table, kindOutage)
+	for _, s := range []eventslog.Status{eventslog.Failed, eventslog.Dead} {
+		m.rejected.WithLabelValues(dest, table, string(s))
+	}
 }

@@ -14,7 +14,7 @@ import (
 // lt.retry ends. Offsets are committed only after the database commit.
 func (w *worker) flushUntilDone(lt lifetime, b *batch) error {
 	err := untilDone(lt.retry, func() error { return w.flush(lt, b) }, func(attempt int, err error, wait time.Duration) {
-		w.metrics.loadErrors.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table, "outage").Inc()
+		w.metrics.loadErrors.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table, kindOutage).Inc()
 		w.log.Error("destination unavailable, batch kept in kafka and retried",
 			"err", err, "events", len(b.recs), "attempt", attempt, "retry_in", wait.String())
 		w.recordBatchFailure(lt.work, b.recs, err)
