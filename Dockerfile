@@ -52,6 +52,8 @@ FROM runtime AS broker
 LABEL org.opencontainers.image.title="streamforge-broker" \
       org.opencontainers.image.description="The embedded single-node Kafka-protocol broker (development, CI, small installs)"
 COPY --from=build /out/broker /usr/local/bin/broker
+# Like the binary, it listens on 127.0.0.1:9092 unless told otherwise
+# (--listen): give the address other containers should reach.
 EXPOSE 9092
 ENTRYPOINT ["/usr/local/bin/broker"]
 

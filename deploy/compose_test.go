@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -687,5 +688,32 @@ func TestInterpolate(t *testing.T) {
 		if got != c.want || (err != nil) != c.err {
 			t.Errorf("interpolate(%q) = %q, %v", c.in, got, err)
 		}
+	}
+}
+
+// promtool, where installed, checks prometheus.yml and the alert rules as
+// Prometheus will load them in the stack (the rule file at its mount path
+// is replaced by the repository's file).
+func TestComposePrometheusConfigWithPromtool(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not installed (Debian package prometheus)")
+	}
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join(composeDir, "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := filepath.Abs("prometheus/alerts.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.ReplaceAll(string(b), "/etc/prometheus/alerts.yml", rules)
+	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(promtool, "check", "config", filepath.Join(dir, "prometheus.yml")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check config: %v\n%s", err, out)
 	}
 }
