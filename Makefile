@@ -2,15 +2,31 @@
 # defaults; `make test` starts the servers the tests need, then tests.
 GO      ?= go
 BIN     ?= bin
-PROGRAMS = bulker dummy-service debug-producer broker
+PROGRAMS = bulker dummy-service debug-producer broker healthcheck
+# Programs with an image (targets of the Dockerfile); bench needs the Go
+# toolchain and the source tree at run time, so it has none.
+IMAGES   = bulker dummy-service debug-producer broker
 
-.PHONY: all build run test test-services check vet fmt-check bench bench-quick clean
+# The build's version and commit, printed by --version and exported as
+# <program>_build_info; outside a git checkout they stay dev / unknown.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILDINFO = github.com/streamforge/streamforge/internal/buildinfo
+LDFLAGS   = -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
+
+.PHONY: all build images run test test-services check vet fmt-check bench bench-quick clean
 
 all: build
 
 build:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ $(addprefix ./cmd/,$(PROGRAMS))
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(PROGRAMS))
+
+# One image per program, streamforge/<program>:$(VERSION); needs Docker.
+images:
+	for p in $(IMAGES); do \
+		docker build --target $$p --build-arg VERSION=$(VERSION) --build-arg COMMIT=$(COMMIT) -t streamforge/$$p:$(VERSION) . || exit 1; \
+	done
 
 run: build
 	$(BIN)/bulker

@@ -314,7 +314,7 @@ func checkPanels(ctx context.Context, t *testing.T, api promAPI, start, end time
 	// Grafana's $__rate_interval is four scrape intervals at least.
 	builtins := map[string]string{"__rate_interval": "4s", "__interval": "1s",
 		"__range": fmt.Sprintf("%ds", int(math.Ceil(end.Sub(start).Seconds())))}
-	for _, file := range dashboardFiles {
+	for _, file := range dashboardPaths {
 		d := loadDashboard(t, file)
 		values := variableValues(d, builtins)
 		for _, q := range queriesOf(file, d) {
@@ -390,7 +390,7 @@ func checkMetricNames(t *testing.T, rules []rule, metricsURLs ...string) {
 		}
 	}
 	named := map[string][]string{} // metric → where
-	for _, file := range dashboardFiles {
+	for _, file := range dashboardPaths {
 		d := loadDashboard(t, file)
 		values := variableValues(d, staticBuiltins)
 		exprs := queriesOf(file, d)

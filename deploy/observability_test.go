@@ -20,9 +20,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// The files another engineer's Compose and Helm chart provision.
+// The files Compose and the Helm chart provision.
 var (
-	dashboardFiles = []string{"grafana/dashboards/bulker.json", "grafana/dashboards/dummy-service.json"}
+	dashboardPaths = []string{"grafana/dashboards/bulker.json", "grafana/dashboards/dummy-service.json"}
 	alertsFile     = "prometheus/alerts.yml"
 	alertTestsFile = "prometheus/alerts_test.yml"
 	runbookFile    = "prometheus/RUNBOOK.md"
@@ -209,7 +209,7 @@ var knownUnits = []string{"none", "short", "s", "ms", "reqps", "ops", "cps", "pe
 
 func TestDashboardsAreValid(t *testing.T) {
 	uids := map[string]string{}
-	for _, file := range dashboardFiles {
+	for _, file := range dashboardPaths {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			d := loadDashboard(t, file)
 			if d.UID == "" || d.Title == "" {

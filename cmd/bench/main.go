@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/streamforge/streamforge/internal/bench"
+	"github.com/streamforge/streamforge/internal/buildinfo"
 	"github.com/streamforge/streamforge/internal/kafka"
 )
 
@@ -39,6 +40,7 @@ func run() int {
 
 		inprocBaseline bool
 		only           []string
+		version        bool
 	)
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.BoolVar(&quick, "quick", false, "shorter runs (same keys), under 3 minutes")
@@ -55,6 +57,7 @@ func run() int {
 		}
 		return nil
 	})
+	fs.BoolVar(&version, "version", false, "print the version, commit and Go release, then exit")
 	fs.BoolVar(&inprocBaseline, "baseline-inprocess", false, "serve the baseline handler inside the bench process (shares the load generator's runtime) instead of a process of its own")
 	if len(os.Args) == 5 && os.Args[1] == serveBaseline {
 		return runBaseline(os.Args[2], os.Args[3], os.Args[4])
@@ -64,6 +67,10 @@ func run() int {
 			return 0
 		}
 		return 2
+	}
+	if version {
+		fmt.Println(buildinfo.Read().Line("bench"))
+		return 0
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

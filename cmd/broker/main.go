@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/streamforge/streamforge/internal/broker"
+	"github.com/streamforge/streamforge/internal/buildinfo"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/observe"
 )
@@ -46,7 +47,7 @@ func run() int {
 		cfg               broker.Config
 		us                users
 		certFile, keyFile string
-		debug             bool
+		debug, version    bool
 	)
 	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
 	fs.StringVar(&cfg.Addr, "listen", kafka.DefaultBootstrap, "host:port to listen on")
@@ -57,11 +58,16 @@ func run() int {
 	fs.StringVar(&keyFile, "tls-key", "", "PEM private key of --tls-cert")
 	fs.IntVar(&cfg.Partitions, "partitions", 1, "partitions of auto-created topics")
 	fs.BoolVar(&debug, "debug", false, "log every request at DEBUG level")
+	fs.BoolVar(&version, "version", false, "print the version, commit and Go release, then exit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if version {
+		fmt.Println(buildinfo.Read().Line("broker"))
+		return 0
 	}
 	log := observe.NewLogger(os.Stdout, debug)
 	cfg.Users = us

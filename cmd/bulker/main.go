@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/streamforge/streamforge/internal/buildinfo"
 	"github.com/streamforge/streamforge/internal/bulker"
 	"github.com/streamforge/streamforge/internal/config"
 	"github.com/streamforge/streamforge/internal/destination"
@@ -21,6 +22,9 @@ import (
 )
 
 func main() {
+	if code, done := parseFlags(os.Args[1:], os.Stdout, os.Stderr); done {
+		os.Exit(code)
+	}
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bulker: configuration:", err)
@@ -29,6 +33,11 @@ func main() {
 	log := observe.NewLogger(os.Stdout, cfg.LogLevel <= slog.LevelDebug)
 	for _, v := range config.Unknown(os.Environ()) {
 		log.Warn("unknown variable ignored", "name", v)
+	}
+	reg := observe.NewRegistry()
+	if err := observe.RegisterBuildInfo(reg, "bulker", buildinfo.Read()); err != nil {
+		log.Error("bulker failed", "err", err)
+		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -43,7 +52,7 @@ func main() {
 			"sqlite":   sqlite.Open,
 		},
 		Log:      log,
-		Registry: observe.NewRegistry(),
+		Registry: reg,
 	})
 	if err != nil {
 		log.Error("bulker failed", "err", err)

@@ -6,10 +6,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/streamforge/streamforge/internal/buildinfo"
 	"github.com/streamforge/streamforge/internal/observe"
 	"github.com/streamforge/streamforge/internal/probe"
 )
@@ -18,7 +20,11 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	o, err := probe.ParseArgs(os.Args[1:], os.Environ(), os.Stderr)
-	if errors.Is(err, probe.ErrHelp) {
+	switch {
+	case errors.Is(err, probe.ErrHelp):
+		return 0
+	case errors.Is(err, probe.ErrVersion):
+		fmt.Println(buildinfo.Read().Line("debug-producer"))
 		return 0
 	}
 	log := observe.NewLogger(os.Stderr, o.Debug)

@@ -6,10 +6,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/streamforge/streamforge/internal/buildinfo"
 	"github.com/streamforge/streamforge/internal/dummy"
 	"github.com/streamforge/streamforge/internal/observe"
 )
@@ -18,7 +20,11 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	o, err := dummy.ParseArgs(os.Args[1:], os.Environ(), os.Stderr)
-	if errors.Is(err, dummy.ErrHelp) {
+	switch {
+	case errors.Is(err, dummy.ErrHelp):
+		return 0
+	case errors.Is(err, dummy.ErrVersion):
+		fmt.Println(buildinfo.Read().Line("dummy-service"))
 		return 0
 	}
 	log := observe.NewLogger(os.Stdout, o.Debug)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamforge/streamforge/internal/broker"
+	"github.com/streamforge/streamforge/internal/buildinfo"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/observe"
 )
@@ -31,6 +32,10 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 
 	reg := observe.NewRegistry()
+	// "dummy" is the prefix of every dummy-service metric: dummy_build_info.
+	if err := observe.RegisterBuildInfo(reg, "dummy", buildinfo.Read()); err != nil {
+		return err
+	}
 	m, err := NewMetrics(reg)
 	if err != nil {
 		return err

@@ -101,6 +101,10 @@ type Options struct {
 // ErrHelp is returned by ParseArgs for -h / --help.
 var ErrHelp = flag.ErrHelp
 
+// ErrVersion is returned by ParseArgs for --version, before the
+// environment is checked: the caller prints the build and exits 0.
+var ErrVersion = errors.New("version requested")
+
 // ParseArgs reads the command line and the environment (KEY=value
 // strings, as os.Environ returns them). Usage and errors go to stderr.
 func ParseArgs(args, environ []string, stderr io.Writer) (Options, error) {
@@ -120,8 +124,10 @@ func ParseArgs(args, environ []string, stderr io.Writer) (Options, error) {
 
 	var o Options
 	var exitAfter, failAfter control.SecondsFlag
+	var version bool
 	fs := flag.NewFlagSet("dummy-service", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.BoolVar(&version, "version", false, "print the version, commit and Go release, then exit")
 	fs.BoolVar(&o.Debug, "debug", false, "log at DEBUG level")
 	fs.BoolVar(&o.Service.Noop, "noop", false, "publish started and run no command consumer; without --exit-after or --fail-after the run ends at once with finished")
 	fs.BoolVar(&o.Service.ExitOnPing, "exit-on-ping", false, "end the run (finished) after answering the first ping")
@@ -143,6 +149,9 @@ func ParseArgs(args, environ []string, stderr io.Writer) (Options, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if version {
+		return o, ErrVersion
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())

@@ -1,6 +1,7 @@
 package dummy_test
 
 import (
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -92,5 +93,20 @@ func TestArangoSettingsAreRedacted(t *testing.T) {
 		if o.Arango[k] != v {
 			t.Errorf("%s shown as %q, want %q", k, o.Arango[k], v)
 		}
+	}
+}
+
+func TestParseArgsVersionAndHelpStopBeforeTheEnvironment(t *testing.T) {
+	// A Kafka setting dummy-service would reject: --version and --help
+	// answer without reading it.
+	env := []string{"KAFKA_SASL_MECHANISM=GSSAPI", "KAFKA_USER=u"}
+	if _, err := dummy.ParseArgs([]string{"--version"}, env, io.Discard); !errors.Is(err, dummy.ErrVersion) {
+		t.Errorf("--version: err = %v, want ErrVersion", err)
+	}
+	if _, err := dummy.ParseArgs([]string{"--help"}, env, io.Discard); !errors.Is(err, dummy.ErrHelp) {
+		t.Errorf("--help: err = %v, want ErrHelp", err)
+	}
+	if _, err := dummy.ParseArgs(nil, env, io.Discard); err == nil {
+		t.Error("the environment above must be rejected when the service would start")
 	}
 }

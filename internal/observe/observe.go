@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/streamforge/streamforge/internal/buildinfo"
 )
 
 // NewLogger writes one JSON object per line to w with the keys time, level,
@@ -46,6 +48,28 @@ func Register(reg prometheus.Registerer, cs ...prometheus.Collector) error {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("registering metrics: %w", err)
 		}
+	}
+	return nil
+}
+
+// RegisterBuildInfo registers the gauge <namespace>_build_info{version,
+// commit,goversion} 1, so dashboards and alerts can tell which build each
+// instance runs (and see a rollout happen). A registry that already holds
+// it returns an error rather than panicking.
+func RegisterBuildInfo(reg prometheus.Registerer, namespace string, info buildinfo.Info) error {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "build_info",
+		Help:      "Always 1; the labels name the version, commit and Go release of the running build.",
+		ConstLabels: prometheus.Labels{
+			"version":   info.Version,
+			"commit":    info.Commit,
+			"goversion": info.GoVersion,
+		},
+	})
+	g.Set(1)
+	if err := reg.Register(g); err != nil {
+		return fmt.Errorf("registering %s_build_info: %w", namespace, err)
 	}
 	return nil
 }

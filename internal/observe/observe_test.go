@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/streamforge/streamforge/internal/buildinfo"
 	"github.com/streamforge/streamforge/internal/observe"
 )
 
@@ -131,4 +132,49 @@ func get(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+func TestRegisterBuildInfo(t *testing.T) {
+	reg := observe.NewRegistry()
+	info := buildinfo.Info{Version: "v1.2.3", Commit: "1a2b3c4", GoVersion: "go1.26.8"}
+	if err := observe.RegisterBuildInfo(reg, "bulker", info); err != nil {
+		t.Fatal(err)
+	}
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, f := range fams {
+		if f.GetName() != "bulker_build_info" {
+			continue
+		}
+		found = true
+		m := f.GetMetric()[0]
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		want := map[string]string{"version": "v1.2.3", "commit": "1a2b3c4", "goversion": "go1.26.8"}
+		if len(labels) != len(want) {
+			t.Errorf("labels %v, want %v", labels, want)
+		}
+		for k, v := range want {
+			if labels[k] != v {
+				t.Errorf("label %s = %q, want %q", k, labels[k], v)
+			}
+		}
+		if v := m.GetGauge().GetValue(); v != 1 {
+			t.Errorf("bulker_build_info = %v, want 1", v)
+		}
+	}
+	if !found {
+		t.Fatal("bulker_build_info is not registered")
+	}
+
+	// A second registration is a programming error the caller must see,
+	// not a panic.
+	if err := observe.RegisterBuildInfo(reg, "bulker", info); err == nil || !strings.Contains(err.Error(), "bulker_build_info") {
+		t.Fatalf("second registration: err = %v, want one naming bulker_build_info", err)
+	}
 }

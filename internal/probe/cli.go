@@ -36,6 +36,10 @@ type Options struct {
 // ErrHelp is returned by ParseArgs for -h / --help.
 var ErrHelp = flag.ErrHelp
 
+// ErrVersion is returned by ParseArgs for --version, before the required
+// flags are checked: the caller prints the build and exits 0.
+var ErrVersion = errors.New("version requested")
+
 // ParseArgs reads the command line and the environment (KEY=value strings).
 func ParseArgs(args, environ []string, stderr io.Writer) (Options, error) {
 	env := map[string]string{}
@@ -47,8 +51,10 @@ func ParseArgs(args, environ []string, stderr io.Writer) (Options, error) {
 	var o Options
 	var payload string
 	interval, timeout := control.SecondsFlag(time.Second), control.SecondsFlag(10*time.Second)
+	var version bool
 	fs := flag.NewFlagSet("debug-producer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.BoolVar(&version, "version", false, "print the version, commit and Go release, then exit")
 	fs.StringVar(&o.QueueID, "queue-id", "", `queue to command (required); "*" addresses every service`)
 	fs.StringVar(&o.Command, "command", control.CmdPing, "ping, stop, simulate-loading or fail-after")
 	fs.StringVar(&payload, "payload", "", `JSON object sent as the command's payload, e.g. '{"seconds": 5}' for fail-after`)
@@ -61,6 +67,9 @@ func ParseArgs(args, environ []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&o.Debug, "debug", false, "log at DEBUG level (logs go to stderr)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if version {
+		return o, ErrVersion
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %q", fs.Args())

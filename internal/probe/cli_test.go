@@ -1,6 +1,7 @@
 package probe_test
 
 import (
+	"errors"
 	"io"
 	"testing"
 	"time"
@@ -37,5 +38,14 @@ func TestParseArgs(t *testing.T) {
 	}
 	if _, err := probe.ParseArgs([]string{"--queue-id", "q", "--command", "fail-after", "--payload", `{"seconds":3}`}, nil, io.Discard); err != nil {
 		t.Errorf("fail-after with payload: %v", err)
+	}
+}
+
+func TestParseArgsVersionNeedsNoQueueID(t *testing.T) {
+	if _, err := probe.ParseArgs([]string{"--version"}, nil, io.Discard); !errors.Is(err, probe.ErrVersion) {
+		t.Errorf("--version: err = %v, want ErrVersion", err)
+	}
+	if _, err := probe.ParseArgs([]string{"--help"}, nil, io.Discard); !errors.Is(err, probe.ErrHelp) {
+		t.Errorf("--help: err = %v, want ErrHelp", err)
 	}
 }
