@@ -1,6 +1,10 @@
 package deploy_test
 
 import (
+	"database/sql"
+
+	_ "modernc.org/sqlite"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,19 +57,25 @@ func TestDashboardsAndAlertsOnLiveServices(t *testing.T) {
 	bins := buildPrograms(t, dir, "bulker", "dummy-service")
 
 	kafkaAddr, bulkerAddr, liveAddr, failingAddr, promAddr := freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t), freeAddr(t)
-	// The broken destination's database lies under a plain file, so every
-	// attempt to open it fails: an outage.
-	blocker := filepath.Join(dir, "not-a-directory")
-	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+	// The broken destination is a PostgreSQL server nothing listens for:
+	// bulker starts (it connects on use), and every load is an outage.
+	deadHost, deadPort, _ := net.SplitHostPort(freeAddr(t))
+	// A table of the local destination with a rule the data can break.
+	local, err := sql.Open("sqlite", filepath.Join(dir, "local.db"))
+	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := local.Exec(`CREATE TABLE rejects (id BIGINT, x BIGINT CHECK (x < 100))`); err != nil {
+		t.Fatal(err)
+	}
+	local.Close()
 	_, bulkerPort, _ := net.SplitHostPort(bulkerAddr)
 	bulker := startProc(t, "bulker", bins["bulker"], dir, []string{
 		"BULKER_HTTP_PORT=" + bulkerPort,
 		"BULKER_DATA_DIR=" + filepath.Join(dir, "data"),
 		"BULKER_EMBEDDED_KAFKA_ADDR=" + kafkaAddr,
 		"BULKER_DESTINATION_LOCAL=" + sqliteDestination(filepath.Join(dir, "local.db")),
-		"BULKER_DESTINATION_BROKEN=" + sqliteDestination(filepath.Join(blocker, "broken.db")),
+		"BULKER_DESTINATION_BROKEN=" + deadPostgres(deadHost, deadPort),
 		// One retry, 0.6 s later: a rejected event is requeued, then dead.
 		"BULKER_MESSAGES_RETRY_COUNT=1",
 		"BULKER_MESSAGES_RETRY_BACKOFF_MAX_DELAY=0.01",
@@ -118,6 +128,16 @@ scrape_configs:
 	end := time.Now()
 	checkPanels(ctx, t, api, start, end)
 	checkMetricNames(t, rules, "http://"+bulkerAddr+"/metrics", "http://"+liveAddr+"/metrics", "http://"+failingAddr+"/metrics")
+}
+
+// deadPostgres is a PostgreSQL destination at an address nothing listens on.
+func deadPostgres(host, port string) string {
+	b, _ := json.Marshal(map[string]any{
+		"type":        "postgres",
+		"options":     map[string]any{"mode": "batch", "frequency": 1.0 / 60},
+		"credentials": map[string]any{"host": host, "port": json.Number(port), "database": "none"},
+	})
+	return string(b)
 }
 
 func sqliteDestination(path string) string {
@@ -175,8 +195,9 @@ func putLoad(ctx context.Context, t *testing.T, bulkerAddr, kafkaAddr string) {
 		// Rarer things come in waves a second or more apart: a series
 		// that appears with its first event moves only at the next wave.
 		if i%12 == 0 {
-			// An invalid type hint: rejected by the database, retried, dead.
-			send("/post/local?tableName=bad_hints", `{"id":1,"__sql_type_x":"no such type;","x":1}`, http.StatusOK)
+			// A row the table's CHECK refuses: rejected by the database,
+			// retried, dead.
+			send("/post/local?tableName=rejects", `{"id":1,"x":1000}`, http.StatusOK)
 			// Nothing to store: dead at once.
 			send("/post/local?tableName=empty", `{}`, http.StatusOK)
 		}
@@ -218,8 +239,8 @@ type alertExpectation struct {
 // make some return exactly their series, all others stay empty.
 func checkAlerts(ctx context.Context, t *testing.T, api promAPI, rules []rule, failingAddr string) {
 	expect := map[string]alertExpectation{
-		"BulkerLoadErrors":             {fires: []map[string]string{{"destination": "local", "table": "bad_hints"}}},
-		"BulkerDeadLetters":            {fires: []map[string]string{{"destination": "local", "table": "bad_hints"}, {"destination": "local", "table": "empty"}}},
+		"BulkerLoadErrors":             {fires: []map[string]string{{"destination": "local", "table": "rejects"}}},
+		"BulkerDeadLetters":            {fires: []map[string]string{{"destination": "local", "table": "rejects"}, {"destination": "local", "table": "empty"}}},
 		"BulkerDestinationUnavailable": {fires: []map[string]string{{"destination": "broken", "table": "events"}}},
 		// Its lag does grow, but whether for 15 s or for 15 minutes is
 		// not for this short run to tell.

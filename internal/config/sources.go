@@ -50,6 +50,7 @@ func (s EnvSource) Destinations(context.Context) ([]destination.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
+		c.Origin = k
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -69,7 +70,7 @@ func (s FileSource) Destinations(context.Context) ([]destination.Config, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.Path, err)
 	}
-	return cs, nil
+	return withOrigin(cs, s.Path), nil
 }
 
 // HTTPSource GETs a YAML or JSON document (see ParseDocument), with a
@@ -118,7 +119,7 @@ func (s HTTPSource) Destinations(ctx context.Context) ([]destination.Config, err
 	if err != nil {
 		return nil, fmt.Errorf("destinations from %s: %w", where, err)
 	}
-	return cs, nil
+	return withOrigin(cs, where), nil
 }
 
 // RedisSource reads a Redis hash: field = destination id, value = its JSON.
@@ -167,9 +168,18 @@ func (s *RedisSource) Destinations(ctx context.Context) ([]destination.Config, e
 		if err != nil {
 			return nil, fmt.Errorf("redis %s: %w", s.where, err)
 		}
+		c.Origin = "redis " + s.where
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// withOrigin sets the Origin of each destination.
+func withOrigin(cs []destination.Config, origin string) []destination.Config {
+	for i := range cs {
+		cs[i].Origin = origin
+	}
+	return cs
 }
 
 // Close closes the Redis client.

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/streamforge/streamforge/internal/secret"
@@ -16,6 +18,13 @@ type Config struct {
 	Type        string      `json:"type" yaml:"type"`
 	Options     Options     `json:"options" yaml:"options"`
 	Credentials Credentials `json:"credentials" yaml:"credentials"`
+
+	// Origin says where the destination was configured (a variable, a
+	// file), for messages.
+	Origin string `json:"-" yaml:"-"`
+	// Unknown lists the keys of the document bulker does not know
+	// ("options.foo"): they are named in a warning, not dropped silently.
+	Unknown []string `json:"-" yaml:"-"`
 }
 
 // Options of a destination (Jitsu names).
@@ -31,14 +40,20 @@ type Options struct {
 
 // Credentials say where the database is. For sqlite, Database is the file.
 type Credentials struct {
-	Host          string            `json:"host" yaml:"host"`
-	Port          int               `json:"port" yaml:"port"`
-	Database      string            `json:"database" yaml:"database"`
-	DefaultSchema string            `json:"defaultSchema" yaml:"defaultSchema"`
-	Username      string            `json:"username" yaml:"username"`
-	Password      secret.String     `json:"password" yaml:"password"`
-	Parameters    map[string]string `json:"parameters" yaml:"parameters"`
+	Host          string        `json:"host" yaml:"host"`
+	Port          int           `json:"port" yaml:"port"`
+	Database      string        `json:"database" yaml:"database"`
+	DefaultSchema string        `json:"defaultSchema" yaml:"defaultSchema"`
+	Username      string        `json:"username" yaml:"username"`
+	Password      secret.String `json:"password" yaml:"password"`
+	// SSLMode is Jitsu's TLS setting: disable, prefer, require, verify-ca
+	// or verify-full, as in libpq; drivers map it to their own.
+	SSLMode    string            `json:"sslMode" yaml:"sslMode"`
+	Parameters map[string]string `json:"parameters" yaml:"parameters"`
 }
+
+// SSL modes, as libpq names them.
+var sslModes = []string{"disable", "prefer", "require", "verify-ca", "verify-full"}
 
 // DeliveryMode is how events reach a destination's tables: collected into
 // batches, or streamed as they arrive. It names the incoming topic too.
@@ -53,7 +68,8 @@ const (
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 
 // ParseJSON reads one destination from JSON; id, when not empty, is used if
-// the JSON has none (as with BULKER_DESTINATION_<ID>).
+// the JSON has none (as with BULKER_DESTINATION_<ID>). Keys it does not
+// know go to Config.Unknown.
 func ParseJSON(data []byte, id string) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(data, &c); err != nil {
@@ -62,7 +78,37 @@ func ParseJSON(data []byte, id string) (Config, error) {
 	if c.ID == "" {
 		c.ID = id
 	}
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(data, &raw) == nil {
+		c.Unknown = unknownKeys(raw, reflect.TypeOf(c), "")
+	}
 	return c, c.Validate()
+}
+
+// unknownKeys lists the keys of raw that t's JSON tags do not name,
+// looking into objects that map to structs; nested keys are prefixed.
+func unknownKeys(raw map[string]json.RawMessage, t reflect.Type, prefix string) []string {
+	fields := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			fields[name] = f.Type
+		}
+	}
+	var out []string
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		ft, ok := fields[k]
+		if !ok {
+			out = append(out, prefix+k)
+			continue
+		}
+		var inner map[string]json.RawMessage
+		if ft.Kind() == reflect.Struct && json.Unmarshal(raw[k], &inner) == nil {
+			out = append(out, unknownKeys(inner, ft, prefix+k+".")...)
+		}
+	}
+	return out
 }
 
 // Validate names the destination and the bad field.
@@ -93,6 +139,9 @@ func (c *Config) Validate() error {
 	if p := c.Credentials.Port; p < 0 || p > 65535 {
 		return fmt.Errorf("destination %s: credentials.port %d out of range", c.ID, p)
 	}
+	if m := c.Credentials.SSLMode; m != "" && !slices.Contains(sslModes, m) {
+		return fmt.Errorf("destination %s: credentials.sslMode %q: want one of %s", c.ID, m, strings.Join(sslModes, ", "))
+	}
 	return nil
 }
 
@@ -114,5 +163,5 @@ func (c Config) Equal(o Config) bool {
 	return c.ID == o.ID && c.Type == o.Type && c.Options == o.Options &&
 		a.Host == b.Host && a.Port == b.Port && a.Database == b.Database &&
 		a.DefaultSchema == b.DefaultSchema && a.Username == b.Username &&
-		a.Password == b.Password && maps.Equal(a.Parameters, b.Parameters)
+		a.Password == b.Password && a.SSLMode == b.SSLMode && maps.Equal(a.Parameters, b.Parameters)
 }

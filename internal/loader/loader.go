@@ -37,10 +37,8 @@ type Producer interface {
 // Destinations gives the loaders the configured destinations.
 type Destinations interface {
 	Lookup(id string) (destination.Config, bool)
-	// Table returns the writer of a destination's table, opening the
-	// destination on first use; an error is an outage, retried by the
-	// caller.
-	Table(ctx context.Context, id, table string) (*sink.Table, error)
+	// Table returns the writer of a destination's table.
+	Table(id, table string) (*sink.Table, error)
 }
 
 // EventsLog records what happened to events, for GET /events.

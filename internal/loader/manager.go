@@ -216,8 +216,8 @@ func (m *Manager) runWorker(ctx context.Context, topic string, name topics.Name,
 			Retry: m.cfg.Retry, Prefix: m.cfg.TopicPrefix, LogLimit: m.cfg.EventsLogMax},
 		consumer: c,
 		producer: m.deps.Producer,
-		table: func(ctx context.Context) (*sink.Table, error) {
-			return m.deps.Destinations.Table(ctx, dest.ID, name.Table)
+		table: func() (*sink.Table, error) {
+			return m.deps.Destinations.Table(dest.ID, name.Table)
 		},
 		log:     log,
 		metrics: m.deps.Metrics,

@@ -35,9 +35,9 @@ type worker struct {
 	cfg      workerConfig
 	consumer Consumer
 	producer Producer
-	// table returns the writer of the worker's table; an error is an
-	// outage (wrong password, server down), retried with backoff.
-	table   func(ctx context.Context) (*sink.Table, error)
+	// table returns the writer of the worker's table; an error (the
+	// destination went away) is retried with backoff, like an outage.
+	table   func() (*sink.Table, error)
 	log     *slog.Logger
 	metrics *Metrics
 	events  EventsLog
@@ -178,7 +178,7 @@ func (w *worker) parseAll(lt lifetime, in <-chan []kafka.Record, out chan<- *bat
 			}
 			return
 		}
-		w.prepare(lt.work, b)
+		w.prepare(b)
 		out <- b
 	}
 }
@@ -246,11 +246,11 @@ func validate(ev schema.Event, pk []string) error {
 // so that the loader, busy with the previous batch, only loads them. Rows
 // that need a column the table lacks are left to the loader, which adds
 // it first.
-func (w *worker) prepare(ctx context.Context, b *batch) {
+func (w *worker) prepare(b *batch) {
 	if len(b.items) == 0 {
 		return
 	}
-	t, err := w.table(ctx)
+	t, err := w.table()
 	if err != nil {
 		return // the loader meets the outage
 	}

@@ -37,7 +37,7 @@ func (w *worker) flush(lt lifetime, b *batch) error {
 		return nil // all dead-lettered: nothing needs the destination
 	}
 	start := w.now()
-	t, err := w.table(lt.work)
+	t, err := w.table()
 	if err != nil {
 		return err
 	}

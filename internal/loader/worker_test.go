@@ -79,7 +79,7 @@ func TestDeadLetterWriteIsRetried(t *testing.T) {
 			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second},
 		consumer: c,
 		producer: p,
-		table:    func(context.Context) (*sink.Table, error) { return nil, errors.New("not needed") },
+		table:    func() (*sink.Table, error) { return nil, errors.New("not needed") },
 		log:      slog.New(slog.DiscardHandler),
 		metrics:  mustMetrics(t),
 		now:      time.Now,
@@ -109,7 +109,7 @@ func TestShutdownDuringOutageLeavesTheBatchInKafka(t *testing.T) {
 			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second},
 		consumer: c,
 		producer: &flakyProducer{},
-		table: func(context.Context) (*sink.Table, error) {
+		table: func() (*sink.Table, error) {
 			attempts <- struct{}{}
 			return nil, errors.New("connection refused")
 		},

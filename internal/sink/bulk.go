@@ -29,7 +29,7 @@ func (r *Registry) Bulk(ctx context.Context, req BulkRequest) ([]Warning, error)
 		}
 		events[i] = ev
 	}
-	t, err := r.Table(ctx, req.Destination, req.Table)
+	t, err := r.Table(req.Destination, req.Table)
 	if err != nil {
 		return nil, err
 	}

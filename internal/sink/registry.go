@@ -11,17 +11,17 @@ import (
 	"github.com/streamforge/streamforge/internal/destination"
 )
 
-// Registry holds the configured destinations, opens each one's driver on
-// first use and keeps one Table per destination table. Configuration can
+// Registry holds the configured destinations, each one's open driver, and
+// one Table per destination table. Configuration can
 // be replaced while running (Set): a destination whose configuration
 // changed or vanished is closed, with its tables.
 type Registry struct {
 	factories map[string]destination.Factory
 	log       *slog.Logger
 
-	// opening serialises opening drivers, so concurrent callers share one
-	// connection pool; mu guards the maps and is never held across a
-	// database call, so Lookup (on every request) never waits for one.
+	// opening serialises Set, which opens drivers; mu guards the maps and
+	// is never held across opening one, so Lookup (on every request) never
+	// waits for it.
 	opening sync.Mutex
 	mu      sync.Mutex
 	configs map[string]destination.Config
@@ -42,18 +42,42 @@ func NewRegistry(factories map[string]destination.Factory, log *slog.Logger) *Re
 // Types lists the destination types the registry can open.
 func (r *Registry) Types() []string { return slices.Sorted(maps.Keys(r.factories)) }
 
-// Set replaces the configuration. An unknown type fails the whole set,
-// naming the destination, and leaves the previous configuration in force.
+// Set replaces the configuration. Each destination that is new or changed
+// is opened at once, so that a configuration its driver refuses (a
+// missing database, an sslMode it cannot honour) fails here, naming where
+// it was configured and the field; keys bulker does not know are named in
+// a warning. A failure fails the whole set and leaves the previous
+// configuration in force.
 func (r *Registry) Set(cfgs []destination.Config) error {
 	next := make(map[string]destination.Config, len(cfgs))
 	for _, c := range cfgs {
 		if _, ok := r.factories[c.Type]; !ok {
-			return fmt.Errorf("destination %s: type %q is not supported (supported: %v)", c.ID, c.Type, r.Types())
+			return fmt.Errorf("%sdestination %s: type %q is not supported (supported: %v)", origin(c), c.ID, c.Type, r.Types())
 		}
 		if _, dup := next[c.ID]; dup {
 			return fmt.Errorf("destination %s is configured twice", c.ID)
 		}
 		next[c.ID] = c
+	}
+	r.opening.Lock()
+	defer r.opening.Unlock()
+	r.mu.Lock()
+	current := r.configs
+	r.mu.Unlock()
+	fresh := map[string]destination.Driver{}
+	for id, c := range next {
+		if old, ok := current[id]; ok && old.Equal(c) {
+			continue
+		}
+		d, err := r.factories[c.Type](context.Background(), c, r.log)
+		if err != nil {
+			r.closeAll(slices.Collect(maps.Values(fresh)))
+			return fmt.Errorf("%s%w", origin(c), err)
+		}
+		fresh[id] = d
+		if len(c.Unknown) > 0 {
+			r.log.Warn("destination keys not supported, ignored", "destination", id, "origin", c.Origin, "keys", c.Unknown)
+		}
 	}
 	r.mu.Lock()
 	var stale []destination.Driver
@@ -63,10 +87,21 @@ func (r *Registry) Set(cfgs []destination.Config) error {
 			delete(r.open, id)
 		}
 	}
+	for id, d := range fresh {
+		r.open[id] = &opened{driver: d, tables: map[string]*Table{}}
+	}
 	r.configs = next
 	r.mu.Unlock()
 	r.closeAll(stale)
 	return nil
+}
+
+// origin is where c was configured, as a message prefix.
+func origin(c destination.Config) string {
+	if c.Origin == "" {
+		return ""
+	}
+	return c.Origin + ": "
 }
 
 func (r *Registry) closeAll(ds []destination.Driver) {
@@ -85,11 +120,9 @@ func (r *Registry) Lookup(id string) (destination.Config, bool) {
 	return c, ok
 }
 
-// Table returns the writer of one table of a destination, opening the
-// destination on first use. An error is an outage (server down, wrong
-// password), to be retried, or an unconfigured destination.
-func (r *Registry) Table(ctx context.Context, id, table string) (*Table, error) {
-	o, c, err := r.driver(ctx, id)
+// Table returns the writer of one table of a configured destination.
+func (r *Registry) Table(id, table string) (*Table, error) {
+	o, c, err := r.driver(id)
 	if err != nil {
 		return nil, err
 	}
@@ -107,34 +140,15 @@ func (r *Registry) Table(ctx context.Context, id, table string) (*Table, error) 
 	return t, nil
 }
 
-// driver returns the open destination, opening it on first use; a failed
-// open is tried again on the next call.
-func (r *Registry) driver(ctx context.Context, id string) (*opened, destination.Config, error) {
-	r.opening.Lock()
-	defer r.opening.Unlock()
+// driver returns the open destination: Set opened it.
+func (r *Registry) driver(id string) (*opened, destination.Config, error) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	o, ok := r.open[id]
 	c, configured := r.configs[id]
-	r.mu.Unlock()
-	if ok {
-		return o, c, nil
-	}
-	if !configured {
+	if !configured || !ok {
 		return nil, c, fmt.Errorf("destination %s is not configured", id)
 	}
-	d, err := r.factories[c.Type](ctx, c, r.log)
-	if err != nil {
-		return nil, c, fmt.Errorf("opening destination %s (%s): %w", id, c.Type, err)
-	}
-	r.mu.Lock()
-	if cur, ok := r.configs[id]; !ok || !cur.Equal(c) {
-		r.mu.Unlock()
-		r.closeAll([]destination.Driver{d})
-		return nil, c, fmt.Errorf("destination %s changed while it was being opened", id)
-	}
-	o = &opened{driver: d, tables: map[string]*Table{}}
-	r.open[id] = o
-	r.mu.Unlock()
 	return o, c, nil
 }
 

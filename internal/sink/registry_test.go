@@ -36,13 +36,12 @@ func TestRegistryOpensOnceAndClosesChangedDestinations(t *testing.T) {
 	if _, ok := reg.Lookup("a"); !ok {
 		t.Fatal("a bad Set must keep the configuration in force")
 	}
-	ctx := context.Background()
-	first, err := reg.Table(ctx, "a", "t")
+	first, err := reg.Table("a", "t")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		if again, err := reg.Table(ctx, "a", "t"); err != nil || again != first {
+		if again, err := reg.Table("a", "t"); err != nil || again != first {
 			t.Fatalf("Table again = %p, %v; want the same writer %p", again, err, first)
 		}
 	}
@@ -57,10 +56,10 @@ func TestRegistryOpensOnceAndClosesChangedDestinations(t *testing.T) {
 	if err := reg.Set([]destination.Config{changed}); err != nil || closed.Load() != 1 {
 		t.Fatalf("a changed destination must be closed: %v, closed %d", err, closed.Load())
 	}
-	if again, err := reg.Table(ctx, "a", "t"); err != nil || opened.Load() != 2 || again == first {
+	if again, err := reg.Table("a", "t"); err != nil || opened.Load() != 2 || again == first {
 		t.Fatalf("reopen after change: %v, opened %d, same writer %v", err, opened.Load(), again == first)
 	}
-	if _, err := reg.Table(ctx, "gone", "t"); err == nil {
+	if _, err := reg.Table("gone", "t"); err == nil {
 		t.Fatal("opening an unconfigured destination must fail")
 	}
 	reg.Close()

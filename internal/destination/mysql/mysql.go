@@ -4,6 +4,8 @@ package mysql
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -44,8 +46,8 @@ func Open(ctx context.Context, c destination.Config, log *slog.Logger) (destinat
 }
 
 // New prepares a connection pool to the database of c.Credentials. It does
-// not fail when the server is unreachable: bulker keeps the events in Kafka
-// and the loads retry; New logs the problem and Ping reports it.
+// not connect: a server that is down at start-up only fails the first
+// call that needs it, which bulker retries, so events wait in Kafka.
 func New(ctx context.Context, c destination.Config, log *slog.Logger) (*DB, error) {
 	cfg, err := driverConfig(c)
 	if err != nil {
@@ -67,9 +69,6 @@ func New(ctx context.Context, c destination.Config, log *slog.Logger) (*DB, erro
 	// Below the server's default wait_timeout, so idle connections are not
 	// found dead.
 	d.db.SetConnMaxLifetime(5 * time.Minute)
-	if err := d.Ping(ctx); err != nil {
-		log.WarnContext(ctx, "destination not reachable yet", "err", err)
-	}
 	return d, nil
 }
 
@@ -108,6 +107,9 @@ func driverConfig(c destination.Config) (*mysql.Config, error) {
 		}
 		cfg = parsed
 	}
+	if err := applySSLMode(cfg, cr); err != nil {
+		return nil, err
+	}
 	cfg.Passwd = cr.Password.Reveal()
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
@@ -124,6 +126,52 @@ func driverConfig(c destination.Config) (*mysql.Config, error) {
 	// error, never a silent truncation.
 	cfg.Params["sql_mode"] = "CONCAT_WS(',', NULLIF(@@sql_mode, ''), 'STRICT_ALL_TABLES')"
 	return cfg, nil
+}
+
+// applySSLMode sets the driver's TLS as Jitsu's credentials.sslMode says,
+// with libpq's meaning: require encrypts without checking the server's
+// certificate, verify-ca checks it against the system's roots, verify-full
+// checks its host name too.
+func applySSLMode(cfg *mysql.Config, cr destination.Credentials) error {
+	if cr.SSLMode == "" {
+		return nil
+	}
+	if _, ok := cr.Parameters["tls"]; ok {
+		return fmt.Errorf("credentials.sslMode and credentials.parameters.tls both set: keep one")
+	}
+	switch cr.SSLMode {
+	case "disable":
+		cfg.TLS, cfg.TLSConfig = nil, "false"
+	case "prefer":
+		cfg.TLS, cfg.TLSConfig = nil, "preferred"
+	case "require":
+		cfg.TLS, cfg.TLSConfig = nil, "skip-verify"
+	case "verify-ca":
+		cfg.TLS = &tls.Config{
+			// The chain is checked below; only the host name is not.
+			InsecureSkipVerify: true,
+			VerifyConnection:   verifyChain,
+		}
+	case "verify-full":
+		cfg.TLS = &tls.Config{ServerName: cr.Host}
+	default:
+		return fmt.Errorf("credentials.sslMode %q is not supported", cr.SSLMode)
+	}
+	return nil
+}
+
+// verifyChain checks the server's certificate chain against the system's
+// roots, whatever host name it is for.
+func verifyChain(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("the server sent no certificate")
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Intermediates: inter})
+	return err
 }
 
 // driverLogger sends the driver's own messages (broken connections, mostly)

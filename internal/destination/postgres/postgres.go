@@ -100,6 +100,13 @@ func New(ctx context.Context, c destination.Config, log *slog.Logger) (*DB, erro
 		}
 		params[k] = v
 	}
+	// Jitsu's sslMode is libpq's sslmode.
+	if m := cr.SSLMode; m != "" {
+		if p, ok := cr.Parameters["sslmode"]; ok && p != m {
+			return nil, fmt.Errorf("postgres destination %s: credentials.sslMode %q and credentials.parameters.sslmode %q disagree", c.ID, m, p)
+		}
+		params["sslmode"] = m
+	}
 	cfg, err := pgxpool.ParseConfig(connString(params))
 	if err != nil {
 		return nil, fmt.Errorf("postgres destination %s: credentials.parameters: %w", c.ID, err)

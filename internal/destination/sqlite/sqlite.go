@@ -43,6 +43,10 @@ func New(ctx context.Context, c destination.Config, log *slog.Logger) (*DB, erro
 	if path == "" {
 		return nil, fmt.Errorf("destination %s: credentials.database (the SQLite file) is required", c.ID)
 	}
+	if c.Credentials.SSLMode != "" {
+		// A security setting that cannot apply must not pass for applied.
+		return nil, fmt.Errorf("destination %s: credentials.sslMode does not apply to a SQLite file", c.ID)
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("destination %s: creating directory for %s: %w", c.ID, path, err)
