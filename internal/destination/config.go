@@ -27,15 +27,79 @@ type Config struct {
 	Unknown []string `json:"-" yaml:"-"`
 }
 
-// Options of a destination (Jitsu names).
+// Options of a destination, with Jitsu Bulker's names and meaning. As in
+// Jitsu, numbers and booleans may be written as strings ("500", "true"),
+// and primaryKey as a list.
 type Options struct {
 	Mode      DeliveryMode `json:"mode" yaml:"mode"`           // batch (default) or stream
 	BatchSize int          `json:"batchSize" yaml:"batchSize"` // 0: bulker's default
 	Frequency float64      `json:"frequency" yaml:"frequency"` // minutes; 0: bulker's default
+	// BatchSizeBytes also closes a batch once its events reach this size;
+	// 0: no bound.
+	BatchSizeBytes int `json:"batchSizeBytes" yaml:"batchSizeBytes"`
 	// PrimaryKey is one column or a comma-separated list.
 	PrimaryKey  string `json:"primaryKey" yaml:"primaryKey"`
 	Deduplicate bool   `json:"deduplicate" yaml:"deduplicate"`
-	Timestamp   string `json:"timestamp" yaml:"timestamp"`
+	// TimestampColumn is the column to index (Jitsu's name); Timestamp is
+	// the name earlier versions read.
+	TimestampColumn string `json:"timestampColumn" yaml:"timestampColumn"`
+	Timestamp       string `json:"timestamp" yaml:"timestamp"`
+	// SchemaFreeze adds no column: values of keys without one go to
+	// _unmapped_data.
+	SchemaFreeze bool `json:"schemaFreeze" yaml:"schemaFreeze"`
+	// MaxColumnsCount caps a table's columns below the database's limit;
+	// 0: the database's limit.
+	MaxColumnsCount int `json:"maxColumnsCount" yaml:"maxColumnsCount"`
+	// OmitNils treats a null as a missing key: it neither makes a column
+	// nor overwrites a stored value.
+	OmitNils bool `json:"omitNils" yaml:"omitNils"`
+}
+
+// TimestampKey is the key of the column to index, by either name.
+func (o Options) TimestampKey() string {
+	if o.TimestampColumn != "" {
+		return o.TimestampColumn
+	}
+	return o.Timestamp
+}
+
+// UnmarshalJSON reads options as Jitsu writes them: numbers and booleans
+// as JSON values or strings, primaryKey as a string or a list.
+func (o *Options) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	t := reflect.TypeOf(*o)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		var s string
+		switch {
+		case name == "primaryKey":
+			var list []string
+			if json.Unmarshal(v, &list) == nil {
+				b, _ := json.Marshal(strings.Join(list, ","))
+				raw[name] = b
+			}
+		case f.Type.Kind() != reflect.String && json.Unmarshal(v, &s) == nil:
+			// "500" for a number, "true" for a boolean: the literal.
+			raw[name] = json.RawMessage(strings.TrimSpace(s))
+		}
+	}
+	fixed, err := json.Marshal(raw)
+	if err != nil {
+		return err
+	}
+	type plain Options // without this method
+	if err := json.Unmarshal(fixed, (*plain)(o)); err != nil {
+		return fmt.Errorf("options: %w", err)
+	}
+	return nil
 }
 
 // Credentials say where the database is. For sqlite, Database is the file.
@@ -132,6 +196,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Options.Frequency < 0 {
 		return fmt.Errorf("destination %s: options.frequency must not be negative", c.ID)
+	}
+	if c.Options.BatchSizeBytes < 0 || c.Options.MaxColumnsCount < 0 {
+		return fmt.Errorf("destination %s: options.batchSizeBytes and options.maxColumnsCount must not be negative", c.ID)
 	}
 	if c.Options.Deduplicate && c.Options.PrimaryKey == "" {
 		return fmt.Errorf("destination %s: options.deduplicate needs options.primaryKey", c.ID)

@@ -174,22 +174,28 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dest, table := r.PathValue("destinationId"), r.URL.Query().Get("tableName")
-	var topic string
+	var names []string
 	switch status := r.URL.Query().Get("status"); status {
 	case "", "dead":
-		topic = topics.Dead(s.cfg.TopicPrefix)
+		// Jitsu's dead-letter topic, and the one earlier versions wrote.
+		names = []string{topics.Dead(s.cfg.TopicPrefix), topics.EarlierDead(s.cfg.TopicPrefix)}
 	case "retry":
-		topic = topics.Retry(s.cfg.TopicPrefix)
+		names = []string{topics.Retry(s.cfg.TopicPrefix)}
 	default:
 		fail(w, http.StatusBadRequest, "status: want dead or retry")
 		return
 	}
-	recs, err := s.d.Failed.ReadAll(r.Context(), topic, s.cfg.FailedScan)
-	if err != nil {
-		s.d.Logger.Error("reading failed events", "destination", dest, "topic", topic, "err", err)
-		fail(w, http.StatusServiceUnavailable, "failed events are unavailable: "+err.Error())
-		return
+	var recs []kafka.Record
+	for _, topic := range names {
+		rs, err := s.d.Failed.ReadAll(r.Context(), topic, s.cfg.FailedScan)
+		if err != nil {
+			s.d.Logger.Error("reading failed events", "destination", dest, "topic", topic, "err", err)
+			fail(w, http.StatusServiceUnavailable, "failed events are unavailable: "+err.Error())
+			return
+		}
+		recs = append(recs, rs...)
 	}
+	slices.SortStableFunc(recs, func(a, b kafka.Record) int { return a.Time.Compare(b.Time) })
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
 	n := 0

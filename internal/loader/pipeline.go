@@ -118,6 +118,7 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 // batch in hand; records of the poll that ctx ended are read again later.
 func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 	var recs []kafka.Record // of the batch in hand
+	size := 0               // bytes of their values
 	var flushAt time.Time
 	for {
 		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
@@ -153,11 +154,23 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 			// instead of a series of doublings.
 			recs = append(make([]kafka.Record, 0, max(len(polled), min(w.cfg.BatchSize, maxPrealloc))), polled...)
 		}
-		if w.stream() || len(recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) {
+		if limit := w.cfg.Dest.Options.BatchSizeBytes; limit > 0 {
+			for _, r := range polled {
+				size += len(r.Value)
+			}
+		}
+		if w.stream() || len(recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) || w.full(size) {
 			out <- recs
-			recs = nil
+			recs, size = nil, 0
 		}
 	}
+}
+
+// full reports whether a batch of size bytes reached the destination's
+// batchSizeBytes.
+func (w *worker) full(size int) bool {
+	limit := w.cfg.Dest.Options.BatchSizeBytes
+	return limit > 0 && size >= limit
 }
 
 // maxPrealloc bounds the records a batch makes room for up front: a huge

@@ -148,3 +148,54 @@ func mustMetrics(t testing.TB) *Metrics {
 	}
 	return m
 }
+
+// onePerPoll hands out its records one per poll, then waits.
+type onePerPoll struct{ recs []kafka.Record }
+
+func (c *onePerPoll) Poll(ctx context.Context, _ int) ([]kafka.Record, error) {
+	if len(c.recs) == 0 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	r := c.recs[0]
+	c.recs = c.recs[1:]
+	return []kafka.Record{r}, nil
+}
+func (c *onePerPoll) Commit(context.Context, []kafka.Record) error { return nil }
+func (c *onePerPoll) Close()                                       {}
+
+// batchSizeBytes closes a batch once its events reach that size, long
+// before its count or period would.
+func TestBatchSizeBytes(t *testing.T) {
+	c := &onePerPoll{}
+	for range 7 {
+		c.recs = append(c.recs, kafka.Record{Value: make([]byte, 100)})
+	}
+	w := &worker{
+		cfg: workerConfig{BatchSize: 1000, Period: time.Hour,
+			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Batch, BatchSizeBytes: 250}}},
+		consumer: c, log: slog.New(slog.DiscardHandler), now: time.Now,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan []kafka.Record)
+	done := make(chan struct{})
+	go func() { w.pollAll(ctx, out); close(done) }()
+	for i := range 2 {
+		select {
+		case b := <-out:
+			if len(b) != 3 {
+				t.Errorf("batch %d has %d records of 100 bytes, want 3 (250 bytes reached)", i, len(b))
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no batch closed by size")
+		}
+	}
+	cancel()
+	for {
+		select {
+		case <-out: // the batch in hand at shutdown, if the last poll came first
+		case <-done:
+			return
+		}
+	}
+}

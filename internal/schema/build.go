@@ -15,6 +15,14 @@ type TableOptions struct {
 	// RefusedHints are SQL types the destination refused: a key hinted
 	// with one gets the type its values infer instead.
 	RefusedHints map[string]bool
+	// SchemaFreeze makes no column: values of keys without one go to
+	// UnmappedColumn.
+	SchemaFreeze bool
+	// MaxColumns caps the table's columns below the dialect's limit; 0:
+	// the dialect's.
+	MaxColumns int
+	// OmitNils treats a null as a missing key.
+	OmitNils bool
 }
 
 // Reasons of a Note.
@@ -180,6 +188,9 @@ func (bd *builder) rows(events []Event) [][]Value {
 		for _, f := range e.Fields {
 			i := bd.fieldKey[next]
 			next++
+			if f.Type == Null && bd.opts.OmitNils {
+				continue
+			}
 			if j := bd.keyCol[i]; j >= 0 {
 				t := bd.want.Columns[j].Type
 				if f.Type == t || f.Type == Null { // Cast's common case, inline
@@ -279,10 +290,20 @@ func (bd *builder) columnFor(name string) string {
 // nearLimit reports whether want uses 90% or more of a limit.
 func (bd *builder) nearLimit() bool {
 	d := bd.d
-	if d.MaxColumns > 0 && len(bd.want.Columns)*10 >= d.MaxColumns*9 {
+	if n := bd.maxColumns(); n > 0 && len(bd.want.Columns)*10 >= n*9 {
 		return true
 	}
 	return d.MaxRowBytes > 0 && rowBytes(d, bd.want.Columns)*10 >= d.MaxRowBytes*9
+}
+
+// maxColumns is the column limit: the dialect's, or the destination's
+// when lower.
+func (bd *builder) maxColumns() int {
+	n, o := bd.d.MaxColumns, bd.opts.MaxColumns
+	if o > 0 && (n == 0 || o < n) {
+		return o
+	}
+	return n
 }
 
 type noteKey struct {

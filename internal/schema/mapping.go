@@ -75,6 +75,9 @@ func (bd *builder) plan(events []Event) {
 	for _, i := range rest {
 		in := bd.infos[i]
 		bd.keyCol[i] = -1
+		if bd.opts.SchemaFreeze || bd.opts.OmitNils && in.typ == Null {
+			continue
+		}
 		c := Column{Type: in.typ, Key: in.key}
 		if in.hint != "" && !bd.opts.RefusedHints[in.hint] {
 			c.SQLType, c.Type = in.hint, HintType(in.hint)
@@ -159,7 +162,7 @@ func (bd *builder) room(c Column, made int) bool {
 	if !bd.hasUnmapped {
 		extra++ // UnmappedColumn, should values overflow
 	}
-	if d.MaxColumns > 0 && len(bd.want.Columns)+extra > d.MaxColumns {
+	if n := bd.maxColumns(); n > 0 && len(bd.want.Columns)+extra > n {
 		return false
 	}
 	if d.MaxRowBytes > 0 {

@@ -211,3 +211,35 @@ func TestMappingRowSizeLimit(t *testing.T) {
 		t.Error("no note for the overflow")
 	}
 }
+
+// Jitsu's table options: schemaFreeze makes no column, maxColumnsCount
+// caps them, omitNils reads a null as a missing key.
+func TestTableOptions(t *testing.T) {
+	stored := &Table{Name: "t", Columns: []Column{{Name: "id", Type: Int, Key: "id"}}}
+	events := []Event{mustParse(t, `{"id":1,"new":"x","n":null}`), mustParse(t, `{"id":2,"n":null,"other":1}`)}
+
+	want, b, _ := Build(postgres, "t", TableOptions{SchemaFreeze: true}, events, stored)
+	checkBatch(t, want, b)
+	if len(want.Columns) != 2 || want.Columns[1].Name != UnmappedColumn || b.Rows[0][1].Str() != `{"n":null,"new":"x"}` {
+		t.Errorf("schemaFreeze: columns %v, row 0 %v", want.Columns, b.Rows[0])
+	}
+
+	want, b, _ = Build(postgres, "t", TableOptions{MaxColumns: 3}, events, stored)
+	checkBatch(t, want, b)
+	if len(want.Columns) != 3 || want.Columns[1].Name != "new" || want.Columns[2].Name != UnmappedColumn {
+		t.Errorf("maxColumnsCount 3: columns %v", want.Columns)
+	}
+
+	want, b, _ = Build(postgres, "t", TableOptions{OmitNils: true}, events, stored)
+	checkBatch(t, want, b)
+	if _, ok := want.Column("n"); ok {
+		t.Errorf("omitNils made a column for a key that is only null: %v", want.Columns)
+	}
+	for r, row := range b.Rows {
+		for j, v := range row {
+			if v.IsNull() {
+				t.Errorf("omitNils: row %d column %s holds a null, want it absent", r, want.Columns[j].Name)
+			}
+		}
+	}
+}

@@ -131,9 +131,12 @@ func (r *Registry) Table(id, table string) (*Table, error) {
 	t, ok := o.tables[table]
 	if !ok {
 		t = NewTable(o.driver, table, Options{
-			PrimaryKey: c.Options.PrimaryKeys(),
-			Timestamp:  c.Options.Timestamp,
-			Upsert:     c.Options.Deduplicate,
+			PrimaryKey:   c.Options.PrimaryKeys(),
+			Timestamp:    c.Options.TimestampKey(),
+			Upsert:       c.Options.Deduplicate,
+			SchemaFreeze: c.Options.SchemaFreeze,
+			MaxColumns:   c.Options.MaxColumnsCount,
+			OmitNils:     c.Options.OmitNils,
 		}, r.log.With("destination", id, "table", table))
 		o.tables[table] = t
 	}

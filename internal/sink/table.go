@@ -24,6 +24,10 @@ type Options struct {
 	Timestamp  string   // key of the column to index
 	// Upsert makes Append update the rows whose primary key exists.
 	Upsert bool
+	// SchemaFreeze, MaxColumns and OmitNils: see schema.TableOptions.
+	SchemaFreeze bool
+	MaxColumns   int
+	OmitNils     bool
 }
 
 // NewTable returns the writer of table (as requested, before sanitising)
@@ -32,7 +36,8 @@ func NewTable(d destination.Driver, table string, o Options, log *slog.Logger) *
 	return &Table{
 		driver: d,
 		name:   table,
-		opts:   schema.TableOptions{PrimaryKey: o.PrimaryKey, TimestampColumn: o.Timestamp},
+		opts: schema.TableOptions{PrimaryKey: o.PrimaryKey, TimestampColumn: o.Timestamp,
+			SchemaFreeze: o.SchemaFreeze, MaxColumns: o.MaxColumns, OmitNils: o.OmitNils},
 		upsert: o.Upsert,
 		log:    log,
 	}

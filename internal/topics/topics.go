@@ -4,11 +4,15 @@
 //
 // Incoming events go to in.id.{destination}.m.{batch|stream}.t.{table}, as
 // in Jitsu Bulker. A table name that is not a legal topic name (characters
-// outside [A-Za-z0-9._-]) is hex-encoded after ".h." instead of ".t.", so
-// every table keeps a topic of its own and the name is recovered exactly.
+// outside [A-Za-z0-9._-]), or that holds Jitsu's partition marker ".p.",
+// is encoded as Jitsu encodes it, base64url after ".b64.", so every table
+// keeps a topic of its own and the name is recovered exactly. Parse reads
+// Jitsu's topics too — with a ".p.N" partition suffix — and the ".h."
+// (hex) names of earlier versions.
 package topics
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -47,10 +51,10 @@ func Incoming(prefix string, n Name) (string, error) {
 		return "", errors.New("table name is empty")
 	}
 	var t string
-	if legal(n.Table) {
+	if legal(n.Table) && !strings.Contains(n.Table, partitionMarker) {
 		t = ".t." + n.Table
 	} else {
-		t = ".h." + hex.EncodeToString([]byte(n.Table))
+		t = ".b64." + base64.RawURLEncoding.EncodeToString([]byte(n.Table))
 	}
 	topic := prefix + "in.id." + n.Destination + ".m." + string(n.Mode) + t
 	if len(topic) > MaxTopicLen {
@@ -73,12 +77,24 @@ func Parse(prefix, topic string) (Name, error) {
 	if !ok {
 		return Name{}, fmt.Errorf("topic %s has no table", topic)
 	}
+	if m := destination.DeliveryMode(mode); m != destination.Batch && m != destination.Stream {
+		return Name{}, fmt.Errorf("topic %s: mode %q is not batch or stream", topic, mode)
+	}
 	kind, table, ok := strings.Cut(table, ".")
 	if !ok || table == "" {
 		return Name{}, fmt.Errorf("topic %s has no table", topic)
 	}
+	if i := strings.LastIndex(table, partitionMarker); i >= 0 && allDigits(table[i+len(partitionMarker):]) {
+		table = table[:i] // Jitsu's partition of a table's topic
+	}
 	switch kind {
 	case "t":
+	case "b64":
+		b, err := base64.RawURLEncoding.DecodeString(table)
+		if err != nil {
+			return Name{}, fmt.Errorf("topic %s: bad base64 table name: %w", topic, err)
+		}
+		table = string(b)
 	case "h":
 		b, err := hex.DecodeString(table)
 		if err != nil {
@@ -94,8 +110,25 @@ func Parse(prefix, topic string) (Name, error) {
 // Retry is the topic of events waiting for another load attempt.
 func Retry(prefix string) string { return prefix + "destination-messages-retry" }
 
-// Dead is the dead-letter topic: events that will not be retried.
-func Dead(prefix string) string { return prefix + "destination-messages-dead" }
+// Dead is the dead-letter topic: events that will not be retried. Its name
+// is Jitsu Bulker's.
+func Dead(prefix string) string { return prefix + "destination-messages-dead-letter" }
+
+// EarlierDead is the dead-letter topic of StreamForge before it took
+// Jitsu's name; GET /failed still reads it.
+func EarlierDead(prefix string) string { return prefix + "destination-messages-dead" }
+
+// partitionMarker separates a table from Jitsu's partition number.
+const partitionMarker = ".p."
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
 
 func legal(s string) bool {
 	if s == "" {

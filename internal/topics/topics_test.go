@@ -13,8 +13,9 @@ func TestIncomingRoundTrip(t *testing.T) {
 	}{
 		{"", Name{"pg", "batch", "events"}, "in.id.pg.m.batch.t.events"},
 		{"prod.", Name{"pg", "stream", "a.b"}, "prod.in.id.pg.m.stream.t.a.b"},
-		{"", Name{"pg", "batch", "événements"}, "in.id.pg.m.batch.h.c3a976c3a96e656d656e7473"},
-		{"", Name{"pg", "batch", "with space"}, "in.id.pg.m.batch.h.77697468207370616365"},
+		{"", Name{"pg", "batch", "événements"}, "in.id.pg.m.batch.b64.w6l2w6luZW1lbnRz"},
+		{"", Name{"pg", "batch", "with space"}, "in.id.pg.m.batch.b64.d2l0aCBzcGFjZQ"},
+		{"", Name{"pg", "batch", "a.p.1"}, "in.id.pg.m.batch.b64.YS5wLjE"},
 	}
 	for _, tt := range tests {
 		got, err := Incoming(tt.prefix, tt.n)
@@ -29,7 +30,19 @@ func TestIncomingRoundTrip(t *testing.T) {
 	if _, err := Incoming("", Name{"pg", "batch", strings.Repeat("é", 200)}); err == nil {
 		t.Fatal("an over-long table name must be refused")
 	}
-	for _, bad := range []string{"other", "in.id.pg", "in.id.pg.m.batch", "in.id.pg.m.batch.x.t", "in.id.pg.m.batch.h.zz"} {
+	// Jitsu's topics, and the hex names of earlier versions.
+	for topic, want := range map[string]Name{
+		"in.id.d1.m.batch.b64.QWNjb3VudCBEZWFjdGl2YXRlZCBVc2Vy": {"d1", "batch", "Account Deactivated User"},
+		"in.id.d1.m.stream.t.events.p.3":                       {"d1", "stream", "events"},
+		"in.id.d1.m.batch.t.a.p.b":                             {"d1", "batch", "a.p.b"},
+		"in.id.pg.m.batch.h.77697468207370616365":              {"pg", "batch", "with space"},
+	} {
+		if got, err := Parse("", topic); err != nil || got != want {
+			t.Errorf("Parse(%q) = %v, %v; want %v", topic, got, err, want)
+		}
+	}
+	for _, bad := range []string{"other", "in.id.pg", "in.id.pg.m.batch", "in.id.pg.m.batch.x.t", "in.id.pg.m.batch.h.zz",
+		"in.id.pg.m.retry.t._all_", "in.id.pg.m.batch.b64.!!"} {
 		if _, err := Parse("", bad); err == nil {
 			t.Errorf("Parse(%q): want an error", bad)
 		}
