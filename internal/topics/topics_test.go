@@ -33,9 +33,9 @@ func TestIncomingRoundTrip(t *testing.T) {
 	// Jitsu's topics, and the hex names of earlier versions.
 	for topic, want := range map[string]Name{
 		"in.id.d1.m.batch.b64.QWNjb3VudCBEZWFjdGl2YXRlZCBVc2Vy": {"d1", "batch", "Account Deactivated User"},
-		"in.id.d1.m.stream.t.events.p.3":                       {"d1", "stream", "events"},
-		"in.id.d1.m.batch.t.a.p.b":                             {"d1", "batch", "a.p.b"},
-		"in.id.pg.m.batch.h.77697468207370616365":              {"pg", "batch", "with space"},
+		"in.id.d1.m.stream.t.events.p.3":                        {"d1", "stream", "events"},
+		"in.id.d1.m.batch.t.a.p.b":                              {"d1", "batch", "a.p.b"},
+		"in.id.pg.m.batch.h.77697468207370616365":               {"pg", "batch", "with space"},
 	} {
 		if got, err := Parse("", topic); err != nil || got != want {
 			t.Errorf("Parse(%q) = %v, %v; want %v", topic, got, err, want)
