@@ -343,9 +343,9 @@ func TestInvalidDestinationFailsStartup(t *testing.T) {
 		})
 	}
 	b := start(t, "BULKER_DATA_DIR="+t.TempDir(), "BULKER_EMBEDDED_KAFKA_ADDR="+freeAddr(t),
-		`BULKER_DESTINATION_LITE={"type":"sqlite","options":{"mode":"batch","schemaFreeze":true},"credentials":{"database":"`+filepath.Join(t.TempDir(), "l.db")+`"},"extra":1}`)
+		`BULKER_DESTINATION_LITE={"type":"sqlite","options":{"mode":"batch","noSuchOption":true},"credentials":{"database":"`+filepath.Join(t.TempDir(), "l.db")+`"},"extra":1}`)
 	wait.For(t, 10*time.Second, "a warning naming the unknown keys", func() bool {
 		out := b.output()
-		return strings.Contains(out, "destination keys not supported") && strings.Contains(out, "options.schemaFreeze") && strings.Contains(out, `"extra"`)
+		return strings.Contains(out, "destination keys not supported") && strings.Contains(out, "options.noSuchOption") && strings.Contains(out, `"extra"`)
 	})
 }
