@@ -280,8 +280,16 @@ func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacemen
 	var batch schema.Batch
 	switch r.Mode {
 	case destination.ReplaceTable:
-		// The new table holds exactly the events' columns.
+		// The new table holds exactly the events' columns, under the name
+		// of the table it replaces.
+		st, err := t.read(ctx)
+		if err != nil {
+			return warns, err
+		}
 		_, batch, _ = schema.Build(d, t.name, opts, events, nil)
+		if st.exists {
+			batch.Table.Name = st.table.Name
+		}
 	case destination.ReplacePartition:
 		for i := range events {
 			ev := &events[i]
@@ -316,15 +324,23 @@ func (t *Table) read(ctx context.Context) (shape, error) {
 	if st.known {
 		return st, nil
 	}
-	name := schema.SanitizeIdent(t.driver.Dialect(), t.name)
-	stored, ok, err := t.driver.Describe(ctx, name)
-	if err != nil {
-		return st, fmt.Errorf("describing table %s: %w", name, err)
+	// The natural name first, so a table bulker made stays its table;
+	// else one Jitsu Bulker made, whose name keeps the case ("Events").
+	d := t.driver.Dialect()
+	names := []string{schema.SanitizeIdent(d, t.name)}
+	if jitsu := schema.JitsuTableName(d, t.name); jitsu != names[0] {
+		names = append(names, jitsu)
 	}
-	if !ok {
-		return t.setMissing(), nil
+	for _, name := range names {
+		stored, ok, err := t.driver.Describe(ctx, name)
+		if err != nil {
+			return st, fmt.Errorf("describing table %s: %w", name, err)
+		}
+		if ok {
+			return t.set(stored), nil
+		}
 	}
-	return t.set(stored), nil
+	return t.setMissing(), nil
 }
 
 func (t *Table) build(st shape, events []schema.Event) *Rows {
