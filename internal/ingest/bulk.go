@@ -107,8 +107,13 @@ func bulkRequest(r *http.Request, dest destination.Config, table string) (sink.B
 		req.Mode = destination.ReplaceTable
 	case destination.ReplacePartition.String():
 		req.Mode = destination.ReplacePartition
+	case string(destination.Batch), string(destination.Stream):
+		// Jitsu's modes that keep the table: both add the rows, in one
+		// transaction (Jitsu's stream commits row by row).
+		req.Mode = destination.Append
 	default:
-		return req, fmt.Errorf("mode %q: want %s or %s", truncate(m, 32), destination.ReplaceTable.String(), destination.ReplacePartition.String())
+		return req, fmt.Errorf("mode %q: want %s, %s, %s or %s", truncate(m, 32), destination.ReplaceTable.String(),
+			destination.ReplacePartition.String(), destination.Batch, destination.Stream)
 	}
 	req.Partition = q.Get("partition")
 	if req.Partition == "" {

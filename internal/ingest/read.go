@@ -138,7 +138,13 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "eventType: want incoming, bulker_batch or bulker_stream, with .all or .error")
 		return
 	}
-	es, err := s.d.Events.List(r.Context(), eventslog.Filter{Destination: dest, Statuses: statuses, Limit: limit})
+	f, err := logFilter(r)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	f.Destination, f.Statuses, f.Limit = dest, statuses, limit
+	es, err := s.d.Events.List(r.Context(), f)
 	if err != nil {
 		s.d.Logger.Error("reading the events log", "err", err)
 		fail(w, http.StatusServiceUnavailable, "the events log is unavailable")
@@ -151,6 +157,46 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// logFilter reads Jitsu's paging parameters of /log: beforeId, an entry
+// id (the page after it), and start and end, inclusive, each a Unix time
+// in milliseconds (13 digits) or a date (2006-01-02, its midnight UTC),
+// or as an extension an RFC 3339 time.
+func logFilter(r *http.Request) (eventslog.Filter, error) {
+	q := r.URL.Query()
+	var f eventslog.Filter
+	if id := q.Get("beforeId"); id != "" {
+		if _, err := eventslog.IDTime(id); err != nil {
+			return f, fmt.Errorf("beforeId: %w", err)
+		}
+		f.BeforeID = id
+	}
+	var err error
+	if f.Since, err = timeParam(q.Get("start")); err != nil {
+		return f, fmt.Errorf("start: %w", err)
+	}
+	if f.Until, err = timeParam(q.Get("end")); err != nil {
+		return f, fmt.Errorf("end: %w", err)
+	}
+	return f, nil
+}
+
+func timeParam(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if len(v) == 13 {
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return time.UnixMilli(ms).UTC(), nil
+		}
+	}
+	for _, layout := range []string{time.DateOnly, time.RFC3339Nano} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: want a Unix time in milliseconds, a date (2006-01-02) or an RFC 3339 time", truncate(v, 40))
+}
+
 func modeOf(d destination.Config) destination.DeliveryMode {
 	if d.Options.Mode == "" {
 		return destination.Batch
@@ -158,9 +204,9 @@ func modeOf(d destination.Config) destination.DeliveryMode {
 	return d.Options.Mode
 }
 
-// failed answers GET /failed/{destinationId}?tableName=&status=retry|dead&limit=
+// failed answers GET /failed/{destinationId}?tableName=&status=retry|dead&limit=&offset=
 // with NDJSON, one failed event per line, newest first, as Jitsu Bulker
-// does. The destination need not be configured any more: its dead events
+// does; offset skips that many, to page. The destination need not be configured any more: its dead events
 // remain. It scans a bounded tail of the topic (Config.FailedScan): it
 // suits inspection, not export.
 func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
@@ -172,6 +218,13 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
+	}
+	skip := 0
+	if v := r.URL.Query().Get("offset"); v != "" {
+		if skip, err = strconv.Atoi(v); err != nil || skip < 0 {
+			fail(w, http.StatusBadRequest, "offset must be a non-negative integer")
+			return
+		}
 	}
 	dest, table := r.PathValue("destinationId"), r.URL.Query().Get("tableName")
 	var names []string
@@ -202,6 +255,10 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 	for _, rec := range slices.Backward(recs) {
 		f := topics.ParseFailure(rec)
 		if f.Destination != dest || table != "" && f.Table != table {
+			continue
+		}
+		if skip > 0 {
+			skip--
 			continue
 		}
 		ev := json.RawMessage(rec.Value)

@@ -253,7 +253,7 @@ func needsDDL(rows *Rows, st shape) bool {
 
 // Replacement says what Replace replaces.
 type Replacement struct {
-	Mode      destination.LoadMode // ReplaceTable or ReplacePartition
+	Mode      destination.LoadMode // ReplaceTable, ReplacePartition or Append
 	Partition string               // for ReplacePartition
 	// PrimaryKey lists the keys of the table's primary key; with one,
 	// rows sharing a key are merged and upserted.
@@ -261,8 +261,9 @@ type Replacement struct {
 }
 
 // Replace swaps the table for one holding exactly events (ReplaceTable),
-// or replaces the rows of one partition with them (ReplacePartition), in
-// one transaction: all or nothing.
+// replaces the rows of one partition with them (ReplacePartition), or
+// adds them (Append, upserting with a primary key), in one transaction:
+// all or nothing.
 func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacement) ([]Warning, error) {
 	t.writing.Lock()
 	defer t.writing.Unlock()
@@ -296,6 +297,8 @@ func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacemen
 			ev.Fields = slices.DeleteFunc(ev.Fields, func(f schema.Field) bool { return f.Key == destination.PartitionColumn })
 			ev.Fields = append(ev.Fields, schema.Field{Key: destination.PartitionColumn, Value: schema.TextValue(r.Partition)})
 		}
+		fallthrough
+	case destination.Append:
 		st, err := t.read(ctx)
 		if err != nil {
 			return warns, err
@@ -306,7 +309,7 @@ func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacemen
 		}
 		batch = rows.batch
 	default:
-		return warns, fmt.Errorf("replacing %s: load mode %s replaces nothing", t.name, r.Mode)
+		return warns, fmt.Errorf("loading %s in bulk: unknown load mode %s", t.name, r.Mode)
 	}
 	p, err := destination.NewPlan(batch, lo)
 	if err != nil {

@@ -1,0 +1,164 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/topics"
+)
+
+// Jitsu's modeOverride sends an event to the other mode's topic, whatever
+// the destination's mode.
+func TestPostModeOverride(t *testing.T) {
+	cases := []struct {
+		name, target string
+		code         int
+		topic        string
+	}{
+		{"batch destination, no override", "/post/pg?tableName=t", 200, "in.id.pg.m.batch.t.t"},
+		{"batch destination to stream", "/post/pg?tableName=t&modeOverride=stream", 200, "in.id.pg.m.stream.t.t"},
+		{"stream destination to batch", "/post/live?tableName=t&modeOverride=batch", 200, "in.id.live.m.batch.t.t"},
+		{"empty override", "/post/live?tableName=t&modeOverride=", 200, "in.id.live.m.stream.t.t"},
+		{"unknown mode", "/post/pg?tableName=t&modeOverride=replace_table", 400, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, false)
+			r := e.do(t, "POST", c.target, `{"a":1}`, "")
+			if r.code != c.code {
+				t.Fatalf("got %d %s, want %d", r.code, r.body, c.code)
+			}
+			if c.code != 200 {
+				if e.prod.count() != 0 || !strings.Contains(r.resp.Error, "modeOverride") {
+					t.Errorf("rejected override: %d produced, error %q", e.prod.count(), r.resp.Error)
+				}
+				return
+			}
+			if got := e.prod.recs[0].topic; got != c.topic {
+				t.Errorf("topic %s, want %s", got, c.topic)
+			}
+		})
+	}
+}
+
+// Jitsu's /bulk modes batch and stream add the rows and keep the table.
+func TestBulkJitsuModes(t *testing.T) {
+	cases := []struct {
+		target string
+		mode   destination.LoadMode
+		pk     string
+	}{
+		{"/bulk/pg?tableName=t&mode=batch", destination.Append, "[id ts]"},
+		{"/bulk/pg?tableName=t&mode=stream&pk=id", destination.Append, "[id]"},
+		{"/bulk/pg?tableName=t&mode=replace_table", destination.ReplaceTable, "[id ts]"},
+	}
+	for _, c := range cases {
+		t.Run(c.target, func(t *testing.T) {
+			e := newEnv(t, false)
+			if r := e.do(t, "POST", c.target, "{\"id\":1}\n{\"id\":2}", ""); r.code != 200 || r.body != `{"success":true,"count":2}`+"\n" {
+				t.Fatalf("got %d %s", r.code, r.body)
+			}
+			req := e.bulk.reqs[0]
+			if req.Mode != c.mode || fmt.Sprint(req.PrimaryKey) != c.pk || len(req.Events) != 2 {
+				t.Errorf("request %+v, want mode %s, pk %s", req, c.mode, c.pk)
+			}
+		})
+	}
+	e := newEnv(t, false)
+	if r := e.do(t, "POST", "/bulk/pg?tableName=t&mode=batch&partition=p", "{}", ""); r.code != 400 || len(e.bulk.reqs) != 0 {
+		t.Errorf("a partition with mode=batch: %d %s", r.code, r.body)
+	}
+}
+
+// Jitsu's /log pages with beforeId and bounds time with start and end
+// (Unix milliseconds or a date).
+func TestLogPaging(t *testing.T) {
+	e := newEnv(t, false)
+	base := time.Date(2026, 1, 1, 23, 59, 58, 0, time.UTC)
+	ids := make([]string, 5)
+	for i := range ids {
+		at := base.Add(time.Duration(i) * time.Second)
+		ids[i] = fmt.Sprintf("%d-%02d", at.UnixMilli(), i)
+		_ = e.events.Add(t.Context(), eventslog.Entry{ID: ids[i], Time: at, Destination: "pg", Table: "t", Status: eventslog.Accepted,
+			Body: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))})
+	}
+	ms := func(i int) string { return fmt.Sprint(base.Add(time.Duration(i) * time.Second).UnixMilli()) }
+	cases := []struct {
+		query string
+		want  string
+	}{
+		{"limit=2", `{"i":4} {"i":3}`},
+		{"limit=2&beforeId=" + ids[3], `{"i":2} {"i":1}`},
+		{"beforeId=" + ids[1], `{"i":0}`},
+		{"start=" + ms(3), `{"i":4} {"i":3}`},
+		{"end=" + ms(1), `{"i":1} {"i":0}`},
+		{"start=" + ms(1) + "&end=" + ms(3) + "&beforeId=" + ids[3], `{"i":2} {"i":1}`},
+		{"start=2026-01-02", `{"i":4} {"i":3} {"i":2}`},
+		{"end=2026-01-02", `{"i":2} {"i":1} {"i":0}`},
+		{"start=2026-01-02T00:00:01Z", `{"i":4} {"i":3}`},
+	}
+	for _, c := range cases {
+		r := e.do(t, "GET", "/log/incoming/pg?"+c.query, "", "")
+		if r.code != 200 {
+			t.Fatalf("%s: %d %s", c.query, r.code, r.body)
+		}
+		var recs []logRecord
+		if err := json.Unmarshal([]byte(r.body), &recs); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, rec := range recs {
+			got = append(got, string(rec.Content.Body))
+		}
+		if g := strings.Join(got, " "); g != c.want {
+			t.Errorf("%s: got %s, want %s", c.query, g, c.want)
+		}
+	}
+	for _, q := range []string{"beforeId=abc", "start=yesterday", "end=123", "start=2026-13-01"} {
+		if r := e.do(t, "GET", "/log/incoming/pg?"+q, "", ""); r.code != 400 || r.resp.Error == "" {
+			t.Errorf("%s: %d %s", q, r.code, r.body)
+		}
+	}
+}
+
+// /failed pages with offset and limit, newest first.
+func TestFailedPages(t *testing.T) {
+	e := newEnv(t, false)
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var recs []kafka.Record
+	for i := range 5 {
+		recs = append(recs, kafka.Record{Value: []byte(fmt.Sprintf(`{"i":%d}`, i)), Time: base.Add(time.Duration(i) * time.Second),
+			Headers: topics.Failure{Destination: "pg", Table: "t", Error: "boom"}.Headers()})
+	}
+	e.failed.topics = map[string][]kafka.Record{topics.Dead(""): recs}
+	for query, want := range map[string]string{
+		"limit=2":          `{"i":4} {"i":3}`,
+		"limit=2&offset=2": `{"i":2} {"i":1}`,
+		"limit=2&offset=4": `{"i":0}`,
+		"offset=5":         ``,
+	} {
+		r := e.do(t, "GET", "/failed/pg?"+query, "", "")
+		if r.code != 200 {
+			t.Fatalf("%s: %d %s", query, r.code, r.body)
+		}
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(r.body), "\n") {
+			var f failedEvent
+			if line != "" && json.Unmarshal([]byte(line), &f) == nil {
+				got = append(got, string(f.Event))
+			}
+		}
+		if g := strings.Join(got, " "); g != want {
+			t.Errorf("%s: got %s, want %s", query, g, want)
+		}
+	}
+	if r := e.do(t, "GET", "/failed/pg?offset=-1", "", ""); r.code != 400 {
+		t.Errorf("negative offset: %d", r.code)
+	}
+}
