@@ -198,7 +198,7 @@ func (m *Manager) ensure(ctx context.Context, wg *sync.WaitGroup, topic string) 
 
 func (m *Manager) runWorker(ctx context.Context, topic string, name topics.Name, dest destination.Config) error {
 	o := kafka.ConsumerOptions{Group: topic, Topics: []string{topic}}
-	o.MinBytes, o.MaxWait = fetchWait(dest.Options.Mode)
+	o.MinBytes, o.MaxWait = fetchWait(name.Mode)
 	c, err := m.deps.NewConsumer(ctx, o)
 	if err != nil {
 		return err
