@@ -104,6 +104,7 @@ func Run(ctx context.Context, o Options) error {
 		Events:       events,
 		Bulk:         dests,
 		Failed:       kafka.Reader{Config: kcfg, Log: log},
+		Test:         dests,
 		Auth:         tokens,
 		Ready:        readiness{client},
 		Metrics:      promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}),

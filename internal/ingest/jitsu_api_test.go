@@ -1,7 +1,9 @@
 package ingest
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -160,5 +162,74 @@ func TestFailedPages(t *testing.T) {
 	}
 	if r := e.do(t, "GET", "/failed/pg?offset=-1", "", ""); r.code != 400 {
 		t.Errorf("negative offset: %d", r.code)
+	}
+}
+
+// fakeTester records the destinations it is asked to test and fails those
+// whose password is "wrong".
+type fakeTester struct{ got []destination.Config }
+
+func (f *fakeTester) Test(_ context.Context, c destination.Config) error {
+	f.got = append(f.got, c)
+	if c.Credentials.Password.Reveal() == "wrong" {
+		return errors.New("destination " + c.ID + ": password authentication failed for user \"u\"")
+	}
+	return nil
+}
+
+// POST /test takes a destination as bulker's configuration writes it, or
+// as Jitsu's console sends it (credentials flat beside destinationType),
+// and answers 200 or 422 with the reason — never the password.
+func TestConnectionTest(t *testing.T) {
+	cases := []struct {
+		name, body string
+		code       int
+		want       destination.Config // ID, Type, Host, Database checked
+		msg        string
+	}{
+		{"bulker's shape", `{"id":"pg","type":"postgres","options":{"mode":"stream"},"credentials":{"host":"db","database":"d","password":"s3cret"}}`,
+			200, destination.Config{ID: "pg", Type: "postgres", Credentials: destination.Credentials{Host: "db", Database: "d"}}, ""},
+		{"Jitsu's shape", `{"id":"my","destinationType":"mysql","host":"db","port":3306,"database":"d","username":"u","password":"s3cret"}`,
+			200, destination.Config{ID: "my", Type: "mysql", Credentials: destination.Credentials{Host: "db", Database: "d"}}, ""},
+		{"no id", `{"destinationType":"postgres","host":"db","database":"d"}`,
+			200, destination.Config{ID: "test", Type: "postgres", Credentials: destination.Credentials{Host: "db", Database: "d"}}, ""},
+		{"refused", `{"id":"pg","destinationType":"postgres","host":"db","database":"d","username":"u","password":"wrong"}`,
+			422, destination.Config{ID: "pg", Type: "postgres", Credentials: destination.Credentials{Host: "db", Database: "d"}}, "password authentication failed"},
+		{"no type", `{"id":"pg","host":"db"}`, 422, destination.Config{}, "type is required"},
+		{"not JSON", `host=db`, 422, destination.Config{}, "want a destination as a JSON object"},
+		{"bad option", `{"type":"postgres","options":{"mode":"sometimes"},"credentials":{}}`, 422, destination.Config{}, `options.mode "sometimes"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tester := &fakeTester{}
+			e := newEnv(t, false, func(d *setup) { d.Test = tester })
+			r := e.do(t, "POST", "/test", c.body, "")
+			if r.code != c.code || (c.code == 200) != r.resp.Success || !strings.Contains(r.resp.Error, c.msg) {
+				t.Fatalf("got %d %s, want %d with %q", r.code, r.body, c.code, c.msg)
+			}
+			if c.code == 200 && !strings.Contains(r.body, `"ok":true`) {
+				t.Errorf("answer lacks Jitsu's ok: %s", r.body)
+			}
+			if strings.Contains(r.body, "s3cret") || strings.Contains(r.body, `"wrong"`) || strings.Contains(e.logText(), "s3cret") {
+				t.Errorf("a password leaked: %s\n%s", r.body, e.logText())
+			}
+			if c.want.ID == "" {
+				if len(tester.got) != 0 {
+					t.Errorf("an invalid destination was tested: %+v", tester.got)
+				}
+				return
+			}
+			if len(tester.got) != 1 {
+				t.Fatalf("tested %d destinations", len(tester.got))
+			}
+			g := tester.got[0]
+			if g.ID != c.want.ID || g.Type != c.want.Type || g.Credentials.Host != c.want.Credentials.Host || g.Credentials.Database != c.want.Credentials.Database {
+				t.Errorf("tested %+v, want %+v", g, c.want)
+			}
+		})
+	}
+	e := newEnv(t, true, func(d *setup) { d.Test = &fakeTester{} })
+	if r := e.do(t, "POST", "/test", `{"type":"postgres","credentials":{}}`, ""); r.code != 401 {
+		t.Errorf("/test without a token: %d", r.code)
 	}
 }
