@@ -16,14 +16,18 @@ import (
 type jitsuDB struct {
 	name   string  // destination type
 	db     *sql.DB // connected to the destination's schema or database
-	table  string  // qualified name of the Jitsu table
 	creds  string  // the destination's credentials JSON
 	schema string  // PostgreSQL schema or MySQL database
+	// create makes a table as Jitsu makes it for jitsuEvent, with its
+	// primary key on messageId when pk.
+	create func(t testing.TB, table string, pk bool)
+	// quoted is the table's name in SQL.
+	quoted func(table string) string
 	// values reads the row of messageId as text, one column per
 	// jitsuColumns entry.
-	values func(t testing.TB, messageID string) []string
+	values func(t testing.TB, table, messageID string) []string
 	// columns lists the table's columns.
-	columns func(t testing.TB) []string
+	columns func(t testing.TB, table string) []string
 	// tables lists the schema's tables.
 	tables func(t testing.TB) []string
 }
@@ -65,26 +69,32 @@ func postgresJitsu(t *testing.T) jitsuDB {
 	pg, u := postgresServer(t)
 	schema := randomName("e2e_jitsu_")
 	t.Cleanup(func() { pg.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
-	ddl := fmt.Sprintf(`CREATE SCHEMA %[1]s;
-CREATE TABLE %[1]s."Events" (
-  "_timestamp" timestamp with time zone, "messageId" text NOT NULL, "type" text, "userId" bigint,
-  "context_ip" text, "context_page_url" text, "properties_price" double precision, "properties_qty" bigint,
-  "properties_isNew" boolean, "properties_tags" text, "properties_items" jsonb, "_unnamed" text, %[2]q text,
-  CONSTRAINT "Events_pk" PRIMARY KEY ("messageId"))`, schema, jitsuColumnBang)
-	if _, err := pg.Exec(ddl); err != nil {
+	if _, err := pg.Exec("CREATE SCHEMA " + schema); err != nil {
 		t.Fatal(err)
 	}
-	table := schema + `."Events"`
+	quoted := func(table string) string { return fmt.Sprintf("%s.%q", schema, table) }
 	return jitsuDB{
-		name: "postgres", db: pg, table: table, schema: schema,
+		name: "postgres", db: pg, schema: schema, quoted: quoted,
 		creds: pgCredentials(u, strings.TrimPrefix(u.Path, "/"), schema),
-		values: func(t testing.TB, id string) []string {
+		create: func(t testing.TB, table string, pk bool) {
+			ddl := fmt.Sprintf(`CREATE TABLE %s (
+  "_timestamp" timestamp with time zone, "messageId" text NOT NULL, "type" text, "userId" bigint,
+  "context_ip" text, "context_page_url" text, "properties_price" double precision, "properties_qty" bigint,
+  "properties_isNew" boolean, "properties_tags" text, "properties_items" jsonb, "_unnamed" text, %q text`, quoted(table), jitsuColumnBang)
+			if pk {
+				ddl += fmt.Sprintf(`, CONSTRAINT %q PRIMARY KEY ("messageId")`, table+"_pk")
+			}
+			if _, err := pg.Exec(ddl + ")"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		values: func(t testing.TB, table, id string) []string {
 			cols := make([]string, len(jitsuColumns))
 			for i, c := range jitsuColumns {
 				cols[i] = fmt.Sprintf("%q::text", c)
 			}
 			cols[0] = `to_char("_timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')`
-			rows := queryRowsOr(pg, "SELECT "+strings.Join(cols, ", ")+" FROM "+table+` WHERE "messageId" = '`+id+"'")
+			rows := queryRowsOr(pg, "SELECT "+strings.Join(cols, ", ")+" FROM "+quoted(table)+` WHERE "messageId" = '`+id+"'")
 			if len(rows) != 1 {
 				return nil
 			}
@@ -93,12 +103,8 @@ CREATE TABLE %[1]s."Events" (
 		tables: func(t testing.TB) []string {
 			return column(queryRows(t, pg, "SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", schema))
 		},
-		columns: func(t testing.TB) []string {
-			var out []string
-			for _, r := range queryRows(t, pg, "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'Events' ORDER BY ordinal_position", schema) {
-				out = append(out, r[0])
-			}
-			return out
+		columns: func(t testing.TB, table string) []string {
+			return column(queryRows(t, pg, "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position", schema, table))
 		},
 	}
 }
@@ -128,29 +134,34 @@ func mysqlJitsu(t *testing.T) jitsuDB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	ddl := "CREATE TABLE `Events` (`_timestamp` timestamp(6) NULL, `messageId` varchar(255) NOT NULL, `type` text, `userId` bigint, " +
-		"`context_ip` text, `context_page_url` text, `properties_price` double, `properties_qty` bigint, " +
-		"`properties_isNew` boolean, `properties_tags` text, `properties_items` JSON, `_unnamed` text, `" + jitsuColumnBang + "` text, " +
-		"PRIMARY KEY (`messageId`))"
-	if _, err := db.Exec(ddl); err != nil {
-		t.Fatal(err)
-	}
 	user, hostPort := "root", "127.0.0.1:3306"
 	if at := strings.Index(dsn, "@tcp("); at >= 0 {
 		user = strings.SplitN(dsn[:at], ":", 2)[0]
 		hostPort = dsn[at+5 : strings.Index(dsn, ")")]
 	}
 	host, port, _ := strings.Cut(hostPort, ":")
+	quoted := func(table string) string { return "`" + table + "`" }
 	return jitsuDB{
-		name: "mysql", db: db, table: "`Events`", schema: dbName,
+		name: "mysql", db: db, schema: dbName, quoted: quoted,
 		creds: fmt.Sprintf(`{"host":%q,"port":%s,"database":%q,"username":%q}`, host, port, dbName, user),
-		values: func(t testing.TB, id string) []string {
+		create: func(t testing.TB, table string, pk bool) {
+			ddl := "CREATE TABLE " + quoted(table) + " (`_timestamp` timestamp(6) NULL, `messageId` varchar(255) NOT NULL, `type` text, `userId` bigint, " +
+				"`context_ip` text, `context_page_url` text, `properties_price` double, `properties_qty` bigint, " +
+				"`properties_isNew` boolean, `properties_tags` text, `properties_items` JSON, `_unnamed` text, `" + jitsuColumnBang + "` text"
+			if pk {
+				ddl += ", PRIMARY KEY (`messageId`)"
+			}
+			if _, err := db.Exec(ddl + ")"); err != nil {
+				t.Fatal(err)
+			}
+		},
+		values: func(t testing.TB, table, id string) []string {
 			cols := make([]string, len(jitsuColumns))
 			for i, c := range jitsuColumns {
 				cols[i] = "CAST(`" + c + "` AS CHAR)"
 			}
 			cols[0] = "DATE_FORMAT(`_timestamp`, '%Y-%m-%d %H:%i:%s.%f')"
-			rows := queryRowsOr(db, "SELECT "+strings.Join(cols, ", ")+" FROM `Events` WHERE `messageId` = '"+id+"'")
+			rows := queryRowsOr(db, "SELECT "+strings.Join(cols, ", ")+" FROM "+quoted(table)+" WHERE `messageId` = '"+id+"'")
 			if len(rows) != 1 {
 				return nil
 			}
@@ -159,25 +170,21 @@ func mysqlJitsu(t *testing.T) jitsuDB {
 		tables: func(t testing.TB) []string {
 			return column(queryRows(t, db, "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", dbName))
 		},
-		columns: func(t testing.TB) []string {
-			var out []string
-			for _, r := range queryRows(t, db, "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = 'Events' ORDER BY ordinal_position", dbName) {
-				out = append(out, r[0])
-			}
-			return out
+		columns: func(t testing.TB, table string) []string {
+			return column(queryRows(t, db, "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position", dbName, table))
 		},
 	}
 }
 
 // checkJitsuRow waits for the row of id and checks every value is in the
 // column Jitsu made for it.
-func checkJitsuRow(t *testing.T, j jitsuDB, id string, want []string) {
+func checkJitsuRow(t *testing.T, j jitsuDB, table, id string, want []string) {
 	t.Helper()
 	var got []string
 	deadline := time.Now().Add(30 * time.Second)
-	for got = j.values(t, id); !slices.Equal(got, want); got = j.values(t, id) {
+	for got = j.values(t, table, id); !slices.Equal(got, want); got = j.values(t, table, id) {
 		if time.Now().After(deadline) {
-			t.Fatalf("row %s in %s:\n got %q\nwant %q\ntables: %v", id, j.table, got, want, j.tables(t))
+			t.Fatalf("row %s in %s:\n got %q\nwant %q\ntables: %v", id, j.quoted(table), got, want, j.tables(t))
 		}
 		time.Sleep(wait.Interval)
 	}
@@ -186,12 +193,14 @@ func checkJitsuRow(t *testing.T, j jitsuDB, id string, want []string) {
 // Tables Jitsu Bulker made take Jitsu-shaped events into their own
 // columns: camelCase kept, nested keys flattened with "_", arrays as JSON
 // text in a text column, Jitsu's _unnamed and hashed names, Jitsu's types
-// and its primary key. No column is added.
+// and its primary key, and the table's name with its case. No column or
+// table is added.
 func TestLoadsIntoJitsuTables(t *testing.T) {
 	for _, open := range []func(*testing.T) jitsuDB{postgresJitsu, mysqlJitsu} {
 		j := open(t)
 		t.Run(j.name, func(t *testing.T) {
-			before := j.columns(t)
+			j.create(t, "Events", true)
+			before := j.columns(t, "Events")
 			dest := fmt.Sprintf(`BULKER_DESTINATION_JT={"type":%q,"options":{"mode":"batch","frequency":0.01,"primaryKey":"messageId","deduplicate":true,"timestampColumn":"_timestamp"},"credentials":%s}`,
 				j.name, j.creds)
 			b, _ := secureBulker(t, dest)
@@ -202,16 +211,19 @@ func TestLoadsIntoJitsuTables(t *testing.T) {
 			})
 			b.mustPost("jt", "Events", jitsuEvent("m1", 42, "9.5"), apiToken)
 			b.mustPost("jt", "Events", jitsuEvent("m2", 43, "10"), apiToken)
-			checkJitsuRow(t, j, "m1", jitsuWant(j.name, "m1", 42, "9.5"))
-			checkJitsuRow(t, j, "m2", jitsuWant(j.name, "m2", 43, "10"))
+			checkJitsuRow(t, j, "Events", "m1", jitsuWant(j.name, "m1", 42, "9.5"))
+			checkJitsuRow(t, j, "Events", "m2", jitsuWant(j.name, "m2", 43, "10"))
 			// The primary key Jitsu made deduplicates.
 			b.mustPost("jt", "Events", jitsuEvent("m1", 44, "1.25"), apiToken)
-			checkJitsuRow(t, j, "m1", jitsuWant(j.name, "m1", 44, "1.25"))
-			if after := j.columns(t); !slices.Equal(before, after) {
+			checkJitsuRow(t, j, "Events", "m1", jitsuWant(j.name, "m1", 44, "1.25"))
+			if after := j.columns(t, "Events"); !slices.Equal(before, after) {
 				t.Errorf("columns changed:\n was %v\n now %v", before, after)
 			}
-			if n := count(j.db, j.table); n != 2 {
-				t.Errorf("%d rows in %s, want 2", n, j.table)
+			if n := count(j.db, j.quoted("Events")); n != 2 {
+				t.Errorf("%d rows in Events, want 2", n)
+			}
+			if tables := j.tables(t); !slices.Equal(slices.Sorted(slices.Values(tables)), []string{"Events", "_streamforge_columns"}) {
+				t.Errorf("tables %v, want Jitsu's and bulker's record of keys only", tables)
 			}
 		})
 	}
