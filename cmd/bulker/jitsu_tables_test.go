@@ -39,15 +39,16 @@ const jitsuColumnBang = "column_ef9fcdb53e4e10b12bfcd5e9e78135dc"
 // jitsuColumns are the columns of the Jitsu table in the order values
 // reads them.
 var jitsuColumns = []string{"_timestamp", "messageId", "type", "userId", "context_ip", "context_page_url",
-	"properties_price", "properties_qty", "properties_isNew", "properties_tags", "properties_items", "_unnamed", jitsuColumnBang}
+	"properties_price", "properties_qty", "properties_isNew", "properties_tags", "properties_items", "_unnamed", jitsuColumnBang,
+	"utm-source", "Page Title"}
 
 // jitsuEvent is an event in the shape Jitsu's pipeline sends to Bulker:
-// camelCase keys, nested objects, arrays, an empty key and one with no
-// letters.
+// camelCase keys, nested objects, arrays, an empty key, one with no
+// letters, and keys with a dash or a space, which Jitsu keeps in names.
 func jitsuEvent(id string, userID int, price string) string {
 	return fmt.Sprintf(`{"_timestamp":"2024-05-01T10:00:00.123456Z","messageId":%q,"type":"track","userId":%d,`+
 		`"context":{"ip":"10.0.0.1","page":{"url":"https://example.com/?a=1"}},`+
-		`"properties":{"price":%s,"qty":3,"isNew":true,"tags":["a","b"],"items":[{"sku":"s1","n":2}]},"":"empty key","!!":"bangs"}`,
+		`"properties":{"price":%s,"qty":3,"isNew":true,"tags":["a","b"],"items":[{"sku":"s1","n":2}]},"":"empty key","!!":"bangs","utm-source":"google","Page Title":"Home"}`,
 		id, userID, price)
 }
 
@@ -58,7 +59,7 @@ func jitsuWant(d string, id string, userID int, price string) []string {
 		boolText, items = "1", `[{"sku":"s1","n":2}]` // MariaDB keeps JSON as sent
 	}
 	return []string{tsText, id, "track", fmt.Sprint(userID), "10.0.0.1", "https://example.com/?a=1",
-		price, "3", boolText, `["a","b"]`, items, "empty key", "bangs"}
+		price, "3", boolText, `["a","b"]`, items, "empty key", "bangs", "google", "Home"}
 }
 
 // postgresJitsu creates, in a new schema, the table Jitsu Bulker makes for
@@ -80,7 +81,7 @@ func postgresJitsu(t *testing.T) jitsuDB {
 			ddl := fmt.Sprintf(`CREATE TABLE %s (
   "_timestamp" timestamp with time zone, "messageId" text NOT NULL, "type" text, "userId" bigint,
   "context_ip" text, "context_page_url" text, "properties_price" double precision, "properties_qty" bigint,
-  "properties_isNew" boolean, "properties_tags" text, "properties_items" jsonb, "_unnamed" text, %q text`, quoted(table), jitsuColumnBang)
+  "properties_isNew" boolean, "properties_tags" text, "properties_items" jsonb, "_unnamed" text, %q text, "utm-source" text, "Page Title" text`, quoted(table), jitsuColumnBang)
 			if pk {
 				ddl += fmt.Sprintf(`, CONSTRAINT %q PRIMARY KEY ("messageId")`, table+"_pk")
 			}
@@ -147,7 +148,8 @@ func mysqlJitsu(t *testing.T) jitsuDB {
 		create: func(t testing.TB, table string, pk bool) {
 			ddl := "CREATE TABLE " + quoted(table) + " (`_timestamp` timestamp(6) NULL, `messageId` varchar(255) NOT NULL, `type` text, `userId` bigint, " +
 				"`context_ip` text, `context_page_url` text, `properties_price` double, `properties_qty` bigint, " +
-				"`properties_isNew` boolean, `properties_tags` text, `properties_items` JSON, `_unnamed` text, `" + jitsuColumnBang + "` text"
+				"`properties_isNew` boolean, `properties_tags` text, `properties_items` JSON, `_unnamed` text, `" + jitsuColumnBang + "` text, " +
+				"`utm-source` text, `Page Title` text"
 			if pk {
 				ddl += ", PRIMARY KEY (`messageId`)"
 			}
