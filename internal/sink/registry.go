@@ -175,6 +175,11 @@ func (r *Registry) Test(ctx context.Context, c destination.Config) error {
 	if !ok {
 		return fmt.Errorf("destination %s: type %q is not supported (supported: %v)", c.ID, c.Type, r.Types())
 	}
+	if c.Type == "sqlite" {
+		// Opening one creates its file and directory wherever the request
+		// says: an API client must not write files on bulker's host.
+		return fmt.Errorf("destination %s: sqlite is a local file, not a connection: nothing to test", c.ID)
+	}
 	d, err := open(ctx, c, r.log)
 	if err != nil {
 		return err

@@ -84,7 +84,12 @@ func (d describingDest) Describe(context.Context, string) (schema.Table, bool, e
 // database, closes it, and says why it failed.
 func TestRegistryTest(t *testing.T) {
 	var closed atomic.Int32
+	opens := func(context.Context, destination.Config, *slog.Logger) (destination.Driver, error) {
+		t.Error("a sqlite destination was opened")
+		return nil, errors.New("opened")
+	}
 	reg := NewRegistry(map[string]destination.Factory{
+		"sqlite": opens,
 		"fake": func(_ context.Context, c destination.Config, _ *slog.Logger) (destination.Driver, error) {
 			if c.Credentials.Host == "refused" {
 				return describingDest{countingDest{closed: &closed}, errors.New("connecting to refused:5432: connection refused")}, nil
@@ -100,6 +105,7 @@ func TestRegistryTest(t *testing.T) {
 		{"reachable", destination.Config{ID: "t", Type: "fake"}, ""},
 		{"refused", destination.Config{ID: "t", Type: "fake", Credentials: destination.Credentials{Host: "refused"}}, "destination t: connecting to refused:5432: connection refused"},
 		{"unsupported type", destination.Config{ID: "t", Type: "clickhouse"}, `type "clickhouse" is not supported`},
+		{"sqlite: a file, not opened", destination.Config{ID: "t", Type: "sqlite", Credentials: destination.Credentials{Database: "/tmp/x/y.db"}}, "sqlite is a local file"},
 	}
 	for _, c := range cases {
 		closed.Store(0)
