@@ -122,7 +122,33 @@ func TestLogPaging(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", c.query, g, c.want)
 		}
 	}
-	for _, q := range []string{"beforeId=abc", "start=yesterday", "end=123", "start=2026-13-01"} {
+	// Jitsu's ndjson and maxBytes: whole records only, within the bound.
+	r := e.do(t, "GET", "/log/incoming/pg?ndjson=true&limit=2", "", "")
+	lines := strings.Split(strings.TrimSuffix(r.body, "\n"), "\n")
+	if r.hdr.Get("Content-Type") != "application/x-ndjson" || len(lines) != 2 || !strings.Contains(lines[0], `"body":{"i":4}`) {
+		t.Errorf("ndjson: %s %q", r.hdr.Get("Content-Type"), r.body)
+	}
+	one := len(lines[0])
+	for _, c := range []struct {
+		query string
+		n     int
+	}{
+		{fmt.Sprintf("ndjson=1&maxBytes=%d", 2*one+1), 1}, // the newline counts
+		{fmt.Sprintf("ndjson=1&maxBytes=%d", 2*one+2), 2},
+		{fmt.Sprintf("maxBytes=%d", one+2), 1}, // [record]
+		{fmt.Sprintf("maxBytes=%d", one+1), 0},
+		{"maxBytes=0", 5},
+	} {
+		r := e.do(t, "GET", "/log/incoming/pg?"+c.query, "", "")
+		n := strings.Count(r.body, `"body"`)
+		if r.code != 200 || n != c.n || len(r.body) > 2*one+2 && c.n < 5 {
+			t.Errorf("%s: %d records in %d bytes, want %d", c.query, n, len(r.body), c.n)
+		}
+		if !strings.Contains(c.query, "ndjson") && !json.Valid([]byte(r.body)) {
+			t.Errorf("%s: not a JSON array: %s", c.query, r.body)
+		}
+	}
+	for _, q := range []string{"beforeId=abc", "start=yesterday", "end=123", "start=2026-13-01", "maxBytes=-1", "maxBytes=x"} {
 		if r := e.do(t, "GET", "/log/incoming/pg?"+q, "", ""); r.code != 400 || r.resp.Error == "" {
 			t.Errorf("%s: %d %s", q, r.code, r.body)
 		}
@@ -160,8 +186,41 @@ func TestFailedPages(t *testing.T) {
 			t.Errorf("%s: got %s, want %s", query, g, want)
 		}
 	}
-	if r := e.do(t, "GET", "/failed/pg?offset=-1", "", ""); r.code != 400 {
-		t.Errorf("negative offset: %d", r.code)
+	for _, q := range []string{"offset=-1", "mode=dead"} {
+		if r := e.do(t, "GET", "/failed/pg?"+q, "", ""); r.code != 400 {
+			t.Errorf("%s: %d", q, r.code)
+		}
+	}
+}
+
+// Jitsu's mode parameter of /failed keeps the events of that mode's
+// topics; without it, every mode's.
+func TestFailedByMode(t *testing.T) {
+	e := newEnv(t, false)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rec := func(i int, topic string) kafka.Record {
+		return kafka.Record{Value: []byte(fmt.Sprintf(`{"i":%d}`, i)), Time: at.Add(time.Duration(i) * time.Second),
+			Headers: topics.Failure{Destination: "pg", Table: "t", Topic: topic, Error: "boom"}.Headers()}
+	}
+	e.failed.topics = map[string][]kafka.Record{topics.Dead(""): {
+		rec(1, "in.id.pg.m.batch.t.t"), rec(2, "in.id.pg.m.stream.t.t"), rec(3, "in.id.pg.m.batch.b64.dA"),
+	}}
+	for query, want := range map[string]string{
+		"":            `{"i":3} {"i":2} {"i":1}`,
+		"mode=batch":  `{"i":3} {"i":1}`,
+		"mode=stream": `{"i":2}`,
+	} {
+		r := e.do(t, "GET", "/failed/pg?"+query, "", "")
+		var got []string
+		for _, line := range strings.Split(strings.TrimSpace(r.body), "\n") {
+			var f failedEvent
+			if line != "" && json.Unmarshal([]byte(line), &f) == nil {
+				got = append(got, string(f.Event))
+			}
+		}
+		if g := strings.Join(got, " "); r.code != 200 || g != want {
+			t.Errorf("%q: %d %s, want %s", query, r.code, g, want)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -104,11 +105,26 @@ type logRecord struct {
 
 // log answers Jitsu's GET /log/{eventType}/{actorId}: eventType is
 // incoming, bulker_batch or bulker_stream, optionally with .all or .error;
-// actorId is the destination id.
+// actorId is the destination id. Jitsu's beforeId, start, end, ndjson and
+// maxBytes apply.
 func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 	limit, ok := s.eventsLimit(w, r)
 	if !ok {
 		return
+	}
+	f, err := logFilter(r)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q := r.URL.Query()
+	ndjson, _ := strconv.ParseBool(q.Get("ndjson"))
+	maxBytes := 0
+	if v := q.Get("maxBytes"); v != "" {
+		if maxBytes, err = strconv.Atoi(v); err != nil || maxBytes < 0 {
+			fail(w, http.StatusBadRequest, "maxBytes must be a non-negative integer")
+			return
+		}
 	}
 	kind, scope, _ := strings.Cut(r.PathValue("eventType"), ".")
 	if scope != "" && scope != "all" && scope != "error" {
@@ -121,13 +137,13 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 	case "incoming":
 		if scope == "error" {
 			// Rejected requests are answered, not logged: nothing to show.
-			writeJSON(w, http.StatusOK, []logRecord{})
+			writeLog(w, nil, ndjson, maxBytes)
 			return
 		}
 		statuses = []eventslog.Status{eventslog.Accepted}
 	case "bulker_batch", "bulker_stream":
 		if d, ok := s.d.Destinations.Lookup(dest); ok && "bulker_"+string(modeOf(d)) != kind {
-			writeJSON(w, http.StatusOK, []logRecord{})
+			writeLog(w, nil, ndjson, maxBytes)
 			return
 		}
 		statuses = []eventslog.Status{eventslog.Loaded, eventslog.Failed, eventslog.Dead, eventslog.Warning}
@@ -138,11 +154,6 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "eventType: want incoming, bulker_batch or bulker_stream, with .all or .error")
 		return
 	}
-	f, err := logFilter(r)
-	if err != nil {
-		fail(w, http.StatusBadRequest, err.Error())
-		return
-	}
 	f.Destination, f.Statuses, f.Limit = dest, statuses, limit
 	es, err := s.d.Events.List(r.Context(), f)
 	if err != nil {
@@ -150,11 +161,43 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusServiceUnavailable, "the events log is unavailable")
 		return
 	}
-	out := make([]logRecord, len(es))
-	for i, e := range es {
-		out[i] = logRecord{ID: e.ID, Date: e.Time, Content: e}
+	writeLog(w, es, ndjson, maxBytes)
+}
+
+// writeLog writes records as a JSON array, or NDJSON, stopping before the
+// record that would take the answer over maxBytes (0: no bound), as
+// Jitsu's /log does.
+func writeLog(w http.ResponseWriter, es []eventslog.Entry, ndjson bool, maxBytes int) {
+	// Records are separated by sep and each followed by after; end closes
+	// the answer.
+	open, sep, after, end := "[", ",", "", "]"
+	w.Header().Set("Content-Type", "application/json")
+	if ndjson {
+		open, sep, after, end = "", "", "\n", ""
+		w.Header().Set("Content-Type", "application/x-ndjson")
 	}
-	writeJSON(w, http.StatusOK, out)
+	var b bytes.Buffer
+	b.WriteString(open)
+	written := 0
+	for _, e := range es {
+		rec, err := json.Marshal(logRecord{ID: e.ID, Date: e.Time, Content: e})
+		if err != nil {
+			continue // an Entry always encodes; nothing to show otherwise
+		}
+		lead := ""
+		if written > 0 {
+			lead = sep
+		}
+		if maxBytes > 0 && b.Len()+len(lead)+len(rec)+len(after)+len(end) > maxBytes {
+			break
+		}
+		b.WriteString(lead)
+		b.Write(rec)
+		b.WriteString(after)
+		written++
+	}
+	b.WriteString(end)
+	_, _ = w.Write(b.Bytes()) // the client may be gone; nothing to do then
 }
 
 // logFilter reads Jitsu's paging parameters of /log: beforeId, an entry
@@ -204,9 +247,19 @@ func modeOf(d destination.Config) destination.DeliveryMode {
 	return d.Options.Mode
 }
 
-// failed answers GET /failed/{destinationId}?tableName=&status=retry|dead&limit=&offset=
+// failedMode is the mode of the incoming topic a failed event came from.
+func failedMode(prefix string, f topics.Failure) destination.DeliveryMode {
+	n, err := topics.Parse(prefix, f.Topic)
+	if err != nil {
+		return ""
+	}
+	return n.Mode
+}
+
+// failed answers GET /failed/{destinationId}?tableName=&status=retry|dead&mode=&limit=&offset=
 // with NDJSON, one failed event per line, newest first, as Jitsu Bulker
-// does; offset skips that many, to page. The destination need not be configured any more: its dead events
+// does; mode keeps the events of that mode's topics (Jitsu's parameter),
+// offset skips that many, to page. The destination need not be configured any more: its dead events
 // remain. It scans a bounded tail of the topic (Config.FailedScan): it
 // suits inspection, not export.
 func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
@@ -227,6 +280,11 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	dest, table := r.PathValue("destinationId"), r.URL.Query().Get("tableName")
+	mode := destination.DeliveryMode(r.URL.Query().Get("mode"))
+	if mode != "" && mode != destination.Batch && mode != destination.Stream {
+		fail(w, http.StatusBadRequest, "mode: want batch or stream")
+		return
+	}
 	var names []string
 	switch status := r.URL.Query().Get("status"); status {
 	case "", "dead":
@@ -254,7 +312,7 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 	n := 0
 	for _, rec := range slices.Backward(recs) {
 		f := topics.ParseFailure(rec)
-		if f.Destination != dest || table != "" && f.Table != table {
+		if f.Destination != dest || table != "" && f.Table != table || mode != "" && failedMode(s.cfg.TopicPrefix, f) != mode {
 			continue
 		}
 		if skip > 0 {
