@@ -108,7 +108,7 @@ var variables = []variable{
 		set: number(func(c *Config) *float64 { return &c.Loader.Retry.MaxDelay })},
 	{name: "BULKER_REDIS_URL", doc: "`redis://[user:pass@]host:port/db`: keep the events log in Redis (shared by instances, persistent)",
 		set: secretText(func(c *Config) *secret.String { return &c.EventsLog.RedisURL })},
-	{name: "BULKER_EVENTS_LOG_MAX_SIZE", def: "1000", doc: "events kept per destination in the events log",
+	{name: "BULKER_EVENTS_LOG_MAX_SIZE", def: "1000", doc: "events kept per destination in the events log, and as many failures (`failed`, `dead`, `warning`) apart",
 		set: integer(func(c *Config) *int { return &c.EventsLog.MaxSize })},
 	{name: "BULKER_RAW_AUTH_TOKENS", doc: "comma-separated raw API tokens",
 		set: secrets(func(c *Config) *[]secret.String { return &c.Auth.RawTokens })},
