@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
@@ -50,12 +51,15 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	body, code, err := readBody(w, r, s.cfg.MaxBulkSize, "BULKER_MAX_BULK_SIZE")
+	if s.cfg.BulkReadTimeout > 0 {
+		// A bulk body may be far larger than an event: it gets its own
+		// bound, from now on, in place of the server's ReadTimeout. A
+		// writer without a connection (a test recorder) keeps none.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BulkReadTimeout))
+	}
+	body, code, err := readBody(w, r, s.cfg.MaxBulkSize, "BULKER_MAX_BULK_SIZE", "BULKER_HTTP_BULK_READ_TIMEOUT_SEC")
 	if err != nil {
-		reason = reasonTooLarge
-		if code != http.StatusRequestEntityTooLarge {
-			reason = reasonBadRequest
-		}
+		reason = bodyReason(code)
 		fail(w, code, err.Error())
 		return
 	}
