@@ -280,7 +280,17 @@ func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacemen
 	var batch schema.Batch
 	switch r.Mode {
 	case destination.ReplaceTable:
-		// The new table holds exactly the events' columns.
+		// The new table holds exactly the events' columns; emptying a
+		// table on purpose keeps the columns it has, which views and
+		// queries may name.
+		if len(events) == 0 {
+			st, err := t.read(ctx)
+			if err != nil || !st.exists {
+				return warns, err
+			}
+			batch.Table = st.table
+			break
+		}
 		_, batch, _ = schema.Build(d, t.name, opts, events, nil)
 	case destination.ReplacePartition:
 		for i := range events {
