@@ -291,7 +291,7 @@ func TestEventsLogInRedis(t *testing.T) {
 		"BULKER_DESTINATION_" + strings.ToUpper(id) + `={"type":"sqlite","options":{"frequency":0.01},"credentials":{"database":"` + filepath.Join(dir, "r.db") + `"}}`}
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	defer rdb.Close()
-	t.Cleanup(func() { rdb.Del(context.Background(), "bulker:events:dest:"+id) })
+	t.Cleanup(func() { rdb.Del(context.Background(), "bulker:events:dest:"+id, "bulker:events:failures:"+id) })
 
 	b := start(t, env...)
 	b.mustPost(id, "t", `{"kept":"in redis"}`, "")

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -122,7 +121,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Listening != nil {
 		o.Listening(ln.Addr().String())
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: readHeaderTimeout}
+	srv := httpServer(api, cfg.HTTP)
 
 	loadCtx, stopLoaders := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoaders()
@@ -134,7 +133,7 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	})
 	if cfg.PprofAddr != "" {
-		g.Go(func() error { return servePprof(gctx, cfg.PprofAddr, log) })
+		g.Go(func() error { return servePprof(gctx, cfg.PprofAddr, cfg.HTTP, log) })
 	}
 	loadersDone := make(chan error, 1)
 	go func() { loadersDone <- manager.Run(loadCtx) }()
@@ -165,9 +164,17 @@ func Run(ctx context.Context, o Options) error {
 	return err
 }
 
-// readHeaderTimeout bounds how long a client may take to send its request
-// headers.
-const readHeaderTimeout = 10 * time.Second
+// httpServer serves h with the timeouts of c, so that no listener of
+// bulker lets a slow or silent client hold a connection without bound.
+// There is no WriteTimeout: a /bulk load or a profile may take minutes.
+func httpServer(h http.Handler, c config.HTTP) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		IdleTimeout:       c.IdleTimeout,
+	}
+}
 
 // readiness reports ready while a Kafka broker answers.
 type readiness struct{ c *kafka.Client }

@@ -8,11 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+
+	"github.com/streamforge/streamforge/internal/config"
 )
 
 // servePprof serves Go's profiler on addr until ctx ends. It has a listener
 // of its own so that the API never exposes it.
-func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
+func servePprof(ctx context.Context, addr string, hc config.HTTP, log *slog.Logger) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s (BULKER_PPROF_ADDR): %w", addr, err)
@@ -23,7 +25,7 @@ func servePprof(ctx context.Context, addr string, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout}
+	srv := httpServer(mux, hc)
 	stop := context.AfterFunc(ctx, func() { _ = srv.Close() })
 	defer stop()
 	log.Info("serving the Go profiler", "addr", ln.Addr().String(), "path", "/debug/pprof/")

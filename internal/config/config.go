@@ -54,10 +54,16 @@ type Config struct {
 	PprofAddr string
 }
 
-// HTTP is where the API listens.
+// HTTP is where the API listens, and how long it waits for clients.
 type HTTP struct {
 	Host string
 	Port int
+	// ReadHeaderTimeout bounds the headers of a request, ReadTimeout the
+	// whole request (a /bulk body has ingest.Config.BulkReadTimeout),
+	// IdleTimeout a kept-alive connection between requests.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
 }
 
 // Addr is the listen address.
@@ -175,6 +181,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("BULKER_HTTP_PORT: %d is not a TCP port", c.HTTP.Port)
 	case net.ParseIP(c.HTTP.Host) == nil && strings.ContainsAny(c.HTTP.Host, ":/ "):
 		return fmt.Errorf("BULKER_HTTP_HOST: %q is not a host name or IP address", c.HTTP.Host)
+	case c.HTTP.ReadHeaderTimeout <= 0:
+		return errors.New("BULKER_HTTP_READ_HEADER_TIMEOUT_SEC must be positive")
+	case c.HTTP.ReadTimeout <= 0:
+		return errors.New("BULKER_HTTP_READ_TIMEOUT_SEC must be positive")
+	case c.Ingest.BulkReadTimeout <= 0:
+		return errors.New("BULKER_HTTP_BULK_READ_TIMEOUT_SEC must be positive")
+	case c.HTTP.IdleTimeout <= 0:
+		return errors.New("BULKER_HTTP_IDLE_TIMEOUT_SEC must be positive")
 	case c.Ingest.MaxEventSize < 1:
 		return errors.New("BULKER_MAX_EVENT_SIZE must be positive")
 	case c.Ingest.MaxBulkSize < 1:

@@ -69,11 +69,30 @@ func IDTime(id string) (time.Time, error) {
 }
 
 // Log is what bulker needs from an events log; Memory and Redis implement
-// it.
+// it. Each keeps, per destination, a bounded ring of accepted and loaded
+// entries and another of failures (failed, dead, warning).
 type Log interface {
 	Add(ctx context.Context, e Entry) error
 	// List returns matching entries, newest first.
 	List(ctx context.Context, f Filter) ([]Entry, error)
+}
+
+// failure tells the statuses kept apart from accepted and loaded events,
+// so that heavy traffic does not push failures out of the log.
+func (s Status) failure() bool { return s == Failed || s == Dead || s == Warning }
+
+// wants reports whether entries kept among failures (failures true) or
+// among the others may match f.
+func (f Filter) wants(failures bool) bool {
+	if len(f.Statuses) == 0 {
+		return true
+	}
+	for _, s := range f.Statuses {
+		if s.failure() == failures {
+			return true
+		}
+	}
+	return false
 }
 
 func (f Filter) match(e *Entry) bool {

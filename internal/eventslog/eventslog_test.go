@@ -66,29 +66,37 @@ func TestLog(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			for i := range 7 { // more than the size: the two oldest of "pg" go, not "my"'s
-				add(i, "pg", []string{"a", "b"}[i%2], []Status{Accepted, Loaded, Failed}[i%3])
+			// More accepted and loaded entries of "pg" than the size: the two
+			// oldest go, not its older failure, nor "my"'s entries.
+			for i := range 8 {
+				st := []Status{Accepted, Loaded}[i%2]
+				if i == 1 {
+					st = Failed
+				}
+				add(i, "pg", []string{"a", "b"}[i%2], st)
 			}
-			add(7, "my", "a", Dead)
+			add(8, "my", "a", Dead)
 			add(-1, "my", "a", Accepted) // older than every "pg" entry
 
 			all, err := l.List(ctx, Filter{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := bodies(all); got != `[{"n":7} {"n":6} {"n":5} {"n":4} {"n":3} {"n":2} {"n":-1}]` {
+			if got := bodies(all); got != `[{"n":8} {"n":7} {"n":6} {"n":5} {"n":4} {"n":3} {"n":1} {"n":-1}]` {
 				t.Errorf("all: %s", got)
 			}
 			cases := []struct {
 				f    Filter
 				want string
 			}{
-				{Filter{Destination: "pg"}, `[{"n":6} {"n":5} {"n":4} {"n":3} {"n":2}]`},
-				{Filter{Destination: "pg", Table: "b"}, `[{"n":5} {"n":3}]`},
-				{Filter{Destination: "pg", Limit: 2}, `[{"n":6} {"n":5}]`},
-				{Filter{Statuses: []Status{Failed, Dead}}, `[{"n":7} {"n":5} {"n":2}]`},
-				{Filter{Destination: "my"}, `[{"n":7} {"n":-1}]`},
-				{Filter{Limit: 3}, `[{"n":7} {"n":6} {"n":5}]`},
+				{Filter{Destination: "pg"}, `[{"n":7} {"n":6} {"n":5} {"n":4} {"n":3} {"n":1}]`},
+				{Filter{Destination: "pg", Table: "b"}, `[{"n":7} {"n":5} {"n":3} {"n":1}]`},
+				{Filter{Destination: "pg", Limit: 2}, `[{"n":7} {"n":6}]`},
+				{Filter{Destination: "pg", Statuses: []Status{Accepted}}, `[{"n":6} {"n":4}]`},
+				{Filter{Statuses: []Status{Failed, Dead}}, `[{"n":8} {"n":1}]`},
+				{Filter{Statuses: []Status{Loaded, Dead}}, `[{"n":8} {"n":7} {"n":5} {"n":3}]`},
+				{Filter{Destination: "my"}, `[{"n":8} {"n":-1}]`},
+				{Filter{Limit: 3}, `[{"n":8} {"n":7} {"n":6}]`},
 				{Filter{Destination: "nope"}, `[]`},
 			}
 			for _, c := range cases {
@@ -101,11 +109,72 @@ func TestLog(t *testing.T) {
 				}
 			}
 			e := all[0]
-			if e.ID == "" || e.Destination != "my" || e.Table != "a" || e.Status != Dead || !e.Time.Equal(base.Add(7*time.Second)) {
+			if e.ID == "" || e.Destination != "my" || e.Table != "a" || e.Status != Dead || !e.Time.Equal(base.Add(8*time.Second)) {
 				t.Errorf("entry fields lost: %+v", e)
 			}
-			if all[2].Error != "boom" {
-				t.Errorf("error lost: %+v", all[2])
+			if all[6].Error != "boom" {
+				t.Errorf("error lost: %+v", all[6])
+			}
+		})
+	}
+}
+
+// Failures stay listed under heavy traffic: thousands of accepted and
+// loaded entries do not push them out, and they are bounded on their own.
+func TestFailuresOutliveTraffic(t *testing.T) {
+	ctx := context.Background()
+	const size = 20
+	for name, l := range logs(t, size) {
+		t.Run(name, func(t *testing.T) {
+			base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+			add := func(i int, st Status) {
+				t.Helper()
+				if err := l.Add(ctx, Entry{Time: base.Add(time.Duration(i) * time.Millisecond), Destination: "d", Table: "t", Status: st,
+					Body: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			add(0, Failed)
+			add(1, Dead)
+			add(2, Warning)
+			for i := range 3000 {
+				add(3+i, []Status{Accepted, Loaded}[i%2])
+			}
+			cases := []struct {
+				f    Filter
+				want string
+			}{
+				{Filter{Destination: "d", Statuses: []Status{Failed}}, `[{"n":0}]`},
+				{Filter{Statuses: []Status{Failed, Dead, Warning}}, `[{"n":2} {"n":1} {"n":0}]`},
+				{Filter{Destination: "d", Statuses: []Status{Loaded, Dead}, Limit: 2}, `[{"n":3002} {"n":3000}]`},
+			}
+			for _, c := range cases {
+				got, err := l.List(ctx, c.f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s := bodies(got); s != c.want {
+					t.Errorf("%+v: got %s, want %s", c.f, s, c.want)
+				}
+			}
+			all, err := l.List(ctx, Filter{Destination: "d"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != size+3 || string(all[size].Body) != `{"n":2}` {
+				t.Errorf("every entry: %d, want the %d newest and the 3 failures after them", len(all), size)
+			}
+
+			// Failures are bounded too: the oldest go.
+			for i := range size {
+				add(5000+i, Failed)
+			}
+			got, err := l.List(ctx, Filter{Statuses: []Status{Failed, Dead, Warning}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != size || string(got[size-1].Body) != `{"n":5000}` {
+				t.Errorf("failures kept: %d, oldest %s; want the %d newest", len(got), got[len(got)-1].Body, size)
 			}
 		})
 	}

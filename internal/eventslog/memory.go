@@ -8,13 +8,19 @@ import (
 	"time"
 )
 
-// Memory keeps the newest entries of each destination in process memory.
-// Safe for concurrent use; entries are lost on restart.
+// Memory keeps the newest entries of each destination in process memory,
+// failures in a ring of their own. Safe for concurrent use; entries are
+// lost on restart.
 type Memory struct {
 	size int
 	mu   sync.Mutex
 	seq  uint64
-	logs map[string]*ring // by destination
+	logs map[ringKey]*ring
+}
+
+type ringKey struct {
+	dest     string
+	failures bool
 }
 
 type ring struct {
@@ -28,20 +34,22 @@ type memEntry struct {
 	seq uint64 // orders entries of the same time
 }
 
-// NewMemory keeps at most size entries (at least one) per destination.
+// NewMemory keeps at most size entries (at least one) per destination, and
+// as many failures.
 func NewMemory(size int) *Memory {
-	return &Memory{size: max(size, 1), logs: map[string]*ring{}}
+	return &Memory{size: max(size, 1), logs: map[ringKey]*ring{}}
 }
 
-// Add stores an entry, dropping its destination's oldest when full.
+// Add stores an entry, dropping the oldest of its ring when full.
 func (m *Memory) Add(_ context.Context, e Entry) error {
 	fill(&e, time.Now())
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	r := m.logs[e.Destination]
+	k := ringKey{e.Destination, e.Status.failure()}
+	r := m.logs[k]
 	if r == nil {
 		r = &ring{buf: make([]memEntry, m.size)}
-		m.logs[e.Destination] = r
+		m.logs[k] = r
 	}
 	m.seq++
 	r.buf[r.next] = memEntry{Entry: e, seq: m.seq}
@@ -56,8 +64,8 @@ func (m *Memory) Add(_ context.Context, e Entry) error {
 func (m *Memory) List(_ context.Context, f Filter) ([]Entry, error) {
 	m.mu.Lock()
 	var found []memEntry
-	for dest, r := range m.logs {
-		if f.Destination != "" && dest != f.Destination {
+	for k, r := range m.logs {
+		if f.Destination != "" && k.dest != f.Destination || !f.wants(k.failures) {
 			continue
 		}
 		n := r.next

@@ -11,9 +11,11 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Redis keeps the newest entries of each destination in a Redis list
-// (<prefix>dest:<id>, LPUSH + LTRIM), so every bulker instance sees the same
-// log and it survives restarts. The set <prefix>dests names the lists.
+// Redis keeps the newest entries of each destination in Redis lists
+// (LPUSH + LTRIM), so every bulker instance sees the same log and it
+// survives restarts: accepted and loaded entries in <prefix>dest:<id>,
+// failures in <prefix>failures:<id>. The set <prefix>dests names the
+// destinations.
 type Redis struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -21,13 +23,25 @@ type Redis struct {
 }
 
 // NewRedis logs into rdb under keys starting with prefix (e.g.
-// "bulker:events:"), keeping at most size entries per destination.
+// "bulker:events:"), keeping at most size entries per destination, and as
+// many failures.
 func NewRedis(rdb redis.UniversalClient, prefix string, size int) *Redis {
 	return &Redis{rdb: rdb, prefix: prefix, size: max(size, 1)}
 }
 
 func (r *Redis) destsKey() string           { return r.prefix + "dests" }
 func (r *Redis) destKey(dest string) string { return r.prefix + "dest:" + dest }
+
+// failuresKey is apart from destKey's namespace: a destination id may hold
+// any character.
+func (r *Redis) failuresKey(dest string) string { return r.prefix + "failures:" + dest }
+
+func (r *Redis) key(dest string, failures bool) string {
+	if failures {
+		return r.failuresKey(dest)
+	}
+	return r.destKey(dest)
+}
 
 // Add pushes an entry and trims its list, atomically.
 func (r *Redis) Add(ctx context.Context, e Entry) error {
@@ -36,7 +50,7 @@ func (r *Redis) Add(ctx context.Context, e Entry) error {
 	if err != nil {
 		return fmt.Errorf("encoding events log entry: %w", err)
 	}
-	key := r.destKey(e.Destination)
+	key := r.key(e.Destination, e.Status.failure())
 	_, err = r.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.SAdd(ctx, r.destsKey(), e.Destination)
 		p.LPush(ctx, key, b)
@@ -60,18 +74,23 @@ func (r *Redis) List(ctx context.Context, f Filter) ([]Entry, error) {
 	}
 	var out []Entry
 	for _, d := range dests {
-		key := r.destKey(d)
-		raw, err := r.rdb.LRange(ctx, key, 0, int64(r.size-1)).Result()
-		if err != nil {
-			return nil, fmt.Errorf("reading events log from redis: %w", err)
-		}
-		for _, s := range raw {
-			var e Entry
-			if err := json.Unmarshal([]byte(s), &e); err != nil {
-				return nil, fmt.Errorf("decoding events log entry from redis key %s: %w", key, err)
+		for _, failures := range []bool{false, true} {
+			if !f.wants(failures) {
+				continue
 			}
-			if f.match(&e) {
-				out = append(out, e)
+			key := r.key(d, failures)
+			raw, err := r.rdb.LRange(ctx, key, 0, int64(r.size-1)).Result()
+			if err != nil {
+				return nil, fmt.Errorf("reading events log from redis key %s: %w", key, err)
+			}
+			for _, s := range raw {
+				var e Entry
+				if err := json.Unmarshal([]byte(s), &e); err != nil {
+					return nil, fmt.Errorf("decoding events log entry from redis key %s: %w", key, err)
+				}
+				if f.match(&e) {
+					out = append(out, e)
+				}
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
@@ -44,18 +45,21 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 	destLabel = dest.ID
 	log := s.d.Logger.With("destination", dest.ID, "table", table)
 
-	req, err := bulkRequest(r, dest, table)
+	req, allowEmpty, err := bulkRequest(r, dest, table)
 	if err != nil {
 		reason = reasonBadRequest
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	body, code, err := readBody(w, r, s.cfg.MaxBulkSize, "BULKER_MAX_BULK_SIZE")
+	if s.cfg.BulkReadTimeout > 0 {
+		// A bulk body may be far larger than an event: it gets its own
+		// bound, from now on, in place of the server's ReadTimeout. A
+		// writer without a connection (a test recorder) keeps none.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.BulkReadTimeout))
+	}
+	body, code, err := readBody(w, r, s.cfg.MaxBulkSize, "BULKER_MAX_BULK_SIZE", "BULKER_HTTP_BULK_READ_TIMEOUT_SEC")
 	if err != nil {
-		reason = reasonTooLarge
-		if code != http.StatusRequestEntityTooLarge {
-			reason = reasonBadRequest
-		}
+		reason = bodyReason(code)
 		fail(w, code, err.Error())
 		return
 	}
@@ -63,6 +67,19 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 		reason = reasonBadEvent
 		fail(w, http.StatusBadRequest, err.Error())
 		log.Info("bulk rejected", "err", err)
+		return
+	}
+	if len(req.Events) == 0 && req.Mode == destination.Append {
+		// Nothing to add, as Jitsu answers an empty batch or stream.
+		n := 0
+		writeJSON(w, http.StatusOK, answer{Success: true, Count: &n})
+		return
+	}
+	if len(req.Events) == 0 && !allowEmpty {
+		// A truncated upload or an empty export must not wipe the table.
+		reason = reasonBadEvent
+		fail(w, http.StatusBadRequest, fmt.Sprintf("the body holds no event: nothing replaced; to empty the %s, send allowEmpty=true", replaced(req.Mode)))
+		log.Info("bulk rejected", "err", "no event")
 		return
 	}
 
@@ -99,9 +116,12 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func bulkRequest(r *http.Request, dest destination.Config, table string) (sink.BulkRequest, error) {
+// bulkRequest reads the query of a /bulk request; allowEmpty is the
+// caller's explicit consent to an empty body emptying the table or
+// partition.
+func bulkRequest(r *http.Request, dest destination.Config, table string) (req sink.BulkRequest, allowEmpty bool, err error) {
 	q := r.URL.Query()
-	req := sink.BulkRequest{Destination: dest.ID, Table: table}
+	req = sink.BulkRequest{Destination: dest.ID, Table: table}
 	switch m := q.Get("mode"); m {
 	case "", destination.ReplaceTable.String():
 		req.Mode = destination.ReplaceTable
@@ -112,7 +132,7 @@ func bulkRequest(r *http.Request, dest destination.Config, table string) (sink.B
 		// transaction (Jitsu's stream commits row by row).
 		req.Mode = destination.Append
 	default:
-		return req, fmt.Errorf("mode %q: want %s, %s, %s or %s", truncate(m, 32), destination.ReplaceTable.String(),
+		return req, false, fmt.Errorf("mode %q: want %s, %s, %s or %s", truncate(m, 32), destination.ReplaceTable.String(),
 			destination.ReplacePartition.String(), destination.Batch, destination.Stream)
 	}
 	req.Partition = q.Get("partition")
@@ -121,9 +141,16 @@ func bulkRequest(r *http.Request, dest destination.Config, table string) (sink.B
 	}
 	switch {
 	case req.Mode == destination.ReplacePartition && req.Partition == "":
-		return req, fmt.Errorf("mode %s needs the partition query parameter", destination.ReplacePartition.String())
+		return req, false, fmt.Errorf("mode %s needs the partition query parameter", destination.ReplacePartition.String())
 	case req.Mode != destination.ReplacePartition && req.Partition != "":
-		return req, fmt.Errorf("partition is only used with mode=%s", destination.ReplacePartition.String())
+		return req, false, fmt.Errorf("partition is only used with mode=%s", destination.ReplacePartition.String())
+	}
+	switch v := q.Get("allowEmpty"); v {
+	case "", "false":
+	case "true":
+		allowEmpty = true
+	default:
+		return req, false, fmt.Errorf("allowEmpty %q: want true or false", truncate(v, 32))
 	}
 	for _, v := range q["pk"] { // pk=a,b and pk=a&pk=b (Jitsu) both work
 		for _, k := range strings.Split(v, ",") {
@@ -135,7 +162,15 @@ func bulkRequest(r *http.Request, dest destination.Config, table string) (sink.B
 	if len(req.PrimaryKey) == 0 {
 		req.PrimaryKey = dest.Options.PrimaryKeys()
 	}
-	return req, nil
+	return req, allowEmpty, nil
+}
+
+// replaced names what a bulk request of mode m replaces.
+func replaced(m destination.LoadMode) string {
+	if m == destination.ReplacePartition {
+		return "partition"
+	}
+	return "table"
 }
 
 // splitNDJSON returns the events of an NDJSON body, one JSON object per

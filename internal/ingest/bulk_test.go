@@ -36,8 +36,8 @@ func TestBulk(t *testing.T) {
 	}
 
 	// Defaults: replace_table, the destination's primary key; an empty body
-	// replaces the table with nothing.
-	if r := e.do(t, "POST", "/bulk/pg?tableName=users", "", ""); r.code != 200 || r.body != `{"success":true,"count":0}`+"\n" {
+	// replaces the table with nothing only when the caller says so.
+	if r := e.do(t, "POST", "/bulk/pg?tableName=users&allowEmpty=true", "", ""); r.code != 200 || r.body != `{"success":true,"count":0}`+"\n" {
 		t.Fatalf("got %d %s", r.code, r.body)
 	}
 	if req := e.bulk.reqs[1]; req.Mode != destination.ReplaceTable || fmt.Sprint(req.PrimaryKey) != "[id ts]" || len(req.Events) != 0 {
@@ -62,6 +62,10 @@ func TestBulkRejected(t *testing.T) {
 		{"partition without mode", "/bulk/pg?tableName=t&partition=p", "{}", 400, "only used with mode=replace_partition"},
 		{"no table", "/bulk/pg", "{}", 400, "tableName query parameter is required"},
 		{"unknown destination", "/bulk/zz?tableName=t", "{}", 404, `destination "zz" not found`},
+		{"empty body", "/bulk/pg?tableName=t", "", 400, "the body holds no event: nothing replaced; to empty the table, send allowEmpty=true"},
+		{"blank lines only", "/bulk/pg?tableName=t&allowEmpty=false", "\n \r\n\t\n", 400, "to empty the table, send allowEmpty=true"},
+		{"empty partition", "/bulk/pg?tableName=t&mode=replace_partition&partition=p", "", 400, "to empty the partition, send allowEmpty=true"},
+		{"bad allowEmpty", "/bulk/pg?tableName=t&allowEmpty=yes", "", 400, `allowEmpty "yes": want true or false`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -76,6 +76,10 @@ func TestBulkJitsuModes(t *testing.T) {
 	if r := e.do(t, "POST", "/bulk/pg?tableName=t&mode=batch&partition=p", "{}", ""); r.code != 400 || len(e.bulk.reqs) != 0 {
 		t.Errorf("a partition with mode=batch: %d %s", r.code, r.body)
 	}
+	// Nothing to add is no error, and touches nothing.
+	if r := e.do(t, "POST", "/bulk/pg?tableName=t&mode=stream", "\n", ""); r.code != 200 || r.body != `{"success":true,"count":0}`+"\n" || len(e.bulk.reqs) != 0 {
+		t.Errorf("an empty batch: %d %s, %d loads", r.code, r.body, len(e.bulk.reqs))
+	}
 }
 
 // Jitsu's /log pages with beforeId and bounds time with start and end

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 	"unicode"
@@ -194,12 +195,9 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, code, err := readBody(w, r, s.cfg.MaxEventSize, "BULKER_MAX_EVENT_SIZE")
+	body, code, err := readBody(w, r, s.cfg.MaxEventSize, "BULKER_MAX_EVENT_SIZE", "BULKER_HTTP_READ_TIMEOUT_SEC")
 	if err != nil {
-		reason = reasonTooLarge
-		if code != http.StatusRequestEntityTooLarge {
-			reason = reasonBadRequest
-		}
+		reason = bodyReason(code)
 		fail(w, code, err.Error())
 		log.Info("event rejected", at("reason", reason, "err", err)...)
 		return
@@ -312,10 +310,11 @@ func (w *waiter) wait(ctx context.Context) (answered bool, err error) {
 const maxPrealloc = 64 << 10
 
 // readBody reads at most limit bytes; the code is 413 when the body is
-// larger, naming the setting that sets the limit. A body of known length
-// is read into a buffer of its size (up to maxPrealloc), not grown from
-// 512 bytes as by io.ReadAll.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, setting string) ([]byte, int, error) {
+// larger, naming the setting that sets the limit, and 408 when the client
+// did not send it before the connection's read deadline, naming the
+// setting of that. A body of known length is read into a buffer of its
+// size (up to maxPrealloc), not grown from 512 bytes as by io.ReadAll.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, setting, timeoutSetting string) ([]byte, int, error) {
 	tooLarge := func() error { return fmt.Errorf("body larger than %d bytes (%s)", limit, setting) }
 	n := r.ContentLength
 	if n > limit {
@@ -346,9 +345,23 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, setting strin
 			if errors.As(err, &mbe) {
 				return nil, http.StatusRequestEntityTooLarge, tooLarge()
 			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return nil, http.StatusRequestTimeout, fmt.Errorf("the body did not arrive in time (%s): got %d bytes", timeoutSetting, len(body))
+			}
 			return nil, http.StatusBadRequest, fmt.Errorf("reading body: %w", err)
 		}
 	}
+}
+
+// bodyReason is the reason label of a body readBody refused with code.
+func bodyReason(code int) string {
+	switch code {
+	case http.StatusRequestEntityTooLarge:
+		return reasonTooLarge
+	case http.StatusRequestTimeout:
+		return reasonTimeout
+	}
+	return reasonBadRequest
 }
 
 func truncate(s string, n int) string {

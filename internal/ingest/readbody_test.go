@@ -29,7 +29,7 @@ func TestReadBody(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			r := httptest.NewRequest("POST", "/", strings.NewReader(c.body))
 			r.ContentLength = c.length
-			body, code, err := readBody(httptest.NewRecorder(), r, c.limit, "SETTING")
+			body, code, err := readBody(httptest.NewRecorder(), r, c.limit, "SETTING", "TIMEOUT")
 			if code != c.code || (err == nil) != (c.msg == "") || err != nil && err.Error() != c.msg {
 				t.Fatalf("got %d %v, want %d %q", code, err, c.code, c.msg)
 			}
@@ -49,7 +49,7 @@ func TestReadBody(t *testing.T) {
 func TestReadBodyBroken(t *testing.T) {
 	r := httptest.NewRequest("POST", "/", io.MultiReader(strings.NewReader("01"), errReader{}))
 	r.ContentLength = 10
-	if _, code, err := readBody(httptest.NewRecorder(), r, 10, "S"); code != 400 || err == nil || err.Error() != "reading body: connection reset" {
+	if _, code, err := readBody(httptest.NewRecorder(), r, 10, "S", "T"); code != 400 || err == nil || err.Error() != "reading body: connection reset" {
 		t.Errorf("got %d %v", code, err)
 	}
 }

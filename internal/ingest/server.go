@@ -70,6 +70,9 @@ type Config struct {
 	// FailedScan is how many of the newest records of the retry or
 	// dead-letter topic GET /failed looks at.
 	FailedScan int
+	// BulkReadTimeout bounds the reading of a /bulk body, from when the
+	// handler starts it; 0 leaves the server's ReadTimeout in force.
+	BulkReadTimeout time.Duration
 }
 
 // Validate names the first bad setting.
@@ -83,6 +86,8 @@ func (c Config) Validate() error {
 		return errors.New("ingest: ProduceTimeout must be positive")
 	case c.FailedScan < 1:
 		return errors.New("ingest: FailedScan must be positive")
+	case c.BulkReadTimeout < 0:
+		return errors.New("ingest: BulkReadTimeout must not be negative")
 	}
 	return nil
 }
@@ -130,6 +135,7 @@ const (
 	reasonKafka         = "kafka_unavailable"
 	reasonClientGone    = "client_gone"
 	reasonLoad          = "load_failed"
+	reasonTimeout       = "timeout" // the body did not arrive in time
 )
 
 // unknownLabel stands for label values that are not configured names.
@@ -209,6 +215,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sw = &statusWriter{}
 	}
 	*sw = statusWriter{ResponseWriter: w, code: http.StatusOK}
+	if r.ContentLength != 0 {
+		sw.body = bodyWatch{ReadCloser: r.Body}
+		sw.watching = true
+		r.Body = &sw.body
+	}
 	s.mux.ServeHTTP(sw, r)
 	route := r.Pattern // set by the mux on this request
 	if route == "" {
@@ -381,11 +392,23 @@ func (o *observers) get(route string, code int) prometheus.Observer {
 
 type statusWriter struct {
 	http.ResponseWriter
-	code int
+	code     int
+	watching bool // the request has a body, read through body
+	body     bodyWatch
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	w.code = code
+	if w.watching && !w.body.eof {
+		// An answer before the body was read (401, 404, 413, 408…) closes
+		// the connection: net/http would otherwise read what is left of
+		// the body before sending it, so a client that never sends its
+		// body would wait for the answer until the read deadline. Nor is
+		// the rest read after the answer, which would hold the connection
+		// as long.
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w.ResponseWriter).SetReadDeadline(time.Now())
+	}
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -397,6 +420,20 @@ func (w *statusWriter) WriteString(s string) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// bodyWatch tells whether the handler read the request body to its end.
+type bodyWatch struct {
+	io.ReadCloser
+	eof bool
+}
+
+func (b *bodyWatch) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
 
 type answer struct {
 	Success bool   `json:"success"`

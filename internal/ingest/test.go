@@ -30,7 +30,7 @@ func (s *Server) test(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotImplemented, "testing connections is not available")
 		return
 	}
-	body, code, err := readBody(w, r, s.cfg.MaxEventSize, "BULKER_MAX_EVENT_SIZE")
+	body, code, err := readBody(w, r, s.cfg.MaxEventSize, "BULKER_MAX_EVENT_SIZE", "BULKER_HTTP_READ_TIMEOUT_SEC")
 	if err != nil {
 		fail(w, code, err.Error())
 		return

@@ -77,6 +77,14 @@ func RegisterBuildInfo(reg prometheus.Registerer, namespace string, info buildin
 // shutdownTimeout bounds how long in-flight scrapes may delay an exit.
 const shutdownTimeout = 5 * time.Second
 
+// Bounds on clients of the metrics server, whose requests are small GETs:
+// a silent or slow client cannot hold a connection for long.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	idleTimeout       = 60 * time.Second
+)
+
 // Server serves /metrics, /healthz and /readyz.
 type Server struct {
 	ln  net.Listener
@@ -106,7 +114,7 @@ func Listen(addr string, g prometheus.Gatherer, ready func() bool, log *slog.Log
 	})
 	return &Server{
 		ln:  ln,
-		srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second},
+		srv: &http.Server{Handler: mux, ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, IdleTimeout: idleTimeout},
 		log: log,
 	}, nil
 }

@@ -282,10 +282,18 @@ func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacemen
 	switch r.Mode {
 	case destination.ReplaceTable:
 		// The new table holds exactly the events' columns, under the name
-		// of the table it replaces.
+		// of the table it replaces; emptying a table on purpose keeps the
+		// columns it has, which views and queries may name.
 		st, err := t.read(ctx)
 		if err != nil {
 			return warns, err
+		}
+		if len(events) == 0 {
+			if !st.exists {
+				return warns, nil
+			}
+			batch.Table = st.table
+			break
 		}
 		_, batch, _ = schema.Build(d, t.name, opts, events, nil)
 		if st.exists {

@@ -96,6 +96,12 @@ func replaceTable(h *harness) {
 		h.Fatalf("second Load(ReplaceTable): %v", err)
 	}
 	h.wantRows(name, cols, "id", [][]any{{int64(20), "w", 0.0}})
+	// No rows: the table is emptied and keeps the columns it is given.
+	if err := destinationtest.Write(h.ctx(), d, schema.Batch{Table: table}, destination.LoadOptions{Mode: destination.ReplaceTable}); err != nil {
+		h.Fatalf("Load(ReplaceTable) of no rows: %v", err)
+	}
+	h.wantColumns(h.describe(d, name), "id", "v", "added")
+	h.wantRows(name, cols, "id", nil)
 
 	fresh := schema.Table{Name: h.name("replace_new"), Columns: cols}
 	if err := destinationtest.Write(h.ctx(), d, schema.Batch{Table: fresh, Rows: schematest.Rows([][]any{{int64(1), "n", nil}})},
