@@ -24,7 +24,8 @@ import (
 // BULKER_TOKEN_SECRET, BULKER_DESTINATION_* JSON with an id), the tables
 // Jitsu made, and Jitsu's topics still holding events — a plain name and
 // the .b64. one Jitsu gives a table name that cannot be a topic name, for
-// a batch (PostgreSQL) and a stream (MySQL) destination. Bulker loads
+// a batch (PostgreSQL) and a stream (MySQL) destination — and its retry
+// topic. Bulker loads
 // every queued event exactly once, into the existing columns, takes new
 // events with the old token, and a restart loads nothing again.
 func TestMigrationFromJitsuBulker(t *testing.T) {
@@ -41,7 +42,15 @@ func TestMigrationFromJitsuBulker(t *testing.T) {
 		"in.id.mysql_prod.m.stream.t.Events":   {jitsuEvent("s1", 11, "11.5")},
 		"in.id.mysql_prod.m.stream.b64." + b64: {jitsuEvent("s2", 12, "12"), jitsuEvent("s3", 13, "13.25")},
 	}
-	produce(t, k, queued)
+	produce(t, k, queued, nil)
+	// An event Jitsu put in its retry topic, due: it goes back to its
+	// topic and loads.
+	produce(t, k, map[string][]string{"destination-messages-retry": {jitsuEvent("p0", 0, "0.5")}}, []kafka.Header{
+		{Key: "original_topic", Value: []byte("in.id.pg_prod.m.batch.t.Events")},
+		{Key: "retries", Value: []byte("1")},
+		{Key: "error", Value: []byte("pq: connection refused")},
+		{Key: "retry_time", Value: []byte(time.Now().Add(-time.Minute).UTC().Format("2006-01-02T15:04:05.000000Z"))},
+	})
 
 	const token, salt, secret = "jitsu-token_1", "a1b2c3", "jitsu-secret"
 	sum := sha512.Sum512([]byte(token + salt + secret))
@@ -68,7 +77,7 @@ func TestMigrationFromJitsuBulker(t *testing.T) {
 		price     string
 	}
 	rows := []row{
-		{pg, "Events", "p1", 1, "1.5"}, {pg, "Events", "p2", 2, "2"}, {pg, "Page Views", "p3", 3, "3.5"},
+		{pg, "Events", "p0", 0, "0.5"}, {pg, "Events", "p1", 1, "1.5"}, {pg, "Events", "p2", 2, "2"}, {pg, "Page Views", "p3", 3, "3.5"},
 		{my, "Events", "s1", 11, "11.5"}, {my, "Page Views", "s2", 12, "12"}, {my, "Page Views", "s3", 13, "13.25"},
 	}
 	for _, r := range rows {
@@ -87,7 +96,7 @@ func TestMigrationFromJitsuBulker(t *testing.T) {
 	b = start(t, env...)
 	b.mustPost("pg_prod", "Events", jitsuEvent("p5", 5, "5"), token)
 	checkJitsuRow(t, pg, "Events", "p5", jitsuWant(pg.name, "p5", 5, "5"))
-	want := map[string]int{"postgres Events": 3, "postgres Page Views": 2, "mysql Events": 2, "mysql Page Views": 2}
+	want := map[string]int{"postgres Events": 4, "postgres Page Views": 2, "mysql Events": 2, "mysql Page Views": 2}
 	for _, j := range []jitsuDB{pg, my} {
 		for _, table := range []string{"Events", "Page Views"} {
 			key := j.name + " " + table
@@ -115,9 +124,9 @@ func TestMigrationFromJitsuBulker(t *testing.T) {
 	}
 }
 
-// produce writes each topic's events as Jitsu Bulker's /post does: the
-// body as the value, a random key.
-func produce(t *testing.T, k *brokertest.Cluster, byTopic map[string][]string) {
+// produce writes each topic's events as Jitsu Bulker does: the body as
+// the value, a random key, and the headers.
+func produce(t *testing.T, k *brokertest.Cluster, byTopic map[string][]string, headers []kafka.Header) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -130,7 +139,7 @@ func produce(t *testing.T, k *brokertest.Cluster, byTopic map[string][]string) {
 	for topic, events := range byTopic {
 		for _, e := range events {
 			n++
-			if err := cl.Produce(ctx, topic, []byte(fmt.Sprintf("key-%d", n)), []byte(e), nil); err != nil {
+			if err := cl.Produce(ctx, topic, []byte(fmt.Sprintf("key-%d", n)), []byte(e), headers); err != nil {
 				t.Fatal(err)
 			}
 		}
