@@ -49,7 +49,8 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer sources.Close()
-	if err := loadDestinations(ctx, sources, dests, cfg.DataDir, log); err != nil {
+	topicSources := &sourceSet{}
+	if err := loadDestinations(ctx, sources, dests, topicSources, cfg, log); err != nil {
 		return err
 	}
 
@@ -88,6 +89,12 @@ func Run(ctx context.Context, o Options) error {
 		Events:   events,
 		Log:      log,
 		Metrics:  loaderMetrics,
+		Sources:  topicSources,
+		EnsureTopic: func(ctx context.Context, topic string) error {
+			spec := cfg.Topics
+			spec.Name = topic
+			return client.EnsureTopic(ctx, spec)
+		},
 	})
 
 	tokens, err := cfg.Auth.Tokens()
@@ -137,7 +144,7 @@ func Run(ctx context.Context, o Options) error {
 	loadersDone := make(chan error, 1)
 	go func() { loadersDone <- manager.Run(loadCtx) }()
 	g.Go(func() error {
-		reloadDestinations(gctx, sources, dests, cfg, log)
+		reloadDestinations(gctx, sources, dests, topicSources, cfg, log)
 		return nil
 	})
 	g.Go(func() error {
