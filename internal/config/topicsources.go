@@ -39,9 +39,6 @@ func ParseSource(data []byte, id string) (loader.Source, error) {
 	if j.ID == "" {
 		j.ID = id
 	}
-	if id != "" && j.ID != id {
-		return loader.Source{}, fmt.Errorf("source %s: id %q differs from its name", id, j.ID)
-	}
 	return loader.Source{ID: j.ID, Topic: j.Topic, Destination: j.Destination, Table: j.Table,
 		Mode: destination.DeliveryMode(j.Mode), Group: j.Group}, nil
 }
@@ -56,12 +53,9 @@ func envSources(environ []string) ([]loader.Source, error) {
 		if !ok || strings.TrimSpace(v) == "" {
 			continue
 		}
-		s, err := ParseSource([]byte(v), "")
+		s, err := ParseSource([]byte(v), strings.ToLower(id))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
-		}
-		if s.ID == "" {
-			s.ID = strings.ToLower(id)
 		}
 		out = append(out, s)
 	}
@@ -88,6 +82,9 @@ func ParseDocumentSources(data []byte) ([]loader.Source, error) {
 		s, err := ParseSource(raw, id)
 		if err != nil {
 			return fmt.Errorf("%s: %w", where, err)
+		}
+		if id != "" && s.ID != id {
+			return fmt.Errorf("%s: source %s: id %q differs from its key", where, id, s.ID)
 		}
 		out = append(out, s)
 		return nil
