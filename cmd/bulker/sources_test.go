@@ -121,6 +121,7 @@ type failedLine struct {
 	Error    string          `json:"error"`
 	Attempts int             `json:"attempts"`
 	Event    json.RawMessage `json:"event"`
+	Replayed *time.Time      `json:"replayed"`
 }
 
 // failedEvents waits until GET path lists n failed events and returns them.

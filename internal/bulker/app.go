@@ -21,6 +21,7 @@ import (
 	"github.com/streamforge/streamforge/internal/ingest"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/loader"
+	"github.com/streamforge/streamforge/internal/replay"
 	"github.com/streamforge/streamforge/internal/sink"
 )
 
@@ -104,12 +105,23 @@ func Run(ctx context.Context, o Options) error {
 	if !tokens.Enabled() {
 		log.Warn("no API token configured (BULKER_RAW_AUTH_TOKENS / BULKER_AUTH_TOKENS): the API is open to anyone who can reach it", "addr", cfg.HTTP.Addr())
 	}
+	failed := kafka.Reader{Config: kcfg, Log: log}
+	replayer := replay.New(cfg.TopicPrefix, cfg.Ingest.FailedScan, replay.Deps{
+		Reader:   failed,
+		Producer: client,
+		EnsureTopic: func(ctx context.Context, topic string) error {
+			// One partition: the first marker of a dead event wins.
+			return client.EnsureTopic(ctx, kafka.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: cfg.Topics.ReplicationFactor})
+		},
+		Events: events,
+	})
 	api, err := ingest.New(cfg.Ingest, ingest.Deps{
 		Producer:     kafka.NewPublisher(client, cfg.Topics, manager.Notify),
 		Destinations: dests,
 		Events:       events,
 		Bulk:         dests,
-		Failed:       kafka.Reader{Config: kcfg, Log: log},
+		Failed:       failed,
+		Replay:       replayer,
 		Auth:         tokens,
 		Ready:        readiness{client},
 		Metrics:      promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}),

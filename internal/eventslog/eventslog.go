@@ -24,6 +24,7 @@ const (
 	Loaded   Status = "loaded"   // written to the destination
 	Failed   Status = "failed"   // a load failed; it will be retried
 	Dead     Status = "dead"     // given up: in the dead-letter topic
+	Replayed Status = "replayed" // re-queued from the dead-letter topic
 	// Warning is not an event's: something a load did not do as asked,
 	// such as a type hint the destination refused.
 	Warning Status = "warning"
