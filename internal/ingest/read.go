@@ -203,7 +203,7 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 	var replayed map[string]time.Time
 	dead := names[0] == topics.Dead(s.cfg.TopicPrefix)
 	if dead {
-		if replayed, err = replay.Replayed(r.Context(), s.d.Failed, s.cfg.TopicPrefix); err != nil {
+		if replayed, err = replay.Replayed(r.Context(), s.d.Failed, s.cfg.TopicPrefix, s.cfg.FailedScan); err != nil {
 			s.d.Logger.Error("reading replayed events", "destination", dest, "err", err)
 			fail(w, http.StatusServiceUnavailable, "failed events are unavailable: "+err.Error())
 			return

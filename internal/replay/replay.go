@@ -255,9 +255,9 @@ func (r *Replayer) firstMarkers(ctx context.Context) (map[string]string, error) 
 }
 
 // Replayed returns the ids of dead records replayed so far, with when,
-// for GET /failed.
-func Replayed(ctx context.Context, rd Reader, prefix string) (map[string]time.Time, error) {
-	recs, err := rd.ReadAll(ctx, topics.Replayed(prefix), 0)
+// for GET /failed; it reads the newest limit markers (all if limit <= 0).
+func Replayed(ctx context.Context, rd Reader, prefix string, limit int) (map[string]time.Time, error) {
+	recs, err := rd.ReadAll(ctx, topics.Replayed(prefix), limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading replay markers: %w", err)
 	}

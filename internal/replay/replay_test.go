@@ -99,7 +99,7 @@ func TestConcurrentReplaysRequeueEachEventOnce(t *testing.T) {
 	if err != nil || !slices.Equal(forced.Replayed, []string{all[0]}) {
 		t.Errorf("forced replay of %s: %+v, %v", all[0], forced, err)
 	}
-	marks, err := replay.Replayed(ctx, kafka.Reader{Config: k.Kafka, Log: log}, prefix)
+	marks, err := replay.Replayed(ctx, kafka.Reader{Config: k.Kafka, Log: log}, prefix, 0)
 	if err != nil || len(marks) != n {
 		t.Errorf("%d dead events marked replayed (%v), want %d", len(marks), err, n)
 	}
