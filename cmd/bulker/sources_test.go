@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -147,4 +150,37 @@ func failedEvents(t *testing.T, b *proc, path string, n int) []failedLine {
 		return len(out) == n
 	})
 	return out
+}
+
+// A source bulker cannot load stops start-up, naming the variable or the
+// source and what is wrong, before the embedded broker is started.
+func TestInvalidSourceFailsStartup(t *testing.T) {
+	for _, tt := range []struct {
+		name, source string
+		want         []string
+	}{
+		{"unknown destination", `{"topic":"queue-events","destination":"nowhere","table":"t"}`, []string{"source q", "destination nowhere is not configured"}},
+		{"unknown key", `{"topic":"queue-events","destination":"lite","tabel":"t"}`, []string{"BULKER_SOURCE_Q", "unknown field", "tabel"}},
+		{"bulker's own topic", `{"topic":"destination-messages-dead-letter","destination":"lite","table":"t"}`, []string{"source q", "one of bulker's own"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(bulkerBin)
+			cmd.Env = []string{"BULKER_DATA_DIR=" + t.TempDir(), "BULKER_EMBEDDED_KAFKA_ADDR=" + freeAddr(t),
+				`BULKER_DESTINATION_LITE={"type":"sqlite","credentials":{"database":"` + filepath.Join(t.TempDir(), "l.db") + `"}}`,
+				"BULKER_SOURCE_Q=" + tt.source}
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+				t.Fatalf("bulker with an invalid source: %v\n%s", err, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(string(out), w) {
+					t.Errorf("output does not name %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(string(out), "embedded") {
+				t.Errorf("a broker was started:\n%s", out)
+			}
+		})
+	}
 }
