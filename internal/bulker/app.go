@@ -106,15 +106,19 @@ func Run(ctx context.Context, o Options) error {
 		log.Warn("no API token configured (BULKER_RAW_AUTH_TOKENS / BULKER_AUTH_TOKENS): the API is open to anyone who can reach it", "addr", cfg.HTTP.Addr())
 	}
 	failed := kafka.Reader{Config: kcfg, Log: log}
-	replayer := replay.New(cfg.TopicPrefix, cfg.Ingest.FailedScan, replay.Deps{
+	replayer, err := replay.New(cfg.TopicPrefix, cfg.Ingest.FailedScan, replay.Deps{
 		Reader:   failed,
 		Producer: client,
 		EnsureTopic: func(ctx context.Context, topic string) error {
 			// One partition: the first marker of a dead event wins.
 			return client.EnsureTopic(ctx, kafka.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: cfg.Topics.ReplicationFactor})
 		},
-		Events: events,
+		Events:     events,
+		Registerer: o.Registry,
 	})
+	if err != nil {
+		return err
+	}
 	api, err := ingest.New(cfg.Ingest, ingest.Deps{
 		Producer:     kafka.NewPublisher(client, cfg.Topics, manager.Notify),
 		Destinations: dests,

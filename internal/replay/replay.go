@@ -28,8 +28,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/streamforge/streamforge/internal/eventslog"
 	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/observe"
 	"github.com/streamforge/streamforge/internal/topics"
 )
 
@@ -56,7 +59,8 @@ type Deps struct {
 	// EnsureTopic creates the one-partition marker topic unless it exists.
 	EnsureTopic func(ctx context.Context, topic string) error
 	Events      EventsLog
-	Now         func() time.Time // nil: time.Now
+	Registerer  prometheus.Registerer // nil: metrics are not exported
+	Now         func() time.Time      // nil: time.Now
 }
 
 // Replayer re-queues dead events; it is safe for concurrent use.
@@ -64,19 +68,30 @@ type Replayer struct {
 	prefix string
 	// scan is how many of the newest records of a dead-letter topic a
 	// replay looks at, as GET /failed does.
-	scan int
-	d    Deps
+	scan     int
+	d        Deps
+	replayed *prometheus.CounterVec
 
 	mu      sync.Mutex // one replay at a time in this process
 	ensured bool
 }
 
-// New returns a replayer of the dead-letter topics under prefix.
-func New(prefix string, scan int, d Deps) *Replayer {
+// New returns a replayer of the dead-letter topics under prefix and
+// registers its metric.
+func New(prefix string, scan int, d Deps) (*Replayer, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Replayer{prefix: prefix, scan: scan, d: d}
+	r := &Replayer{prefix: prefix, scan: scan, d: d,
+		replayed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulker_events_replayed_total",
+			Help: "Dead events re-queued to their topic by a replay, by destination and table.",
+		}, []string{"destination", "table"}),
+	}
+	if d.Registerer == nil {
+		return r, nil
+	}
+	return r, observe.Register(d.Registerer, r.replayed)
 }
 
 // Request chooses the dead events of one destination to replay: those of
@@ -193,6 +208,7 @@ func (r *Replayer) Replay(ctx context.Context, req Request) (Result, error) {
 			return res, fmt.Errorf("re-queuing %s (%d replayed before; replay it again with force): %w", d.id, len(res.Replayed), err)
 		}
 		res.Replayed = append(res.Replayed, d.id)
+		r.replayed.WithLabelValues(f.Destination, f.Table).Inc()
 		if r.d.Events != nil {
 			_ = r.d.Events.Add(ctx, eventslog.Entry{Time: now, Destination: f.Destination, Table: f.Table,
 				Status: eventslog.Replayed, Error: "replay of dead event " + d.id + ", dead after: " + f.Error,
@@ -232,6 +248,8 @@ func (r *Replayer) chosen(ctx context.Context, req Request, res *Result) ([]dead
 			res.NotFound = append(res.NotFound, id)
 		}
 	}
+	// Records of several partitions and both topics, in the order they died.
+	slices.SortStableFunc(out, func(a, b dead) int { return a.rec.Time.Compare(b.rec.Time) })
 	return out, nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/streamforge/streamforge/internal/broker/brokertest"
 	"github.com/streamforge/streamforge/internal/eventslog"
 	"github.com/streamforge/streamforge/internal/kafka"
@@ -41,18 +43,24 @@ func TestConcurrentReplaysRequeueEachEventOnce(t *testing.T) {
 	if err := client.ProduceSync(ctx, kafka.Record{Topic: topics.Dead(prefix), Value: []byte(`{"other":1}`), Headers: other.Headers()}); err != nil {
 		t.Fatal(err)
 	}
-	newReplayer := func(events *eventslog.Memory) *replay.Replayer {
-		return replay.New(prefix, 1000, replay.Deps{
+	reg := prometheus.NewRegistry()
+	newReplayer := func(events *eventslog.Memory, reg prometheus.Registerer) *replay.Replayer {
+		r, err := replay.New(prefix, 1000, replay.Deps{
 			Reader:   kafka.Reader{Config: k.Kafka, Log: log},
 			Producer: client,
 			EnsureTopic: func(ctx context.Context, topic string) error {
 				return client.EnsureTopic(ctx, kafka.TopicSpec{Name: topic, Partitions: 1})
 			},
-			Events: events,
+			Events:     events,
+			Registerer: reg,
 		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
 	}
 	logs := []*eventslog.Memory{eventslog.NewMemory(100), eventslog.NewMemory(100)}
-	replayers := []*replay.Replayer{newReplayer(logs[0]), newReplayer(logs[1])}
+	replayers := []*replay.Replayer{newReplayer(logs[0], reg), newReplayer(logs[1], nil)}
 	results := make([]replay.Result, 2)
 	var wg sync.WaitGroup
 	for i, r := range replayers {
@@ -88,6 +96,10 @@ func TestConcurrentReplaysRequeueEachEventOnce(t *testing.T) {
 		t.Errorf("%d replayed entries in the events logs, want %d", entries, n)
 	}
 
+	if got := replayCounter(t, reg); got != float64(len(results[0].Replayed)) {
+		t.Errorf("bulker_events_replayed_total = %v, want the %d of the first replayer", got, len(results[0].Replayed))
+	}
+
 	again, err := replayers[0].Replay(ctx, replay.Request{Destination: "pg", Table: "items"})
 	if err != nil || len(again.Replayed) != 0 || len(again.AlreadyReplayed) != n {
 		t.Errorf("replay again: %+v, %v; want all %d already replayed", again, err, n)
@@ -103,4 +115,19 @@ func TestConcurrentReplaysRequeueEachEventOnce(t *testing.T) {
 	if err != nil || len(marks) != n {
 		t.Errorf("%d dead events marked replayed (%v), want %d", len(marks), err, n)
 	}
+}
+
+// replayCounter returns the one series of bulker_events_replayed_total,
+// which must be destination pg, table items.
+func replayCounter(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil || len(fams) != 1 || fams[0].GetName() != "bulker_events_replayed_total" || len(fams[0].GetMetric()) != 1 {
+		t.Fatalf("metrics %v, %v; want one series of bulker_events_replayed_total", fams, err)
+	}
+	m := fams[0].GetMetric()[0]
+	if len(m.GetLabel()) != 2 || m.GetLabel()[0].GetValue() != "pg" || m.GetLabel()[1].GetValue() != "items" {
+		t.Errorf("labels %v, want destination pg, table items", m.GetLabel())
+	}
+	return m.GetCounter().GetValue()
 }
