@@ -110,7 +110,7 @@ func Run(ctx context.Context, o Options) error {
 		Reader:   failed,
 		Producer: client,
 		EnsureTopic: func(ctx context.Context, topic string) error {
-			// One partition: the first marker of a dead event wins.
+			// Markers are few and small: one partition holds them.
 			return client.EnsureTopic(ctx, kafka.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: cfg.Topics.ReplicationFactor})
 		},
 		Events:     events,

@@ -3,9 +3,10 @@
 // /failed/{destination}/replay.
 //
 // A dead record is re-queued at most once. Before re-queuing, the replay
-// writes a marker keyed by the record's id (topics.DeadID) to the
-// one-partition topic topics.Replayed, then reads that topic back: only
-// the replay whose marker comes first for an id re-queues the record, so
+// writes a marker keyed by the record's id (topics.DeadID) to the topic
+// topics.Replayed, then reads that topic back. The key puts every marker
+// of an id in one partition, in the order written: only the replay whose
+// marker comes first for an id re-queues the record, so
 // two replays at once — by two requests or two bulker instances — cannot
 // both re-queue it, and a later replay skips it. The dead record itself
 // stays where it is, so nothing is lost: should bulker stop between the
@@ -56,7 +57,7 @@ type EventsLog interface {
 type Deps struct {
 	Reader   Reader
 	Producer Producer
-	// EnsureTopic creates the one-partition marker topic unless it exists.
+	// EnsureTopic creates the marker topic unless it exists.
 	EnsureTopic func(ctx context.Context, topic string) error
 	Events      EventsLog
 	Registerer  prometheus.Registerer // nil: metrics are not exported

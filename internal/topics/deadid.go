@@ -9,8 +9,8 @@ import (
 )
 
 // Replayed is the topic where each replay of a dead-letter record leaves a
-// marker keyed by its DeadID, so that it is not re-queued twice. It has
-// one partition: the first marker of an id in it wins.
+// marker keyed by its DeadID, so that it is not re-queued twice: the key
+// keeps the markers of an id in one partition, and the first one wins.
 func Replayed(prefix string) string { return prefix + "destination-messages-replayed" }
 
 // earlierMark starts the ids of records of the EarlierDead topic.
