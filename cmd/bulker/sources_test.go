@@ -184,3 +184,48 @@ func TestInvalidSourceFailsStartup(t *testing.T) {
 		})
 	}
 }
+
+// Sources in the config file come and go with a reload: an added source
+// loads what its topic holds, a removed one stops loading.
+func TestSourcesAppearAndDisappear(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath, dbPath := filepath.Join(dir, "bulker.yaml"), filepath.Join(dir, "lite.db")
+	dests := "destinations:\n  lite:\n    type: sqlite\n    options: {frequency: 0.01}\n    credentials: {database: " + dbPath + "}\n"
+	writeFile(t, cfgPath, dests)
+	addr := freeAddr(t)
+	b := start(t, "BULKER_DATA_DIR="+dir, "BULKER_EMBEDDED_KAFKA_ADDR="+addr,
+		"BULKER_CONFIG_SOURCE=file://"+cfgPath, "BULKER_CONFIG_RELOAD_SEC=1")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(b.output())
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, err := kafka.Connect(ctx, kafka.Config{Brokers: []string{addr}, ConnectTimeout: 10 * time.Second}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	send := func(v string) {
+		if err := c.Produce(ctx, "clicks", nil, []byte(v), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(`{"n":1}`)
+	writeFile(t, cfgPath, dests+"sources:\n  - {id: clicks, topic: clicks, destination: lite, table: clicks}\n")
+	db := openSQLite(t, dbPath)
+	wait.For(t, 30*time.Second, "the added source loads its topic", func() bool { return count(db, "clicks") == 1 })
+	send(`{"n":2}`)
+	wait.For(t, 30*time.Second, "and what arrives next", func() bool { return count(db, "clicks") == 2 })
+
+	writeFile(t, cfgPath, dests)
+	wait.For(t, 15*time.Second, "the removed source's loader stopped", func() bool {
+		return strings.Contains(b.output(), "source removed or changed")
+	})
+	send(`{"n":3}`)
+	time.Sleep(3 * time.Second) // batch periods: nothing arrives
+	if n := count(db, "clicks"); n != 2 {
+		t.Errorf("%d rows after the source was removed, want 2", n)
+	}
+}
