@@ -19,6 +19,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/streamforge/streamforge/internal/config"
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/dummy"
 )
@@ -459,6 +460,19 @@ func TestComposeBulkerConfiguration(t *testing.T) {
 	u, err := url.Parse(env["BULKER_REDIS_URL"])
 	if err != nil || u.Scheme != "redis" || u.Hostname() != "redis" || c.file.Services[u.Hostname()].Image == "" {
 		t.Errorf("BULKER_REDIS_URL %v does not point at the redis service", u)
+	}
+	// dummy-service's events reach a table: the source reads the topic
+	// dummy-service writes, into the configured destination.
+	src, err := config.ParseSource([]byte(env["BULKER_SOURCE_QUEUE_EVENTS"]), "queue_events")
+	if err == nil {
+		err = src.Validate("")
+	}
+	events := c.file.Services["dummy-service"].Environment["QUEUE_EVENTS_TOPIC"]
+	if events == "" {
+		events = "queue-events"
+	}
+	if err != nil || src.Topic != events || src.Destination != d.ID {
+		t.Errorf("BULKER_SOURCE_QUEUE_EVENTS %+v (%v): want dummy-service's %s into destination %s", src, err, events, d.ID)
 	}
 }
 

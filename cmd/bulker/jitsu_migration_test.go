@@ -42,10 +42,10 @@ func TestMigrationFromJitsuBulker(t *testing.T) {
 		"in.id.mysql_prod.m.stream.t.Events":   {jitsuEvent("s1", 11, "11.5")},
 		"in.id.mysql_prod.m.stream.b64." + b64: {jitsuEvent("s2", 12, "12"), jitsuEvent("s3", 13, "13.25")},
 	}
-	produce(t, k, queued, nil)
+	produceJitsu(t, k, queued, nil)
 	// An event Jitsu put in its retry topic, due: it goes back to its
 	// topic and loads.
-	produce(t, k, map[string][]string{"destination-messages-retry": {jitsuEvent("p0", 0, "0.5")}}, []kafka.Header{
+	produceJitsu(t, k, map[string][]string{"destination-messages-retry": {jitsuEvent("p0", 0, "0.5")}}, []kafka.Header{
 		{Key: "original_topic", Value: []byte("in.id.pg_prod.m.batch.t.Events")},
 		{Key: "retries", Value: []byte("1")},
 		{Key: "error", Value: []byte("pq: connection refused")},
@@ -124,9 +124,9 @@ func TestMigrationFromJitsuBulker(t *testing.T) {
 	}
 }
 
-// produce writes each topic's events as Jitsu Bulker does: the body as
+// produceJitsu writes each topic's events as Jitsu Bulker does: the body as
 // the value, a random key, and the headers.
-func produce(t *testing.T, k *brokertest.Cluster, byTopic map[string][]string, headers []kafka.Header) {
+func produceJitsu(t *testing.T, k *brokertest.Cluster, byTopic map[string][]string, headers []kafka.Header) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

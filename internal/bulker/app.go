@@ -21,6 +21,7 @@ import (
 	"github.com/streamforge/streamforge/internal/ingest"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/loader"
+	"github.com/streamforge/streamforge/internal/replay"
 	"github.com/streamforge/streamforge/internal/sink"
 )
 
@@ -49,7 +50,8 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	defer sources.Close()
-	if err := loadDestinations(ctx, sources, dests, cfg.DataDir, log); err != nil {
+	topicSources := &sourceSet{}
+	if err := loadDestinations(ctx, sources, dests, topicSources, cfg, log); err != nil {
 		return err
 	}
 
@@ -88,6 +90,12 @@ func Run(ctx context.Context, o Options) error {
 		Events:   events,
 		Log:      log,
 		Metrics:  loaderMetrics,
+		Sources:  topicSources,
+		EnsureTopic: func(ctx context.Context, topic string) error {
+			spec := cfg.Topics
+			spec.Name = topic
+			return client.EnsureTopic(ctx, spec)
+		},
 	})
 
 	tokens, err := cfg.Auth.Tokens()
@@ -97,12 +105,27 @@ func Run(ctx context.Context, o Options) error {
 	if !tokens.Enabled() {
 		log.Warn("no API token configured (BULKER_RAW_AUTH_TOKENS / BULKER_AUTH_TOKENS): the API is open to anyone who can reach it", "addr", cfg.HTTP.Addr())
 	}
+	failed := kafka.Reader{Config: kcfg, Log: log}
+	replayer, err := replay.New(cfg.TopicPrefix, cfg.Ingest.FailedScan, replay.Deps{
+		Reader:   failed,
+		Producer: client,
+		EnsureTopic: func(ctx context.Context, topic string) error {
+			// Markers are few and small: one partition holds them.
+			return client.EnsureTopic(ctx, kafka.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: cfg.Topics.ReplicationFactor})
+		},
+		Events:     events,
+		Registerer: o.Registry,
+	})
+	if err != nil {
+		return err
+	}
 	api, err := ingest.New(cfg.Ingest, ingest.Deps{
 		Producer:     kafka.NewPublisher(client, cfg.Topics, manager.Notify),
 		Destinations: dests,
 		Events:       events,
 		Bulk:         dests,
-		Failed:       kafka.Reader{Config: kcfg, Log: log},
+		Failed:       failed,
+		Replay:       replayer,
 		Test:         dests,
 		Auth:         tokens,
 		Ready:        readiness{client},
@@ -138,7 +161,7 @@ func Run(ctx context.Context, o Options) error {
 	loadersDone := make(chan error, 1)
 	go func() { loadersDone <- manager.Run(loadCtx) }()
 	g.Go(func() error {
-		reloadDestinations(gctx, sources, dests, cfg, log)
+		reloadDestinations(gctx, sources, dests, topicSources, cfg, log)
 		return nil
 	})
 	g.Go(func() error {

@@ -24,15 +24,20 @@ const LocalDestination = "local"
 // sees an event in SQLite a second after posting it.
 const localPeriod = 1.0 / 60 // minutes
 
-// loadDestinations reads the configured destinations; with none, it offers
-// the local SQLite destination in the data directory.
-func loadDestinations(ctx context.Context, src *config.Sources, dests *sink.Registry, dataDir string, log *slog.Logger) error {
+// loadDestinations reads the configured destinations and sources; with no
+// destination, it offers the local SQLite destination in the data
+// directory. Nothing changes unless both are valid.
+func loadDestinations(ctx context.Context, src *config.Sources, dests *sink.Registry, sources *sourceSet, cfg config.Config, log *slog.Logger) error {
 	cfgs, err := src.Destinations(ctx)
 	if err != nil {
 		return err
 	}
+	srcs, err := src.TopicSources(ctx)
+	if err != nil {
+		return err
+	}
 	if len(cfgs) == 0 {
-		path := filepath.Join(dataDir, "local.db")
+		path := filepath.Join(cfg.DataDir, "local.db")
 		cfgs = []destination.Config{{
 			ID: LocalDestination, Type: "sqlite",
 			Options:     destination.Options{Mode: destination.Batch, Frequency: localPeriod},
@@ -40,12 +45,19 @@ func loadDestinations(ctx context.Context, src *config.Sources, dests *sink.Regi
 		}}
 		log.Info("no destination configured: serving the local SQLite destination", "destination", LocalDestination, "path", path)
 	}
-	return dests.Set(cfgs)
+	if err := checkSources(srcs, cfgs, cfg.TopicPrefix); err != nil {
+		return err
+	}
+	if err := dests.Set(cfgs); err != nil {
+		return err
+	}
+	sources.set(srcs)
+	return nil
 }
 
 // reloadDestinations re-reads the sources periodically; a bad read keeps
 // the configuration in force.
-func reloadDestinations(ctx context.Context, src *config.Sources, dests *sink.Registry, cfg config.Config, log *slog.Logger) {
+func reloadDestinations(ctx context.Context, src *config.Sources, dests *sink.Registry, sources *sourceSet, cfg config.Config, log *slog.Logger) {
 	t := time.NewTicker(cfg.Sources.ReloadPeriod)
 	defer t.Stop()
 	for {
@@ -53,7 +65,7 @@ func reloadDestinations(ctx context.Context, src *config.Sources, dests *sink.Re
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := loadDestinations(ctx, src, dests, cfg.DataDir, log); err != nil && ctx.Err() == nil {
+			if err := loadDestinations(ctx, src, dests, sources, cfg, log); err != nil && ctx.Err() == nil {
 				log.Error("reloading destinations failed; keeping the previous configuration", "err", err)
 			}
 		}

@@ -257,7 +257,7 @@ func Unknown(environ []string) []string {
 	var out []string
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "BULKER_") && !known[k] && !strings.HasPrefix(k, DestinationEnvPrefix) {
+		if strings.HasPrefix(k, "BULKER_") && !known[k] && !strings.HasPrefix(k, DestinationEnvPrefix) && !strings.HasPrefix(k, SourceEnvPrefix) {
 			out = append(out, k)
 		}
 	}

@@ -25,23 +25,17 @@ import (
 //	  type: postgres
 //
 // A map entry's key is its id; an "id" inside must then match it. A map
-// value may also be a JSON string holding the destination.
+// value may also be a JSON string holding the destination. A top-level
+// "sources" key lists Kafka topics to load (see ParseDocumentSources).
 func ParseDocument(data []byte) ([]destination.Config, error) {
-	var doc any
-	if jsonLike(data) {
-		// JSON is YAML, but JSON indented with tabs is not; and json.Number
-		// keeps numbers as written.
-		d := json.NewDecoder(bytes.NewReader(data))
-		d.UseNumber()
-		if err := d.Decode(&doc); err != nil {
-			return nil, fmt.Errorf("parsing JSON: %w", err)
-		}
-	} else if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("parsing YAML: %w", err)
+	doc, err := decodeDocument(data)
+	if err != nil {
+		return nil, err
 	}
 	if top, ok := doc.(map[string]any); ok {
 		d, ok := top["destinations"]
-		if !ok {
+		_, sources := top["sources"]
+		if !ok && !sources {
 			return nil, errors.New(`want a list of destinations or a "destinations" key`)
 		}
 		doc = d
@@ -75,6 +69,23 @@ func ParseDocument(data []byte) ([]destination.Config, error) {
 		return nil, fmt.Errorf("destinations: want a list or a map by id, got %T", doc)
 	}
 	return out, unique(out)
+}
+
+// decodeDocument parses a YAML or JSON document.
+func decodeDocument(data []byte) (any, error) {
+	var doc any
+	if jsonLike(data) {
+		// JSON is YAML, but JSON indented with tabs is not; and json.Number
+		// keeps numbers as written.
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.UseNumber()
+		if err := d.Decode(&doc); err != nil {
+			return nil, fmt.Errorf("parsing JSON: %w", err)
+		}
+	} else if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parsing YAML: %w", err)
+	}
+	return doc, nil
 }
 
 func parseOne(v any, id string) (destination.Config, error) {

@@ -83,6 +83,20 @@ type HTTPSource struct {
 
 // Destinations implements Source.
 func (s HTTPSource) Destinations(ctx context.Context) ([]destination.Config, error) {
+	data, err := s.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	where := redact(s.URL)
+	cs, err := ParseDocument(data)
+	if err != nil {
+		return nil, fmt.Errorf("destinations from %s: %w", where, err)
+	}
+	return withOrigin(cs, where), nil
+}
+
+// fetch GETs the document.
+func (s HTTPSource) fetch(ctx context.Context) ([]byte, error) {
 	where := redact(s.URL)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL, nil)
 	if err != nil {
@@ -115,11 +129,7 @@ func (s HTTPSource) Destinations(ctx context.Context) ([]destination.Config, err
 	if len(data) > maxDocument {
 		return nil, fmt.Errorf("destinations from %s: larger than %d bytes", where, maxDocument)
 	}
-	cs, err := ParseDocument(data)
-	if err != nil {
-		return nil, fmt.Errorf("destinations from %s: %w", where, err)
-	}
-	return withOrigin(cs, where), nil
+	return data, nil
 }
 
 // RedisSource reads a Redis hash: field = destination id, value = its JSON.
@@ -187,6 +197,7 @@ func (s *RedisSource) Close() error { return s.rdb.Close() }
 
 // Sources is every configured source; ids must be unique across them.
 type Sources struct {
+	environ []string // for BULKER_SOURCE_* variables
 	list    []Source
 	closers []io.Closer
 	desc    []string
@@ -195,7 +206,7 @@ type Sources struct {
 // Open builds the sources of c: the BULKER_DESTINATION_* variables of
 // environ, then BULKER_CONFIG_SOURCE when set. Close releases them.
 func Open(c SourceConfig, environ []string) (*Sources, error) {
-	s := &Sources{list: []Source{EnvSource{Environ: environ}}, desc: []string{"env " + DestinationEnvPrefix + "*"}}
+	s := &Sources{environ: environ, list: []Source{EnvSource{Environ: environ}}, desc: []string{"env " + DestinationEnvPrefix + "*"}}
 	if c.URL == "" {
 		return s, nil
 	}

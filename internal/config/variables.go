@@ -125,6 +125,7 @@ var variables = []variable{
 	{name: "BULKER_TOKEN_SECRET", doc: "secret(s) of the hashed tokens, comma-separated",
 		set: secrets(func(c *Config) *[]secret.String { return &c.Auth.Secrets })},
 	{name: DestinationEnvPrefix + "<ID>", doc: "one destination as JSON; its id is `<ID>` lower-cased unless the JSON has an `id`"},
+	{name: SourceEnvPrefix + "<ID>", doc: "one Kafka topic to load into a table, as JSON `{\"topic\",\"destination\",\"table\",\"mode\",\"group\"}` ([Sources](#kafka-topics-as-sources)); its id is `<ID>` lower-cased unless the JSON has an `id`"},
 	{name: "BULKER_CONFIG_SOURCE", doc: "more destinations: `file://path.yaml`, `http(s)://…` (GET, YAML or JSON), `redis://host:port/db?key=bulker:destinations` (hash: field = id, value = JSON)",
 		set: secretText(func(c *Config) *secret.String { return &c.Sources.URL })},
 	{name: "BULKER_CONFIG_SOURCE_TOKEN", doc: "bearer token sent to an http(s) config source",

@@ -26,6 +26,7 @@ const (
 	Loaded   Status = "loaded"   // written to the destination
 	Failed   Status = "failed"   // a load failed; it will be retried
 	Dead     Status = "dead"     // given up: in the dead-letter topic
+	Replayed Status = "replayed" // re-queued from the dead-letter topic
 	// Warning is not an event's: something a load did not do as asked,
 	// such as a type hint the destination refused.
 	Warning Status = "warning"
@@ -70,7 +71,7 @@ func IDTime(id string) (time.Time, error) {
 
 // Log is what bulker needs from an events log; Memory and Redis implement
 // it. Each keeps, per destination, a bounded ring of accepted and loaded
-// entries and another of failures (failed, dead, warning).
+// entries and another of failures (failed, dead, warning) and replays.
 type Log interface {
 	Add(ctx context.Context, e Entry) error
 	// List returns matching entries, newest first.
@@ -78,8 +79,9 @@ type Log interface {
 }
 
 // failure tells the statuses kept apart from accepted and loaded events,
-// so that heavy traffic does not push failures out of the log.
-func (s Status) failure() bool { return s == Failed || s == Dead || s == Warning }
+// so that heavy traffic does not push failures out of the log — nor the
+// replays of dead events, which an operator looks for next to them.
+func (s Status) failure() bool { return s == Failed || s == Dead || s == Warning || s == Replayed }
 
 // wants reports whether entries kept among failures (failures true) or
 // among the others may match f.

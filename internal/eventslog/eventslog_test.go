@@ -273,6 +273,27 @@ func TestPagingAndTimeRange(t *testing.T) {
 	}
 }
 
+// A replay stays in the log with the failures, however busy the table.
+func TestReplaysKeptWithFailures(t *testing.T) {
+	ctx := context.Background()
+	for name, l := range logs(t, 10) {
+		t.Run(name, func(t *testing.T) {
+			if err := l.Add(ctx, Entry{Destination: "d", Table: "t", Status: Replayed, Body: json.RawMessage(`{"n":0}`)}); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 100 {
+				if err := l.Add(ctx, Entry{Destination: "d", Table: "t", Status: Loaded, Body: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i+1))}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := l.List(ctx, Filter{Statuses: []Status{Replayed}})
+			if err != nil || bodies(got) != `[{"n":0}]` {
+				t.Errorf("replayed entries %s (%v), want the one replay", bodies(got), err)
+			}
+		})
+	}
+}
+
 func TestIDTime(t *testing.T) {
 	if got, err := IDTime("1767323045000-ab12"); err != nil || !got.Equal(time.UnixMilli(1767323045000)) {
 		t.Errorf("IDTime = %v, %v", got, err)

@@ -109,31 +109,36 @@ func TestBulkLoadErrors(t *testing.T) {
 func TestFailed(t *testing.T) {
 	e := newEnv(t, false)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	rec := func(value string, f topics.Failure) kafka.Record {
-		return kafka.Record{Value: []byte(value), Time: at, Headers: f.Headers()}
+	offset := int64(0)
+	rec := func(topic, value string, f topics.Failure) kafka.Record {
+		offset++
+		return kafka.Record{Topic: topic, Partition: 0, Offset: offset, Value: []byte(value), Time: at, Headers: f.Headers()}
 	}
+	dead := topics.Dead("")
 	e.failed.topics = map[string][]kafka.Record{
-		topics.Dead(""): {
-			rec(`{"n":1}`, topics.Failure{Destination: "pg", Table: "t", Error: "boom", Attempt: 1}),
-			rec(`{"n":2}`, topics.Failure{Destination: "other", Table: "t", Error: "elsewhere"}),
-			rec(`{"n":"x"}`, topics.Failure{Destination: "pg", Table: "t", Error: "column n: want integer, got \"x\"", Attempt: 5}),
-			rec(`not json`, topics.Failure{Destination: "pg", Table: "u", Error: "parsing event"}),
+		dead: {
+			rec(dead, `{"n":1}`, topics.Failure{Destination: "pg", Table: "t", Error: "boom", Attempt: 1}),
+			rec(dead, `{"n":2}`, topics.Failure{Destination: "other", Table: "t", Error: "elsewhere"}),
+			rec(dead, `{"n":"x"}`, topics.Failure{Destination: "pg", Table: "t", Error: "column n: want integer, got \"x\"", Attempt: 5}),
+			rec(dead, `not json`, topics.Failure{Destination: "pg", Table: "u", Error: "parsing event"}),
 		},
-		topics.Retry(""): {rec(`{"n":3}`, topics.Failure{Destination: "pg", Table: "t", Error: "later", Attempt: 2})},
+		topics.Retry(""): {rec(topics.Retry(""), `{"n":3}`, topics.Failure{Destination: "pg", Table: "t", Error: "later", Attempt: 2})},
+		// The first dead event was replayed.
+		topics.Replayed(""): {{Key: []byte("0:1"), Value: []byte(`{"at":"2026-01-02T00:00:00Z"}`)}},
 	}
 	r := e.do(t, "GET", "/failed/pg?tableName=t&limit=5", "", "")
 	if r.code != 200 || r.hdr.Get("Content-Type") != "application/x-ndjson" {
 		t.Fatalf("got %d %s", r.code, r.body)
 	}
 	lines := strings.Split(strings.TrimSpace(r.body), "\n")
-	if len(lines) != 2 || lines[0] != `{"time":"2026-01-01T00:00:00Z","table":"t","error":"column n: want integer, got \"x\"","attempts":5,"event":{"n":"x"}}` ||
-		!strings.Contains(lines[1], `"error":"boom"`) {
-		t.Errorf("newest first, only pg's table t: %s", r.body)
+	if len(lines) != 2 || lines[0] != `{"id":"0:3","time":"2026-01-01T00:00:00Z","table":"t","error":"column n: want integer, got \"x\"","attempts":5,"event":{"n":"x"}}` ||
+		!strings.Contains(lines[1], `"id":"0:1",`) || !strings.Contains(lines[1], `"error":"boom"`) || !strings.Contains(lines[1], `"replayed":"2026-01-02T00:00:00Z"`) {
+		t.Errorf("newest first, only pg's table t, with ids and when replayed: %s", r.body)
 	}
 	if r := e.do(t, "GET", "/failed/pg?limit=1", "", ""); !strings.Contains(r.body, `"event":"not json"`) || strings.Count(r.body, "\n") != 1 {
 		t.Errorf("limit 1, every table, an unparsable event as a string: %s", r.body)
 	}
-	if r := e.do(t, "GET", "/failed/pg?status=retry", "", ""); !strings.Contains(r.body, `"error":"later"`) || strings.Count(r.body, "\n") != 1 {
+	if r := e.do(t, "GET", "/failed/pg?status=retry", "", ""); !strings.Contains(r.body, `"error":"later"`) || strings.Contains(r.body, `"id"`) || strings.Count(r.body, "\n") != 1 {
 		t.Errorf("retry topic: %s", r.body)
 	}
 	if r := e.do(t, "GET", "/failed/gone", "", ""); r.code != 200 || r.body != "" {

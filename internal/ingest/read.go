@@ -14,6 +14,7 @@ import (
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
 	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/replay"
 	"github.com/streamforge/streamforge/internal/topics"
 )
 
@@ -26,11 +27,15 @@ type FailedSource interface {
 // failedEvent is one line of GET /failed: an event whose load failed, with
 // the reason, as Jitsu Bulker shows it.
 type failedEvent struct {
+	// ID names a dead event for POST /failed/{destinationId}/replay.
+	ID       string          `json:"id,omitempty"`
 	Time     time.Time       `json:"time"` // of the last failure
 	Table    string          `json:"table"`
 	Error    string          `json:"error"`
 	Attempts int             `json:"attempts"`
 	Event    json.RawMessage `json:"event"`
+	// Replayed is when a dead event was replayed, if it was.
+	Replayed *time.Time `json:"replayed,omitempty"`
 }
 
 const (
@@ -76,10 +81,10 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	if st := q.Get("status"); st != "" {
 		for _, v := range strings.Split(st, ",") {
 			switch v := eventslog.Status(strings.TrimSpace(v)); v {
-			case eventslog.Accepted, eventslog.Loaded, eventslog.Failed, eventslog.Dead, eventslog.Warning:
+			case eventslog.Accepted, eventslog.Loaded, eventslog.Failed, eventslog.Dead, eventslog.Warning, eventslog.Replayed:
 				f.Statuses = append(f.Statuses, v)
 			default:
-				fail(w, http.StatusBadRequest, "status: want accepted, loaded, failed, dead or warning")
+				fail(w, http.StatusBadRequest, "status: want accepted, loaded, failed, dead, warning or replayed")
 				return
 			}
 		}
@@ -306,6 +311,15 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 		}
 		recs = append(recs, rs...)
 	}
+	var replayed map[string]time.Time
+	dead := names[0] == topics.Dead(s.cfg.TopicPrefix)
+	if dead {
+		if replayed, err = replay.Replayed(r.Context(), s.d.Failed, s.cfg.TopicPrefix, s.cfg.FailedScan); err != nil {
+			s.d.Logger.Error("reading replayed events", "destination", dest, "err", err)
+			fail(w, http.StatusServiceUnavailable, "failed events are unavailable: "+err.Error())
+			return
+		}
+	}
 	slices.SortStableFunc(recs, func(a, b kafka.Record) int { return a.Time.Compare(b.Time) })
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	enc := json.NewEncoder(w)
@@ -323,7 +337,14 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 		if !json.Valid(ev) {
 			ev, _ = json.Marshal(string(rec.Value)) // an unparsable event is shown as a string
 		}
-		if err := enc.Encode(failedEvent{Time: rec.Time.UTC(), Table: f.Table, Error: f.Error, Attempts: f.Attempt, Event: ev}); err != nil {
+		fe := failedEvent{Time: rec.Time.UTC(), Table: f.Table, Error: f.Error, Attempts: f.Attempt, Event: ev}
+		if dead {
+			fe.ID = topics.DeadID(s.cfg.TopicPrefix, rec)
+			if at, ok := replayed[fe.ID]; ok {
+				fe.Replayed = &at
+			}
+		}
+		if err := enc.Encode(fe); err != nil {
 			return // the client is gone
 		}
 		if n++; n == limit {

@@ -93,14 +93,16 @@ func (c Config) Validate() error {
 }
 
 // Deps are the server's collaborators. Producer, Destinations and Logger
-// are required; a nil Events, Bulk, Failed or Test makes its endpoints answer
-// 501, a nil Auth leaves the API open, a nil Ready is always ready.
+// are required; a nil Events, Bulk, Failed, Replay or Test makes its
+// endpoints answer 501, a nil Auth leaves the API open, a nil Ready is
+// always ready.
 type Deps struct {
 	Producer     Producer
 	Destinations Destinations
 	Events       EventsLog
 	Bulk         BulkLoader
 	Failed       FailedSource
+	Replay       Replayer
 	Test         ConnectionTester
 	Auth         Authenticator
 	Ready        ReadyChecker
@@ -194,6 +196,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.mux.Handle("POST /post/{destinationId}", s.authed(http.HandlerFunc(s.post)))
 	s.mux.Handle("POST /bulk/{destinationId}", s.authed(http.HandlerFunc(s.bulk)))
 	s.mux.Handle("GET /failed/{destinationId}", s.authed(http.HandlerFunc(s.failed)))
+	s.mux.Handle("POST /failed/{destinationId}/replay", s.authed(http.HandlerFunc(s.replayFailed)))
 	s.mux.Handle("POST /test", s.authed(http.HandlerFunc(s.test)))
 	s.mux.Handle("GET /events", s.authed(http.HandlerFunc(s.listEvents)))
 	s.mux.Handle("GET /log/{eventType}/{actorId}", s.authed(http.HandlerFunc(s.log)))

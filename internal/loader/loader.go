@@ -1,5 +1,5 @@
-// Package loader moves events from bulker's incoming Kafka topics into the
-// destinations: one worker per topic reads a batch (or, in stream mode,
+// Package loader moves events from bulker's incoming Kafka topics, and
+// from the topics configured as sources, into the destinations: one worker per topic reads a batch (or, in stream mode,
 // whatever arrived), writes it through the table's sink.Table in one
 // transaction and only then commits the Kafka offsets. A destination
 // outage pauses the worker and retries with backoff; rows the destination
@@ -9,7 +9,8 @@
 //
 // The files follow a batch: pipeline.go (poll, parse, load), store.go
 // (write, bisect), reject.go (retry and dead-letter topics), requeue.go
-// (back from the retry topic), manager.go (one worker per topic).
+// (back from the retry topic), manager.go (one worker per topic),
+// source.go (topics loaded into a table named by configuration).
 package loader
 
 import (

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,10 +33,17 @@ type Deps struct {
 	Log          *slog.Logger
 	Metrics      *Metrics
 	Now          func() time.Time // nil: time.Now
+	// Sources are topics loaded into a table named by configuration; nil:
+	// none.
+	Sources SourceList
+	// EnsureTopic creates a topic unless it exists: a source's rejected
+	// events return to its table's incoming topic, which may not exist
+	// yet. nil: the broker creates topics on first use.
+	EnsureTopic func(ctx context.Context, topic string) error
 }
 
 // Manager runs one worker per incoming topic of a configured destination,
-// and the retry requeuer. It starts workers as topics appear (Notify, or the
+// one per source, and the retry requeuer. It starts workers as topics appear (Notify, or the
 // periodic topic scan) and stops those whose destination went away.
 type Manager struct {
 	cfg    Config
@@ -49,9 +57,23 @@ type Manager struct {
 type running struct {
 	cancel context.CancelFunc
 	done   chan struct{}
-	dest   destination.Config
-	group  string
-	name   topics.Name
+	target
+	source *Source // nil for an incoming topic
+}
+
+// target is what one worker reads and where it loads.
+type target struct {
+	topic string // read
+	group string
+	name  topics.Name
+	dest  destination.Config
+	// requeue is the topic a rejected event returns to from the retry
+	// topic: the incoming topic itself, or for a source the incoming topic
+	// of its table, so that bulker never writes to a topic it does not own.
+	requeue string
+	// source marks a source's topic: its records' headers are not
+	// bulker's.
+	source bool
 }
 
 // defaultDiscover is how often the topic list is read when Config.Discover
@@ -142,12 +164,21 @@ func (m *Manager) scan(ctx context.Context, wg *sync.WaitGroup) {
 		default:
 		}
 		if cur, ok := m.deps.Destinations.Lookup(r.dest.ID); !ok || !cur.Equal(r.dest) {
-			m.deps.Log.Info("destination removed or changed, stopping its loader", "destination", r.dest.ID, "topic", topic)
+			m.deps.Log.Info("destination removed or changed, stopping its loader", "destination", r.dest.ID, "topic", r.topic)
+			r.cancel()
+			delete(m.workers, topic)
+			continue
+		}
+		if r.source != nil && !slices.Contains(m.sources(), *r.source) {
+			m.deps.Log.Info("source removed or changed, stopping its loader", "source", r.source.ID, "topic", r.topic)
 			r.cancel()
 			delete(m.workers, topic)
 		}
 	}
 	m.mu.Unlock()
+	for _, src := range m.sources() {
+		m.ensureSource(ctx, wg, src)
+	}
 	ts, err := m.deps.Admin.Topics(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -173,9 +204,46 @@ func (m *Manager) ensure(ctx context.Context, wg *sync.WaitGroup, topic string) 
 	if !ok {
 		return
 	}
+	m.start(ctx, wg, topic, &running{target: target{topic: topic, group: topic, name: name, dest: dest, requeue: topic}})
+}
+
+// ensureSource starts the worker of a source whose destination is
+// configured, unless one runs.
+func (m *Manager) ensureSource(ctx context.Context, wg *sync.WaitGroup, src Source) {
+	dest, ok := m.deps.Destinations.Lookup(src.Destination)
+	if !ok {
+		return
+	}
+	name := topics.Name{Destination: dest.ID, Mode: src.Mode, Table: src.Table}
+	if name.Mode == "" {
+		name.Mode = modeOf(dest)
+	}
+	requeue, err := topics.Incoming(m.cfg.TopicPrefix, name)
+	if err != nil {
+		return // refused by Source.Validate when configured
+	}
+	m.start(ctx, wg, sourceKey(src.ID), &running{
+		target: target{topic: src.Topic, group: src.GroupName(), name: name, dest: dest, requeue: requeue, source: true},
+		source: &src,
+	})
+}
+
+// sourceKey is a source worker's key in Manager.workers: no topic name
+// holds a space, so it never equals one.
+func sourceKey(id string) string { return "source " + id }
+
+func (m *Manager) sources() []Source {
+	if m.deps.Sources == nil {
+		return nil
+	}
+	return m.deps.Sources.Sources()
+}
+
+// start runs r's worker under key unless one runs.
+func (m *Manager) start(ctx context.Context, wg *sync.WaitGroup, key string, r *running) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if r, ok := m.workers[topic]; ok {
+	if r, ok := m.workers[key]; ok {
 		select {
 		case <-r.done:
 		default:
@@ -183,22 +251,32 @@ func (m *Manager) ensure(ctx context.Context, wg *sync.WaitGroup, topic string) 
 		}
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	r := &running{cancel: cancel, done: make(chan struct{}), dest: dest, group: topic, name: name}
-	m.workers[topic] = r
+	r.cancel, r.done = cancel, make(chan struct{})
+	m.workers[key] = r
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		defer close(r.done)
 		defer cancel()
-		if err := m.runWorker(wctx, topic, name, dest); err != nil && !errors.Is(err, context.Canceled) {
-			m.deps.Log.Error("loader stopped", "topic", topic, "err", err)
+		if err := m.runWorker(wctx, r.target); err != nil && !errors.Is(err, context.Canceled) {
+			m.deps.Log.Error("loader stopped", "topic", r.topic, "err", err)
 		}
 	}()
 }
 
-func (m *Manager) runWorker(ctx context.Context, topic string, name topics.Name, dest destination.Config) error {
-	o := kafka.ConsumerOptions{Group: topic, Topics: []string{topic}}
-	o.MinBytes, o.MaxWait = fetchWait(name.Mode)
+func (m *Manager) runWorker(ctx context.Context, t target) error {
+	dest, name := t.dest, t.name
+	if t.source && m.deps.EnsureTopic != nil {
+		if err := m.deps.EnsureTopic(ctx, t.requeue); err != nil {
+			return err
+		}
+	}
+	// Every topic loads in its own mode: a source's, which may differ
+	// from its destination's; Jitsu's modeOverride; or the mode its
+	// events were queued in before the destination's mode changed.
+	dest.Options.Mode = name.Mode
+	o := kafka.ConsumerOptions{Group: t.group, Topics: []string{t.topic}}
+	o.MinBytes, o.MaxWait = fetchWait(dest.Options.Mode)
 	c, err := m.deps.NewConsumer(ctx, o)
 	if err != nil {
 		return err
@@ -212,7 +290,7 @@ func (m *Manager) runWorker(ctx context.Context, topic string, name topics.Name,
 	}
 	log := m.deps.Log.With("destination", dest.ID, "table", name.Table, "mode", name.Mode)
 	w := &worker{
-		cfg: workerConfig{Topic: topic, Name: name, Dest: dest, BatchSize: max(batchSize, 1), Period: period,
+		cfg: workerConfig{Topic: t.topic, Requeue: t.requeue, Source: t.source, Name: name, Dest: dest, BatchSize: max(batchSize, 1), Period: period,
 			Retry: m.cfg.Retry, Prefix: m.cfg.TopicPrefix, LogLimit: m.cfg.EventsLogMax},
 		consumer: c,
 		producer: m.deps.Producer,
@@ -225,7 +303,7 @@ func (m *Manager) runWorker(ctx context.Context, topic string, name topics.Name,
 		now:     m.deps.Now,
 	}
 	m.deps.Metrics.startWorker(dest.ID, name.Table)
-	log.Info("loader started", "topic", topic, "batch_size", w.cfg.BatchSize, "period", period.String())
+	log.Info("loader started", "topic", t.topic, "group", t.group, "batch_size", w.cfg.BatchSize, "period", period.String())
 	return w.run(ctx, m.cfg.ShutdownTimeout)
 }
 
@@ -254,6 +332,13 @@ func (m *Manager) updateLag(ctx context.Context) {
 // cost the broker and bulker a round trip per handful of events. A batch
 // waits for its period anyway; a stream trades 20 ms of latency for
 // loading tens of events per transaction instead of a few.
+func modeOf(d destination.Config) destination.DeliveryMode {
+	if d.Options.Mode == "" {
+		return destination.Batch
+	}
+	return d.Options.Mode
+}
+
 func fetchWait(mode destination.DeliveryMode) (minBytes int32, maxWait time.Duration) {
 	if mode == destination.Stream {
 		return 256 << 10, 20 * time.Millisecond

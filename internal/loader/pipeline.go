@@ -20,6 +20,8 @@ import (
 // workerConfig is what one worker needs to know.
 type workerConfig struct {
 	Topic     string
+	Requeue   string // where the retry topic sends rejected events back
+	Source    bool   // Topic is a source's: its headers are not bulker's
 	Name      topics.Name
 	Dest      destination.Config
 	BatchSize int

@@ -36,7 +36,9 @@ func (p RetryPolicy) Delay(n int) time.Duration {
 // the dead-letter topic once its attempts are used up.
 func (w *worker) reject(ctx context.Context, r kafka.Record, cause error) error {
 	f := w.failure(r, cause)
-	if f.Attempt > w.cfg.Retry.Attempts {
+	// A replayed event had its retries: its new failure is final too, and
+	// the operator sees it in the dead-letter topic at once.
+	if f.Attempt > w.cfg.Retry.Attempts || f.ReplayOf != "" {
 		return w.park(ctx, r, f, topics.Dead(w.cfg.Prefix), eventslog.Dead)
 	}
 	f.RetryAfter = w.now().Add(w.cfg.Retry.Delay(f.Attempt))
@@ -51,14 +53,22 @@ func (w *worker) deadLetter(ctx context.Context, r kafka.Record, cause error) er
 
 // failure describes the failed load of r: one more attempt than r carries.
 func (w *worker) failure(r kafka.Record, cause error) topics.Failure {
-	prev := topics.ParseFailure(r)
+	var prev topics.Failure
+	if w.cfg.Source {
+		// Headers a source's producer set mean nothing here, even where
+		// their names are bulker's.
+		prev.ReceivedAt = r.Time.UTC().Format(time.RFC3339Nano)
+	} else {
+		prev = topics.ParseFailure(r)
+	}
 	return topics.Failure{
 		Destination: w.cfg.Dest.ID,
 		Table:       w.cfg.Name.Table,
-		Topic:       w.cfg.Topic,
+		Topic:       w.cfg.Requeue,
 		Attempt:     prev.Attempt + 1,
 		Error:       cause.Error(),
 		ReceivedAt:  prev.ReceivedAt,
+		ReplayOf:    prev.ReplayOf,
 	}
 }
 

@@ -75,7 +75,7 @@ func TestDeadLetterWriteIsRetried(t *testing.T) {
 	c := &fakeConsumer{recs: []kafka.Record{{Topic: "in.id.d.m.stream.t.t", Offset: 7, Value: []byte("not json")}}}
 	p := &flakyProducer{failures: 1}
 	w := &worker{
-		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
+		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Requeue: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
 			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second},
 		consumer: c,
 		producer: p,
@@ -105,7 +105,7 @@ func TestShutdownDuringOutageLeavesTheBatchInKafka(t *testing.T) {
 	c := &fakeConsumer{recs: []kafka.Record{{Topic: "in.id.d.m.stream.t.t", Offset: 3, Value: []byte(`{"a":1}`)}}}
 	attempts := make(chan struct{}, 10)
 	w := &worker{
-		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
+		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Requeue: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
 			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second},
 		consumer: c,
 		producer: &flakyProducer{},

@@ -20,6 +20,10 @@ type Failure struct {
 	// dead-letter topic.
 	RetryAfter time.Time
 	ReceivedAt string // when bulker accepted the event (RFC 3339), if known
+	// ReplayOf is the dead-letter id (DeadID) of the record this event was
+	// replayed from; a replayed event that fails again goes straight back
+	// to the dead-letter topic.
+	ReplayOf string
 }
 
 // Headers encodes f.
@@ -33,6 +37,9 @@ func (f Failure) Headers() []kafka.Header {
 	}
 	if f.ReceivedAt != "" {
 		h = append(h, kafka.Header{Key: HeaderReceivedAt, Value: []byte(f.ReceivedAt)})
+	}
+	if f.ReplayOf != "" {
+		h = append(h, kafka.Header{Key: HeaderReplayOf, Value: []byte(f.ReplayOf)})
 	}
 	if !f.RetryAfter.IsZero() {
 		h = append(h, kafka.Header{Key: HeaderRetryAfter, Value: f.RetryAfter.UTC().AppendFormat(nil, time.RFC3339Nano)})
@@ -50,6 +57,7 @@ func ParseFailure(r kafka.Record) Failure {
 		Topic:       r.Header(HeaderRetryTopic),
 		Error:       r.Header(HeaderError),
 		ReceivedAt:  r.Header(HeaderReceivedAt),
+		ReplayOf:    r.Header(HeaderReplayOf),
 	}
 	f.Attempt, _ = strconv.Atoi(r.Header(HeaderAttempt))
 	f.RetryAfter, _ = time.Parse(time.RFC3339Nano, r.Header(HeaderRetryAfter))

@@ -36,6 +36,7 @@ const (
 	HeaderRetryAfter  = "retry_time"     // RFC 3339 time before which it is not retried
 	HeaderReceivedAt  = "received_at"    // RFC 3339 time bulker accepted the event
 	HeaderDestination = "destination_id"
+	HeaderReplayOf    = "replay_of" // the dead-letter id (DeadID) a replayed event came from
 )
 
 // Name is a parsed incoming topic.
@@ -129,6 +130,9 @@ func allDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// Valid reports whether topic is a legal Kafka topic name.
+func Valid(topic string) bool { return legal(topic) && len(topic) <= MaxTopicLen }
 
 func legal(s string) bool {
 	if s == "" {

@@ -3,6 +3,8 @@ package topics
 import (
 	"strings"
 	"testing"
+
+	"github.com/streamforge/streamforge/internal/kafka"
 )
 
 func TestIncomingRoundTrip(t *testing.T) {
@@ -66,4 +68,29 @@ func FuzzIncoming(f *testing.F) {
 			t.Fatalf("round trip of %q: %v %v", table, back, err)
 		}
 	})
+}
+
+func TestDeadIDRoundTrip(t *testing.T) {
+	tests := []struct {
+		rec  kafka.Record
+		want string
+	}{
+		{kafka.Record{Topic: "p.destination-messages-dead-letter", Partition: 0, Offset: 12}, "0:12"},
+		{kafka.Record{Topic: "p.destination-messages-dead", Partition: 3, Offset: 0}, "old:3:0"},
+	}
+	for _, tt := range tests {
+		id := DeadID("p.", tt.rec)
+		if id != tt.want {
+			t.Errorf("DeadID(%v) = %q, want %q", tt.rec, id, tt.want)
+		}
+		topic, p, o, err := ParseDeadID("p.", id)
+		if err != nil || topic != tt.rec.Topic || p != tt.rec.Partition || o != tt.rec.Offset {
+			t.Errorf("ParseDeadID(%q) = %s %d %d %v", id, topic, p, o, err)
+		}
+	}
+	for _, bad := range []string{"", "12", "a:1", "0:-1", "old:", "0:1:2"} {
+		if _, _, _, err := ParseDeadID("", bad); err == nil {
+			t.Errorf("ParseDeadID(%q) accepted", bad)
+		}
+	}
 }

@@ -1,0 +1,30 @@
+package bulker
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/loader"
+)
+
+func TestCheckSources(t *testing.T) {
+	dests := []destination.Config{{ID: "pg"}}
+	tests := []struct {
+		name string
+		src  loader.Source
+		err  string
+	}{
+		{"valid", loader.Source{ID: "q", Topic: "queue-events", Destination: "pg", Table: "queue_events"}, ""},
+		{"unknown destination", loader.Source{ID: "q", Topic: "queue-events", Destination: "ch", Table: "t"}, "source q: destination ch is not configured"},
+		{"own topic", loader.Source{ID: "q", Topic: "p.destination-messages-retry", Destination: "pg", Table: "t"}, "one of bulker's own"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkSources([]loader.Source{tt.src}, dests, "p.")
+			if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)) {
+				t.Errorf("checkSources = %v, want %q", err, tt.err)
+			}
+		})
+	}
+}
