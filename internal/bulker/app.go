@@ -126,6 +126,7 @@ func Run(ctx context.Context, o Options) error {
 		Bulk:         dests,
 		Failed:       failed,
 		Replay:       replayer,
+		Test:         dests,
 		Auth:         tokens,
 		Ready:        readiness{client},
 		Metrics:      promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}),

@@ -173,6 +173,17 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	at := func(kv ...any) []any { return append([]any{"destination", dest.ID, "table", table}, kv...) }
 
 	mode := dest.Options.Mode
+	// Jitsu's modeOverride sends this event to the other mode's topic.
+	switch o := destination.DeliveryMode(queryValue(r.URL, "modeOverride")); o {
+	case "":
+	case destination.Batch, destination.Stream:
+		mode = o
+	default:
+		reason = reasonBadRequest
+		fail(w, http.StatusBadRequest, fmt.Sprintf("modeOverride %q: want batch or stream", truncate(string(o), 32)))
+		log.Info("event rejected", at("reason", reason)...)
+		return
+	}
 	if mode == "" {
 		mode = destination.Batch
 	}

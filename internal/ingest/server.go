@@ -93,8 +93,9 @@ func (c Config) Validate() error {
 }
 
 // Deps are the server's collaborators. Producer, Destinations and Logger
-// are required; a nil Events, Bulk, Failed or Replay makes its endpoints
-// answer 501, a nil Auth leaves the API open, a nil Ready is always ready.
+// are required; a nil Events, Bulk, Failed, Replay or Test makes its
+// endpoints answer 501, a nil Auth leaves the API open, a nil Ready is
+// always ready.
 type Deps struct {
 	Producer     Producer
 	Destinations Destinations
@@ -102,6 +103,7 @@ type Deps struct {
 	Bulk         BulkLoader
 	Failed       FailedSource
 	Replay       Replayer
+	Test         ConnectionTester
 	Auth         Authenticator
 	Ready        ReadyChecker
 	Metrics      http.Handler // served at /metrics without auth
@@ -195,6 +197,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.mux.Handle("POST /bulk/{destinationId}", s.authed(http.HandlerFunc(s.bulk)))
 	s.mux.Handle("GET /failed/{destinationId}", s.authed(http.HandlerFunc(s.failed)))
 	s.mux.Handle("POST /failed/{destinationId}/replay", s.authed(http.HandlerFunc(s.replayFailed)))
+	s.mux.Handle("POST /test", s.authed(http.HandlerFunc(s.test)))
 	s.mux.Handle("GET /events", s.authed(http.HandlerFunc(s.listEvents)))
 	s.mux.Handle("GET /log/{eventType}/{actorId}", s.authed(http.HandlerFunc(s.log)))
 	s.mux.HandleFunc("GET /ready", s.ready)
@@ -439,6 +442,7 @@ type answer struct {
 	Success bool   `json:"success"`
 	Error   string `json:"error,omitempty"`
 	Count   *int   `json:"count,omitempty"`
+	OK      *bool  `json:"ok,omitempty"` // POST /test, as Jitsu answers it
 }
 
 func fail(w http.ResponseWriter, code int, msg string) {

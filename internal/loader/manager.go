@@ -266,16 +266,15 @@ func (m *Manager) start(ctx context.Context, wg *sync.WaitGroup, key string, r *
 
 func (m *Manager) runWorker(ctx context.Context, t target) error {
 	dest, name := t.dest, t.name
-	if t.source {
-		if m.deps.EnsureTopic != nil {
-			if err := m.deps.EnsureTopic(ctx, t.requeue); err != nil {
-				return err
-			}
+	if t.source && m.deps.EnsureTopic != nil {
+		if err := m.deps.EnsureTopic(ctx, t.requeue); err != nil {
+			return err
 		}
-		// A source may load in another mode than its destination's; an
-		// incoming topic loads in its destination's current mode.
-		dest.Options.Mode = name.Mode
 	}
+	// Every topic loads in its own mode: a source's, which may differ
+	// from its destination's; Jitsu's modeOverride; or the mode its
+	// events were queued in before the destination's mode changed.
+	dest.Options.Mode = name.Mode
 	o := kafka.ConsumerOptions{Group: t.group, Topics: []string{t.topic}}
 	o.MinBytes, o.MaxWait = fetchWait(dest.Options.Mode)
 	c, err := m.deps.NewConsumer(ctx, o)

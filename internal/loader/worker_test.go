@@ -199,3 +199,29 @@ func TestBatchSizeBytes(t *testing.T) {
 		}
 	}
 }
+
+// The topic's mode decides, not the destination's: an event of a batch
+// destination sent to its stream topic (Jitsu's modeOverride=stream) is
+// handled at once, not at the end of the batch period.
+func TestStreamTopicOfBatchDestinationStreams(t *testing.T) {
+	c := &fakeConsumer{recs: []kafka.Record{{Topic: "in.id.d.m.stream.t.t", Offset: 1, Value: []byte("not json")}}}
+	p := &flakyProducer{}
+	w := &worker{
+		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
+			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Batch}}, BatchSize: 10, Period: time.Hour},
+		consumer: c,
+		producer: p,
+		table:    func() (*sink.Table, error) { return nil, errors.New("not needed") },
+		log:      slog.New(slog.DiscardHandler),
+		metrics:  mustMetrics(t),
+		now:      time.Now,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.run(ctx, time.Second) }()
+	wait.For(t, 10*time.Second, "the record handled before the hour-long batch period", func() bool { return c.commits() > 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
