@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -32,6 +33,9 @@ func (q *requeuer) run(ctx context.Context) error {
 		recs, err := q.consumer.Poll(ctx, requeueBatch)
 		if ctx.Err() != nil {
 			return nil
+		}
+		if errors.Is(err, kafka.ErrRevoked) {
+			continue // nothing held: each record is committed as it is re-queued
 		}
 		if err != nil {
 			q.log.Warn("polling the retry topic failed", "err", err)
