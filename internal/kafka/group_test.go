@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/wait"
 )
 
 // member polls a consumer in the background and keeps what it read,
@@ -93,17 +94,6 @@ func produceKeyed(t *testing.T, ctx context.Context, p *kafka.Client, topic, pre
 	}
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // A second member joins while the first holds records it has read but not
 // loaded: the rebalance tells the first (ErrRevoked), waits until it
 // committed them, and only then hands a partition over, so no record is
@@ -117,10 +107,10 @@ func TestRebalanceHandsPartitionsOverWithoutDuplicates(t *testing.T) {
 	o := kafka.ConsumerOptions{Group: "loaders", Topics: []string{"shared"}, RevokeWait: 10 * time.Second}
 
 	first := join(t, ctx, b.Kafka, o)
-	waitFor(t, 15*time.Second, "the first member reads all 40 records", func() bool { n, _ := first.counts(); return n == 40 })
+	wait.For(t, 15*time.Second, "the first member reads all 40 records", func() bool { n, _ := first.counts(); return n == 40 })
 
 	second := join(t, ctx, b.Kafka, o)
-	waitFor(t, 15*time.Second, "the first member hears of the revoke", func() bool { _, r := first.counts(); return r > 0 })
+	wait.For(t, 15*time.Second, "the first member hears of the revoke", func() bool { _, r := first.counts(); return r > 0 })
 	time.Sleep(200 * time.Millisecond) // the revoke is waiting for the held records
 	if n, _ := second.counts(); n != 0 {
 		t.Fatalf("the second member read %d records before the first committed them", n)
@@ -128,7 +118,7 @@ func TestRebalanceHandsPartitionsOverWithoutDuplicates(t *testing.T) {
 	first.commit(t, ctx)
 
 	produceKeyed(t, ctx, p, "shared", "b", 40)
-	waitFor(t, 20*time.Second, "the 40 new records read", func() bool {
+	wait.For(t, 20*time.Second, "the 40 new records read", func() bool {
 		n1, _ := first.counts()
 		n2, _ := second.counts()
 		return n1+n2 >= 80
@@ -161,12 +151,12 @@ func TestLateCommitOfARevokedPartitionIsDropped(t *testing.T) {
 	produceKeyed(t, ctx, p, "late", "a", 20)
 	o := kafka.ConsumerOptions{Group: "slow", Topics: []string{"late"}, RevokeWait: time.Second}
 	first := join(t, ctx, b.Kafka, o)
-	waitFor(t, 15*time.Second, "the first member reads all 20 records", func() bool { n, _ := first.counts(); return n == 20 })
+	wait.For(t, 15*time.Second, "the first member reads all 20 records", func() bool { n, _ := first.counts(); return n == 20 })
 
 	second := join(t, ctx, b.Kafka, o)
-	waitFor(t, 20*time.Second, "the second member reads the partition it took over", func() bool { n, _ := second.counts(); return n > 0 })
+	wait.For(t, 20*time.Second, "the second member reads the partition it took over", func() bool { n, _ := second.counts(); return n > 0 })
 	produceKeyed(t, ctx, p, "late", "b", 20)
-	waitFor(t, 20*time.Second, "the new records read", func() bool { return len(distinct(first, second)) == 40 })
+	wait.For(t, 20*time.Second, "the new records read", func() bool { return len(distinct(first, second)) == 40 })
 	second.commit(t, ctx)
 	first.commit(t, ctx) // late: it still holds records of the second's partition
 	committed, err := p.Committed(ctx, "slow", "late")
