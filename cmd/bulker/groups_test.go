@@ -3,7 +3,9 @@ package main
 import (
 	"database/sql"
 	"fmt"
+	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -60,4 +62,114 @@ func TestKill9ThenRestartLoadsAtOnce(t *testing.T) {
 	wait.For(t, 8*time.Second, "events posted after the restart loaded", func() bool { return count(pg, table) >= 40 })
 	t.Logf("loading resumed %s after the restart", time.Since(restarted).Round(100*time.Millisecond))
 	exactlyOnce(t, pg, table, 40)
+}
+
+// rowsLoaded sums bulker_rows_loaded_total in p's /metrics.
+func (p *proc) rowsLoaded() float64 {
+	p.t.Helper()
+	_, body := p.do("GET", "/metrics", "", "")
+	var total float64
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, "bulker_rows_loaded_total{") {
+			continue
+		}
+		var v float64
+		if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err == nil {
+			total += v
+		}
+	}
+	return total
+}
+
+// Three replicas share a six-partition topic through the consumer group:
+// each loads a part; one is killed mid-run, the others take its
+// partitions over, and every acknowledged event is in PostgreSQL once.
+func TestThreeReplicasShareSixPartitions(t *testing.T) {
+	pg, dest, table := pgStream(t, "pgr", "shared", `,"primaryKey":"id","deduplicate":true`)
+	k := brokertest.Start(t)
+	var replicas []*proc
+	for i := range 3 {
+		replicas = append(replicas, start(t, append(brokerEnv(k), dest, "BULKER_DATA_DIR="+t.TempDir(),
+			"BULKER_KAFKA_TOPIC_PARTITIONS=6", fmt.Sprintf("BULKER_INSTANCE_ID=replica-%d", i))...))
+	}
+
+	// Clients post to every replica in turn; only answered events count.
+	var mu sync.Mutex
+	acked := map[int]bool{}
+	next := 0
+	post := func(to []*proc, n int) {
+		var wg sync.WaitGroup
+		for w := range 6 {
+			wg.Go(func() {
+				client := &http.Client{Timeout: 5 * time.Second}
+				for range n / 6 {
+					mu.Lock()
+					id := next
+					next++
+					mu.Unlock()
+					p := to[(id+w)%len(to)]
+					resp, err := client.Post(p.url("/post/pgr?tableName=shared"), "application/json", strings.NewReader(fmt.Sprintf(`{"id":%d}`, id)))
+					if err != nil {
+						continue // a killed replica
+					}
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						mu.Lock()
+						acked[id] = true
+						mu.Unlock()
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	loaded := func() bool {
+		if count(pg, table) < len(acked) {
+			return false
+		}
+		got := map[int]bool{}
+		for _, r := range queryRows(t, pg, "SELECT id FROM "+table) {
+			var id int
+			fmt.Sscan(r[0], &id)
+			got[id] = true
+		}
+		for id := range acked {
+			if !got[id] {
+				return false
+			}
+		}
+		return true
+	}
+
+	post(replicas, 600)
+	wait.For(t, 30*time.Second, "every replica loads a part of the topic", func() bool {
+		for _, r := range replicas {
+			if r.rowsLoaded() == 0 {
+				return false
+			}
+		}
+		return loaded()
+	})
+
+	// Kill one while the clients post; the others take its partitions over
+	// once its session times out.
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		time.Sleep(300 * time.Millisecond)
+		replicas[2].stop(syscall.SIGKILL)
+	}()
+	post(replicas, 1200)
+	<-killed
+	post(replicas[:2], 300)
+	wait.For(t, 40*time.Second, fmt.Sprintf("all %d acknowledged events loaded", len(acked)), loaded)
+	// An event whose answer the kill cut off may be stored too.
+	var rows, ids, maxID int
+	if err := pg.QueryRow("SELECT COUNT(*), COUNT(DISTINCT id), MAX(id) FROM "+table).Scan(&rows, &ids, &maxID); err != nil {
+		t.Fatal(err)
+	}
+	if rows != ids || maxID >= next {
+		t.Fatalf("%d rows, %d distinct ids, max id %d; want each id once, below %d", rows, ids, maxID, next)
+	}
+	t.Logf("%d events acknowledged, %d rows", len(acked), rows)
 }
