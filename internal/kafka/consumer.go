@@ -157,11 +157,37 @@ func (c *Consumer) Commit(ctx context.Context, recs []Record) error {
 	return nil
 }
 
-// Close commits what was loaded, leaves the group (a static member stays,
-// for its restart to take its place) and closes the connection.
+// Close commits what was loaded, leaves the group and closes the
+// connection.
 func (c *Consumer) Close() {
 	c.group.close()
 	c.cl.Close()
+	if c.instanceID != "" {
+		c.leave()
+	}
+}
+
+// leave removes the static member from its group. franz-go keeps a static
+// member in the group when it closes, for a restart to take its place; but
+// one that closes gracefully may not come back (scaled down, or replaced
+// by a pod of another name), and its partitions would wait for the session
+// timeout. A restart joins anew, at the cost of one quick rebalance.
+func (c *Consumer) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	admin, err := Connect(ctx, c.cfg, c.log)
+	if err == nil {
+		var resp kadm.LeaveGroupResponses
+		resp, err = kadm.NewClient(admin.cl).LeaveGroup(ctx, kadm.LeaveGroup(c.group.group).InstanceIDs(c.instanceID))
+		admin.Close()
+		if err == nil {
+			err = resp.Error()
+		}
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownMemberID) {
+		c.log.Warn("leaving the consumer group failed; its partitions move to the other members when the session times out",
+			"group", c.group.group, "instance_id", c.instanceID, "err", err)
+	}
 }
 
 // TopicSpec describes a topic to create.

@@ -21,6 +21,8 @@ type member struct {
 	held    []kafka.Record // read, not committed yet
 	read    []kafka.Record // everything read
 	revokes int            // ErrRevoked seen
+
+	close func() // stops polling and closes the consumer
 }
 
 func join(t *testing.T, ctx context.Context, cfg kafka.Config, o kafka.ConsumerOptions) *member {
@@ -45,11 +47,15 @@ func join(t *testing.T, ctx context.Context, cfg kafka.Config, o kafka.ConsumerO
 			m.mu.Unlock()
 		}
 	}()
-	t.Cleanup(func() {
-		stop()
-		<-done
-		c.Close()
-	})
+	var once sync.Once
+	m.close = func() {
+		once.Do(func() {
+			stop()
+			<-done
+			c.Close()
+		})
+	}
+	t.Cleanup(m.close)
 	return m
 }
 
@@ -166,4 +172,39 @@ func TestLateCommitOfARevokedPartitionIsDropped(t *testing.T) {
 	if committed != 40 {
 		t.Fatalf("committed offsets add up to %d, want 40: the late commit rewound the new owner's", committed)
 	}
+}
+
+// A static member that closes gracefully leaves the group: the others take
+// its partitions over at once, not after its session timed out.
+func TestClosedStaticMemberLeavesAtOnce(t *testing.T) {
+	b, ctx, p := connected(t)
+	if err := p.EnsureTopic(ctx, kafka.TopicSpec{Name: "static", Partitions: 2}); err != nil {
+		t.Fatal(err)
+	}
+	o := kafka.ConsumerOptions{Group: "statics", Topics: []string{"static"}, RevokeWait: time.Second, MaxWait: 100 * time.Millisecond}
+	o.InstanceID = "one"
+	leaves := join(t, ctx, b.Kafka, o)
+	o.InstanceID = "two"
+	stays := join(t, ctx, b.Kafka, o)
+	produceKeyed(t, ctx, p, "static", "a", 20)
+	wait.For(t, 15*time.Second, "both members read a share", func() bool {
+		n1, _ := leaves.counts()
+		n2, _ := stays.counts()
+		return n1 > 0 && n2 > 0 && len(distinct(leaves, stays)) == 20
+	})
+	leaves.commit(t, ctx)
+	leaves.close()
+	closed := time.Now()
+	produceKeyed(t, ctx, p, "static", "b", 20)
+	// Its session would time out only after 10 s.
+	wait.For(t, 8*time.Second, "the remaining member reads every new record", func() bool {
+		seen := distinct(stays)
+		for i := range 20 {
+			if seen[fmt.Sprintf("b%d", i)] == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("taken over %s after the close", time.Since(closed).Round(100*time.Millisecond))
 }
