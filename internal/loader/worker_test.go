@@ -225,3 +225,46 @@ func TestStreamTopicOfBatchDestinationStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// scripted answers each poll with the next of its answers, then waits.
+type scripted struct {
+	answers []func() ([]kafka.Record, error)
+}
+
+func (c *scripted) Poll(ctx context.Context, _ int) ([]kafka.Record, error) {
+	if len(c.answers) == 0 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	a := c.answers[0]
+	c.answers = c.answers[1:]
+	return a()
+}
+func (c *scripted) Commit(context.Context, []kafka.Record) error { return nil }
+func (c *scripted) Close()                                       {}
+
+// When a rebalance begins to take partitions away, the batch in hand is
+// handed on at once, not at the end of its period: the rebalance waits for
+// it to be loaded and committed.
+func TestRevokeHandsTheBatchInHandOn(t *testing.T) {
+	recs := func() ([]kafka.Record, error) { return []kafka.Record{{Value: []byte(`{"a":1}`)}, {Value: []byte(`{"a":2}`)}}, nil }
+	c := &scripted{answers: []func() ([]kafka.Record, error){recs, func() ([]kafka.Record, error) { return nil, kafka.ErrRevoked }}}
+	w := &worker{
+		cfg:      workerConfig{BatchSize: 1000, Period: time.Hour, Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Batch}}},
+		consumer: c, log: slog.New(slog.DiscardHandler), now: time.Now,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan []kafka.Record)
+	done := make(chan struct{})
+	go func() { w.pollAll(ctx, out); close(done) }()
+	select {
+	case b := <-out:
+		if len(b) != 2 {
+			t.Errorf("batch of %d records, want the 2 in hand", len(b))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the batch in hand was kept through the revoke")
+	}
+	cancel()
+	<-done
+}
