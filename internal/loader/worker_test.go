@@ -247,7 +247,9 @@ func (c *scripted) Close()                                       {}
 // handed on at once, not at the end of its period: the rebalance waits for
 // it to be loaded and committed.
 func TestRevokeHandsTheBatchInHandOn(t *testing.T) {
-	recs := func() ([]kafka.Record, error) { return []kafka.Record{{Value: []byte(`{"a":1}`)}, {Value: []byte(`{"a":2}`)}}, nil }
+	recs := func() ([]kafka.Record, error) {
+		return []kafka.Record{{Value: []byte(`{"a":1}`)}, {Value: []byte(`{"a":2}`)}}, nil
+	}
 	c := &scripted{answers: []func() ([]kafka.Record, error){recs, func() ([]kafka.Record, error) { return nil, kafka.ErrRevoked }}}
 	w := &worker{
 		cfg:      workerConfig{BatchSize: 1000, Period: time.Hour, Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Batch}}},
