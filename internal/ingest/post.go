@@ -213,7 +213,8 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	// The topic names the destination and table; a header for each would
 	// be produced, stored and fetched again for every event.
 	headers := []kafka.Header{{Key: topics.HeaderReceivedAt, Value: now.AppendFormat(make([]byte, 0, len(time.RFC3339Nano)), time.RFC3339Nano)}}
-	if err := s.produce(r.Context(), kafka.Record{Topic: topic, Value: body, Headers: headers}); err != nil {
+	rec := kafka.Record{Topic: topic, Key: s.partitionKey(body, dest.Options.PrimaryKeys()), Value: body, Headers: headers}
+	if err := s.produce(r.Context(), rec); err != nil {
 		if r.Context().Err() != nil {
 			// The client went away before the acknowledgement: not a Kafka
 			// fault, and the event may well be stored.
@@ -372,4 +373,37 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// partitionKey is the Kafka key of an event of a destination with a primary
+// key: the values of its key fields, so that every version of a row goes to
+// one partition and loads in the order it arrived, and the newest wins the
+// deduplication however many partitions and replicas share the topic.
+// Without a primary key it is nil, and events spread over the partitions.
+func (s *Server) partitionKey(body []byte, pk []string) []byte {
+	if len(pk) == 0 {
+		return nil
+	}
+	p, _ := s.parsers.Get().(*schema.Parser)
+	if p == nil {
+		p = new(schema.Parser)
+	}
+	defer s.parsers.Put(p)
+	ev, err := p.ParseShared(body)
+	if err != nil {
+		return nil // the loader dead-letters it
+	}
+	var key []byte
+	for i, k := range pk {
+		if i > 0 {
+			key = append(key, 0)
+		}
+		for _, f := range ev.Fields {
+			if schema.FlatKey(f.Key) == k {
+				key = fmt.Append(key, f.Any())
+				break
+			}
+		}
+	}
+	return key
 }
