@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -393,16 +394,27 @@ func (s *Server) partitionKey(body []byte, pk []string) []byte {
 	if err != nil {
 		return nil // the loader dead-letters it
 	}
-	var key []byte
+	key := make([]byte, 0, 32)
 	for i, k := range pk {
 		if i > 0 {
 			key = append(key, 0)
 		}
+		// Only a name with "_" can be a nested key flattened: the others
+		// are compared without building the flat name.
+		nested := strings.IndexByte(k, '_') >= 0
 		for _, f := range ev.Fields {
-			if schema.FlatKey(f.Key) == k {
-				key = fmt.Append(key, f.Any())
-				break
+			if f.Key != k && (!nested || schema.FlatKey(f.Key) != k) {
+				continue
 			}
+			switch f.Type {
+			case schema.Int:
+				key = strconv.AppendInt(key, f.Int(), 10)
+			case schema.Text:
+				key = append(key, f.Str()...)
+			default:
+				key = fmt.Append(key, f.Any())
+			}
+			break
 		}
 	}
 	return key
