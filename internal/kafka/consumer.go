@@ -157,6 +157,13 @@ func (c *Consumer) Commit(ctx context.Context, recs []Record) error {
 	return nil
 }
 
+// Owns reports whether the consumer still owns r's partition: false once a
+// rebalance began to take it away. A record held for later may then be
+// left to the partition's new owner.
+func (c *Consumer) Owns(r Record) bool {
+	return c.group.owns(topicPartition{r.Topic, r.Partition})
+}
+
 // Close commits what was loaded, leaves the group and closes the
 // connection.
 func (c *Consumer) Close() {

@@ -235,6 +235,15 @@ func (m *membership) revokedDuring(ctx context.Context) bool {
 	return true
 }
 
+// owns reports whether the member still owns tp: not once a revoke of it
+// began.
+func (m *membership) owns(tp topicPartition) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.parts[tp]
+	return p == nil || !p.revoking && !p.revoked
+}
+
 // toCommit returns the records of recs whose partitions the member still
 // owns, noting them as loaded.
 func (m *membership) toCommit(recs []Record) []*kgo.Record {

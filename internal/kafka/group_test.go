@@ -163,6 +163,17 @@ func TestLateCommitOfARevokedPartitionIsDropped(t *testing.T) {
 	wait.For(t, 20*time.Second, "the second member reads the partition it took over", func() bool { n, _ := second.counts(); return n > 0 })
 	produceKeyed(t, ctx, p, "late", "b", 20)
 	wait.For(t, 20*time.Second, "the new records read", func() bool { return len(distinct(first, second)) == 40 })
+	first.mu.Lock()
+	lost := 0
+	for _, r := range first.held {
+		if !first.c.Owns(r) {
+			lost++
+		}
+	}
+	first.mu.Unlock()
+	if lost == 0 {
+		t.Error("Owns: the first member owns every record it holds, though a partition moved")
+	}
 	second.commit(t, ctx)
 	first.commit(t, ctx) // late: it still holds records of the second's partition
 	committed, err := p.Committed(ctx, "slow", "late")

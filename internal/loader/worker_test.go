@@ -43,7 +43,8 @@ func (c *fakeConsumer) Commit(_ context.Context, recs []kafka.Record) error {
 	return nil
 }
 
-func (c *fakeConsumer) Close() {}
+func (c *fakeConsumer) Owns(kafka.Record) bool { return true }
+func (c *fakeConsumer) Close()                 {}
 
 func (c *fakeConsumer) commits() int {
 	c.mu.Lock()
@@ -162,6 +163,7 @@ func (c *onePerPoll) Poll(ctx context.Context, _ int) ([]kafka.Record, error) {
 	return []kafka.Record{r}, nil
 }
 func (c *onePerPoll) Commit(context.Context, []kafka.Record) error { return nil }
+func (c *onePerPoll) Owns(kafka.Record) bool                       { return true }
 func (c *onePerPoll) Close()                                       {}
 
 // batchSizeBytes closes a batch once its events reach that size, long
@@ -241,6 +243,7 @@ func (c *scripted) Poll(ctx context.Context, _ int) ([]kafka.Record, error) {
 	return a()
 }
 func (c *scripted) Commit(context.Context, []kafka.Record) error { return nil }
+func (c *scripted) Owns(kafka.Record) bool                       { return true }
 func (c *scripted) Close()                                       {}
 
 // When a rebalance begins to take partitions away, the batch in hand is
@@ -269,4 +272,50 @@ func TestRevokeHandsTheBatchInHandOn(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// handedOff is a fakeConsumer that no longer owns any partition.
+type handedOff struct{ fakeConsumer }
+
+func (c *handedOff) Owns(kafka.Record) bool { return false }
+
+// A retry record whose partition went to another member while it waited
+// for its time is left to that member: re-queuing it here too would load
+// the event twice.
+func TestRequeuerLeavesRecordsOfPartitionsItLost(t *testing.T) {
+	rec := kafka.Record{Topic: topics.Retry(""), Value: []byte(`{"a":1}`),
+		Headers: topics.Failure{Topic: "in.id.d.m.batch.t.t", Attempt: 1, RetryAfter: time.Now().Add(-time.Second)}.Headers()}
+	tests := []struct {
+		name     string
+		consumer interface {
+			Consumer
+			commits() int
+		}
+		requeued int
+	}{
+		{"owned", &fakeConsumer{recs: []kafka.Record{rec}}, 1},
+		{"handed off", &handedOff{fakeConsumer{recs: []kafka.Record{rec}}}, 0},
+	}
+	for _, tt := range tests {
+		p := &flakyProducer{}
+		q := &requeuer{consumer: tt.consumer, producer: p, log: slog.New(slog.DiscardHandler), metrics: mustMetrics(t), now: time.Now, deadTopic: topics.Dead("")}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- q.run(ctx) }()
+		if tt.requeued > 0 {
+			wait.For(t, 5*time.Second, tt.name+": re-queued", func() bool { return tt.consumer.commits() > 0 })
+		} else {
+			time.Sleep(200 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		p.mu.Lock()
+		got := len(p.got)
+		p.mu.Unlock()
+		if got != tt.requeued || tt.consumer.commits() != tt.requeued {
+			t.Errorf("%s: %d re-queued, %d committed; want %d of each", tt.name, got, tt.consumer.commits(), tt.requeued)
+		}
+	}
 }
