@@ -84,6 +84,9 @@ func Run(ctx context.Context, o Options) error {
 		Destinations: dests,
 		Admin:        client,
 		NewConsumer: func(ctx context.Context, co kafka.ConsumerOptions) (loader.Consumer, error) {
+			// Static membership: a replica restarted after a crash takes
+			// its partitions back at once.
+			co.InstanceID = cfg.InstanceID
 			return kafka.NewConsumer(ctx, kcfg, log, co)
 		},
 		Producer: client,

@@ -197,6 +197,8 @@ func (c Config) Validate() error {
 		return errors.New("BULKER_DATA_DIR must not be empty")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("BULKER_SHUTDOWN_TIMEOUT_SEC must be positive")
+	case c.Topics.Partitions < 1:
+		return errors.New("BULKER_KAFKA_TOPIC_PARTITIONS must be at least 1")
 	case c.Topics.Retention <= 0:
 		return errors.New("BULKER_KAFKA_TOPIC_RETENTION_HOURS must be positive")
 	case c.Topics.ReplicationFactor < 1:

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -213,7 +214,8 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	// The topic names the destination and table; a header for each would
 	// be produced, stored and fetched again for every event.
 	headers := []kafka.Header{{Key: topics.HeaderReceivedAt, Value: now.AppendFormat(make([]byte, 0, len(time.RFC3339Nano)), time.RFC3339Nano)}}
-	if err := s.produce(r.Context(), kafka.Record{Topic: topic, Value: body, Headers: headers}); err != nil {
+	rec := kafka.Record{Topic: topic, Key: s.partitionKey(body, dest.Options.PrimaryKeys()), Value: body, Headers: headers}
+	if err := s.produce(r.Context(), rec); err != nil {
 		if r.Context().Err() != nil {
 			// The client went away before the acknowledgement: not a Kafka
 			// fault, and the event may well be stored.
@@ -372,4 +374,48 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// partitionKey is the Kafka key of an event of a destination with a primary
+// key: the values of its key fields, so that every version of a row goes to
+// one partition and loads in the order it arrived, and the newest wins the
+// deduplication however many partitions and replicas share the topic.
+// Without a primary key it is nil, and events spread over the partitions.
+func (s *Server) partitionKey(body []byte, pk []string) []byte {
+	if len(pk) == 0 {
+		return nil
+	}
+	p, _ := s.parsers.Get().(*schema.Parser)
+	if p == nil {
+		p = new(schema.Parser)
+	}
+	defer s.parsers.Put(p)
+	ev, err := p.ParseShared(body)
+	if err != nil {
+		return nil // the loader dead-letters it
+	}
+	key := make([]byte, 0, 32)
+	for i, k := range pk {
+		if i > 0 {
+			key = append(key, 0)
+		}
+		// Only a name with "_" can be a nested key flattened: the others
+		// are compared without building the flat name.
+		nested := strings.IndexByte(k, '_') >= 0
+		for _, f := range ev.Fields {
+			if f.Key != k && (!nested || schema.FlatKey(f.Key) != k) {
+				continue
+			}
+			switch f.Type {
+			case schema.Int:
+				key = strconv.AppendInt(key, f.Int(), 10)
+			case schema.Text:
+				key = append(key, f.Str()...)
+			default:
+				key = fmt.Append(key, f.Any())
+			}
+			break
+		}
+	}
+	return key
 }

@@ -123,6 +123,7 @@ type Server struct {
 	tables  labelSet
 	waiters sync.Pool // of *waiter
 	writers sync.Pool // of *statusWriter
+	parsers sync.Pool // of *schema.Parser, for partitionKey
 }
 
 // Rejection reasons, the bounded values of the reason label.

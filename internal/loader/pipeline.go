@@ -138,6 +138,15 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 			}
 			return
 		}
+		if errors.Is(err, kafka.ErrRevoked) {
+			// The rebalance waits for what was read from the partitions
+			// it takes away: load the batch in hand now.
+			if len(recs) > 0 {
+				out <- recs
+				recs, size = nil, 0
+			}
+			continue
+		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			w.log.Warn("polling kafka failed", "err", err)
 			sleep(ctx, pollPause)
