@@ -119,8 +119,10 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	pub := kafka.NewPublisher(client, cfg.Topics, manager.Notify)
 	api, err := ingest.New(cfg.Ingest, ingest.Deps{
-		Producer:     kafka.NewPublisher(client, cfg.Topics, manager.Notify),
+		Producer:     pub,
+		Kafka:        pub,
 		Destinations: dests,
 		Events:       events,
 		Bulk:         dests,
@@ -199,10 +201,14 @@ func httpServer(h http.Handler, c config.HTTP) *http.Server {
 	}
 }
 
-// readiness reports ready while a Kafka broker answers.
+// readiness reports ready while a Kafka broker answers; while the client
+// knows none does, at once.
 type readiness struct{ c *kafka.Client }
 
 func (r readiness) Ready(ctx context.Context) error {
+	if _, err := r.c.Reachability(); err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
 	if err := r.c.Ping(ctx); err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}

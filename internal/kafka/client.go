@@ -55,9 +55,10 @@ type Header struct {
 
 // Client is a connected franz-go client.
 type Client struct {
-	cl  *kgo.Client
-	cfg Config
-	log *slog.Logger
+	cl     *kgo.Client
+	cfg    Config
+	log    *slog.Logger
+	health *health
 }
 
 // options turns the config into franz-go options.
@@ -111,13 +112,15 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger, extra ...kgo.Opt
 	if err != nil {
 		return nil, err
 	}
-	cl, err := kgo.NewClient(append(opts, extra...)...)
+	h := newHealth(log)
+	cl, err := kgo.NewClient(append(append(opts, kgo.WithHooks(h)), extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating kafka client: %w", err)
 	}
-	c := &Client{cl: cl, cfg: cfg, log: log}
+	h.ping = cl.Ping
+	c := &Client{cl: cl, cfg: cfg, log: log, health: h}
 	if err := c.waitReady(ctx); err != nil {
-		cl.Close()
+		c.Close()
 		return nil, err
 	}
 	return c, nil
@@ -214,7 +217,17 @@ func (c *Client) TryProduce(ctx context.Context, r Record, done func(error)) {
 func (c *Client) Flush(ctx context.Context) error { return c.cl.Flush(ctx) }
 
 // Close flushes nothing: call Flush first when records must not be lost.
-func (c *Client) Close() { c.cl.Close() }
+func (c *Client) Close() {
+	c.health.close()
+	c.cl.Close()
+}
+
+// Reachability returns why the client cannot reach any broker — known once
+// its last connection attempt to every broker failed — or, while it can,
+// nil and a channel closed when it learns that it cannot. It costs no
+// request: callers may fail fast on it rather than wait for a produce
+// timeout. The client probes a lost broker and finds it again by itself.
+func (c *Client) Reachability() (lost <-chan struct{}, err error) { return c.health.state() }
 
 func toKgo(r Record) *kgo.Record {
 	kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
