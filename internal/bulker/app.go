@@ -58,17 +58,20 @@ func Run(ctx context.Context, o Options) error {
 	kcfg := cfg.Kafka
 	if cfg.EmbeddedKafka {
 		var stop func()
-		if kcfg, stop, err = embeddedKafka(cfg.EmbeddedKafkaAddr, cfg.DataDir, log); err != nil {
+		if kcfg, stop, err = embeddedKafka(cfg.EmbeddedKafkaAddr, cfg.DataDir, cfg.Topics.MaxMessageBytes, log); err != nil {
 			return err
 		}
 		defer stop()
-		kcfg.ClientID = cfg.Kafka.ClientID
+		kcfg.ClientID, kcfg.MaxBatchBytes = cfg.Kafka.ClientID, cfg.Kafka.MaxBatchBytes
 	}
 	client, err := kafka.Connect(ctx, kcfg, log)
 	if err != nil {
 		return fmt.Errorf("connecting to kafka: %w", err)
 	}
 	defer client.Close()
+	if err := prepareTopics(ctx, client, cfg); err != nil {
+		return err
+	}
 
 	events, closeEvents, err := eventsLog(cfg.EventsLog)
 	if err != nil {
@@ -201,14 +204,10 @@ func httpServer(h http.Handler, c config.HTTP) *http.Server {
 	}
 }
 
-// readiness reports ready while a Kafka broker answers; while the client
-// knows none does, at once.
+// readiness reports ready while a Kafka broker answers.
 type readiness struct{ c *kafka.Client }
 
 func (r readiness) Ready(ctx context.Context) error {
-	if _, err := r.c.Reachability(); err != nil {
-		return fmt.Errorf("kafka: %w", err)
-	}
 	if err := r.c.Ping(ctx); err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}

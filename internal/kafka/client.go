@@ -79,6 +79,12 @@ func (c Config) options() ([]kgo.Opt, error) {
 	if c.ClientID != "" {
 		opts = append(opts, kgo.ClientID(c.ClientID))
 	}
+	if c.MaxBatchBytes > 0 {
+		// A batch this large must also fit in one request and, read back,
+		// in one response.
+		opts = append(opts, kgo.ProducerBatchMaxBytes(c.MaxBatchBytes),
+			kgo.BrokerMaxWriteBytes(brokerIOBytes(c.MaxBatchBytes)), kgo.BrokerMaxReadBytes(brokerIOBytes(c.MaxBatchBytes)))
+	}
 	tc, err := c.TLSConfig()
 	if err != nil {
 		return nil, err
@@ -264,5 +270,14 @@ func (r Record) Header(key string) string {
 	return ""
 }
 
-// Ping checks that a broker answers.
-func (c *Client) Ping(ctx context.Context) error { return c.cl.Ping(ctx) }
+// Ping checks that a broker answers; while the client knows that none
+// does, it says so at once.
+func (c *Client) Ping(ctx context.Context) error {
+	if _, err := c.health.state(); err != nil {
+		return err
+	}
+	if err := c.cl.Ping(ctx); err != nil {
+		return fmt.Errorf("pinging kafka at %s: %w", strings.Join(c.cfg.Addrs(), ","), err)
+	}
+	return nil
+}
