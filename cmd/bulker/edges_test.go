@@ -16,66 +16,73 @@ import (
 )
 
 // An event of exactly BULKER_MAX_EVENT_SIZE bytes is accepted, stored and
-// loaded into PostgreSQL; one byte more is 413 at once. The incoming topic
-// exists beforehand with Kafka's default record limit, as one made by an
-// earlier version would: bulker raises it at start-up.
+// loaded into PostgreSQL; one byte more is 413 at once. On an external
+// broker the incoming topic exists beforehand with Kafka's default record
+// limit, as one made by an earlier version would: bulker raises it at
+// start-up. The embedded broker bulker starts takes the limit too.
 func TestEventOfTheMaximumSizeLoads(t *testing.T) {
 	pg, u := postgresServer(t)
-	schema := randomName("e2e_size_")
-	t.Cleanup(func() { pg.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
-	creds := pgCredentials(u, strings.TrimPrefix(u.Path, "/"), schema)
-
-	k := brokertest.Start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	admin, err := kafka.Connect(ctx, k.Kafka, quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	if err := admin.EnsureTopic(ctx, kafka.TopicSpec{Name: "in.id.pg.m.batch.t.big"}); err != nil {
-		t.Fatal(err)
-	}
-
 	const maxEvent = 1 << 20 // the default
-	b := start(t,
-		"BULKER_KAFKA_BOOTSTRAP_SERVERS="+k.Addr(), "BULKER_KAFKA_SSL=true", "BULKER_KAFKA_SSL_CA_FILE="+k.CAPath,
-		fmt.Sprintf(`BULKER_KAFKA_SASL={"mechanism":"SCRAM-SHA-512","username":%q,"password":%q}`, brokertest.User, brokertest.Password),
-		"BULKER_RAW_AUTH_TOKENS="+apiToken, "BULKER_DATA_DIR="+t.TempDir(),
-		`BULKER_DESTINATION_PG={"type":"postgres","options":{"mode":"batch","frequency":0.01},"credentials":`+creds+`}`,
-	)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(b.output())
-		}
-	})
 	event := func(size int) string {
 		const head, tail = `{"id":1,"blob":"`, `"}`
 		return head + strings.Repeat("x", size-len(head)-len(tail)) + tail
 	}
-	for _, tc := range []struct {
-		name string
-		size int
-		want int
+	for _, setup := range []struct {
+		name  string
+		kafka func(t *testing.T) []string
 	}{
-		{"one byte over", maxEvent + 1, http.StatusRequestEntityTooLarge},
-		{"exactly the maximum", maxEvent, http.StatusOK},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			start := time.Now()
-			code, body := b.post("pg", "big", event(tc.size), apiToken)
-			if code != tc.want {
-				t.Fatalf("POST of %d bytes: %d %s, want %d", tc.size, code, body, tc.want)
+		{"external broker, topic made earlier", func(t *testing.T) []string {
+			k := brokertest.Start(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			admin, err := kafka.Connect(ctx, k.Kafka, quietLog())
+			if err != nil {
+				t.Fatal(err)
 			}
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("answered after %s", d)
+			defer admin.Close()
+			if err := admin.EnsureTopic(ctx, kafka.TopicSpec{Name: "in.id.pg.m.batch.t.big"}); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"BULKER_KAFKA_BOOTSTRAP_SERVERS=" + k.Addr(), "BULKER_KAFKA_SSL=true", "BULKER_KAFKA_SSL_CA_FILE=" + k.CAPath,
+				fmt.Sprintf(`BULKER_KAFKA_SASL={"mechanism":"SCRAM-SHA-512","username":%q,"password":%q}`, brokertest.User, brokertest.Password)}
+		}},
+		{"embedded broker", func(t *testing.T) []string {
+			return []string{"BULKER_EMBEDDED_KAFKA_ADDR=" + freeAddr(t)}
+		}},
+	} {
+		t.Run(setup.name, func(t *testing.T) {
+			schema := randomName("e2e_size_")
+			t.Cleanup(func() { pg.Exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE") })
+			creds := pgCredentials(u, strings.TrimPrefix(u.Path, "/"), schema)
+			b := start(t, append(setup.kafka(t), "BULKER_RAW_AUTH_TOKENS="+apiToken, "BULKER_DATA_DIR="+t.TempDir(),
+				`BULKER_DESTINATION_PG={"type":"postgres","options":{"mode":"batch","frequency":0.01},"credentials":`+creds+`}`)...)
+			t.Cleanup(func() {
+				if t.Failed() {
+					t.Log(b.output())
+				}
+			})
+			for _, tc := range []struct {
+				size int
+				want int
+			}{
+				{maxEvent + 1, http.StatusRequestEntityTooLarge},
+				{maxEvent, http.StatusOK},
+			} {
+				start := time.Now()
+				code, body := b.post("pg", "big", event(tc.size), apiToken)
+				if code != tc.want {
+					t.Fatalf("POST of %d bytes: %d %s, want %d", tc.size, code, body, tc.want)
+				}
+				if d := time.Since(start); d > 5*time.Second {
+					t.Errorf("POST of %d bytes answered after %s", tc.size, d)
+				}
+			}
+			table := schema + ".big"
+			wait.For(t, 30*time.Second, "the largest event loaded", func() bool { return count(pg, table) == 1 })
+			if rows := queryRows(t, pg, "SELECT length(blob) FROM "+table); rows[0][0] != fmt.Sprint(maxEvent-len(`{"id":1,"blob":""}`)) {
+				t.Errorf("blob of %s bytes loaded", rows[0][0])
 			}
 		})
-	}
-	table := schema + ".big"
-	wait.For(t, 30*time.Second, "the largest event loaded", func() bool { return count(pg, table) == 1 })
-	if rows := queryRows(t, pg, "SELECT length(blob) FROM "+table); rows[0][0] != fmt.Sprint(maxEvent-len(`{"id":1,"blob":""}`)) {
-		t.Errorf("blob of %s bytes loaded", rows[0][0])
 	}
 }
 
