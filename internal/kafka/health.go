@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,14 +33,24 @@ type health struct {
 	closed    chan struct{}
 	closeOnce sync.Once
 
-	mu     sync.Mutex
+	// now is read on every produce, without a lock.
+	now atomic.Pointer[status]
+
+	mu     sync.Mutex       // serialises changes of failed and now
 	failed map[string]error // by broker address: the last attempt's error, nil after a success
-	down   error            // non-nil while every known address failed
-	lost   chan struct{}    // closed when down becomes non-nil
+}
+
+// status is one state of a health: down is nil while a broker can be
+// reached, and lost is closed when that ends.
+type status struct {
+	down error
+	lost chan struct{}
 }
 
 func newHealth(log *slog.Logger) *health {
-	return &health{log: log, closed: make(chan struct{}), failed: map[string]error{}, lost: make(chan struct{})}
+	h := &health{log: log, closed: make(chan struct{}), failed: map[string]error{}}
+	h.now.Store(&status{lost: make(chan struct{})})
+	return h
 }
 
 // OnBrokerConnect implements kgo.HookBrokerConnect.
@@ -59,8 +70,9 @@ func (h *health) record(addr string, err error) {
 		h.markUp()
 		return
 	}
-	if h.down != nil {
-		h.down = fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+	cur := h.now.Load()
+	if cur.down != nil { // still down: keep the latest reason
+		h.now.Store(&status{down: fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err), lost: cur.lost})
 		return
 	}
 	for _, e := range h.failed {
@@ -68,18 +80,18 @@ func (h *health) record(addr string, err error) {
 			return
 		}
 	}
-	h.down = fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
-	close(h.lost)
-	h.log.Warn("no kafka broker reachable: failing fast and probing until one answers", "err", h.down)
+	down := fmt.Errorf("%w: %s: %v", ErrUnreachable, addr, err)
+	h.now.Store(&status{down: down, lost: cur.lost})
+	close(cur.lost)
+	h.log.Warn("no kafka broker reachable: failing fast and probing until one answers", "err", down)
 	go h.probe()
 }
 
 // state returns why the client cannot reach a broker, or nil and a channel
 // closed once that becomes known.
 func (h *health) state() (<-chan struct{}, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.lost, h.down
+	s := h.now.Load()
+	return s.lost, s.down
 }
 
 // probe pings until a broker answers or the client closes.
@@ -117,9 +129,8 @@ func (h *health) recovered() {
 
 // markUp is recovered with h.mu held.
 func (h *health) markUp() {
-	if h.down != nil {
-		h.down = nil
-		h.lost = make(chan struct{})
+	if h.now.Load().down != nil {
+		h.now.Store(&status{lost: make(chan struct{})})
 		h.log.Info("kafka broker reachable again")
 	}
 }

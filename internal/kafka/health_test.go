@@ -53,10 +53,12 @@ func TestReachabilityFollowsTheBroker(t *testing.T) {
 	}
 
 	brokertest.StartWith(t, brokertest.Options{Plaintext: true, DataDir: dir, Addr: b.Addr()})
+	start = time.Now()
 	wait.For(t, 10*time.Second, "the client finds the broker again", func() bool {
 		_, err := c.Reachability()
 		return err == nil
 	})
+	t.Logf("broker found again after %s", time.Since(start))
 	if err := produce(); err != nil {
 		t.Fatalf("producing after the broker came back: %v", err)
 	}
