@@ -255,9 +255,9 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 
 // produce waits for the broker's acknowledgement at most ProduceTimeout,
 // until the client goes away, or until lost is closed: Kafka became
-// unreachable, and the answer would only come at the timeout. The record's context is the request's,
-// which net/http cancels when the handler returns: franz-go then drops the
-// record if it is still buffered. One it already sent is kept until its
+// unreachable, and the answer would only come at the timeout. The
+// record's context is the request's, which net/http cancels when the
+// handler returns: franz-go then drops the record if it is still buffered. One it already sent is kept until its
 // fate is known; should it land after a 503, the client's retry duplicates
 // it: at least once, never lost.
 func (s *Server) produce(ctx context.Context, rec kafka.Record, lost <-chan struct{}) error {
