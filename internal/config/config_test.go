@@ -127,6 +127,8 @@ func TestEveryVariable(t *testing.T) {
 		{"BulkReadTimeout", c.Ingest.BulkReadTimeout, 30 * time.Second},
 		{"IdleTimeout", c.HTTP.IdleTimeout, 5 * time.Second},
 		{"MaxEventSize", c.Ingest.MaxEventSize, int64(2048)},
+		{"KafkaMaxBatchBytes", c.Kafka.MaxBatchBytes, int32(2048 + kafka.RecordOverhead)},
+		{"TopicMaxMessageBytes", c.Topics.MaxMessageBytes, int32(2048 + kafka.RecordOverhead)},
 		{"MaxBulkSize", c.Ingest.MaxBulkSize, int64(4096)},
 		{"DataDir", c.DataDir, "/var/lib/bulker"},
 		{"EmbeddedKafkaAddr", c.EmbeddedKafkaAddr, "127.0.0.1:19092"},
@@ -225,6 +227,7 @@ func TestInvalidNamesVariable(t *testing.T) {
 		{"BULKER_HTTP_IDLE_TIMEOUT_SEC", "0"},
 		{"BULKER_MAX_EVENT_SIZE", "1MB"},
 		{"BULKER_MAX_EVENT_SIZE", "0"},
+		{"BULKER_MAX_EVENT_SIZE", "1073741824"}, // no Kafka record holds it
 		{"BULKER_MAX_BULK_SIZE", "-1"},
 		{"BULKER_LOG_LEVEL", "loud"},
 		{"BULKER_SHUTDOWN_TIMEOUT_SEC", "0"},

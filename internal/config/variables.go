@@ -41,7 +41,7 @@ var variables = []variable{
 		set: seconds(func(c *Config) *time.Duration { return &c.Ingest.BulkReadTimeout })},
 	{name: "BULKER_HTTP_IDLE_TIMEOUT_SEC", def: "120", doc: "how long a kept-alive connection may wait for its next request",
 		set: seconds(func(c *Config) *time.Duration { return &c.HTTP.IdleTimeout })},
-	{name: "BULKER_MAX_EVENT_SIZE", def: "1048576", doc: "max bytes of a `/post` body and of each `/bulk` line",
+	{name: "BULKER_MAX_EVENT_SIZE", def: "1048576", doc: "max bytes of a `/post` body and of each `/bulk` line; Kafka's record limits follow it (see Sizes)",
 		set: byteCount(func(c *Config) *int64 { return &c.Ingest.MaxEventSize })},
 	{name: "BULKER_MAX_BULK_SIZE", def: "268435456", doc: "max bytes of a `/bulk` body",
 		set: byteCount(func(c *Config) *int64 { return &c.Ingest.MaxBulkSize })},

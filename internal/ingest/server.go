@@ -35,6 +35,14 @@ type Producer interface {
 	ProduceAsync(ctx context.Context, r kafka.Record, done func(error))
 }
 
+// Reachability tells whether Kafka can be reached; *kafka.Publisher
+// implements it.
+type Reachability interface {
+	// Reachability returns why no broker can be reached now, or nil and a
+	// channel closed once that becomes known.
+	Reachability() (lost <-chan struct{}, err error)
+}
+
 // Destinations finds a configured destination by id.
 type Destinations interface {
 	Lookup(id string) (destination.Config, bool)
@@ -97,7 +105,10 @@ func (c Config) Validate() error {
 // endpoints answer 501, a nil Auth leaves the API open, a nil Ready is
 // always ready.
 type Deps struct {
-	Producer     Producer
+	Producer Producer
+	// Kafka, when set, lets /post answer 503 at once while no broker can
+	// be reached, instead of after ProduceTimeout.
+	Kafka        Reachability
 	Destinations Destinations
 	Events       EventsLog
 	Bulk         BulkLoader

@@ -203,13 +203,17 @@ type TopicSpec struct {
 	Partitions        int32
 	ReplicationFactor int16
 	Retention         time.Duration // zero: the broker's default
+	MaxMessageBytes   int32         // largest record batch; zero: the broker's default
 }
 
 // EnsureTopic creates the topic unless it exists.
 func (c *Client) EnsureTopic(ctx context.Context, t TopicSpec) error {
-	var configs map[string]*string
+	configs := map[string]*string{}
 	if t.Retention > 0 {
-		configs = map[string]*string{"retention.ms": kadm.StringPtr(strconv.FormatInt(t.Retention.Milliseconds(), 10))}
+		configs["retention.ms"] = kadm.StringPtr(strconv.FormatInt(t.Retention.Milliseconds(), 10))
+	}
+	if t.MaxMessageBytes > 0 {
+		configs[maxMessageBytes] = kadm.StringPtr(strconv.Itoa(int(t.MaxMessageBytes)))
 	}
 	p, rf := t.Partitions, t.ReplicationFactor
 	if p <= 0 {
