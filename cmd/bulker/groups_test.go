@@ -141,15 +141,18 @@ func TestThreeReplicasShareSixPartitions(t *testing.T) {
 		return true
 	}
 
-	post(replicas, 600)
+	// The group balances in rounds as the replicas join; clients keep
+	// posting until every replica has loaded a share.
 	wait.For(t, 30*time.Second, "every replica loads a part of the topic", func() bool {
+		post(replicas, 60)
 		for _, r := range replicas {
 			if r.rowsLoaded() == 0 {
 				return false
 			}
 		}
-		return loaded()
+		return true
 	})
+	wait.For(t, 30*time.Second, "every acknowledged event loaded", loaded)
 
 	// Kill one while the clients post; the others take its partitions over
 	// once its session times out.
