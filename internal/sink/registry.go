@@ -76,7 +76,10 @@ func (r *Registry) Set(cfgs []destination.Config) error {
 		}
 		fresh[id] = d
 		if len(c.Unknown) > 0 {
-			r.log.Warn("destination keys not supported, ignored", "destination", id, "origin", c.Origin, "keys", c.Unknown)
+			r.log.Warn("unknown destination keys, ignored", "destination", id, "origin", c.Origin, "keys", c.Unknown)
+		}
+		if len(c.Unsupported) > 0 {
+			r.log.Warn("Jitsu Bulker destination keys not supported, ignored", "destination", id, "origin", c.Origin, "keys", c.Unsupported)
 		}
 	}
 	r.mu.Lock()
