@@ -210,8 +210,7 @@ func Open(c SourceConfig, environ []string) (*Sources, error) {
 	if c.URL == "" {
 		return s, nil
 	}
-	raw := c.URL.Reveal()
-	u, err := parseSourceURL(raw)
+	raw, u, err := c.url()
 	if err != nil {
 		return nil, fmt.Errorf("BULKER_CONFIG_SOURCE: %w", err)
 	}
@@ -255,6 +254,19 @@ func (s *Sources) Close() error {
 		errs = append(errs, c.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// url is the source's URL: "redis", as in Jitsu, is BULKER_REDIS_URL's.
+func (c SourceConfig) url() (raw string, u *url.URL, err error) {
+	raw = c.URL.Reveal()
+	if raw == "redis" {
+		if c.RedisURL == "" {
+			return "", nil, errors.New("redis needs BULKER_REDIS_URL")
+		}
+		raw = c.RedisURL.Reveal()
+	}
+	u, err = parseSourceURL(raw)
+	return raw, u, err
 }
 
 // parseSourceURL checks BULKER_CONFIG_SOURCE. A value without a scheme is
