@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,6 +23,7 @@ import (
 	"github.com/streamforge/streamforge/internal/ingest"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/loader"
+	"github.com/streamforge/streamforge/internal/observe"
 	"github.com/streamforge/streamforge/internal/replay"
 	"github.com/streamforge/streamforge/internal/sink"
 )
@@ -54,6 +57,9 @@ func Run(ctx context.Context, o Options) error {
 	if err := loadDestinations(ctx, sources, dests, topicSources, cfg, log); err != nil {
 		return err
 	}
+	if err := o.Registry.Register(newUnsupportedCollector(dests)); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
 
 	kcfg := cfg.Kafka
 	if cfg.EmbeddedKafka {
@@ -62,7 +68,7 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		defer stop()
-		kcfg.ClientID, kcfg.MaxBatchBytes = cfg.Kafka.ClientID, cfg.Kafka.MaxBatchBytes
+		kcfg.ClientID, kcfg.MaxBatchBytes, kcfg.Compression = cfg.Kafka.ClientID, cfg.Kafka.MaxBatchBytes, cfg.Kafka.Compression
 	}
 	client, err := kafka.Connect(ctx, kcfg, log)
 	if err != nil {
@@ -148,6 +154,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Addr(), err)
 	}
+	var metricsSrv *observe.Server
+	if cfg.MetricsPort != 0 {
+		addr := net.JoinHostPort(cfg.HTTP.Host, strconv.Itoa(cfg.MetricsPort))
+		if metricsSrv, err = observe.Listen(addr, o.Registry, readiness{client}.Ready, log); err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("BULKER_METRICS_PORT: %w", err)
+		}
+	} else if cfg.ShutdownExtraDelay > 0 {
+		log.Warn("BULKER_SHUTDOWN_EXTRA_DELAY_SEC keeps the metrics port serving after shutdown; without BULKER_METRICS_PORT it has nothing to keep")
+	}
 	log.Info("bulker listening", "addr", ln.Addr().String(), "kafka", kcfg.Addrs(), "destinations", sources.String())
 	if o.Listening != nil {
 		o.Listening(ln.Addr().String())
@@ -165,6 +181,16 @@ func Run(ctx context.Context, o Options) error {
 	})
 	if cfg.PprofAddr != "" {
 		g.Go(func() error { return servePprof(gctx, cfg.PprofAddr, cfg.HTTP, log) })
+	}
+	// The metrics port outlives the rest by BULKER_SHUTDOWN_EXTRA_DELAY_SEC,
+	// so a last scrape sees the final counts.
+	metricsCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
+	metricsDone := make(chan error, 1)
+	if metricsSrv != nil {
+		go func() { metricsDone <- metricsSrv.Serve(metricsCtx) }()
+	} else {
+		metricsDone <- nil
 	}
 	loadersDone := make(chan error, 1)
 	go func() { loadersDone <- manager.Run(loadCtx) }()
@@ -191,6 +217,14 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	})
 	err = g.Wait()
+	if metricsSrv != nil && cfg.ShutdownExtraDelay > 0 && ctx.Err() != nil {
+		log.Info("serving metrics a little longer for a last scrape", "delay", cfg.ShutdownExtraDelay.String())
+		time.Sleep(cfg.ShutdownExtraDelay)
+	}
+	stopMetrics()
+	if merr := <-metricsDone; merr != nil && err == nil {
+		err = merr
+	}
 	log.Info("bulker stopped")
 	return err
 }
@@ -204,6 +238,28 @@ func httpServer(h http.Handler, c config.HTTP) *http.Server {
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
 		ReadTimeout:       c.ReadTimeout,
 		IdleTimeout:       c.IdleTimeout,
+	}
+}
+
+// unsupportedCollector exports bulker_destination_unsupported{destination,
+// type} 1 for each destination of a type bulker lacks, read from the
+// registry at each scrape so that a reload shows at once.
+type unsupportedCollector struct {
+	dests *sink.Registry
+	desc  *prometheus.Desc
+}
+
+func newUnsupportedCollector(dests *sink.Registry) unsupportedCollector {
+	return unsupportedCollector{dests: dests, desc: prometheus.NewDesc("bulker_destination_unsupported",
+		"1 for each configured destination of a type bulker cannot load: its events are refused while the others run.",
+		[]string{"destination", "type"}, nil)}
+}
+
+func (u unsupportedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- u.desc }
+
+func (u unsupportedCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range u.dests.Unsupported() {
+		ch <- prometheus.MustNewConstMetric(u.desc, prometheus.GaugeValue, 1, c.ID, c.Type)
 	}
 }
 
