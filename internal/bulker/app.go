@@ -75,7 +75,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("connecting to kafka: %w", err)
 	}
 	defer client.Close()
-	if err := prepareTopics(ctx, client, cfg); err != nil {
+	if err := prepareTopics(ctx, client, cfg, log); err != nil {
 		return err
 	}
 

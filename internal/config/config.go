@@ -40,9 +40,13 @@ type Config struct {
 	// Topics is the spec of the topics bulker creates; Name is per topic.
 	Topics      kafka.TopicSpec
 	TopicPrefix string
-	EventsLog   EventsLog
-	Auth        Auth
-	Sources     SourceConfig
+	// RetryTopicRetention and DeadTopicRetention are the retention of the
+	// retry and dead-letter topics bulker creates.
+	RetryTopicRetention time.Duration
+	DeadTopicRetention  time.Duration
+	EventsLog           EventsLog
+	Auth                Auth
+	Sources             SourceConfig
 
 	// RedisURL is BULKER_REDIS_URL: the default Redis of the events log
 	// and the Redis of BULKER_CONFIG_SOURCE=redis.
@@ -258,6 +262,8 @@ func (c Config) Validate() error {
 		return errors.New("BULKER_BATCH_RUNNER_DEFAULT_RETRY_PERIOD_SEC and BULKER_RETRY_CONSUMER_BATCH_SIZE must not be negative")
 	case c.Topics.Retention <= 0:
 		return errors.New("BULKER_KAFKA_TOPIC_RETENTION_HOURS must be positive")
+	case c.RetryTopicRetention <= 0 || c.DeadTopicRetention <= 0:
+		return errors.New("BULKER_KAFKA_RETRY_TOPIC_RETENTION_HOURS and BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS must be positive")
 	case c.Topics.ReplicationFactor < 1:
 		return errors.New("BULKER_KAFKA_TOPIC_REPLICATION_FACTOR must be at least 1")
 	case c.Loader.BatchPeriod <= 0:
@@ -355,7 +361,7 @@ var ignoredVariables = []string{
 	"BULKER_PROMETHEUS_URL", "BULKER_CLICKHOUSE_HOST", "BULKER_CLICKHOUSE_DATABASE", "BULKER_CLICKHOUSE_USERNAME",
 	"BULKER_CLICKHOUSE_PASSWORD", "BULKER_CLICKHOUSE_SSL", "BULKER_KAFKA_SESSION_TIMEOUT_MS", "BULKER_KAFKA_MAX_POLL_INTERVAL_MS",
 	"BULKER_KAFKA_TOPIC_SEGMENT_HOURS", "BULKER_KAFKA_FETCH_MESSAGE_MAX_BYTES", "BULKER_KAFKA_RETRY_TOPIC_SEGMENT_BYTES",
-	"BULKER_KAFKA_RETRY_TOPIC_RETENTION_HOURS", "BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS", "BULKER_KAFKA_ADMIN_METADATA_TIMEOUT_MS",
+	"BULKER_KAFKA_ADMIN_METADATA_TIMEOUT_MS",
 	"BULKER_KAFKA_CONSUMER_PARTITIONS_ASSIGMENT_STRATEGY", "BULKER_KAFKA_DESTINATIONS_TOPIC_NAME",
 	"BULKER_KAFKA_DESTINATIONS_TOPIC_PARTITIONS", "BULKER_PRODUCER_QUEUE_SIZE", "BULKER_PRODUCER_QUEUE_SIZE_THRESHOLD",
 	"BULKER_PRODUCER_BATCH_SIZE", "BULKER_PRODUCER_LINGER_MS", "BULKER_PRODUCER_WAIT_FOR_DELIVERY_MS", "BULKER_FAILOVER_LOGGER_*",

@@ -131,6 +131,10 @@ var variables = []variable{
 			c.Topics.ReplicationFactor = int16(n)
 			return err
 		}},
+	{name: "BULKER_KAFKA_RETRY_TOPIC_RETENTION_HOURS", def: "48", doc: "retention of the retry topic, when bulker creates it",
+		set: duration(time.Hour, func(c *Config) *time.Duration { return &c.RetryTopicRetention })},
+	{name: "BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS", def: "168", doc: "retention of the dead-letter topic, when bulker creates it",
+		set: duration(time.Hour, func(c *Config) *time.Duration { return &c.DeadTopicRetention })},
 	{name: "BULKER_KAFKA_DESTINATIONS_RETRY_TOPIC_NAME", def: topics.Retry(""), doc: "the retry topic (after `BULKER_KAFKA_TOPIC_PREFIX`); accepted for Jitsu's configurations, with this value only",
 		set: fixed(topics.Retry(""))},
 	{name: "BULKER_KAFKA_DESTINATIONS_DEAD_LETTER_TOPIC_NAME", def: topics.Dead(""), doc: "the dead-letter topic, likewise",
