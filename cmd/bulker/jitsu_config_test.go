@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -72,6 +73,27 @@ func TestJitsuEnvironmentAndUnsupportedType(t *testing.T) {
 		t.Errorf("during the extra delay the metrics port answers %q", m)
 	}
 	b.stop(syscall.SIGTERM)
+}
+
+// BULKER_ENABLE_CONSUMERS=false, as in Jitsu's split deployments: an
+// instance that only takes events, and another, on the same Kafka, that
+// loads them.
+func TestAPIOnlyInstance(t *testing.T) {
+	dir, kafkaAddr := t.TempDir(), freeAddr(t)
+	dest := `BULKER_DESTINATION_LITE={"type":"sqlite","options":{"frequency":0.01},"credentials":{"database":"` + filepath.Join(dir, "lite.db") + `"}}`
+	api := start(t, "BULKER_DATA_DIR="+dir, "BULKER_EMBEDDED_KAFKA_ADDR="+kafkaAddr, "BULKER_ENABLE_CONSUMERS=false", dest)
+	api.mustPost("lite", "events", `{"id":1}`, "")
+	time.Sleep(3 * time.Second) // five batch periods
+	if _, err := os.Stat(filepath.Join(dir, "lite.db")); err == nil {
+		db := openSQLite(t, filepath.Join(dir, "lite.db"))
+		if n := count(db, "events"); n > 0 {
+			t.Fatalf("the API-only instance loaded %d rows", n)
+		}
+	}
+	loader := start(t, "BULKER_DATA_DIR="+t.TempDir(), "BULKER_EMBEDDED_KAFKA_ADDR="+kafkaAddr, dest)
+	db := openSQLite(t, filepath.Join(dir, "lite.db"))
+	wait.For(t, 20*time.Second, "the loading instance loads the event", func() bool { return count(db, "events") == 1 })
+	loader.stop(syscall.SIGTERM)
 }
 
 func get(t *testing.T, url string) string {

@@ -193,7 +193,12 @@ func Run(ctx context.Context, o Options) error {
 		metricsDone <- nil
 	}
 	loadersDone := make(chan error, 1)
-	go func() { loadersDone <- manager.Run(loadCtx) }()
+	if cfg.EnableConsumers {
+		go func() { loadersDone <- manager.Run(loadCtx) }()
+	} else {
+		log.Info("BULKER_ENABLE_CONSUMERS is false: serving the API only; other instances load the events")
+		loadersDone <- nil
+	}
 	g.Go(func() error {
 		reloadDestinations(gctx, sources, dests, topicSources, cfg, log)
 		return nil

@@ -60,6 +60,11 @@ func TestDefaults(t *testing.T) {
 		{"EventsLogMaxSize", c.EventsLog.MaxSize, 1000},
 		{"ConfigSource", c.Sources.URL.Reveal(), ""},
 		{"ConfigReloadPeriod", c.Sources.ReloadPeriod, time.Minute},
+		{"EnableConsumers", c.EnableConsumers, true},
+		{"LogFormat", c.LogFormat, "json"},
+		{"MetricsPort", c.MetricsPort, 0},
+		{"Kafka.Compression", c.Kafka.Compression, "snappy"},
+		{"DeadTopicRetention", c.DeadTopicRetention, 168 * time.Hour},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -338,6 +343,8 @@ func TestJitsuEnvironment(t *testing.T) {
 		"POD_NAME":                                         "bulker-7f9",
 		"BULKER_SHARDS":                                    "1",
 		"BULKER_FAILOVER_LOGGER_ENABLED":                   "false",
+		"BULKER_ENABLE_CONSUMERS":                          "false",
+		"BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS":          "24",
 	}
 	c, err := Load(env(jitsu))
 	if err != nil {
@@ -358,6 +365,9 @@ func TestJitsuEnvironment(t *testing.T) {
 		{"Loader.RetryPeriod", c.Loader.RetryPeriod, 5 * time.Minute},
 		{"Loader.RetryBatchSize", c.Loader.RetryBatchSize, 10000},
 		{"InstanceID", c.InstanceID, "bulker-7f9"},
+		{"EnableConsumers", c.EnableConsumers, false},
+		{"DeadTopicRetention", c.DeadTopicRetention, 24 * time.Hour},
+		{"RetryTopicRetention", c.RetryTopicRetention, 48 * time.Hour},
 	} {
 		if ch.got != ch.want {
 			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)

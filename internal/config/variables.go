@@ -159,6 +159,11 @@ var variables = []variable{
 		set: secretText(func(c *Config) *secret.String { return &c.EventsLog.RedisURL })},
 	{name: "BULKER_EVENTS_LOG_MAX_SIZE", def: "1000", doc: "events kept per destination in the events log, and as many failures (`failed`, `dead`, `warning`) apart",
 		set: integer(func(c *Config) *int { return &c.EventsLog.MaxSize })},
+	{name: "BULKER_ENABLE_CONSUMERS", def: "true", doc: "`false`: serve the API only, running no loaders and no retry consumer (Jitsu's split of ingest and loading instances)",
+		set: func(c *Config, _ *settings, raw string) (err error) {
+			c.EnableConsumers, err = parseBool(raw)
+			return err
+		}},
 	{name: "BULKER_RAW_AUTH_TOKENS", doc: "comma-separated raw API tokens",
 		set: secrets(func(c *Config) *[]secret.String { return &c.Auth.RawTokens })},
 	{name: "BULKER_AUTH_TOKENS", doc: "comma-separated `salt.hash` tokens (raw ones without a dot)",
