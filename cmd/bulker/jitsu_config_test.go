@@ -66,6 +66,9 @@ func TestJitsuEnvironmentAndUnsupportedType(t *testing.T) {
 		t.Errorf("BULKER_METRICS_PORT's /metrics lacks the unsupported destination or the loaded row:\n%s", m)
 	}
 
+	if r := get(t, "http://127.0.0.1:"+metricsPort+"/readyz"); r != "ready\n" {
+		t.Errorf("/readyz on the metrics port = %q", r)
+	}
 	// BULKER_SHUTDOWN_EXTRA_DELAY_SEC: the metrics port outlives the rest.
 	_ = b.cmd.Process.Signal(syscall.SIGTERM)
 	wait.For(t, 20*time.Second, "the extra delay begins", func() bool { return strings.Contains(b.output(), "last scrape") })

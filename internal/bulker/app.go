@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,7 +22,6 @@ import (
 	"github.com/streamforge/streamforge/internal/ingest"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/loader"
-	"github.com/streamforge/streamforge/internal/observe"
 	"github.com/streamforge/streamforge/internal/replay"
 	"github.com/streamforge/streamforge/internal/sink"
 )
@@ -154,13 +152,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Addr(), err)
 	}
-	var metricsSrv *observe.Server
+	var metricsSrv *metricsServer
 	if cfg.MetricsPort != 0 {
-		addr := net.JoinHostPort(cfg.HTTP.Host, strconv.Itoa(cfg.MetricsPort))
-		if metricsSrv, err = observe.Listen(addr, o.Registry, readiness{client}.Ready, log); err != nil {
+		if metricsSrv, err = listenMetrics(cfg.HTTP, cfg.MetricsPort, o.Registry, readiness{client}); err != nil {
 			_ = ln.Close()
-			return fmt.Errorf("BULKER_METRICS_PORT: %w", err)
+			return err
 		}
+		log.Info("serving metrics on a port of their own", "addr", metricsSrv.ln.Addr().String())
 	} else if cfg.ShutdownExtraDelay > 0 {
 		log.Warn("BULKER_SHUTDOWN_EXTRA_DELAY_SEC keeps the metrics port serving after shutdown; without BULKER_METRICS_PORT it has nothing to keep")
 	}
@@ -184,11 +182,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// The metrics port outlives the rest by BULKER_SHUTDOWN_EXTRA_DELAY_SEC,
 	// so a last scrape sees the final counts.
-	metricsCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopMetrics()
 	metricsDone := make(chan error, 1)
 	if metricsSrv != nil {
-		go func() { metricsDone <- metricsSrv.Serve(metricsCtx) }()
+		defer metricsSrv.srv.Close()
+		go func() { metricsDone <- metricsSrv.serve() }()
 	} else {
 		metricsDone <- nil
 	}
@@ -222,11 +219,15 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	})
 	err = g.Wait()
-	if metricsSrv != nil && cfg.ShutdownExtraDelay > 0 && ctx.Err() != nil {
-		log.Info("serving metrics a little longer for a last scrape", "delay", cfg.ShutdownExtraDelay.String())
-		time.Sleep(cfg.ShutdownExtraDelay)
+	if metricsSrv != nil {
+		if cfg.ShutdownExtraDelay > 0 && ctx.Err() != nil {
+			log.Info("serving metrics a little longer for a last scrape", "delay", cfg.ShutdownExtraDelay.String())
+			time.Sleep(cfg.ShutdownExtraDelay)
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		_ = metricsSrv.srv.Shutdown(sctx)
+		cancel()
 	}
-	stopMetrics()
 	if merr := <-metricsDone; merr != nil && err == nil {
 		err = merr
 	}
