@@ -54,15 +54,16 @@ func TestJitsuEnvironmentAndUnsupportedType(t *testing.T) {
 		t.Errorf("POST to the clickhouse destination = %d %s, want 501 saying the type is not supported", code, body)
 	}
 	b.mustPost("lite", "events", `{"id":1}`, "")
+	b.mustPost("LITE", "events", `{"id":2}`, "") // Jitsu's id keeps the variable's case
 	db := openSQLite(t, filepath.Join(dir, "lite.db"))
-	wait.For(t, 20*time.Second, "the other destination loads", func() bool { return count(db, "events") == 1 })
+	wait.For(t, 20*time.Second, "the other destination loads", func() bool { return count(db, "events") == 2 })
 
 	if code, body := b.do("GET", "/ready", "", ""); code != http.StatusOK || !strings.Contains(body, `"unsupported":[{"destination":"ch","type":"clickhouse"`) {
 		t.Errorf("GET /ready = %d %s, want 200 listing ch", code, body)
 	}
 	metricsURL := "http://127.0.0.1:" + metricsPort + "/metrics"
 	if m := get(t, metricsURL); !strings.Contains(m, `bulker_destination_unsupported{destination="ch",type="clickhouse"} 1`) ||
-		!strings.Contains(m, `bulker_rows_loaded_total{destination="lite",table="events"} 1`) {
+		!strings.Contains(m, `bulker_rows_loaded_total{destination="lite",table="events"} 2`) {
 		t.Errorf("BULKER_METRICS_PORT's /metrics lacks the unsupported destination or the loaded row:\n%s", m)
 	}
 

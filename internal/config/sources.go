@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"gopkg.in/yaml.v3"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/secret"
@@ -39,8 +40,9 @@ const JitsuRedisKey = "enrichedConnections"
 // maxDocument bounds a configuration fetched over HTTP.
 const maxDocument = 16 << 20
 
-// EnvSource reads BULKER_DESTINATION_<ID> variables (JSON). The id is <ID>
-// lowercased unless the JSON has one.
+// EnvSource reads BULKER_DESTINATION_<ID> variables: JSON, or the hjson of
+// Jitsu's documentation (`{id: 'postgres', }`) as far as it is YAML. The id
+// is <ID> lowercased unless the value has one.
 type EnvSource struct{ Environ []string }
 
 // Destinations implements Source.
@@ -52,7 +54,7 @@ func (s EnvSource) Destinations(context.Context) ([]destination.Config, error) {
 		if !ok || strings.TrimSpace(v) == "" {
 			continue
 		}
-		c, err := destination.ParseJSON([]byte(v), strings.ToLower(id))
+		c, err := destination.ParseJSON(relaxed([]byte(v)), strings.ToLower(id))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
@@ -61,6 +63,25 @@ func (s EnvSource) Destinations(context.Context) ([]destination.Config, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, unique(out)
+}
+
+// relaxed turns a value that is not JSON but a YAML mapping — unquoted
+// keys, single quotes, trailing commas, # comments, as Jitsu's hjson
+// allows — into JSON; anything else is returned as it is, for the JSON
+// parser to name the problem.
+func relaxed(data []byte) []byte {
+	if json.Valid(data) {
+		return data
+	}
+	var m map[string]any
+	if yaml.Unmarshal(data, &m) != nil || m == nil {
+		return data
+	}
+	j, err := json.Marshal(m)
+	if err != nil {
+		return data
+	}
+	return j
 }
 
 // FileSource reads a YAML or JSON document (see ParseDocument).

@@ -35,15 +35,20 @@ func TestEnvSource(t *testing.T) {
 		`BULKER_DESTINATION_PG={"type":"postgres","options":{"mode":"stream"},"credentials":{"password":"x"}}`,
 		`BULKER_DESTINATION_LOCAL_DB={"type":"sqlite"}`,
 		`BULKER_DESTINATION_X={"id":"named","type":"MySQL"}`,
+		// Jitsu's documented form is hjson: unquoted keys, single quotes, a trailing comma.
+		`BULKER_DESTINATION_POSTGRES={id: 'jitsu_pg', type: 'postgres', options: {mode: 'stream', batchSize: '500'}, }`,
 		`BULKER_DESTINATION_EMPTY=`,
 	}}.Destinations(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := summary(cs), "local_db:sqlite:batch;named:mysql:batch;pg:postgres:stream;"; got != want {
+	if got, want := summary(cs), "jitsu_pg:postgres:stream;local_db:sqlite:batch;named:mysql:batch;pg:postgres:stream;"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
-	if cs[2].Credentials.Password.Reveal() != "x" {
+	if cs[0].Options.BatchSize != 500 {
+		t.Errorf("hjson batchSize = %d, want 500", cs[0].Options.BatchSize)
+	}
+	if cs[3].Credentials.Password.Reveal() != "x" {
 		t.Error("password lost")
 	}
 

@@ -170,7 +170,7 @@ var variables = []variable{
 		set: secrets(func(c *Config) *[]secret.String { return &c.Auth.HashedTokens })},
 	{name: "BULKER_TOKEN_SECRET", doc: "secret(s) of the hashed tokens, comma-separated",
 		set: secrets(func(c *Config) *[]secret.String { return &c.Auth.Secrets })},
-	{name: DestinationEnvPrefix + "<ID>", doc: "one destination as JSON; its id is `<ID>` lower-cased unless the JSON has an `id`"},
+	{name: DestinationEnvPrefix + "<ID>", doc: "one destination as JSON, or as the hjson of Jitsu's documentation (`{id: 'pg', type: 'postgres', }`) as far as it is YAML; its id is `<ID>` lower-cased unless the value has an `id`, and `<ID>` as written (Jitsu keeps its case) finds it too"},
 	{name: SourceEnvPrefix + "<ID>", doc: "one Kafka topic to load into a table, as JSON `{\"topic\",\"destination\",\"table\",\"mode\",\"group\"}` ([Sources](#kafka-topics-as-sources)); its id is `<ID>` lower-cased unless the JSON has an `id`"},
 	{name: "BULKER_CONFIG_SOURCE", doc: "more destinations: `file://path.yaml`, `http(s)://…` (GET, YAML or JSON), `redis://host:port/db` or `redis` (`BULKER_REDIS_URL`): Jitsu's hash `enrichedConnections` and StreamForge's `bulker:destinations`, or the hash `?key=` names (see [Destinations](#destinations))",
 		set: secretText(func(c *Config) *secret.String { return &c.Sources.URL })},

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/streamforge/streamforge/internal/destination"
@@ -144,11 +145,17 @@ func (r *Registry) closeAll(ds []destination.Driver) {
 	}
 }
 
-// Lookup returns a destination's configuration.
+// Lookup returns a destination's configuration. An id not configured as
+// written is looked up lower-cased: BULKER_DESTINATION_PG is "pg" here but
+// "PG" in Jitsu Bulker, whose clients post to /post/PG and whose topics
+// are in.id.PG.….
 func (r *Registry) Lookup(id string) (destination.Config, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, ok := r.configs[id]
+	if !ok {
+		c, ok = r.configs[strings.ToLower(id)]
+	}
 	return c, ok
 }
 

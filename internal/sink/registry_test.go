@@ -38,6 +38,11 @@ func TestRegistryOpensOnceAndClosesChangedDestinations(t *testing.T) {
 	if _, ok := reg.Lookup("a"); !ok {
 		t.Fatal("a bad Set must keep the configuration in force")
 	}
+	// Jitsu keeps the case of BULKER_DESTINATION_<ID>; bulker lower-cases
+	// it and answers to both.
+	if c, ok := reg.Lookup("A"); !ok || c.ID != "a" {
+		t.Fatalf("Lookup(A) = %+v, %v; want a", c, ok)
+	}
 	// A type bulker lacks is set aside; the others run.
 	if err := reg.Set([]destination.Config{a, {ID: "b", Type: "clickhouse"}}); err != nil {
 		t.Fatalf("a destination of an unsupported type must not fail the others: %v", err)
