@@ -161,10 +161,10 @@ func ParseJSON(data []byte, id string) (Config, error) {
 	var raw map[string]json.RawMessage
 	if json.Unmarshal(data, &raw) == nil {
 		for _, k := range unknownKeys(raw, reflect.TypeOf(c), "") {
-			switch {
-			case jitsuUnsupported[k]:
+			switch jitsuKey(k) {
+			case jitsuUnsupported:
 				c.Unsupported = append(c.Unsupported, k)
-			case !jitsuInert[k]:
+			case notJitsu:
 				c.Unknown = append(c.Unknown, k)
 			}
 		}
@@ -180,27 +180,30 @@ func ParseJSON(data []byte, id string) (Config, error) {
 	return c, c.Validate()
 }
 
-// jitsuUnsupported are Jitsu Bulker's destination keys StreamForge does not
-// implement.
-var jitsuUnsupported = setOf("defaultTableName", "logLevel",
-	"options.temporaryBatchSize", "options.namespace", "options.toSameCase", "options.spreadTablesSchedule",
-	"options.discriminatorField", "options.schema", "options.functionsEnv", "options.columnTypes",
-	"options.disableTemporaryTables")
+// What a key StreamForge does not read is to Jitsu Bulker.
+const (
+	notJitsu         = iota // unknown to Jitsu too: a typo, say
+	jitsuUnsupported        // a Jitsu option StreamForge does not implement
+	jitsuInert              // accepted and ignored by Jitsu itself
+)
 
-// jitsuInert are keys Jitsu Bulker accepts and ignores itself (settings of
-// its console, the envelope of its configuration store): accepted quietly.
-var jitsuInert = setOf("usesBulker", "updatedAt", "special",
-	"options.functions", "options.streams", "options.dataLayout", "options.events", "options.debugTill",
-	"options.hosts", "options.schedule", "options.timezone", "options.storageKey", "options.tableNamePrefix",
-	"options.multithreading", "options.threadsCount", "options.keepOriginalNames", "options.addMeta",
-	"options.disabled")
-
-func setOf(keys ...string) map[string]bool {
-	m := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		m[k] = true
+// jitsuKey classifies a key bulker does not read.
+func jitsuKey(k string) int {
+	switch k {
+	case "defaultTableName", "logLevel",
+		"options.temporaryBatchSize", "options.namespace", "options.toSameCase", "options.spreadTablesSchedule",
+		"options.discriminatorField", "options.schema", "options.functionsEnv", "options.columnTypes",
+		"options.disableTemporaryTables":
+		return jitsuUnsupported
+	case "usesBulker", "updatedAt", "special", // the envelope of Jitsu's configuration store
+		// settings of Jitsu's console
+		"options.functions", "options.streams", "options.dataLayout", "options.events", "options.debugTill",
+		"options.hosts", "options.schedule", "options.timezone", "options.storageKey", "options.tableNamePrefix",
+		"options.multithreading", "options.threadsCount", "options.keepOriginalNames", "options.addMeta",
+		"options.disabled":
+		return jitsuInert
 	}
-	return m
+	return notJitsu
 }
 
 // unknownKeys lists the keys of raw that t's JSON tags do not name,
