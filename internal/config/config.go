@@ -141,8 +141,8 @@ func Load(getenv func(string) string) (Config, error) {
 }
 
 // value is v's setting and the name it was set under: its own, or an
-// alias; else its default. Two names set to different values are an error
-// (the values are not shown: they may be secrets).
+// alias; else a fallback's; else its default. Two names set to different
+// values are an error (the values are not shown: they may be secrets).
 func (v variable) value(getenv func(string) string) (raw, name string, err error) {
 	raw, name = strings.TrimSpace(getenv(v.name)), v.name
 	for _, a := range v.aliases {
@@ -153,6 +153,11 @@ func (v variable) value(getenv func(string) string) (raw, name string, err error
 			raw, name = x, a
 		case x != raw:
 			return "", "", fmt.Errorf("%s and %s name one setting but are set differently: set one", name, a)
+		}
+	}
+	for _, f := range v.fallbacks {
+		if x := strings.TrimSpace(getenv(f)); raw == "" && x != "" {
+			raw, name = x, f
 		}
 	}
 	if raw == "" {

@@ -383,6 +383,15 @@ func TestJitsuEnvironment(t *testing.T) {
 	if ig := Ignored(environ); len(ig) != 2 || !slices.Contains(ig, "BULKER_SHARDS") || !slices.Contains(ig, "BULKER_FAILOVER_LOGGER_ENABLED") {
 		t.Errorf("Ignored = %v, want BULKER_SHARDS and BULKER_FAILOVER_LOGGER_ENABLED", ig)
 	}
+	// PORT and REDIS_URL count when no BULKER_ name is set, as in Jitsu.
+	c, err = Load(env(map[string]string{"PORT": "8080", "REDIS_URL": "redis://127.0.0.1:6379/4"}))
+	if err != nil || c.HTTP.Port != 8080 || c.EventsLog.RedisURL.Reveal() != "redis://127.0.0.1:6379/4" {
+		t.Errorf("port %d, events log Redis %q (%v); want PORT's and REDIS_URL's", c.HTTP.Port, c.EventsLog.RedisURL.Reveal(), err)
+	}
+	c, err = Load(env(map[string]string{"PORT": "8080", "BULKER_HTTP_PORT": "9000"}))
+	if err != nil || c.HTTP.Port != 9000 {
+		t.Errorf("port %d (%v); want BULKER_HTTP_PORT's over PORT's", c.HTTP.Port, err)
+	}
 	// The events log falls back to BULKER_REDIS_URL, as in Jitsu.
 	c, err = Load(env(map[string]string{"BULKER_REDIS_URL": "redis://127.0.0.1:6379/2"}))
 	if err != nil || c.EventsLog.RedisURL.Reveal() != "redis://127.0.0.1:6379/2" {

@@ -28,14 +28,17 @@ type variable struct {
 	// aliases are other names of the variable, Jitsu Bulker's where they
 	// differ from StreamForge's.
 	aliases []string
-	set     func(c *Config, s *settings, raw string) error
+	// fallbacks are variables read when no name of this one is set, as
+	// Jitsu Bulker reads PORT and REDIS_URL.
+	fallbacks []string
+	set       func(c *Config, s *settings, raw string) error
 }
 
 // variables is every variable bulker reads, in the README's order.
 var variables = []variable{
 	{name: "BULKER_HTTP_HOST", docDefault: "`127.0.0.1` without tokens, else `0.0.0.0`", doc: "listen address",
 		set: text(func(c *Config) *string { return &c.HTTP.Host })},
-	{name: "BULKER_HTTP_PORT", def: "3042", doc: "listen port",
+	{name: "BULKER_HTTP_PORT", def: "3042", fallbacks: []string{"PORT"}, docDefault: "`PORT`, else `3042`", doc: "listen port",
 		set: integer(func(c *Config) *int { return &c.HTTP.Port })},
 	{name: "BULKER_HTTP_READ_HEADER_TIMEOUT_SEC", def: "10", doc: "how long a client may take to send a request's headers; a slower one is disconnected",
 		set: seconds(func(c *Config) *time.Duration { return &c.HTTP.ReadHeaderTimeout })},
@@ -153,7 +156,7 @@ var variables = []variable{
 		set: seconds(func(c *Config) *time.Duration { return &c.Loader.RetryPeriod })},
 	{name: "BULKER_RETRY_CONSUMER_BATCH_SIZE", def: "0", docDefault: "— (no cap)", doc: "events of one destination a retry run moves back, for destinations without `retryBatchSize`; the rest wait for the next run (with a retry period only)",
 		set: integer(func(c *Config) *int { return &c.Loader.RetryBatchSize })},
-	{name: "BULKER_REDIS_URL", doc: "`redis://[user:pass@]host:port/db`: the Redis of the events log (unless `BULKER_EVENTS_LOG_REDIS_URL` names another) and of `BULKER_CONFIG_SOURCE=redis`",
+	{name: "BULKER_REDIS_URL", fallbacks: []string{"REDIS_URL"}, docDefault: "`REDIS_URL`", doc: "`redis://[user:pass@]host:port/db`: the Redis of the events log (unless `BULKER_EVENTS_LOG_REDIS_URL` names another) and of `BULKER_CONFIG_SOURCE=redis`",
 		set: secretText(func(c *Config) *secret.String { return &c.RedisURL })},
 	{name: "BULKER_EVENTS_LOG_REDIS_URL", docDefault: "`BULKER_REDIS_URL`", doc: "keep the events log in this Redis (shared by instances, persistent); without either, in memory",
 		set: secretText(func(c *Config) *secret.String { return &c.EventsLog.RedisURL })},
