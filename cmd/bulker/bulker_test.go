@@ -346,9 +346,10 @@ func TestInvalidDestinationFailsStartup(t *testing.T) {
 		})
 	}
 	b := start(t, "BULKER_DATA_DIR="+t.TempDir(), "BULKER_EMBEDDED_KAFKA_ADDR="+freeAddr(t),
-		`BULKER_DESTINATION_LITE={"type":"sqlite","options":{"mode":"batch","noSuchOption":true},"credentials":{"database":"`+filepath.Join(t.TempDir(), "l.db")+`"},"extra":1}`)
+		`BULKER_DESTINATION_LITE={"type":"sqlite","options":{"mode":"batch","noSuchOption":true,"namespace":"analytics"},"credentials":{"database":"`+filepath.Join(t.TempDir(), "l.db")+`"},"extra":1}`)
 	wait.For(t, 10*time.Second, "a warning naming the unknown keys", func() bool {
 		out := b.output()
-		return strings.Contains(out, "destination keys not supported") && strings.Contains(out, "options.noSuchOption") && strings.Contains(out, `"extra"`)
+		return strings.Contains(out, "unknown destination keys, ignored") && strings.Contains(out, "options.noSuchOption") && strings.Contains(out, `"extra"`) &&
+			strings.Contains(out, "Jitsu Bulker destination keys not supported, ignored") && strings.Contains(out, "options.namespace")
 	})
 }

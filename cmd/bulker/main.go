@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,9 +29,12 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bulker: configuration:", err)
 		os.Exit(2)
 	}
-	log := observe.NewLogger(os.Stdout, cfg.LogLevel <= slog.LevelDebug)
+	log := observe.NewLeveledLogger(os.Stdout, cfg.LogFormat == "text", cfg.LogLevel)
 	for _, v := range config.Unknown(os.Environ()) {
 		log.Warn("unknown variable ignored", "name", v)
+	}
+	if ig := config.Ignored(os.Environ()); len(ig) > 0 {
+		log.Warn("Jitsu Bulker variables not supported here, ignored", "names", ig)
 	}
 	reg := observe.NewRegistry()
 	if err := observe.RegisterBuildInfo(reg, "bulker", buildinfo.Read()); err != nil {

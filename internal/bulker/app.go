@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -54,6 +55,9 @@ func Run(ctx context.Context, o Options) error {
 	if err := loadDestinations(ctx, sources, dests, topicSources, cfg, log); err != nil {
 		return err
 	}
+	if err := o.Registry.Register(newUnsupportedCollector(dests)); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
 
 	kcfg := cfg.Kafka
 	if cfg.EmbeddedKafka {
@@ -62,14 +66,14 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 		defer stop()
-		kcfg.ClientID, kcfg.MaxBatchBytes = cfg.Kafka.ClientID, cfg.Kafka.MaxBatchBytes
+		kcfg.ClientID, kcfg.MaxBatchBytes, kcfg.Compression = cfg.Kafka.ClientID, cfg.Kafka.MaxBatchBytes, cfg.Kafka.Compression
 	}
 	client, err := kafka.Connect(ctx, kcfg, log)
 	if err != nil {
 		return fmt.Errorf("connecting to kafka: %w", err)
 	}
 	defer client.Close()
-	if err := prepareTopics(ctx, client, cfg); err != nil {
+	if err := prepareTopics(ctx, client, cfg, log); err != nil {
 		return err
 	}
 
@@ -148,6 +152,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Addr(), err)
 	}
+	var metricsSrv *metricsServer
+	if cfg.MetricsPort != 0 {
+		if metricsSrv, err = listenMetrics(cfg.HTTP, cfg.MetricsPort, o.Registry, readiness{client}); err != nil {
+			_ = ln.Close()
+			return err
+		}
+		log.Info("serving metrics on a port of their own", "addr", metricsSrv.ln.Addr().String())
+	} else if cfg.ShutdownExtraDelay > 0 {
+		log.Warn("BULKER_SHUTDOWN_EXTRA_DELAY_SEC keeps the metrics port serving after shutdown; without BULKER_METRICS_PORT it has nothing to keep")
+	}
 	log.Info("bulker listening", "addr", ln.Addr().String(), "kafka", kcfg.Addrs(), "destinations", sources.String())
 	if o.Listening != nil {
 		o.Listening(ln.Addr().String())
@@ -166,8 +180,22 @@ func Run(ctx context.Context, o Options) error {
 	if cfg.PprofAddr != "" {
 		g.Go(func() error { return servePprof(gctx, cfg.PprofAddr, cfg.HTTP, log) })
 	}
+	// The metrics port outlives the rest by BULKER_SHUTDOWN_EXTRA_DELAY_SEC,
+	// so a last scrape sees the final counts.
+	metricsDone := make(chan error, 1)
+	if metricsSrv != nil {
+		defer metricsSrv.srv.Close()
+		go func() { metricsDone <- metricsSrv.serve() }()
+	} else {
+		metricsDone <- nil
+	}
 	loadersDone := make(chan error, 1)
-	go func() { loadersDone <- manager.Run(loadCtx) }()
+	if cfg.EnableConsumers {
+		go func() { loadersDone <- manager.Run(loadCtx) }()
+	} else {
+		log.Info("BULKER_ENABLE_CONSUMERS is false: serving the API only; other instances load the events")
+		loadersDone <- nil
+	}
 	g.Go(func() error {
 		reloadDestinations(gctx, sources, dests, topicSources, cfg, log)
 		return nil
@@ -191,6 +219,18 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	})
 	err = g.Wait()
+	if metricsSrv != nil {
+		if cfg.ShutdownExtraDelay > 0 && ctx.Err() != nil {
+			log.Info("serving metrics a little longer for a last scrape", "delay", cfg.ShutdownExtraDelay.String())
+			time.Sleep(cfg.ShutdownExtraDelay)
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		_ = metricsSrv.srv.Shutdown(sctx)
+		cancel()
+	}
+	if merr := <-metricsDone; merr != nil && err == nil {
+		err = merr
+	}
 	log.Info("bulker stopped")
 	return err
 }
@@ -204,6 +244,28 @@ func httpServer(h http.Handler, c config.HTTP) *http.Server {
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
 		ReadTimeout:       c.ReadTimeout,
 		IdleTimeout:       c.IdleTimeout,
+	}
+}
+
+// unsupportedCollector exports bulker_destination_unsupported{destination,
+// type} 1 for each destination of a type bulker lacks, read from the
+// registry at each scrape so that a reload shows at once.
+type unsupportedCollector struct {
+	dests *sink.Registry
+	desc  *prometheus.Desc
+}
+
+func newUnsupportedCollector(dests *sink.Registry) unsupportedCollector {
+	return unsupportedCollector{dests: dests, desc: prometheus.NewDesc("bulker_destination_unsupported",
+		"1 for each configured destination of a type bulker cannot load: its events are refused while the others run.",
+		[]string{"destination", "type"}, nil)}
+}
+
+func (u unsupportedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- u.desc }
+
+func (u unsupportedCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range u.dests.Unsupported() {
+		ch <- prometheus.MustNewConstMetric(u.desc, prometheus.GaugeValue, 1, c.ID, c.Type)
 	}
 }
 

@@ -45,7 +45,7 @@ func loadDestinations(ctx context.Context, src *config.Sources, dests *sink.Regi
 		}}
 		log.Info("no destination configured: serving the local SQLite destination", "destination", LocalDestination, "path", path)
 	}
-	if err := checkSources(srcs, cfgs, cfg.TopicPrefix); err != nil {
+	if err := checkSources(srcs, cfgs, dests.Types(), cfg.TopicPrefix); err != nil {
 		return err
 	}
 	if err := dests.Set(cfgs); err != nil {

@@ -36,18 +36,31 @@ func embeddedKafka(addr, dataDir string, maxMessageBytes int32, log *slog.Logger
 }
 
 // prepareTopics creates the retry and dead-letter topics with bulker's
-// spec, as the incoming ones are, rather than leave them to the broker's
-// defaults at their first record; then it makes every existing topic
+// spec, as the incoming ones are, and their own retention (Jitsu keeps dead
+// letters a week), rather than leave them to the broker's defaults at their
+// first record; one that exists keeps its settings, and a retention other
+// than the configured one is named, so that an operator moving from Jitsu
+// Bulker knows which is in force. Then it makes every existing topic
 // bulker writes accept its largest event (topics made by an earlier
 // version or by hand may be smaller).
-func prepareTopics(ctx context.Context, c *kafka.Client, cfg config.Config) error {
-	names := []string{topics.Retry(cfg.TopicPrefix), topics.Dead(cfg.TopicPrefix)}
-	for _, name := range names {
+func prepareTopics(ctx context.Context, c *kafka.Client, cfg config.Config, log *slog.Logger) error {
+	var names []string
+	for _, t := range []struct {
+		name, variable string
+		retention      time.Duration
+	}{
+		{topics.Retry(cfg.TopicPrefix), "BULKER_KAFKA_RETRY_TOPIC_RETENTION_HOURS", cfg.RetryTopicRetention},
+		{topics.Dead(cfg.TopicPrefix), "BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS", cfg.DeadTopicRetention},
+	} {
 		spec := cfg.Topics
-		spec.Name = name
+		spec.Name, spec.Retention = t.name, t.retention
 		if err := c.EnsureTopic(ctx, spec); err != nil {
 			return err
 		}
+		if got, err := c.TopicRetention(ctx, t.name); err == nil && got != t.retention {
+			log.Info("topic exists with another retention, kept", "topic", t.name, "retention", got.String(), "configured", t.retention.String(), "variable", t.variable)
+		}
+		names = append(names, t.name)
 	}
 	all, err := c.Topics(ctx)
 	if err != nil {

@@ -29,14 +29,19 @@ func (s *sourceSet) set(list []loader.Source) {
 	s.list = list
 }
 
-// checkSources validates sources against the destinations they load into.
-func checkSources(sources []loader.Source, dests []destination.Config, prefix string) error {
+// checkSources validates sources against the destinations they load into,
+// which must be of a type bulker has (types).
+func checkSources(sources []loader.Source, dests []destination.Config, types []string, prefix string) error {
 	for _, src := range sources {
 		if err := src.Validate(prefix); err != nil {
 			return err
 		}
-		if !slices.ContainsFunc(dests, func(d destination.Config) bool { return d.ID == src.Destination }) {
+		i := slices.IndexFunc(dests, func(d destination.Config) bool { return d.ID == src.Destination })
+		switch {
+		case i < 0:
 			return fmt.Errorf("source %s: destination %s is not configured", src.ID, src.Destination)
+		case !slices.Contains(types, dests[i].Type):
+			return fmt.Errorf("source %s: destination %s is of type %q, which this bulker does not support", src.ID, src.Destination, dests[i].Type)
 		}
 	}
 	return nil

@@ -40,15 +40,30 @@ type Config struct {
 	// Topics is the spec of the topics bulker creates; Name is per topic.
 	Topics      kafka.TopicSpec
 	TopicPrefix string
-	EventsLog   EventsLog
-	Auth        Auth
-	Sources     SourceConfig
+	// RetryTopicRetention and DeadTopicRetention are the retention of the
+	// retry and dead-letter topics bulker creates.
+	RetryTopicRetention time.Duration
+	DeadTopicRetention  time.Duration
+	EventsLog           EventsLog
+	Auth                Auth
+	Sources             SourceConfig
+
+	// RedisURL is BULKER_REDIS_URL: the default Redis of the events log
+	// and the Redis of BULKER_CONFIG_SOURCE=redis.
+	RedisURL secret.String
 
 	DataDir    string
 	InstanceID string
 	LogLevel   slog.Level
-	// ShutdownTimeout bounds the graceful shutdown.
-	ShutdownTimeout time.Duration
+	LogFormat  string // json or text
+	// EnableConsumers runs the loaders; false serves the API only.
+	EnableConsumers bool
+	// MetricsPort, when not 0, serves /metrics on a port of its own too.
+	MetricsPort int
+	// ShutdownTimeout bounds the graceful shutdown; ShutdownExtraDelay
+	// then keeps the metrics port serving, for a last scrape.
+	ShutdownTimeout    time.Duration
+	ShutdownExtraDelay time.Duration
 	// PprofAddr, when set, serves Go's profiler (net/http/pprof) there,
 	// apart from the API: for diagnosis, on a loopback address.
 	PprofAddr string
@@ -89,9 +104,10 @@ func (a Auth) Tokens() (*auth.Tokens, error) {
 
 // SourceConfig says where more destinations come from.
 type SourceConfig struct {
-	// URL is file://…, http(s)://… or redis://…; it may hold credentials,
-	// so it is a secret.
+	// URL is file://…, http(s)://…, redis://… or "redis" (RedisURL); it
+	// may hold credentials, so it is a secret.
 	URL          secret.String
+	RedisURL     secret.String
 	Token        secret.String // bearer token for an http(s) source
 	ReloadPeriod time.Duration
 }
@@ -105,16 +121,17 @@ const DestinationEnvPrefix = "BULKER_DESTINATION_"
 func Load(getenv func(string) string) (Config, error) {
 	var c Config
 	var s settings
+	s.getenv = getenv
 	for _, v := range variables {
 		if v.set == nil {
 			continue
 		}
-		raw := strings.TrimSpace(getenv(v.name))
-		if raw == "" {
-			raw = v.def
+		raw, name, err := v.value(getenv)
+		if err != nil {
+			return c, err
 		}
 		if err := v.set(&c, &s, raw); err != nil {
-			return c, fmt.Errorf("%s: %w", v.name, err)
+			return c, fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	if err := c.derive(s); err != nil {
@@ -123,16 +140,51 @@ func Load(getenv func(string) string) (Config, error) {
 	return c, c.Validate()
 }
 
+// value is v's setting and the name it was set under: its own, or an
+// alias; else a fallback's; else its default. Two names set to different
+// values are an error (the values are not shown: they may be secrets).
+func (v variable) value(getenv func(string) string) (raw, name string, err error) {
+	raw, name = strings.TrimSpace(getenv(v.name)), v.name
+	for _, a := range v.aliases {
+		x := strings.TrimSpace(getenv(a))
+		switch {
+		case x == "":
+		case raw == "":
+			raw, name = x, a
+		case x != raw:
+			return "", "", fmt.Errorf("%s and %s name one setting but are set differently: set one", name, a)
+		}
+	}
+	for _, f := range v.fallbacks {
+		if x := strings.TrimSpace(getenv(f)); raw == "" && x != "" {
+			raw, name = x, f
+		}
+	}
+	if raw == "" {
+		raw = v.def
+	}
+	return raw, name, nil
+}
+
 // settings are read from variables that only count with others.
 type settings struct {
 	kafkaSSL *bool // BULKER_KAFKA_SSL, when set
+	getenv   func(string) string
 }
 
 // derive fills what follows from several variables or the machine.
 func (c *Config) derive(s settings) error {
+	if name, ok := strings.CutPrefix(c.InstanceID, "env://"); ok {
+		// Jitsu's form: the id is another variable's value, such as a pod name.
+		c.InstanceID = strings.TrimSpace(s.getenv(name))
+	}
 	if c.InstanceID == "" {
 		c.InstanceID, _ = os.Hostname()
 	}
+	if c.EventsLog.RedisURL == "" {
+		c.EventsLog.RedisURL = c.RedisURL
+	}
+	c.Sources.RedisURL = c.RedisURL
 	if c.HTTP.Host == "" {
 		// An open API only listens locally unless told otherwise.
 		c.HTTP.Host = "127.0.0.1"
@@ -207,8 +259,18 @@ func (c Config) Validate() error {
 		return errors.New("BULKER_SHUTDOWN_TIMEOUT_SEC must be positive")
 	case c.Topics.Partitions < 1:
 		return errors.New("BULKER_KAFKA_TOPIC_PARTITIONS must be at least 1")
+	case c.ShutdownExtraDelay < 0:
+		return errors.New("BULKER_SHUTDOWN_EXTRA_DELAY_SEC must not be negative")
+	case c.MetricsPort < 0 || c.MetricsPort > 65535:
+		return fmt.Errorf("BULKER_METRICS_PORT: %d is not a TCP port", c.MetricsPort)
+	case c.MetricsPort != 0 && c.MetricsPort == c.HTTP.Port:
+		return errors.New("BULKER_METRICS_PORT: the API already listens on that port (BULKER_HTTP_PORT), and serves /metrics there")
+	case c.Loader.RetryPeriod < 0 || c.Loader.RetryBatchSize < 0:
+		return errors.New("BULKER_BATCH_RUNNER_DEFAULT_RETRY_PERIOD_SEC and BULKER_RETRY_CONSUMER_BATCH_SIZE must not be negative")
 	case c.Topics.Retention <= 0:
 		return errors.New("BULKER_KAFKA_TOPIC_RETENTION_HOURS must be positive")
+	case c.RetryTopicRetention <= 0 || c.DeadTopicRetention <= 0:
+		return errors.New("BULKER_KAFKA_RETRY_TOPIC_RETENTION_HOURS and BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS must be positive")
 	case c.Topics.ReplicationFactor < 1:
 		return errors.New("BULKER_KAFKA_TOPIC_REPLICATION_FACTOR must be at least 1")
 	case c.Loader.BatchPeriod <= 0:
@@ -237,17 +299,23 @@ func (c Config) Validate() error {
 	if _, err := c.Kafka.TLSConfig(); err != nil {
 		return fmt.Errorf("BULKER_KAFKA_SSL_CA / BULKER_KAFKA_SSL_CA_FILE: %w", err)
 	}
-	if c.EventsLog.RedisURL != "" {
-		if u, err := url.Parse(c.EventsLog.RedisURL.Reveal()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+	for _, r := range []struct {
+		name string
+		url  secret.String
+	}{{"BULKER_REDIS_URL", c.RedisURL}, {"BULKER_EVENTS_LOG_REDIS_URL", c.EventsLog.RedisURL}} {
+		if r.url == "" {
+			continue
+		}
+		if u, err := url.Parse(r.url.Reveal()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 			// url.Parse errors quote the URL, password included.
-			return errors.New("BULKER_REDIS_URL: want redis://[user:password@]host:port[/db] or rediss://…")
+			return fmt.Errorf("%s: want redis://[user:password@]host:port[/db] or rediss://…", r.name)
 		}
 	}
 	if _, err := c.Auth.Tokens(); err != nil {
 		return fmt.Errorf("BULKER_AUTH_TOKENS: %w", err)
 	}
 	if c.Sources.URL != "" {
-		if _, err := parseSourceURL(c.Sources.URL.Reveal()); err != nil {
+		if _, _, err := c.Sources.url(); err != nil {
 			return fmt.Errorf("BULKER_CONFIG_SOURCE: %w", err)
 		}
 	}
@@ -258,18 +326,66 @@ func (c Config) Validate() error {
 }
 
 // Unknown returns the BULKER_* variables of environ that Load does not
-// know, so a typo can be reported instead of silently ignored.
+// know, so a typo can be reported instead of silently ignored. Jitsu's
+// that bulker ignores are not unknown: Ignored names them.
 func Unknown(environ []string) []string {
 	known := make(map[string]bool, len(variables))
 	for _, v := range variables {
 		known[v.name] = true
+		for _, a := range v.aliases {
+			known[a] = true
+		}
 	}
 	var out []string
-	for _, kv := range environ {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "BULKER_") && !known[k] && !strings.HasPrefix(k, DestinationEnvPrefix) && !strings.HasPrefix(k, SourceEnvPrefix) {
+	for _, k := range names(environ) {
+		if strings.HasPrefix(k, "BULKER_") && !known[k] && !strings.HasPrefix(k, DestinationEnvPrefix) && !strings.HasPrefix(k, SourceEnvPrefix) && !jitsuIgnored(k) {
 			out = append(out, k)
 		}
+	}
+	return out
+}
+
+// Ignored returns the variables of environ that Jitsu Bulker reads and
+// StreamForge's bulker has no use for, to name them in a warning.
+func Ignored(environ []string) []string {
+	var out []string
+	for _, k := range names(environ) {
+		if jitsuIgnored(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// jitsuIgnored reports whether name is one of Jitsu Bulker's variables
+// that have no meaning here: sharding, librdkafka's consumer and producer
+// tuning, the ingest service's topic, metrics relays, ClickHouse events
+// logs, the failover logger.
+func jitsuIgnored(name string) bool {
+	switch name {
+	case "BULKER_GLOBAL_HASH_SECRET", "BULKER_CONFIG_SOURCE_SQL_QUERY", "BULKER_CACHE_DIR", "BULKER_REDIS_TLS_CA",
+		"BULKER_TOPIC_MANAGER_REFRESH_PERIOD_SEC", "BULKER_BATCH_RUNNER_WAIT_FOR_MESSAGES_SEC",
+		"BULKER_BATCH_RUNNER_DEFAULT_RETRY_BATCH_FRACTION", "BULKER_METRICS_RELAY_DESTINATION", "BULKER_METRICS_RELAY_PERIOD_SEC",
+		"BULKER_INSTANCE_INDEX", "BULKER_SHARDS", "BULKER_SUSPEND_CONSUMERS", "BULKER_STALE_TOPICS", "BULKER_PROMETHEUS_URL",
+		"BULKER_KAFKA_SESSION_TIMEOUT_MS", "BULKER_KAFKA_MAX_POLL_INTERVAL_MS", "BULKER_KAFKA_TOPIC_SEGMENT_HOURS",
+		"BULKER_KAFKA_FETCH_MESSAGE_MAX_BYTES", "BULKER_KAFKA_RETRY_TOPIC_SEGMENT_BYTES", "BULKER_KAFKA_ADMIN_METADATA_TIMEOUT_MS",
+		"BULKER_KAFKA_CONSUMER_PARTITIONS_ASSIGMENT_STRATEGY", "BULKER_KAFKA_DESTINATIONS_TOPIC_NAME",
+		"BULKER_KAFKA_DESTINATIONS_TOPIC_PARTITIONS":
+		return true
+	}
+	for _, prefix := range []string{"BULKER_CLICKHOUSE_", "BULKER_PRODUCER_", "BULKER_FAILOVER_LOGGER_"} {
+		if strings.HasPrefix(name, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// names are the variable names of environ.
+func names(environ []string) []string {
+	out := make([]string, len(environ))
+	for i, kv := range environ {
+		out[i], _, _ = strings.Cut(kv, "=")
 	}
 	return out
 }

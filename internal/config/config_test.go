@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -59,6 +60,11 @@ func TestDefaults(t *testing.T) {
 		{"EventsLogMaxSize", c.EventsLog.MaxSize, 1000},
 		{"ConfigSource", c.Sources.URL.Reveal(), ""},
 		{"ConfigReloadPeriod", c.Sources.ReloadPeriod, time.Minute},
+		{"EnableConsumers", c.EnableConsumers, true},
+		{"LogFormat", c.LogFormat, "json"},
+		{"MetricsPort", c.MetricsPort, 0},
+		{"Kafka.Compression", c.Kafka.Compression, "snappy"},
+		{"DeadTopicRetention", c.DeadTopicRetention, 168 * time.Hour},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -313,5 +319,117 @@ func TestUnknown(t *testing.T) {
 	got := Unknown([]string{"BULKER_HTTP_PORT=1", "BULKER_HTTP_PROT=1", "BULKER_DESTINATION_PG={}", "HOME=/root", "BULKER_TOKEN_SECRET="})
 	if fmt.Sprint(got) != "[BULKER_HTTP_PROT]" {
 		t.Errorf("Unknown = %v", got)
+	}
+}
+
+// A Jitsu Bulker environment loads as it is: Jitsu's names of StreamForge's
+// settings, its variables StreamForge adds, and the ones without a meaning
+// here are named as ignored, not as unknown.
+func TestJitsuEnvironment(t *testing.T) {
+	jitsu := map[string]string{
+		"BULKER_CONFIG_SOURCE_HTTP_AUTH_TOKEN":             "cfg-token",
+		"BULKER_CONFIG_REFRESH_PERIOD_SEC":                 "5",
+		"BULKER_CONFIG_SOURCE":                             "redis",
+		"BULKER_REDIS_URL":                                 "redis://127.0.0.1:6379/2",
+		"BULKER_EVENTS_LOG_REDIS_URL":                      "redis://127.0.0.1:6379/3",
+		"BULKER_METRICS_PORT":                              "9091",
+		"BULKER_LOG_FORMAT":                                "text",
+		"BULKER_SHUTDOWN_EXTRA_DELAY_SEC":                  "5",
+		"BULKER_KAFKA_TOPIC_COMPRESSION":                   "zstd",
+		"BULKER_BATCH_RUNNER_DEFAULT_RETRY_PERIOD_SEC":     "300",
+		"BULKER_RETRY_CONSUMER_BATCH_SIZE":                 "10000",
+		"BULKER_KAFKA_DESTINATIONS_DEAD_LETTER_TOPIC_NAME": "destination-messages-dead-letter",
+		"BULKER_INSTANCE_ID":                               "env://POD_NAME",
+		"POD_NAME":                                         "bulker-7f9",
+		"BULKER_SHARDS":                                    "1",
+		"BULKER_FAILOVER_LOGGER_ENABLED":                   "false",
+		"BULKER_ENABLE_CONSUMERS":                          "false",
+		"BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS":          "24",
+	}
+	c, err := Load(env(jitsu))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []struct {
+		name      string
+		got, want any
+	}{
+		{"Sources.Token", c.Sources.Token.Reveal(), "cfg-token"},
+		{"Sources.ReloadPeriod", c.Sources.ReloadPeriod, 5 * time.Second},
+		{"Sources.RedisURL", c.Sources.RedisURL.Reveal(), "redis://127.0.0.1:6379/2"},
+		{"EventsLog.RedisURL", c.EventsLog.RedisURL.Reveal(), "redis://127.0.0.1:6379/3"},
+		{"MetricsPort", c.MetricsPort, 9091},
+		{"LogFormat", c.LogFormat, "text"},
+		{"ShutdownExtraDelay", c.ShutdownExtraDelay, 5 * time.Second},
+		{"Kafka.Compression", c.Kafka.Compression, "zstd"},
+		{"Loader.RetryPeriod", c.Loader.RetryPeriod, 5 * time.Minute},
+		{"Loader.RetryBatchSize", c.Loader.RetryBatchSize, 10000},
+		{"InstanceID", c.InstanceID, "bulker-7f9"},
+		{"EnableConsumers", c.EnableConsumers, false},
+		{"DeadTopicRetention", c.DeadTopicRetention, 24 * time.Hour},
+		{"RetryTopicRetention", c.RetryTopicRetention, 48 * time.Hour},
+	} {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	var environ []string
+	for k, v := range jitsu {
+		environ = append(environ, k+"="+v)
+	}
+	if u := Unknown(environ); len(u) != 0 {
+		t.Errorf("Unknown = %v, want none: Jitsu's names are known or ignored", u)
+	}
+	if ig := Ignored(environ); len(ig) != 2 || !slices.Contains(ig, "BULKER_SHARDS") || !slices.Contains(ig, "BULKER_FAILOVER_LOGGER_ENABLED") {
+		t.Errorf("Ignored = %v, want BULKER_SHARDS and BULKER_FAILOVER_LOGGER_ENABLED", ig)
+	}
+	// PORT and REDIS_URL count when no BULKER_ name is set, as in Jitsu.
+	c, err = Load(env(map[string]string{"PORT": "8080", "REDIS_URL": "redis://127.0.0.1:6379/4"}))
+	if err != nil || c.HTTP.Port != 8080 || c.EventsLog.RedisURL.Reveal() != "redis://127.0.0.1:6379/4" {
+		t.Errorf("port %d, events log Redis %q (%v); want PORT's and REDIS_URL's", c.HTTP.Port, c.EventsLog.RedisURL.Reveal(), err)
+	}
+	c, err = Load(env(map[string]string{"PORT": "8080", "BULKER_HTTP_PORT": "9000"}))
+	if err != nil || c.HTTP.Port != 9000 {
+		t.Errorf("port %d (%v); want BULKER_HTTP_PORT's over PORT's", c.HTTP.Port, err)
+	}
+	// The events log falls back to BULKER_REDIS_URL, as in Jitsu.
+	c, err = Load(env(map[string]string{"BULKER_REDIS_URL": "redis://127.0.0.1:6379/2"}))
+	if err != nil || c.EventsLog.RedisURL.Reveal() != "redis://127.0.0.1:6379/2" {
+		t.Errorf("events log Redis = %q (%v), want BULKER_REDIS_URL's", c.EventsLog.RedisURL.Reveal(), err)
+	}
+}
+
+// Both names of a setting may be set when they agree; set differently, the
+// error names both and shows neither value.
+func TestAliasesAgreeOrFail(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		env     map[string]string
+		wantErr string
+	}{
+		{"StreamForge's name", map[string]string{"BULKER_CONFIG_SOURCE_TOKEN": "a"}, ""},
+		{"Jitsu's name", map[string]string{"BULKER_CONFIG_SOURCE_HTTP_AUTH_TOKEN": "a"}, ""},
+		{"both, equal", map[string]string{"BULKER_CONFIG_SOURCE_TOKEN": "a", "BULKER_CONFIG_SOURCE_HTTP_AUTH_TOKEN": "a"}, ""},
+		{"both, different", map[string]string{"BULKER_CONFIG_SOURCE_TOKEN": "Hidden-Pa55", "BULKER_CONFIG_SOURCE_HTTP_AUTH_TOKEN": "b"},
+			"BULKER_CONFIG_SOURCE_TOKEN and BULKER_CONFIG_SOURCE_HTTP_AUTH_TOKEN"},
+		{"bad value under Jitsu's name", map[string]string{"BULKER_CONFIG_REFRESH_PERIOD_SEC": "soon"}, "BULKER_CONFIG_REFRESH_PERIOD_SEC"},
+		{"unknown codec", map[string]string{"BULKER_KAFKA_TOPIC_COMPRESSION": "brotli"}, "compression"},
+		{"bad log format", map[string]string{"BULKER_LOG_FORMAT": "xml"}, "BULKER_LOG_FORMAT"},
+		{"metrics on the API port", map[string]string{"BULKER_METRICS_PORT": "3042"}, "BULKER_METRICS_PORT"},
+		{"another dead-letter topic", map[string]string{"BULKER_KAFKA_DESTINATIONS_DEAD_LETTER_TOPIC_NAME": "dlq"}, "BULKER_KAFKA_DESTINATIONS_DEAD_LETTER_TOPIC_NAME"},
+		{"redis source without a Redis", map[string]string{"BULKER_CONFIG_SOURCE": "redis"}, "BULKER_REDIS_URL"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(env(tt.env))
+			if tt.wantErr == "" {
+				if err != nil || c.Sources.Token.Reveal() != "a" {
+					t.Fatalf("token %q, err %v; want a", c.Sources.Token.Reveal(), err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "Hidden-Pa55") {
+				t.Fatalf("err = %v, want one naming %q without the secret", err, tt.wantErr)
+			}
+		})
 	}
 }

@@ -60,5 +60,10 @@ func TestVariablesAreKnown(t *testing.T) {
 		if v.doc == "" {
 			t.Errorf("%s has no documentation", v.name)
 		}
+		for _, n := range append([]string{v.name}, v.aliases...) {
+			if jitsuIgnored(n) {
+				t.Errorf("%s is read, yet named among Jitsu's ignored variables", n)
+			}
+		}
 	}
 }

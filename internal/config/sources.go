@@ -2,6 +2,7 @@ package config
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"gopkg.in/yaml.v3"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/secret"
@@ -30,11 +32,17 @@ type Source interface {
 // value = the destination's JSON.
 const DefaultRedisKey = "bulker:destinations"
 
+// JitsuRedisKey is the hash Jitsu Bulker reads: field = id, value = a
+// connection of Jitsu's console, a destination with "usesBulker" and
+// "updatedAt" beside it. A redis:// source without ?key= reads it too.
+const JitsuRedisKey = "enrichedConnections"
+
 // maxDocument bounds a configuration fetched over HTTP.
 const maxDocument = 16 << 20
 
-// EnvSource reads BULKER_DESTINATION_<ID> variables (JSON). The id is <ID>
-// lowercased unless the JSON has one.
+// EnvSource reads BULKER_DESTINATION_<ID> variables: JSON, or the hjson of
+// Jitsu's documentation (`{id: 'postgres', }`) as far as it is YAML. The id
+// is <ID> lowercased unless the value has one.
 type EnvSource struct{ Environ []string }
 
 // Destinations implements Source.
@@ -46,7 +54,7 @@ func (s EnvSource) Destinations(context.Context) ([]destination.Config, error) {
 		if !ok || strings.TrimSpace(v) == "" {
 			continue
 		}
-		c, err := destination.ParseJSON([]byte(v), strings.ToLower(id))
+		c, err := destination.ParseJSON(relaxed([]byte(v)), strings.ToLower(id))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
@@ -55,6 +63,25 @@ func (s EnvSource) Destinations(context.Context) ([]destination.Config, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, unique(out)
+}
+
+// relaxed turns a value that is not JSON but a YAML mapping — unquoted
+// keys, single quotes, trailing commas, # comments, as Jitsu's hjson
+// allows — into JSON; anything else is returned as it is, for the JSON
+// parser to name the problem.
+func relaxed(data []byte) []byte {
+	if json.Valid(data) {
+		return data
+	}
+	var m map[string]any
+	if yaml.Unmarshal(data, &m) != nil || m == nil {
+		return data
+	}
+	j, err := json.Marshal(m)
+	if err != nil {
+		return data
+	}
+	return j
 }
 
 // FileSource reads a YAML or JSON document (see ParseDocument).
@@ -132,25 +159,26 @@ func (s HTTPSource) fetch(ctx context.Context) ([]byte, error) {
 	return data, nil
 }
 
-// RedisSource reads a Redis hash: field = destination id, value = its JSON.
+// RedisSource reads Redis hashes: field = destination id, value = its
+// JSON, in StreamForge's shape or as Jitsu's connections.
 type RedisSource struct {
 	rdb   *redis.Client
-	key   string
+	keys  []string
 	where string
 }
 
 // NewRedisSource connects lazily to redis://[user:password@]host:port/db
-// (rediss:// for TLS); the query parameter key names the hash (default
-// DefaultRedisKey).
+// (rediss:// for TLS); the query parameter key names the hash (default:
+// DefaultRedisKey and JitsuRedisKey).
 func NewRedisSource(rawURL string) (*RedisSource, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, errors.New("bad redis URL") // the error would quote the password
 	}
 	q := u.Query()
-	key := q.Get("key")
-	if key == "" {
-		key = DefaultRedisKey
+	keys := []string{DefaultRedisKey, JitsuRedisKey}
+	if k := q.Get("key"); k != "" {
+		keys = []string{k}
 	}
 	q.Del("key")
 	u.RawQuery = q.Encode()
@@ -158,30 +186,63 @@ func NewRedisSource(rawURL string) (*RedisSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis URL %s: %w", u.Redacted(), err)
 	}
-	return &RedisSource{rdb: redis.NewClient(opts), key: key, where: u.Redacted() + " key " + key}, nil
+	return &RedisSource{rdb: redis.NewClient(opts), keys: keys, where: u.Redacted()}, nil
 }
 
-// Destinations implements Source.
+// Destinations implements Source. A value with "usesBulker" is one of
+// Jitsu's connections: skipped unless it is true, as Jitsu does, and its id
+// is its field's.
 func (s *RedisSource) Destinations(ctx context.Context) ([]destination.Config, error) {
-	m, err := s.rdb.HGetAll(ctx, s.key).Result()
-	if err != nil {
-		return nil, fmt.Errorf("reading destinations from redis %s: %w", s.where, err)
-	}
-	ids := make([]string, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	out := make([]destination.Config, 0, len(ids))
-	for _, id := range ids {
-		c, err := parseOne(m[id], id)
+	var out []destination.Config
+	for _, key := range s.keys {
+		where := s.where + " key " + key
+		m, err := s.rdb.HGetAll(ctx, key).Result()
 		if err != nil {
-			return nil, fmt.Errorf("redis %s: %w", s.where, err)
+			return nil, fmt.Errorf("reading destinations from redis %s: %w", where, err)
 		}
-		c.Origin = "redis " + s.where
-		out = append(out, c)
+		ids := make([]string, 0, len(m))
+		for id := range m {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			var envelope struct {
+				UsesBulker *bool `json:"usesBulker"`
+			}
+			_ = json.Unmarshal([]byte(m[id]), &envelope) // a bad value fails below, with its reason
+			var c destination.Config
+			switch {
+			case envelope.UsesBulker == nil:
+				c, err = parseOne(m[id], id)
+			case !*envelope.UsesBulker:
+				continue
+			default:
+				c, err = jitsuConnection(m[id], id)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("redis %s: %w", where, err)
+			}
+			c.Origin = "redis " + where
+			out = append(out, c)
+		}
 	}
-	return out, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, unique(out)
+}
+
+// jitsuConnection reads one of Jitsu's connections: the field is its id,
+// whatever id it holds.
+func jitsuConnection(value, id string) (destination.Config, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(value), &raw); err != nil {
+		return destination.Config{}, fmt.Errorf("destination %s: invalid JSON: %w", id, err)
+	}
+	delete(raw, "id")
+	b, err := json.Marshal(raw)
+	if err != nil {
+		return destination.Config{}, fmt.Errorf("destination %s: %w", id, err)
+	}
+	return destination.ParseJSON(b, id)
 }
 
 // withOrigin sets the Origin of each destination.
@@ -210,8 +271,7 @@ func Open(c SourceConfig, environ []string) (*Sources, error) {
 	if c.URL == "" {
 		return s, nil
 	}
-	raw := c.URL.Reveal()
-	u, err := parseSourceURL(raw)
+	raw, u, err := c.url()
 	if err != nil {
 		return nil, fmt.Errorf("BULKER_CONFIG_SOURCE: %w", err)
 	}
@@ -255,6 +315,19 @@ func (s *Sources) Close() error {
 		errs = append(errs, c.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// url is the source's URL: "redis", as in Jitsu, is BULKER_REDIS_URL's.
+func (c SourceConfig) url() (raw string, u *url.URL, err error) {
+	raw = c.URL.Reveal()
+	if raw == "redis" {
+		if c.RedisURL == "" {
+			return "", nil, errors.New("redis needs BULKER_REDIS_URL")
+		}
+		raw = c.RedisURL.Reveal()
+	}
+	u, err = parseSourceURL(raw)
+	return raw, u, err
 }
 
 // parseSourceURL checks BULKER_CONFIG_SOURCE. A value without a scheme is

@@ -35,15 +35,20 @@ func TestEnvSource(t *testing.T) {
 		`BULKER_DESTINATION_PG={"type":"postgres","options":{"mode":"stream"},"credentials":{"password":"x"}}`,
 		`BULKER_DESTINATION_LOCAL_DB={"type":"sqlite"}`,
 		`BULKER_DESTINATION_X={"id":"named","type":"MySQL"}`,
+		// Jitsu's documented form is hjson: unquoted keys, single quotes, a trailing comma.
+		`BULKER_DESTINATION_POSTGRES={id: 'jitsu_pg', type: 'postgres', options: {mode: 'stream', batchSize: '500'}, }`,
 		`BULKER_DESTINATION_EMPTY=`,
 	}}.Destinations(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := summary(cs), "local_db:sqlite:batch;named:mysql:batch;pg:postgres:stream;"; got != want {
+	if got, want := summary(cs), "jitsu_pg:postgres:stream;local_db:sqlite:batch;named:mysql:batch;pg:postgres:stream;"; got != want {
 		t.Errorf("got %s, want %s", got, want)
 	}
-	if cs[2].Credentials.Password.Reveal() != "x" {
+	if cs[0].Options.BatchSize != 500 {
+		t.Errorf("hjson batchSize = %d, want 500", cs[0].Options.BatchSize)
+	}
+	if cs[3].Credentials.Password.Reveal() != "x" {
 		t.Error("password lost")
 	}
 
@@ -236,5 +241,59 @@ func TestOpen(t *testing.T) {
 		if err != nil || summary(cs) != "local:sqlite:batch;pg:postgres:stream;" {
 			t.Errorf("%s: %s %v", source, summary(cs), err)
 		}
+	}
+}
+
+// Jitsu's layout: the hash enrichedConnections holds the connections of
+// Jitsu's console; those with usesBulker true are destinations, their id is
+// their field, and the envelope's keys are no warning. Without ?key= a
+// redis source reads it beside StreamForge's own hash.
+func TestRedisSourceReadsJitsuLayout(t *testing.T) {
+	addr := os.Getenv("STREAMFORGE_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	// A database of its own: Jitsu's key name is fixed, so this test must
+	// not share a database with others that use it.
+	const db = 14
+	rdb := redis.NewClient(&redis.Options{Addr: addr, DB: db})
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redis at %s (STREAMFORGE_TEST_REDIS) unreachable: %v", addr, err)
+	}
+	t.Cleanup(func() { rdb.Del(context.Background(), JitsuRedisKey, DefaultRedisKey) })
+	rdb.HSet(ctx, JitsuRedisKey,
+		"conn-pg", `{"id":"some-other-id","type":"postgres","usesBulker":true,"updatedAt":"2024-05-01T10:00:00Z","special":"",
+			"options":{"mode":"stream","functions":[],"primaryKey":"id"},"credentials":{"host":"db","database":"analytics"}}`,
+		"conn-webhook", `{"type":"webhook","usesBulker":false,"credentials":{"url":"https://example.com"}}`)
+	rdb.HSet(ctx, DefaultRedisKey, "own", `{"type":"sqlite"}`)
+
+	for _, tt := range []struct {
+		name, source, want string
+	}{
+		{"both hashes", fmt.Sprintf("redis://%s/%d", addr, db), "conn-pg:postgres:stream;own:sqlite:batch;"},
+		{"Jitsu's hash by name", fmt.Sprintf("redis://%s/%d?key=%s", addr, db, JitsuRedisKey), "conn-pg:postgres:stream;"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			src, err := NewRedisSource(tt.source)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			cs, err := src.Destinations(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := summary(cs); got != tt.want {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+			for _, c := range cs {
+				if len(c.Unknown)+len(c.Unsupported) > 0 {
+					t.Errorf("%s: unknown %v, unsupported %v; want Jitsu's envelope accepted quietly", c.ID, c.Unknown, c.Unsupported)
+				}
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/secret"
+	"github.com/streamforge/streamforge/internal/topics"
 )
 
 // variable is one BULKER_* variable: its name, its default (parsed like a
@@ -24,14 +25,20 @@ type variable struct {
 	// for defaults computed at start-up.
 	docDefault string
 	doc        string
-	set        func(c *Config, s *settings, raw string) error
+	// aliases are other names of the variable, Jitsu Bulker's where they
+	// differ from StreamForge's.
+	aliases []string
+	// fallbacks are variables read when no name of this one is set, as
+	// Jitsu Bulker reads PORT and REDIS_URL.
+	fallbacks []string
+	set       func(c *Config, s *settings, raw string) error
 }
 
 // variables is every variable bulker reads, in the README's order.
 var variables = []variable{
 	{name: "BULKER_HTTP_HOST", docDefault: "`127.0.0.1` without tokens, else `0.0.0.0`", doc: "listen address",
 		set: text(func(c *Config) *string { return &c.HTTP.Host })},
-	{name: "BULKER_HTTP_PORT", def: "3042", doc: "listen port",
+	{name: "BULKER_HTTP_PORT", def: "3042", fallbacks: []string{"PORT"}, docDefault: "`PORT`, else `3042`", doc: "listen port",
 		set: integer(func(c *Config) *int { return &c.HTTP.Port })},
 	{name: "BULKER_HTTP_READ_HEADER_TIMEOUT_SEC", def: "10", doc: "how long a client may take to send a request's headers; a slower one is disconnected",
 		set: seconds(func(c *Config) *time.Duration { return &c.HTTP.ReadHeaderTimeout })},
@@ -41,6 +48,8 @@ var variables = []variable{
 		set: seconds(func(c *Config) *time.Duration { return &c.Ingest.BulkReadTimeout })},
 	{name: "BULKER_HTTP_IDLE_TIMEOUT_SEC", def: "120", doc: "how long a kept-alive connection may wait for its next request",
 		set: seconds(func(c *Config) *time.Duration { return &c.HTTP.IdleTimeout })},
+	{name: "BULKER_METRICS_PORT", def: "0", docDefault: "— (the API port only)", doc: "also serve `/metrics` (with `/healthz` and `/readyz`) on this port of `BULKER_HTTP_HOST`, as Jitsu does (its default is 9091); the API port keeps `/metrics` too; `0`: none",
+		set: integer(func(c *Config) *int { return &c.MetricsPort })},
 	{name: "BULKER_MAX_EVENT_SIZE", def: "1048576", doc: "max bytes of a `/post` body and of each `/bulk` line; Kafka's record limits follow it (see Sizes)",
 		set: byteCount(func(c *Config) *int64 { return &c.Ingest.MaxEventSize })},
 	{name: "BULKER_MAX_BULK_SIZE", def: "268435456", doc: "max bytes of a `/bulk` body",
@@ -58,8 +67,18 @@ var variables = []variable{
 			}
 			return nil
 		}},
+	{name: "BULKER_LOG_FORMAT", def: "json", doc: "`json` (one object per line) or `text` (Jitsu's default)",
+		set: func(c *Config, _ *settings, raw string) error {
+			if raw != "json" && raw != "text" {
+				return fmt.Errorf("%q: want json or text", raw)
+			}
+			c.LogFormat = raw
+			return nil
+		}},
 	{name: "BULKER_SHUTDOWN_TIMEOUT_SEC", def: "10", doc: "bound on graceful shutdown (stop HTTP, load and commit batches in hand, close)",
 		set: seconds(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
+	{name: "BULKER_SHUTDOWN_EXTRA_DELAY_SEC", def: "0", doc: "after that, keep `BULKER_METRICS_PORT` serving this long, for a last scrape (Jitsu's default is 5)",
+		set: seconds(func(c *Config) *time.Duration { return &c.ShutdownExtraDelay })},
 	{name: "BULKER_PPROF_ADDR", doc: "serve Go's profiler (`/debug/pprof/`) on this address, apart from the API; for diagnosis, on loopback (`127.0.0.1:6060`)",
 		set: text(func(c *Config) *string { return &c.PprofAddr })},
 	{name: "BULKER_KAFKA_BOOTSTRAP_SERVERS", docDefault: "— (embedded broker)", doc: "comma-separated `host:port` list",
@@ -102,6 +121,8 @@ var variables = []variable{
 			c.Topics.Partitions = int32(n)
 			return err
 		}},
+	{name: "BULKER_KAFKA_TOPIC_COMPRESSION", def: "snappy", doc: "codec of the records bulker produces: `none`, `gzip`, `snappy`, `lz4`, `zstd`",
+		set: text(func(c *Config) *string { return &c.Kafka.Compression })},
 	{name: "BULKER_KAFKA_TOPIC_RETENTION_HOURS", def: "48", doc: "retention of created topics",
 		set: duration(time.Hour, func(c *Config) *time.Duration { return &c.Topics.Retention })},
 	{name: "BULKER_KAFKA_TOPIC_REPLICATION_FACTOR", def: "1", doc: "replication factor of created topics",
@@ -113,6 +134,14 @@ var variables = []variable{
 			c.Topics.ReplicationFactor = int16(n)
 			return err
 		}},
+	{name: "BULKER_KAFKA_RETRY_TOPIC_RETENTION_HOURS", def: "48", doc: "retention of the retry topic, when bulker creates it",
+		set: duration(time.Hour, func(c *Config) *time.Duration { return &c.RetryTopicRetention })},
+	{name: "BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS", def: "168", doc: "retention of the dead-letter topic, when bulker creates it",
+		set: duration(time.Hour, func(c *Config) *time.Duration { return &c.DeadTopicRetention })},
+	{name: "BULKER_KAFKA_DESTINATIONS_RETRY_TOPIC_NAME", def: topics.Retry(""), doc: "the retry topic (after `BULKER_KAFKA_TOPIC_PREFIX`); accepted for Jitsu's configurations, with this value only",
+		set: fixed(topics.Retry(""))},
+	{name: "BULKER_KAFKA_DESTINATIONS_DEAD_LETTER_TOPIC_NAME", def: topics.Dead(""), doc: "the dead-letter topic, likewise",
+		set: fixed(topics.Dead(""))},
 	{name: "BULKER_BATCH_RUNNER_DEFAULT_PERIOD_SEC", def: "300", doc: "batch period of destinations without `frequency`",
 		set: seconds(func(c *Config) *time.Duration { return &c.Loader.BatchPeriod })},
 	{name: "BULKER_BATCH_RUNNER_DEFAULT_BATCH_SIZE", def: "10000", doc: "batch size of destinations without `batchSize`",
@@ -123,23 +152,34 @@ var variables = []variable{
 		set: number(func(c *Config) *float64 { return &c.Loader.Retry.Base })},
 	{name: "BULKER_MESSAGES_RETRY_BACKOFF_MAX_DELAY", def: "1440", doc: "…at most this many minutes",
 		set: number(func(c *Config) *float64 { return &c.Loader.Retry.MaxDelay })},
-	{name: "BULKER_REDIS_URL", doc: "`redis://[user:pass@]host:port/db`: keep the events log in Redis (shared by instances, persistent)",
+	{name: "BULKER_BATCH_RUNNER_DEFAULT_RETRY_PERIOD_SEC", def: "0", docDefault: "— (each event at its own time)", doc: "retry runs of destinations without `retryFrequency` come this often: a rejected event goes back to its topic at the first run after its backoff (Jitsu's default is 300)",
+		set: seconds(func(c *Config) *time.Duration { return &c.Loader.RetryPeriod })},
+	{name: "BULKER_RETRY_CONSUMER_BATCH_SIZE", def: "0", docDefault: "— (no cap)", doc: "events of one destination a retry run moves back, for destinations without `retryBatchSize`; the rest wait for the next run (with a retry period only)",
+		set: integer(func(c *Config) *int { return &c.Loader.RetryBatchSize })},
+	{name: "BULKER_REDIS_URL", fallbacks: []string{"REDIS_URL"}, docDefault: "`REDIS_URL`", doc: "`redis://[user:pass@]host:port/db`: the Redis of the events log (unless `BULKER_EVENTS_LOG_REDIS_URL` names another) and of `BULKER_CONFIG_SOURCE=redis`",
+		set: secretText(func(c *Config) *secret.String { return &c.RedisURL })},
+	{name: "BULKER_EVENTS_LOG_REDIS_URL", docDefault: "`BULKER_REDIS_URL`", doc: "keep the events log in this Redis (shared by instances, persistent); without either, in memory",
 		set: secretText(func(c *Config) *secret.String { return &c.EventsLog.RedisURL })},
 	{name: "BULKER_EVENTS_LOG_MAX_SIZE", def: "1000", doc: "events kept per destination in the events log, and as many failures (`failed`, `dead`, `warning`) apart",
 		set: integer(func(c *Config) *int { return &c.EventsLog.MaxSize })},
+	{name: "BULKER_ENABLE_CONSUMERS", def: "true", doc: "`false`: serve the API only, running no loaders and no retry consumer (Jitsu's split of ingest and loading instances)",
+		set: func(c *Config, _ *settings, raw string) (err error) {
+			c.EnableConsumers, err = parseBool(raw)
+			return err
+		}},
 	{name: "BULKER_RAW_AUTH_TOKENS", doc: "comma-separated raw API tokens",
 		set: secrets(func(c *Config) *[]secret.String { return &c.Auth.RawTokens })},
 	{name: "BULKER_AUTH_TOKENS", doc: "comma-separated `salt.hash` tokens (raw ones without a dot)",
 		set: secrets(func(c *Config) *[]secret.String { return &c.Auth.HashedTokens })},
 	{name: "BULKER_TOKEN_SECRET", doc: "secret(s) of the hashed tokens, comma-separated",
 		set: secrets(func(c *Config) *[]secret.String { return &c.Auth.Secrets })},
-	{name: DestinationEnvPrefix + "<ID>", doc: "one destination as JSON; its id is `<ID>` lower-cased unless the JSON has an `id`"},
+	{name: DestinationEnvPrefix + "<ID>", doc: "one destination as JSON, or as the hjson of Jitsu's documentation (`{id: 'pg', type: 'postgres', }`) as far as it is YAML; its id is `<ID>` lower-cased unless the value has an `id`, and `<ID>` as written (Jitsu keeps its case) finds it too"},
 	{name: SourceEnvPrefix + "<ID>", doc: "one Kafka topic to load into a table, as JSON `{\"topic\",\"destination\",\"table\",\"mode\",\"group\"}` ([Sources](#kafka-topics-as-sources)); its id is `<ID>` lower-cased unless the JSON has an `id`"},
-	{name: "BULKER_CONFIG_SOURCE", doc: "more destinations: `file://path.yaml`, `http(s)://…` (GET, YAML or JSON), `redis://host:port/db?key=bulker:destinations` (hash: field = id, value = JSON)",
+	{name: "BULKER_CONFIG_SOURCE", doc: "more destinations: `file://path.yaml`, `http(s)://…` (GET, YAML or JSON), `redis://host:port/db` or `redis` (`BULKER_REDIS_URL`): Jitsu's hash `enrichedConnections` and StreamForge's `bulker:destinations`, or the hash `?key=` names (see [Destinations](#destinations))",
 		set: secretText(func(c *Config) *secret.String { return &c.Sources.URL })},
-	{name: "BULKER_CONFIG_SOURCE_TOKEN", doc: "bearer token sent to an http(s) config source",
+	{name: "BULKER_CONFIG_SOURCE_TOKEN", aliases: []string{"BULKER_CONFIG_SOURCE_HTTP_AUTH_TOKEN"}, doc: "bearer token sent to an http(s) config source",
 		set: secretText(func(c *Config) *secret.String { return &c.Sources.Token })},
-	{name: "BULKER_CONFIG_RELOAD_SEC", def: "60", doc: "how often destinations are re-read; they may appear, change or disappear",
+	{name: "BULKER_CONFIG_RELOAD_SEC", aliases: []string{"BULKER_CONFIG_REFRESH_PERIOD_SEC"}, def: "60", doc: "how often destinations are re-read; they may appear, change or disappear",
 		set: seconds(func(c *Config) *time.Duration { return &c.Sources.ReloadPeriod })},
 }
 
@@ -163,6 +203,17 @@ func secrets(field func(*Config) *[]secret.String) setter {
 			out = append(out, secret.String(p))
 		}
 		*field(c) = out
+		return nil
+	}
+}
+
+// fixed accepts only want: a setting StreamForge does not vary, which a
+// Jitsu configuration may still spell out.
+func fixed(want string) setter {
+	return func(_ *Config, _ *settings, raw string) error {
+		if raw != want {
+			return fmt.Errorf("%q: StreamForge uses %q only", raw, want)
+		}
 		return nil
 	}
 }
@@ -268,7 +319,11 @@ func Documented() []string {
 		default:
 			def = "—"
 		}
-		rows[i] = fmt.Sprintf("| `%s` | %s | %s |", v.name, def, v.doc)
+		name := "`" + v.name + "`"
+		for _, a := range v.aliases {
+			name += " or `" + a + "`"
+		}
+		rows[i] = fmt.Sprintf("| %s | %s | %s |", name, def, v.doc)
 	}
 	return rows
 }

@@ -25,6 +25,10 @@ type Config struct {
 	// Unknown lists the keys of the document bulker does not know
 	// ("options.foo"): they are named in a warning, not dropped silently.
 	Unknown []string `json:"-" yaml:"-"`
+	// Unsupported lists Jitsu Bulker's keys that StreamForge does not
+	// implement ("options.namespace"), for a warning of their own: a
+	// migrating user learns what no longer applies, not that it is a typo.
+	Unsupported []string `json:"-" yaml:"-"`
 }
 
 // Options of a destination, with Jitsu Bulker's names and meaning. As in
@@ -53,6 +57,18 @@ type Options struct {
 	// OmitNils treats a null as a missing key: it neither makes a column
 	// nor overwrites a stored value.
 	OmitNils bool `json:"omitNils" yaml:"omitNils"`
+	// RetryFrequency is the period of the destination's retry runs, in
+	// minutes: a rejected event goes back to its topic at the first run
+	// after its backoff; 0: bulker's default.
+	RetryFrequency float64 `json:"retryFrequency" yaml:"retryFrequency"`
+	// RetryBatchSize caps the events of this destination one retry run
+	// moves back; the rest wait for the next run. 0: bulker's default.
+	RetryBatchSize int `json:"retryBatchSize" yaml:"retryBatchSize"`
+	// PartitionID is the partition /bulk?mode=replace_partition replaces
+	// when the request names none.
+	PartitionID string `json:"partitionId" yaml:"partitionId"`
+	// DeduplicateWindow is read so that it is known; see ParseJSON.
+	DeduplicateWindow int `json:"deduplicateWindow" yaml:"deduplicateWindow"`
 }
 
 // TimestampKey is the key of the column to index, by either name.
@@ -144,9 +160,50 @@ func ParseJSON(data []byte, id string) (Config, error) {
 	}
 	var raw map[string]json.RawMessage
 	if json.Unmarshal(data, &raw) == nil {
-		c.Unknown = unknownKeys(raw, reflect.TypeOf(c), "")
+		for _, k := range unknownKeys(raw, reflect.TypeOf(c), "") {
+			switch jitsuKey(k) {
+			case jitsuUnsupported:
+				c.Unsupported = append(c.Unsupported, k)
+			case notJitsu:
+				c.Unknown = append(c.Unknown, k)
+			}
+		}
+		// Jitsu merges with the stored rows only while deduplicateWindow
+		// is positive (its default is 365 days); StreamForge always does.
+		var opts map[string]json.RawMessage
+		if w, ok := raw["options"]; ok && json.Unmarshal(w, &opts) == nil && c.Options.Deduplicate {
+			if _, set := opts["deduplicateWindow"]; set && c.Options.DeduplicateWindow <= 0 {
+				c.Unsupported = append(c.Unsupported, "options.deduplicateWindow")
+			}
+		}
 	}
 	return c, c.Validate()
+}
+
+// What a key StreamForge does not read is to Jitsu Bulker.
+const (
+	notJitsu         = iota // unknown to Jitsu too: a typo, say
+	jitsuUnsupported        // a Jitsu option StreamForge does not implement
+	jitsuInert              // accepted and ignored by Jitsu itself
+)
+
+// jitsuKey classifies a key bulker does not read.
+func jitsuKey(k string) int {
+	switch k {
+	case "defaultTableName", "logLevel",
+		"options.temporaryBatchSize", "options.namespace", "options.toSameCase", "options.spreadTablesSchedule",
+		"options.discriminatorField", "options.schema", "options.functionsEnv", "options.columnTypes",
+		"options.disableTemporaryTables":
+		return jitsuUnsupported
+	case "usesBulker", "updatedAt", "special", // the envelope of Jitsu's configuration store
+		// settings of Jitsu's console
+		"options.functions", "options.streams", "options.dataLayout", "options.events", "options.debugTill",
+		"options.hosts", "options.schedule", "options.timezone", "options.storageKey", "options.tableNamePrefix",
+		"options.multithreading", "options.threadsCount", "options.keepOriginalNames", "options.addMeta",
+		"options.disabled":
+		return jitsuInert
+	}
+	return notJitsu
 }
 
 // unknownKeys lists the keys of raw that t's JSON tags do not name,
@@ -197,8 +254,8 @@ func (c *Config) Validate() error {
 	if c.Options.Frequency < 0 {
 		return fmt.Errorf("destination %s: options.frequency must not be negative", c.ID)
 	}
-	if c.Options.BatchSizeBytes < 0 || c.Options.MaxColumnsCount < 0 {
-		return fmt.Errorf("destination %s: options.batchSizeBytes and options.maxColumnsCount must not be negative", c.ID)
+	if c.Options.BatchSizeBytes < 0 || c.Options.MaxColumnsCount < 0 || c.Options.RetryBatchSize < 0 || c.Options.RetryFrequency < 0 {
+		return fmt.Errorf("destination %s: options.batchSizeBytes, maxColumnsCount, retryBatchSize and retryFrequency must not be negative", c.ID)
 	}
 	if c.Options.Deduplicate && c.Options.PrimaryKey == "" {
 		return fmt.Errorf("destination %s: options.deduplicate needs options.primaryKey", c.ID)

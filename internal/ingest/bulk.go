@@ -139,6 +139,9 @@ func bulkRequest(r *http.Request, dest destination.Config, table string) (req si
 	if req.Partition == "" {
 		req.Partition = q.Get("partitionId")
 	}
+	if req.Partition == "" && req.Mode == destination.ReplacePartition {
+		req.Partition = dest.Options.PartitionID // Jitsu's destination option
+	}
 	switch {
 	case req.Mode == destination.ReplacePartition && req.Partition == "":
 		return req, false, fmt.Errorf("mode %s needs the partition query parameter", destination.ReplacePartition.String())

@@ -43,6 +43,16 @@ func TestBulk(t *testing.T) {
 	if req := e.bulk.reqs[1]; req.Mode != destination.ReplaceTable || fmt.Sprint(req.PrimaryKey) != "[id ts]" || len(req.Events) != 0 {
 		t.Errorf("request %+v", req)
 	}
+	// Jitsu's partitionId option names the partition a request leaves out.
+	if r := e.do(t, "POST", "/bulk/parts?tableName=users&mode=replace_partition", `{"id":1}`, ""); r.code != 200 {
+		t.Fatalf("got %d %s", r.code, r.body)
+	}
+	if req := e.bulk.reqs[2]; req.Partition != "default-part" {
+		t.Errorf("partition %q, want the destination's partitionId", req.Partition)
+	}
+	if r := e.do(t, "POST", "/bulk/parts?tableName=users&mode=replace_partition&partition=p2", `{"id":1}`, ""); r.code != 200 || e.bulk.reqs[3].Partition != "p2" {
+		t.Errorf("the request's partition must win: %d %s", r.code, r.body)
+	}
 }
 
 func TestBulkRejected(t *testing.T) {

@@ -28,13 +28,33 @@ import (
 // destMap is a fixed set of destinations.
 type destMap map[string]destination.Config
 
-func (m destMap) Lookup(id string) (destination.Config, bool) { c, ok := m[id]; return c, ok }
+// Lookup finds the destinations of a type bulker supports; the others are
+// Unsupported.
+func (m destMap) Lookup(id string) (destination.Config, bool) {
+	c, ok := m[id]
+	return c, ok && c.Type != unsupportedType
+}
+
+func (m destMap) Unsupported() []destination.Config {
+	var out []destination.Config
+	for _, c := range m {
+		if c.Type == unsupportedType {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// unsupportedType is a type no test bulker can load.
+const unsupportedType = "clickhouse"
 
 func testDestinations() destMap {
 	return destMap{
 		"pg":    {ID: "pg", Type: "postgres", Options: destination.Options{Mode: "batch", PrimaryKey: "id, ts"}},
 		"live":  {ID: "live", Type: "postgres", Options: destination.Options{Mode: "stream"}},
 		"local": {ID: "local", Type: "sqlite"},
+		"ch":    {ID: "ch", Type: unsupportedType},
+		"parts": {ID: "parts", Type: "postgres", Options: destination.Options{Mode: "batch", PartitionID: "default-part"}},
 	}
 }
 

@@ -78,6 +78,7 @@ func TestPostRejected(t *testing.T) {
 		reason             string
 	}{
 		{"unknown destination", "/post/nope?tableName=t", `{}`, 404, `destination "nope" not found`, reasonNoDestination},
+		{"unsupported type", "/post/ch?tableName=t", `{}`, 501, `destination "ch" is of type "clickhouse", which this bulker does not support`, reasonUnsupported},
 		{"missing tableName", "/post/pg", `{}`, 400, "tableName query parameter is required", reasonBadTable},
 		{"empty tableName", "/post/pg?tableName=", `{}`, 400, "tableName query parameter is required", reasonBadTable},
 		{"control char tableName", "/post/pg?tableName=a%0Ab", `{}`, 400, "control characters", reasonBadTable},
@@ -244,8 +245,13 @@ func TestMetricLabelsBounded(t *testing.T) {
 
 func TestReadyHealth(t *testing.T) {
 	e := newEnv(t, false, func(d *setup) { d.Ready = notReady{} })
-	if r := e.do(t, "GET", "/ready", "", ""); r.code != 503 || !strings.Contains(r.body, "kafka is down") {
+	// A destination of an unsupported type is listed, ready or not.
+	const ch = `"unsupported":[{"destination":"ch","type":"clickhouse","error":"destination \"ch\" is of type \"clickhouse\", which this bulker does not support"}]`
+	if r := e.do(t, "GET", "/ready", "", ""); r.code != 503 || !strings.Contains(r.body, "kafka is down") || !strings.Contains(r.body, ch) {
 		t.Errorf("ready: %d %s", r.code, r.body)
+	}
+	if r := newEnv(t, false).do(t, "GET", "/ready", "", ""); r.code != 200 || !strings.Contains(r.body, `"status":"ready"`) || !strings.Contains(r.body, ch) {
+		t.Errorf("ready with an unsupported destination: %d %s, want 200 naming it", r.code, r.body)
 	}
 	if r := e.do(t, "GET", "/health", "", ""); r.code != 200 || !strings.Contains(r.body, `"pass"`) {
 		t.Errorf("health: %d %s", r.code, r.body)

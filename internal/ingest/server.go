@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,9 +44,12 @@ type Reachability interface {
 	Reachability() (lost <-chan struct{}, err error)
 }
 
-// Destinations finds a configured destination by id.
+// Destinations finds a configured destination by id; Unsupported lists
+// those of a type bulker cannot load, which the API names rather than
+// calling them unknown.
 type Destinations interface {
 	Lookup(id string) (destination.Config, bool)
+	Unsupported() []destination.Config
 }
 
 // EventsLog records and lists recent events; eventslog.Memory and
@@ -142,6 +146,7 @@ const (
 	reasonOK            = "ok"
 	reasonUnauthorized  = "unauthorized"
 	reasonNoDestination = "unknown_destination"
+	reasonUnsupported   = "unsupported_type"
 	reasonBadTable      = "bad_table"
 	reasonTooLarge      = "too_large"
 	reasonBadEvent      = "bad_event"
@@ -279,12 +284,34 @@ func (s *Server) authed(next http.Handler) http.Handler {
 	})
 }
 
+// readiness is the body of GET /ready. Destinations of a type bulker
+// lacks are listed without making it unready: the others work.
+type readiness struct {
+	Status      string            `json:"status"`
+	Error       string            `json:"error,omitempty"`
+	Unsupported []unsupportedDest `json:"unsupported,omitempty"`
+}
+
+type unsupportedDest struct {
+	Destination string `json:"destination"`
+	Type        string `json:"type"`
+	Error       string `json:"error"`
+}
+
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	body, code := readiness{Status: "ready"}, http.StatusOK
 	if err := s.checkReady(r.Context(), readyTimeout); err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "error": err.Error()})
-		return
+		body, code = readiness{Status: "not ready", Error: err.Error()}, http.StatusServiceUnavailable
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	for _, c := range s.d.Destinations.Unsupported() {
+		body.Unsupported = append(body.Unsupported, unsupportedDest{Destination: c.ID, Type: c.Type, Error: unsupportedError(c)})
+	}
+	writeJSON(w, code, body)
+}
+
+// unsupportedError says why c's events are refused.
+func unsupportedError(c destination.Config) string {
+	return fmt.Sprintf("destination %q is of type %q, which this bulker does not support", c.ID, c.Type)
 }
 
 // readyTimeout bounds the check of GET /ready. A scrape's is shorter: a

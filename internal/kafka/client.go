@@ -61,6 +61,24 @@ type Client struct {
 	health *health
 }
 
+// codec is franz-go's codec of Config.Compression; ok is false when none
+// is configured.
+func codec(name string) (c kgo.CompressionCodec, ok bool) {
+	switch name {
+	case "none":
+		return kgo.NoCompression(), true
+	case "gzip":
+		return kgo.GzipCompression(), true
+	case "snappy":
+		return kgo.SnappyCompression(), true
+	case "lz4":
+		return kgo.Lz4Compression(), true
+	case "zstd":
+		return kgo.ZstdCompression(), true
+	}
+	return c, false
+}
+
 // options turns the config into franz-go options.
 func (c Config) options() ([]kgo.Opt, error) {
 	if err := c.Validate(); err != nil {
@@ -84,6 +102,9 @@ func (c Config) options() ([]kgo.Opt, error) {
 		// in one response.
 		opts = append(opts, kgo.ProducerBatchMaxBytes(c.MaxBatchBytes),
 			kgo.BrokerMaxWriteBytes(brokerIOBytes(c.MaxBatchBytes)), kgo.BrokerMaxReadBytes(brokerIOBytes(c.MaxBatchBytes)))
+	}
+	if cc, ok := codec(c.Compression); ok {
+		opts = append(opts, kgo.ProducerBatchCompression(cc))
 	}
 	tc, err := c.TLSConfig()
 	if err != nil {

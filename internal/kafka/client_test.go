@@ -263,3 +263,35 @@ func connected(t *testing.T) (*brokertest.Cluster, context.Context, *kafka.Clien
 	t.Cleanup(p.Close)
 	return b, ctx, p
 }
+
+// Records produced with each codec of BULKER_KAFKA_TOPIC_COMPRESSION come
+// back as they were sent; an unknown codec is refused with the list.
+func TestCompression(t *testing.T) {
+	b := brokertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, codec := range kafka.Compressions {
+		t.Run(codec, func(t *testing.T) {
+			cfg := b.Kafka
+			cfg.Compression = codec
+			p, err := kafka.Connect(ctx, cfg, discard())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			value := strings.Repeat("compress me ", 100)
+			if err := p.Produce(ctx, "z-"+codec, nil, []byte(value), nil); err != nil {
+				t.Fatal(err)
+			}
+			got, err := kafka.ReadAll(ctx, b.Kafka, discard(), "z-"+codec, 0)
+			if err != nil || len(got) != 1 || string(got[0].Value) != value {
+				t.Fatalf("read back %d records, %v", len(got), err)
+			}
+		})
+	}
+	cfg := b.Kafka
+	cfg.Compression = "brotli"
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "zstd") {
+		t.Errorf("Validate with brotli = %v, want an error listing the codecs", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -52,7 +53,13 @@ type Config struct {
 	// MaxBatchBytes bounds a record batch the client produces (see
 	// BatchBytes); zero keeps franz-go's default of about 1 MB.
 	MaxBatchBytes int32
+	// Compression is the codec of produced batches: none, gzip, snappy,
+	// lz4 or zstd; empty: franz-go's default (snappy).
+	Compression string
 }
+
+// Compressions are the codecs Config.Compression takes.
+var Compressions = []string{"none", "gzip", "snappy", "lz4", "zstd"}
 
 // EnvConfig reads the KAFKA_* variables shared by dummy-service and
 // debug-producer. getenv is os.Getenv in programs and a map in tests.
@@ -126,6 +133,9 @@ func (c Config) usesSASL() bool {
 
 // Validate names the first bad field.
 func (c Config) Validate() error {
+	if c.Compression != "" && !slices.Contains(Compressions, c.Compression) {
+		return fmt.Errorf("kafka compression %q: want one of %s", c.Compression, strings.Join(Compressions, ", "))
+	}
 	switch c.Protocol() {
 	case Plaintext, SSL, SASLPlaintext, SASLSSL:
 	default:

@@ -229,6 +229,32 @@ func (c *Client) EnsureTopic(ctx context.Context, t TopicSpec) error {
 	return nil
 }
 
+// TopicRetention returns the retention.ms of topic; 0 when the topic has
+// none set.
+func (c *Client) TopicRetention(ctx context.Context, topic string) (time.Duration, error) {
+	rcs, err := kadm.NewClient(c.cl).DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("describing topic %s: %w", topic, err)
+	}
+	rc, err := rcs.On(topic, nil)
+	if err == nil {
+		err = rc.Err
+	}
+	if err != nil {
+		return 0, fmt.Errorf("describing topic %s: %w", topic, err)
+	}
+	for _, cfg := range rc.Configs {
+		if cfg.Key == "retention.ms" && cfg.Value != nil {
+			ms, err := strconv.ParseInt(*cfg.Value, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("topic %s: retention.ms %q: %w", topic, *cfg.Value, err)
+			}
+			return time.Duration(ms) * time.Millisecond, nil
+		}
+	}
+	return 0, nil
+}
+
 // Lag returns, per topic, how many records the group has not committed yet.
 func (c *Client) Lag(ctx context.Context, group string) (map[string]int64, error) {
 	lags, err := kadm.NewClient(c.cl).Lag(ctx, group)

@@ -55,6 +55,11 @@ type Config struct {
 	BatchSize   int           // default batch size
 	BatchPeriod time.Duration // default batch period
 	Retry       RetryPolicy
+	// RetryPeriod and RetryBatchSize are the defaults of a destination's
+	// retryFrequency and retryBatchSize: its retry runs, and how many of
+	// its events one run moves back. 0: no runs, no cap.
+	RetryPeriod    time.Duration
+	RetryBatchSize int
 	// Discover is how often the topic list is read for new tables.
 	Discover time.Duration
 	// ShutdownTimeout bounds loading the batches in hand at shutdown.

@@ -148,11 +148,33 @@ func (m *Manager) runRequeuer(ctx context.Context) {
 			continue
 		}
 		q := &requeuer{consumer: c, producer: m.deps.Producer, log: m.deps.Log, metrics: m.deps.Metrics,
-			now: m.deps.Now, deadTopic: topics.Dead(m.cfg.TopicPrefix)}
+			now: m.deps.Now, deadTopic: topics.Dead(m.cfg.TopicPrefix), retryTopic: retryTopic, runs: m.retryRuns}
 		if err := q.run(ctx); err != nil {
 			m.deps.Log.Warn("retry consumer stopped", "err", err)
 		}
 	}
+}
+
+// retryPeriod is how often dest's retry runs come.
+func (m *Manager) retryPeriod(dest destination.Config) time.Duration {
+	if f := dest.Options.RetryFrequency; f > 0 {
+		return time.Duration(f * float64(time.Minute))
+	}
+	return m.cfg.RetryPeriod
+}
+
+// retryRuns gives the requeuer a destination's retry runs: how many events
+// one run moves back, and how often runs come.
+func (m *Manager) retryRuns(id string) (size int, period time.Duration) {
+	dest, ok := m.deps.Destinations.Lookup(id)
+	if !ok {
+		return 0, 0
+	}
+	size = m.cfg.RetryBatchSize
+	if dest.Options.RetryBatchSize > 0 {
+		size = dest.Options.RetryBatchSize
+	}
+	return size, m.retryPeriod(dest)
 }
 
 // scan starts workers for new incoming topics and stops those whose
@@ -300,7 +322,7 @@ func (m *Manager) runWorker(ctx context.Context, t target) error {
 	log := m.deps.Log.With("destination", dest.ID, "table", name.Table, "mode", name.Mode)
 	w := &worker{
 		cfg: workerConfig{Topic: t.topic, Requeue: t.requeue, Source: t.source, Name: name, Dest: dest, BatchSize: max(batchSize, 1), Period: period,
-			Retry: m.cfg.Retry, Prefix: m.cfg.TopicPrefix, LogLimit: m.cfg.EventsLogMax},
+			Retry: m.cfg.Retry, RetryPeriod: m.retryPeriod(dest), Prefix: m.cfg.TopicPrefix, LogLimit: m.cfg.EventsLogMax},
 		consumer: c,
 		producer: m.deps.Producer,
 		table: func() (*sink.Table, error) {

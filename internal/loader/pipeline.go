@@ -27,7 +27,9 @@ type workerConfig struct {
 	BatchSize int
 	Period    time.Duration
 	Retry     RetryPolicy
-	Prefix    string
+	// RetryPeriod spaces the destination's retry runs; 0: none.
+	RetryPeriod time.Duration
+	Prefix      string
 	// LogLimit is how many loaded events of a batch go to the events log.
 	LogLimit int
 }

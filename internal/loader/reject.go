@@ -41,8 +41,21 @@ func (w *worker) reject(ctx context.Context, r kafka.Record, cause error) error 
 	if f.Attempt > w.cfg.Retry.Attempts || f.ReplayOf != "" {
 		return w.park(ctx, r, f, topics.Dead(w.cfg.Prefix), eventslog.Dead)
 	}
-	f.RetryAfter = w.now().Add(w.cfg.Retry.Delay(f.Attempt))
+	f.RetryAfter = nextRun(w.now().Add(w.cfg.Retry.Delay(f.Attempt)), w.cfg.RetryPeriod)
 	return w.park(ctx, r, f, topics.Retry(w.cfg.Prefix), eventslog.Failed)
+}
+
+// nextRun rounds t up to the next retry run of a destination whose runs
+// come every period (Jitsu's retryFrequency): Jitsu moves an event back at
+// the first run after its backoff. A period of 0 keeps t.
+func nextRun(t time.Time, period time.Duration) time.Time {
+	if period <= 0 {
+		return t
+	}
+	if r := t.Truncate(period); !r.Equal(t) {
+		return r.Add(period)
+	}
+	return t
 }
 
 // deadLetter sends an event that can never load (not JSON, no fields, no

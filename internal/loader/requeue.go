@@ -21,6 +21,21 @@ type requeuer struct {
 	now      func() time.Time
 	// deadTopic receives retry records that name no original topic.
 	deadTopic string
+	// retryTopic takes back the events a full retry run leaves for the
+	// next one.
+	retryTopic string
+	// runs gives a destination's retry runs (Jitsu's retryBatchSize and
+	// retryFrequency): at most size events per run, a run every period;
+	// 0 for either: no cap.
+	runs func(destination string) (size int, period time.Duration)
+	// moved counts the events moved back per destination and run.
+	moved map[retryRun]int
+}
+
+// retryRun is one retry run of a destination.
+type retryRun struct {
+	destination string
+	at          time.Time
 }
 
 // requeueBatch is how many retry records one poll reads: they are handled
@@ -53,7 +68,11 @@ func (q *requeuer) run(ctx context.Context) error {
 				// twice.
 				continue
 			}
-			err := untilDone(ctx, func() error { return q.requeue(ctx, r, f) }, func(_ int, err error, wait time.Duration) {
+			move := q.requeue
+			if q.runFull(f) {
+				move = q.postpone
+			}
+			err := untilDone(ctx, func() error { return move(ctx, r, f) }, func(_ int, err error, wait time.Duration) {
 				q.log.Error("re-queuing an event failed; retrying", "err", err, "retry_in", wait.String())
 			})
 			if err != nil {
@@ -64,6 +83,40 @@ func (q *requeuer) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// runFull reports whether the retry run f belongs to has moved as many
+// events of its destination as it may; else it counts f in.
+func (q *requeuer) runFull(f topics.Failure) bool {
+	if q.runs == nil {
+		return false
+	}
+	size, period := q.runs(f.Destination)
+	if size <= 0 || period <= 0 {
+		return false
+	}
+	run := retryRun{f.Destination, f.RetryAfter.Truncate(period)}
+	if q.moved == nil {
+		q.moved = map[retryRun]int{}
+	}
+	for k := range q.moved {
+		if k.at.Before(run.at) {
+			delete(q.moved, k) // past runs: their counts are done with
+		}
+	}
+	if q.moved[run] >= size {
+		return true
+	}
+	q.moved[run]++
+	return false
+}
+
+// postpone puts r back on the retry topic for the next run of its
+// destination, its attempts unchanged.
+func (q *requeuer) postpone(ctx context.Context, r kafka.Record, f topics.Failure) error {
+	_, period := q.runs(f.Destination)
+	f.RetryAfter = f.RetryAfter.Truncate(period).Add(period)
+	return q.producer.ProduceSync(ctx, kafka.Record{Topic: q.retryTopic, Key: r.Key, Value: r.Value, Headers: f.Headers()})
 }
 
 // requeue produces r back to its incoming topic, carrying its Failure so

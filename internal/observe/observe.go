@@ -30,6 +30,17 @@ func NewLogger(w io.Writer, debug bool) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl}))
 }
 
+// NewLeveledLogger writes records at level and above to w: one JSON object
+// per line, or with text true, slog's key=value text (Jitsu Bulker's
+// default format).
+func NewLeveledLogger(w io.Writer, text bool, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if text {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
 // NewRegistry returns a registry holding the Go runtime and process
 // collectors; programs register their own metrics on it.
 func NewRegistry() *prometheus.Registry {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -52,6 +53,38 @@ func TestLoggerWritesOneJSONObjectPerLine(t *testing.T) {
 		if lines[want-2]["user"] != "u1" || lines[want-2]["msg"] != "hello\nworld" {
 			t.Fatalf("fields lost: %v", lines[want-2])
 		}
+	}
+}
+
+// BULKER_LOG_FORMAT and BULKER_LOG_LEVEL: JSON or Jitsu's text lines, and
+// nothing below the level.
+func TestLeveledLogger(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		text  bool
+		level slog.Level
+		want  []string
+	}{
+		{"json at info", false, slog.LevelInfo, []string{`"msg":"info line"`, `"msg":"warn line"`}},
+		{"text at info", true, slog.LevelInfo, []string{`level=INFO msg="info line" k=v`, `level=WARN msg="warn line"`}},
+		{"json at warn", false, slog.LevelWarn, []string{`"msg":"warn line"`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			log := observe.NewLeveledLogger(&buf, tt.text, tt.level)
+			log.Debug("debug line")
+			log.Info("info line", "k", "v")
+			log.Warn("warn line")
+			lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+			if len(lines) != len(tt.want) {
+				t.Fatalf("%d lines, want %d:\n%s", len(lines), len(tt.want), buf.String())
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(lines[i], w) || tt.text == json.Valid([]byte(lines[i])) {
+					t.Errorf("line %q, want %q in the %s format", lines[i], w, map[bool]string{true: "text", false: "JSON"}[tt.text])
+				}
+			}
+		})
 	}
 }
 

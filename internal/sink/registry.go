@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/streamforge/streamforge/internal/destination"
@@ -26,6 +27,9 @@ type Registry struct {
 	mu      sync.Mutex
 	configs map[string]destination.Config
 	open    map[string]*opened
+	// unsupported are the destinations of a type bulker cannot open: they
+	// are reported, not loaded, while the others run.
+	unsupported map[string]destination.Config
 }
 
 // opened is an open destination and the tables written through it.
@@ -36,7 +40,8 @@ type opened struct {
 
 // NewRegistry returns an empty registry that can open the given types.
 func NewRegistry(factories map[string]destination.Factory, log *slog.Logger) *Registry {
-	return &Registry{factories: factories, log: log, configs: map[string]destination.Config{}, open: map[string]*opened{}}
+	return &Registry{factories: factories, log: log, configs: map[string]destination.Config{}, open: map[string]*opened{},
+		unsupported: map[string]destination.Config{}}
 }
 
 // Types lists the destination types the registry can open.
@@ -47,15 +52,20 @@ func (r *Registry) Types() []string { return slices.Sorted(maps.Keys(r.factories
 // missing database, an sslMode it cannot honour) fails here, naming where
 // it was configured and the field; keys bulker does not know are named in
 // a warning. A failure fails the whole set and leaves the previous
-// configuration in force.
+// configuration in force. A destination of a type bulker lacks (a Jitsu
+// configuration's clickhouse, say) does not fail it: it is set aside, named
+// in a warning and by Unsupported, while the others run.
 func (r *Registry) Set(cfgs []destination.Config) error {
 	next := make(map[string]destination.Config, len(cfgs))
+	unsupported := map[string]destination.Config{}
 	for _, c := range cfgs {
-		if _, ok := r.factories[c.Type]; !ok {
-			return fmt.Errorf("%sdestination %s: type %q is not supported (supported: %v)", origin(c), c.ID, c.Type, r.Types())
-		}
-		if _, dup := next[c.ID]; dup {
+		_, dup := next[c.ID]
+		if _, dup2 := unsupported[c.ID]; dup || dup2 {
 			return fmt.Errorf("destination %s is configured twice", c.ID)
+		}
+		if _, ok := r.factories[c.Type]; !ok {
+			unsupported[c.ID] = c
+			continue
 		}
 		next[c.ID] = c
 	}
@@ -76,7 +86,10 @@ func (r *Registry) Set(cfgs []destination.Config) error {
 		}
 		fresh[id] = d
 		if len(c.Unknown) > 0 {
-			r.log.Warn("destination keys not supported, ignored", "destination", id, "origin", c.Origin, "keys", c.Unknown)
+			r.log.Warn("unknown destination keys, ignored", "destination", id, "origin", c.Origin, "keys", c.Unknown)
+		}
+		if len(c.Unsupported) > 0 {
+			r.log.Warn("Jitsu Bulker destination keys not supported, ignored", "destination", id, "origin", c.Origin, "keys", c.Unsupported)
 		}
 	}
 	r.mu.Lock()
@@ -91,9 +104,29 @@ func (r *Registry) Set(cfgs []destination.Config) error {
 		r.open[id] = &opened{driver: d, tables: map[string]*Table{}}
 	}
 	r.configs = next
+	previous := r.unsupported
+	r.unsupported = unsupported
 	r.mu.Unlock()
 	r.closeAll(stale)
+	for _, id := range slices.Sorted(maps.Keys(unsupported)) {
+		if c := unsupported[id]; previous[id].Type != c.Type {
+			r.log.Warn("destination type not supported: its events are refused, the other destinations run",
+				"destination", id, "type", c.Type, "origin", c.Origin, "supported", r.Types())
+		}
+	}
 	return nil
+}
+
+// Unsupported lists the configured destinations of a type bulker cannot
+// open, by id.
+func (r *Registry) Unsupported() []destination.Config {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]destination.Config, 0, len(r.unsupported))
+	for _, id := range slices.Sorted(maps.Keys(r.unsupported)) {
+		out = append(out, r.unsupported[id])
+	}
+	return out
 }
 
 // origin is where c was configured, as a message prefix.
@@ -112,11 +145,17 @@ func (r *Registry) closeAll(ds []destination.Driver) {
 	}
 }
 
-// Lookup returns a destination's configuration.
+// Lookup returns a destination's configuration. An id not configured as
+// written is looked up lower-cased: BULKER_DESTINATION_PG is "pg" here but
+// "PG" in Jitsu Bulker, whose clients post to /post/PG and whose topics
+// are in.id.PG.….
 func (r *Registry) Lookup(id string) (destination.Config, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	c, ok := r.configs[id]
+	if !ok {
+		c, ok = r.configs[strings.ToLower(id)]
+	}
 	return c, ok
 }
 

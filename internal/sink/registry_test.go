@@ -32,11 +32,29 @@ func TestRegistryOpensOnceAndClosesChangedDestinations(t *testing.T) {
 	if err := reg.Set([]destination.Config{a}); err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.Set([]destination.Config{{ID: "b", Type: "nope"}}); err == nil || !strings.Contains(err.Error(), "nope") {
-		t.Fatalf("unknown type: %v", err)
+	if err := reg.Set([]destination.Config{a, a}); err == nil || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("the same id twice: %v", err)
 	}
 	if _, ok := reg.Lookup("a"); !ok {
 		t.Fatal("a bad Set must keep the configuration in force")
+	}
+	// Jitsu keeps the case of BULKER_DESTINATION_<ID>; bulker lower-cases
+	// it and answers to both.
+	if c, ok := reg.Lookup("A"); !ok || c.ID != "a" {
+		t.Fatalf("Lookup(A) = %+v, %v; want a", c, ok)
+	}
+	// A type bulker lacks is set aside; the others run.
+	if err := reg.Set([]destination.Config{a, {ID: "b", Type: "clickhouse"}}); err != nil {
+		t.Fatalf("a destination of an unsupported type must not fail the others: %v", err)
+	}
+	if u := reg.Unsupported(); len(u) != 1 || u[0].ID != "b" || u[0].Type != "clickhouse" {
+		t.Fatalf("Unsupported = %+v, want b (clickhouse)", u)
+	}
+	if _, ok := reg.Lookup("b"); ok {
+		t.Fatal("an unsupported destination must not be looked up as a working one")
+	}
+	if err := reg.Set([]destination.Config{a, {ID: "a", Type: "clickhouse"}}); err == nil {
+		t.Fatal("an id configured twice, once with an unsupported type, must fail")
 	}
 	first, err := reg.Table("a", "t")
 	if err != nil {
@@ -50,7 +68,7 @@ func TestRegistryOpensOnceAndClosesChangedDestinations(t *testing.T) {
 	if opened.Load() != 1 {
 		t.Fatalf("opened %d times, want once", opened.Load())
 	}
-	if err := reg.Set([]destination.Config{a}); err != nil || closed.Load() != 0 {
+	if err := reg.Set([]destination.Config{a}); err != nil || closed.Load() != 0 || len(reg.Unsupported()) != 0 {
 		t.Fatalf("the same configuration must keep the connection: %v, closed %d", err, closed.Load())
 	}
 	changed := a
