@@ -180,9 +180,13 @@ async function loadFailed() {
 }
 
 async function replay(dest, query, force) {
-  // A dead event already replayed is re-queued again only with force: the
-  // operator asked for it on an event shown as replayed.
-  if (force) query += "&force=true";
+  // A dead event already replayed is re-queued again only with force, which
+  // skips the once-only marker: meant for a replay that never loaded (bulker
+  // stopped in between), it loads the event twice otherwise.
+  if (force) {
+    if (!confirm("This event was replayed already. Re-queue it again anyway? If the earlier replay loaded, it loads twice.")) return;
+    query += "&force=true";
+  }
   try {
     const a = await apiJSON("/failed/" + encodeURIComponent(dest) + "/replay?" + query, { method: "POST" });
     const parts = [a.replayed.length + " re-queued"];
