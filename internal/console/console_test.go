@@ -102,9 +102,12 @@ func TestAuth(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t, tc.tokens)
-			code, _, body := f.get(t, tc.path, tc.send)
+			code, hdr, body := f.get(t, tc.path, tc.send)
 			if code != tc.code {
 				t.Fatalf("GET %s: %d %s, want %d", tc.path, code, body, tc.code)
+			}
+			if strings.HasPrefix(tc.path, "/ui/") && !strings.Contains(hdr.Get("Content-Security-Policy"), "default-src 'self'") {
+				t.Errorf("GET %s: no content security policy: %v", tc.path, hdr)
 			}
 			if tc.send != "" && strings.Contains(body, tc.send) {
 				t.Errorf("the answer repeats the token: %s", body)

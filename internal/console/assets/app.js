@@ -5,7 +5,9 @@
 
 const POLL_MS = 2000;
 const TOKEN_KEY = "streamforge.token";
-const state = { view: "destinations", timer: null, prevRows: {}, destinations: [] };
+// skew is the server's clock minus the browser's, in ms, from the Date
+// header of each answer: times are shown relative to the server's clock.
+const state = { view: "destinations", timer: null, prevRows: {}, destinations: [], skew: 0 };
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -13,7 +15,7 @@ const $ = (sel) => document.querySelector(sel);
 
 function ago(iso) {
   if (!iso) return "never";
-  const s = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+  const s = Math.max(0, Math.round((Date.now() + state.skew - new Date(iso).getTime()) / 1000));
   if (s < 60) return s + " s ago";
   if (s < 3600) return Math.floor(s / 60) + " min ago";
   if (s < 86400) return Math.floor(s / 3600) + " h ago";
@@ -64,6 +66,12 @@ async function api(path, opts = {}) {
   const token = sessionStorage.getItem(TOKEN_KEY);
   if (token) headers.Authorization = "Bearer " + token;
   const resp = await fetch(path, { ...opts, headers, cache: "no-store" });
+  const date = Date.parse(resp.headers.get("Date") || "");
+  if (!isNaN(date)) {
+    const skew = date - Date.now();
+    // The header has whole seconds: ignore what its rounding explains.
+    state.skew = Math.abs(skew) > 2000 ? skew : 0;
+  }
   if (resp.status === 401) throw new AuthError("token refused");
   const text = await resp.text();
   if (!resp.ok) {
