@@ -253,13 +253,14 @@ const queuesHint = `No source reads dummy-service's queue-events topic. Configur
 
 func (s *Server) queues(w http.ResponseWriter, r *http.Request) {
 	out := Queues{Queues: []destination.QueueStatus{}}
-	i := slices.IndexFunc(s.d.Sources.Sources(), func(src loader.Source) bool { return src.Topic == QueueEventsTopic })
+	srcs := s.d.Sources.Sources() // once: a reload may replace the list
+	i := slices.IndexFunc(srcs, func(src loader.Source) bool { return src.Topic == QueueEventsTopic })
 	if i < 0 {
 		out.Hint = queuesHint
 		writeJSON(w, http.StatusOK, out)
 		return
 	}
-	src := s.d.Sources.Sources()[i]
+	src := srcs[i]
 	out.Source, out.Destination, out.Table = src.ID, src.Destination, src.Table
 	drv, err := s.d.Destinations.Driver(src.Destination)
 	if err != nil {

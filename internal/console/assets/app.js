@@ -120,7 +120,8 @@ async function loadDestinations() {
     const err = el("td", d.lastError || "", "error");
     if (d.errorTime) err.prepend(el("span", ago(d.errorTime) + ": ", "note"));
     tr.append(err);
-    tr.title = (d.tables || []).map((t) => t.name + ": lag " + t.lag + ", rows " + t.rowsLoaded + ", dead " + t.dead).join("\n");
+    tr.title = (d.tables || []).map((t) => t.name + ": lag " + num(t.lag) + ", rows " + num(t.rowsLoaded) + ", dead " + num(t.dead)).join("\n") +
+      "\nload attempts failed by an outage (retried): " + num(d.outages);
     return tr;
   });
   fill($("#destinations-table tbody"), rows, "No destination configured.", 10);
