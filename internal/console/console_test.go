@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -201,5 +202,27 @@ func TestQueuesWithoutPostgres(t *testing.T) {
 				t.Errorf("got %s (%v)", body, err)
 			}
 		})
+	}
+}
+
+// The console works offline: no page loads anything from another site.
+func TestAssetsAreSelfContained(t *testing.T) {
+	err := fs.WalkDir(assets, "assets", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(assets, path)
+		if err != nil {
+			return err
+		}
+		for _, ref := range []string{"http://", "https://", "//cdn", "@import"} {
+			if strings.Contains(string(b), ref) {
+				t.Errorf("%s refers to %q: the console must work offline", path, ref)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
