@@ -59,16 +59,19 @@ func TestQuickStartWithNothingConfigured(t *testing.T) {
 // tokens on and the given destinations.
 func secureBulker(t *testing.T, dests ...string) (*proc, *brokertest.Cluster) {
 	k := brokertest.Start(t)
+	env := append(brokerEnv(k), "BULKER_RAW_AUTH_TOKENS="+apiToken, "BULKER_DATA_DIR="+t.TempDir())
+	return start(t, append(env, dests...)...), k
+}
+
+// brokerEnv is bulker's configuration for the test broker k.
+func brokerEnv(k *brokertest.Cluster) []string {
 	sasl := fmt.Sprintf(`{"mechanism":"SCRAM-SHA-512","username":%q,"password":%q}`, brokertest.User, brokertest.Password)
-	env := append([]string{
+	return []string{
 		"BULKER_KAFKA_BOOTSTRAP_SERVERS=" + k.Addr(),
 		"BULKER_KAFKA_SSL=true",
 		"BULKER_KAFKA_SSL_CA_FILE=" + k.CAPath,
 		"BULKER_KAFKA_SASL=" + sasl,
-		"BULKER_RAW_AUTH_TOKENS=" + apiToken,
-		"BULKER_DATA_DIR=" + t.TempDir(),
-	}, dests...)
-	return start(t, env...), k
+	}
 }
 
 const apiToken = "tok-4f1c2d9e"

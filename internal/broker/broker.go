@@ -55,6 +55,10 @@ type Config struct {
 	TLS *tls.Config
 	// Partitions is the default partition count of auto-created topics.
 	Partitions int
+	// MaxMessageBytes is the largest record batch a topic accepts unless
+	// its max.message.bytes says otherwise; zero keeps Kafka's default of
+	// 1,048,588.
+	MaxMessageBytes int32
 }
 
 // Broker is a running embedded broker.
@@ -112,6 +116,9 @@ func Start(cfg Config, log *slog.Logger) (*Broker, error) {
 		if cfg.SyncWrites {
 			opts = append(opts, kfake.SyncWrites())
 		}
+	}
+	if cfg.MaxMessageBytes > 0 {
+		opts = append(opts, kfake.BrokerConfigs(map[string]string{"message.max.bytes": strconv.Itoa(int(cfg.MaxMessageBytes))}))
 	}
 	if len(cfg.Users) > 0 {
 		opts = append(opts, kfake.EnableSASL())

@@ -59,17 +59,20 @@ func Run(ctx context.Context, o Options) error {
 	kcfg := cfg.Kafka
 	if cfg.EmbeddedKafka {
 		var stop func()
-		if kcfg, stop, err = embeddedKafka(cfg.EmbeddedKafkaAddr, cfg.DataDir, log); err != nil {
+		if kcfg, stop, err = embeddedKafka(cfg.EmbeddedKafkaAddr, cfg.DataDir, cfg.Topics.MaxMessageBytes, log); err != nil {
 			return err
 		}
 		defer stop()
-		kcfg.ClientID = cfg.Kafka.ClientID
+		kcfg.ClientID, kcfg.MaxBatchBytes = cfg.Kafka.ClientID, cfg.Kafka.MaxBatchBytes
 	}
 	client, err := kafka.Connect(ctx, kcfg, log)
 	if err != nil {
 		return fmt.Errorf("connecting to kafka: %w", err)
 	}
 	defer client.Close()
+	if err := prepareTopics(ctx, client, cfg); err != nil {
+		return err
+	}
 
 	events, closeEvents, err := eventsLog(cfg.EventsLog)
 	if err != nil {
@@ -85,6 +88,9 @@ func Run(ctx context.Context, o Options) error {
 		Destinations: dests,
 		Admin:        client,
 		NewConsumer: func(ctx context.Context, co kafka.ConsumerOptions) (loader.Consumer, error) {
+			// Static membership: a replica restarted after a crash takes
+			// its partitions back at once.
+			co.InstanceID = cfg.InstanceID
 			return kafka.NewConsumer(ctx, kcfg, log, co)
 		},
 		Producer: client,
@@ -120,13 +126,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	pub := kafka.NewPublisher(client, cfg.Topics, manager.Notify)
 	api, err := ingest.New(cfg.Ingest, ingest.Deps{
-		Producer:     kafka.NewPublisher(client, cfg.Topics, manager.Notify),
+		Producer:     pub,
+		Kafka:        pub,
 		Destinations: dests,
 		Events:       events,
 		Bulk:         dests,
 		Failed:       failed,
 		Replay:       replayer,
+		Test:         dests,
 		Auth:         tokens,
 		Ready:        readiness{client},
 		Metrics:      promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}),

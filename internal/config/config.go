@@ -161,6 +161,11 @@ func (c *Config) derive(s settings) error {
 	c.Loader.Retry.Unit = time.Minute
 	c.Loader.ShutdownTimeout = c.ShutdownTimeout
 	c.Loader.EventsLogMax = c.EventsLog.MaxSize
+	if n, err := kafka.BatchBytes(c.Ingest.MaxEventSize); err == nil { // else Validate says why
+		// Every event /post accepts must fit the producer's batches and
+		// the topics' records: both follow the event size.
+		c.Kafka.MaxBatchBytes, c.Topics.MaxMessageBytes = n, n
+	}
 	c.Ingest.FailedScan = failedScan
 	c.Ingest.ProduceTimeout = produceTimeout
 	return nil
@@ -193,10 +198,15 @@ func (c Config) Validate() error {
 		return errors.New("BULKER_MAX_EVENT_SIZE must be positive")
 	case c.Ingest.MaxBulkSize < 1:
 		return errors.New("BULKER_MAX_BULK_SIZE must be positive")
+	case c.Kafka.MaxBatchBytes == 0:
+		_, err := kafka.BatchBytes(c.Ingest.MaxEventSize)
+		return fmt.Errorf("BULKER_MAX_EVENT_SIZE: %w", err)
 	case c.DataDir == "":
 		return errors.New("BULKER_DATA_DIR must not be empty")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("BULKER_SHUTDOWN_TIMEOUT_SEC must be positive")
+	case c.Topics.Partitions < 1:
+		return errors.New("BULKER_KAFKA_TOPIC_PARTITIONS must be at least 1")
 	case c.Topics.Retention <= 0:
 		return errors.New("BULKER_KAFKA_TOPIC_RETENTION_HOURS must be positive")
 	case c.Topics.ReplicationFactor < 1:

@@ -41,7 +41,7 @@ var variables = []variable{
 		set: seconds(func(c *Config) *time.Duration { return &c.Ingest.BulkReadTimeout })},
 	{name: "BULKER_HTTP_IDLE_TIMEOUT_SEC", def: "120", doc: "how long a kept-alive connection may wait for its next request",
 		set: seconds(func(c *Config) *time.Duration { return &c.HTTP.IdleTimeout })},
-	{name: "BULKER_MAX_EVENT_SIZE", def: "1048576", doc: "max bytes of a `/post` body and of each `/bulk` line",
+	{name: "BULKER_MAX_EVENT_SIZE", def: "1048576", doc: "max bytes of a `/post` body and of each `/bulk` line; Kafka's record limits follow it (see Sizes)",
 		set: byteCount(func(c *Config) *int64 { return &c.Ingest.MaxEventSize })},
 	{name: "BULKER_MAX_BULK_SIZE", def: "268435456", doc: "max bytes of a `/bulk` body",
 		set: byteCount(func(c *Config) *int64 { return &c.Ingest.MaxBulkSize })},
@@ -49,7 +49,7 @@ var variables = []variable{
 		set: text(func(c *Config) *string { return &c.DataDir })},
 	{name: "BULKER_EMBEDDED_KAFKA_ADDR", def: kafka.DefaultBootstrap, doc: "without `BULKER_KAFKA_BOOTSTRAP_SERVERS`: join the broker there, or start the embedded one there",
 		set: text(func(c *Config) *string { return &c.EmbeddedKafkaAddr })},
-	{name: "BULKER_INSTANCE_ID", docDefault: "hostname", doc: "instance name (Kafka client id `bulker-<id>`)",
+	{name: "BULKER_INSTANCE_ID", docDefault: "hostname", doc: "instance name: Kafka client id `bulker-<id>`, and static member id in the consumer groups, so that a restart takes the place of the crashed instance at once; unique per replica",
 		set: text(func(c *Config) *string { return &c.InstanceID })},
 	{name: "BULKER_LOG_LEVEL", def: "info", doc: "`debug`, `info`, `warn`, `error`",
 		set: func(c *Config, _ *settings, raw string) error {
@@ -93,6 +93,15 @@ var variables = []variable{
 		set: seconds(func(c *Config) *time.Duration { return &c.Kafka.ConnectTimeout })},
 	{name: "BULKER_KAFKA_TOPIC_PREFIX", doc: "prefix of every topic",
 		set: text(func(c *Config) *string { return &c.TopicPrefix })},
+	{name: "BULKER_KAFKA_TOPIC_PARTITIONS", def: "1", doc: "partitions of the incoming topics bulker creates: up to this many replicas share a table's loading (see [Scaling](#scaling)); existing topics keep theirs",
+		set: func(c *Config, _ *settings, raw string) error {
+			n, err := parseInt(raw)
+			if err == nil && (n < math.MinInt32 || n > math.MaxInt32) {
+				err = fmt.Errorf("%q is out of range", raw)
+			}
+			c.Topics.Partitions = int32(n)
+			return err
+		}},
 	{name: "BULKER_KAFKA_TOPIC_RETENTION_HOURS", def: "48", doc: "retention of created topics",
 		set: duration(time.Hour, func(c *Config) *time.Duration { return &c.Topics.Retention })},
 	{name: "BULKER_KAFKA_TOPIC_REPLICATION_FACTOR", def: "1", doc: "replication factor of created topics",

@@ -2,6 +2,7 @@ package dummy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -42,7 +43,7 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	kc := o.Kafka
 	if len(kc.Brokers) == 0 {
-		b, err := broker.EnsureLocal(o.BrokerAddr, o.DataDir, log)
+		b, err := broker.EnsureLocal(broker.Config{Addr: o.BrokerAddr, DataDir: o.DataDir}, log)
 		if err != nil {
 			return err
 		}
@@ -53,8 +54,14 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 
 	// The server answers /readyz before the service exists.
-	var current atomic.Pointer[Service]
-	ready := func() bool { s := current.Load(); return s != nil && s.Ready() }
+	var current atomic.Pointer[readiness]
+	ready := func(ctx context.Context) error {
+		r := current.Load()
+		if r == nil {
+			return errors.New("starting")
+		}
+		return r.check(ctx)
+	}
 	srv, err := observe.Listen(o.MetricsAddr, reg, ready, log)
 	if err != nil {
 		return err
@@ -81,6 +88,7 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 	var cmds CommandReader
+	clients := []*kafka.Client{pub}
 	if !cfg.Noop {
 		c, err := kafka.NewConsumer(ctx, kc, log, kafka.ConsumerOptions{
 			Group: cfg.Group(), Topics: []string{cfg.ControlTopic}, FromLatest: true,
@@ -90,11 +98,12 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 		}
 		defer c.Close()
 		cmds = c
+		clients = append(clients, c.Client)
 		log.Info("consuming commands", "topic", cfg.ControlTopic, "group", cfg.Group())
 	}
 
 	svc := New(cfg, pub, cmds, log, m)
-	current.Store(svc)
+	current.Store(&readiness{svc: svc, clients: clients})
 	runErr := svc.Run(ctx)
 	if o.MetricsLinger > 0 && ctx.Err() == nil {
 		log.Info("serving final metrics before exit", "for", o.MetricsLinger.String())
@@ -104,4 +113,25 @@ func RunApp(ctx context.Context, o Options, log *slog.Logger) error {
 		}
 	}
 	return runErr
+}
+
+// readiness is the answer of /readyz: ready while the service runs and
+// its Kafka clients reach a broker.
+type readiness struct {
+	svc     *Service
+	clients []*kafka.Client // the publisher first
+}
+
+func (r *readiness) check(ctx context.Context) error {
+	if !r.svc.Ready() {
+		return errors.New("the service is not running")
+	}
+	// The consumer's fetches tell of a lost broker without a request; an
+	// idle publisher, as under --noop, learns it by asking.
+	for _, c := range r.clients[1:] {
+		if _, err := c.Reachability(); err != nil {
+			return err
+		}
+	}
+	return r.clients[0].Ping(ctx)
 }

@@ -9,9 +9,11 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -46,8 +48,25 @@ type Filter struct {
 	Destination string
 	Table       string
 	Statuses    []Status
+	// Since and Until bound the entries' time, both inclusive; the zero
+	// time leaves that end open.
+	Since, Until time.Time
+	// BeforeID pages: only entries listed after the one with this ID. Once
+	// that entry has left the log, those older than the millisecond its
+	// ID starts with (see IDTime).
+	BeforeID string
 	// Limit caps the answer; <= 0 means every stored entry.
 	Limit int
+}
+
+// IDTime is the time an entry ID starts with, to the millisecond.
+func IDTime(id string) (time.Time, error) {
+	ms, _, _ := strings.Cut(id, "-")
+	n, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("id %q does not start with a Unix time in milliseconds", id)
+	}
+	return time.UnixMilli(n).UTC(), nil
 }
 
 // Log is what bulker needs from an events log; Memory and Redis implement
@@ -81,7 +100,28 @@ func (f Filter) wants(failures bool) bool {
 func (f Filter) match(e *Entry) bool {
 	return (f.Destination == "" || f.Destination == e.Destination) &&
 		(f.Table == "" || f.Table == e.Table) &&
-		(len(f.Statuses) == 0 || slices.Contains(f.Statuses, e.Status))
+		(len(f.Statuses) == 0 || slices.Contains(f.Statuses, e.Status)) &&
+		(f.Since.IsZero() || !e.Time.Before(f.Since)) &&
+		(f.Until.IsZero() || !e.Time.After(f.Until))
+}
+
+// page applies BeforeID and Limit to matching entries, newest first.
+func (f Filter) page(es []Entry) []Entry {
+	if f.BeforeID != "" {
+		if i := slices.IndexFunc(es, func(e Entry) bool { return e.ID == f.BeforeID }); i >= 0 {
+			es = es[i+1:]
+		} else if before, err := IDTime(f.BeforeID); err == nil {
+			i := slices.IndexFunc(es, func(e Entry) bool { return e.Time.Before(before) })
+			if i < 0 {
+				i = len(es)
+			}
+			es = es[i:]
+		}
+	}
+	if f.Limit > 0 && len(es) > f.Limit {
+		es = es[:f.Limit]
+	}
+	return es
 }
 
 // fill sets the ID and time of an entry that has none. IDs start with the

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -223,6 +224,55 @@ func TestLogConcurrent(t *testing.T) {
 	}
 }
 
+// Jitsu's /log pages with beforeId and bounds time with start and end:
+// both implementations page the same way, also once the cursor's entry
+// has left the log.
+func TestPagingAndTimeRange(t *testing.T) {
+	ctx := context.Background()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for name, l := range logs(t, 10) {
+		t.Run(name, func(t *testing.T) {
+			for i := range 6 {
+				e := Entry{ID: fmt.Sprintf("%d-%02d", base.Add(time.Duration(i)*time.Second).UnixMilli(), i),
+					Time: base.Add(time.Duration(i) * time.Second), Destination: "d", Status: Accepted}
+				if err := l.Add(ctx, e); err != nil {
+					t.Fatal(err)
+				}
+			}
+			at := func(i int) time.Time { return base.Add(time.Duration(i) * time.Second) }
+			idOf := func(i int) string { return fmt.Sprintf("%d-%02d", at(i).UnixMilli(), i) }
+			cases := []struct {
+				name string
+				f    Filter
+				want string
+			}{
+				{"first page", Filter{Limit: 2}, "5 4"},
+				{"next page", Filter{BeforeID: idOf(4), Limit: 2}, "3 2"},
+				{"last page", Filter{BeforeID: idOf(2), Limit: 2}, "1 0"},
+				{"past the end", Filter{BeforeID: idOf(0)}, ""},
+				{"cursor gone: by its time", Filter{BeforeID: fmt.Sprintf("%d-zz", at(3).UnixMilli())}, "2 1 0"},
+				{"since, inclusive", Filter{Since: at(4)}, "5 4"},
+				{"until, inclusive", Filter{Until: at(1)}, "1 0"},
+				{"range and cursor", Filter{Since: at(1), Until: at(4), BeforeID: idOf(4)}, "3 2 1"},
+			}
+			for _, c := range cases {
+				c.f.Destination = "d"
+				es, err := l.List(ctx, c.f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var got []string
+				for _, e := range es {
+					got = append(got, e.ID[len(e.ID)-1:])
+				}
+				if g := strings.Join(got, " "); g != c.want {
+					t.Errorf("%s: got %q, want %q", c.name, g, c.want)
+				}
+			}
+		})
+	}
+}
+
 // A replay stays in the log with the failures, however busy the table.
 func TestReplaysKeptWithFailures(t *testing.T) {
 	ctx := context.Background()
@@ -241,5 +291,14 @@ func TestReplaysKeptWithFailures(t *testing.T) {
 				t.Errorf("replayed entries %s (%v), want the one replay", bodies(got), err)
 			}
 		})
+	}
+}
+
+func TestIDTime(t *testing.T) {
+	if got, err := IDTime("1767323045000-ab12"); err != nil || !got.Equal(time.UnixMilli(1767323045000)) {
+		t.Errorf("IDTime = %v, %v", got, err)
+	}
+	if _, err := IDTime("abc"); err == nil {
+		t.Error("IDTime accepted an ID without a time")
 	}
 }

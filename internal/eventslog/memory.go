@@ -85,12 +85,9 @@ func (m *Memory) List(_ context.Context, f Filter) ([]Entry, error) {
 		}
 		return cmp.Compare(b.seq, a.seq)
 	})
-	if f.Limit > 0 && len(found) > f.Limit {
-		found = found[:f.Limit]
-	}
 	out := make([]Entry, len(found))
 	for i, e := range found {
 		out[i] = e.Entry
 	}
-	return out, nil
+	return f.page(out), nil
 }

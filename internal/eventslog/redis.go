@@ -97,8 +97,5 @@ func (r *Redis) List(ctx context.Context, f Filter) ([]Entry, error) {
 	// Each list is newest added first; the stable sort keeps that order for
 	// entries of the same time.
 	slices.SortStableFunc(out, func(a, b Entry) int { return cmp.Compare(b.Time.UnixNano(), a.Time.UnixNano()) })
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out, nil
+	return f.page(out), nil
 }

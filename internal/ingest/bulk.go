@@ -69,6 +69,12 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 		log.Info("bulk rejected", "err", err)
 		return
 	}
+	if len(req.Events) == 0 && req.Mode == destination.Append {
+		// Nothing to add, as Jitsu answers an empty batch or stream.
+		n := 0
+		writeJSON(w, http.StatusOK, answer{Success: true, Count: &n})
+		return
+	}
 	if len(req.Events) == 0 && !allowEmpty {
 		// A truncated upload or an empty export must not wipe the table.
 		reason = reasonBadEvent
@@ -121,8 +127,13 @@ func bulkRequest(r *http.Request, dest destination.Config, table string) (req si
 		req.Mode = destination.ReplaceTable
 	case destination.ReplacePartition.String():
 		req.Mode = destination.ReplacePartition
+	case string(destination.Batch), string(destination.Stream):
+		// Jitsu's modes that keep the table: both add the rows, in one
+		// transaction (Jitsu's stream commits row by row).
+		req.Mode = destination.Append
 	default:
-		return req, false, fmt.Errorf("mode %q: want %s or %s", truncate(m, 32), destination.ReplaceTable.String(), destination.ReplacePartition.String())
+		return req, false, fmt.Errorf("mode %q: want %s, %s, %s or %s", truncate(m, 32), destination.ReplaceTable.String(),
+			destination.ReplacePartition.String(), destination.Batch, destination.Stream)
 	}
 	req.Partition = q.Get("partition")
 	if req.Partition == "" {

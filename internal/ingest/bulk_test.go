@@ -57,7 +57,7 @@ func TestBulkRejected(t *testing.T) {
 		{"invalid UTF-8 line", "/bulk/pg?tableName=t", "{}\n{\"a\":\"\xc3\x28\"}", 400, "line 2: invalid UTF-8 at byte 6"},
 		{"long line", "/bulk/pg?tableName=t", "{}\n" + long, 400, "line 2: event of 1108 bytes exceeds 1024 bytes"},
 		{"body too large", "/bulk/pg?tableName=t", strings.Repeat("{}\n", 3000), 413, "BULKER_MAX_BULK_SIZE"},
-		{"bad mode", "/bulk/pg?tableName=t&mode=merge", "{}", 400, `mode "merge": want replace_table or replace_partition`},
+		{"bad mode", "/bulk/pg?tableName=t&mode=merge", "{}", 400, `mode "merge": want replace_table, replace_partition, batch or stream`},
 		{"partition missing", "/bulk/pg?tableName=t&mode=replace_partition", "{}", 400, "needs the partition"},
 		{"partition without mode", "/bulk/pg?tableName=t&partition=p", "{}", 400, "only used with mode=replace_partition"},
 		{"no table", "/bulk/pg", "{}", 400, "tableName query parameter is required"},

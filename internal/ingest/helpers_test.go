@@ -49,6 +49,7 @@ type memProducer struct {
 
 type produced struct {
 	topic   string
+	key     []byte
 	value   []byte
 	headers []kafka.Header
 }
@@ -60,7 +61,7 @@ func (p *memProducer) TryProduce(_ context.Context, r kafka.Record, done func(er
 		done(p.err)
 		return
 	}
-	p.recs = append(p.recs, produced{r.Topic, append([]byte(nil), r.Value...), r.Headers})
+	p.recs = append(p.recs, produced{r.Topic, r.Key, append([]byte(nil), r.Value...), r.Headers})
 	done(nil)
 }
 

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -173,6 +174,17 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	at := func(kv ...any) []any { return append([]any{"destination", dest.ID, "table", table}, kv...) }
 
 	mode := dest.Options.Mode
+	// Jitsu's modeOverride sends this event to the other mode's topic.
+	switch o := destination.DeliveryMode(queryValue(r.URL, "modeOverride")); o {
+	case "":
+	case destination.Batch, destination.Stream:
+		mode = o
+	default:
+		reason = reasonBadRequest
+		fail(w, http.StatusBadRequest, fmt.Sprintf("modeOverride %q: want batch or stream", truncate(string(o), 32)))
+		log.Info("event rejected", at("reason", reason)...)
+		return
+	}
 	if mode == "" {
 		mode = destination.Batch
 	}
@@ -198,11 +210,25 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	var lost <-chan struct{}
+	if s.d.Kafka != nil {
+		if lost, err = s.d.Kafka.Reachability(); err != nil {
+			// Known down: waiting ProduceTimeout would only hold the client.
+			reason = reasonKafka
+			fail(w, http.StatusServiceUnavailable, "the event was not stored: Kafka is unreachable; retry later")
+			if log.Enabled(r.Context(), slog.LevelDebug) {
+				log.Debug("event refused while kafka is unreachable", at("err", err)...)
+			}
+			return
+		}
+	}
+
 	now := s.d.Now().UTC()
 	// The topic names the destination and table; a header for each would
 	// be produced, stored and fetched again for every event.
 	headers := []kafka.Header{{Key: topics.HeaderReceivedAt, Value: now.AppendFormat(make([]byte, 0, len(time.RFC3339Nano)), time.RFC3339Nano)}}
-	if err := s.produce(r.Context(), kafka.Record{Topic: topic, Value: body, Headers: headers}); err != nil {
+	rec := kafka.Record{Topic: topic, Key: s.partitionKey(body, dest.Options.PrimaryKeys()), Value: body, Headers: headers}
+	if err := s.produce(r.Context(), rec, lost); err != nil {
 		if r.Context().Err() != nil {
 			// The client went away before the acknowledgement: not a Kafka
 			// fault, and the event may well be stored.
@@ -230,12 +256,13 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 }
 
 // produce waits for the broker's acknowledgement at most ProduceTimeout,
-// or until the client goes away. The record's context is the request's,
-// which net/http cancels when the handler returns: franz-go then drops the
-// record if it is still buffered. One it already sent is kept until its
-// fate is known; should it land after a 503, the client's retry duplicates
+// until the client goes away, or until lost is closed: Kafka became
+// unreachable, and the answer would only come at the timeout. The
+// record's context is the request's, which net/http cancels when the
+// handler returns: franz-go then drops the record if it is still buffered. One it
+// already sent is kept until its fate is known; should it land after a 503, the client's retry duplicates
 // it: at least once, never lost.
-func (s *Server) produce(ctx context.Context, rec kafka.Record) error {
+func (s *Server) produce(ctx context.Context, rec kafka.Record, lost <-chan struct{}) error {
 	w, _ := s.waiters.Get().(*waiter)
 	if w == nil {
 		w = newWaiter()
@@ -243,20 +270,25 @@ func (s *Server) produce(ctx context.Context, rec kafka.Record) error {
 	w.timer.Reset(s.cfg.ProduceTimeout)
 	deadline := time.Now().Add(s.cfg.ProduceTimeout)
 	s.d.Producer.TryProduce(ctx, rec, w.done)
-	answered, err := w.wait(ctx)
+	answered, err := w.wait(ctx, lost)
 	if answered && errors.Is(err, kafka.ErrBufferFull) {
 		// Rare: wait for room, within the same deadline. Only here does a
 		// context timer pay off, for franz-go to stop waiting.
 		bctx, cancel := context.WithDeadline(ctx, deadline)
 		defer cancel()
 		s.d.Producer.ProduceAsync(bctx, rec, w.done)
-		answered, err = w.wait(ctx)
+		answered, err = w.wait(ctx, lost)
 	}
 	if !answered {
 		// The answer may still come: w's channel is not reused.
 		w.timer.Stop()
 		if ctx.Err() != nil {
 			return fmt.Errorf("waiting for kafka to acknowledge: %w", ctx.Err())
+		}
+		select {
+		case <-lost:
+			return errors.New("kafka became unreachable before acknowledging")
+		default:
 		}
 		return fmt.Errorf("kafka did not acknowledge within %s", s.cfg.ProduceTimeout)
 	}
@@ -280,15 +312,17 @@ func newWaiter() *waiter {
 	return w
 }
 
-// wait returns the answer, or answered false when the timer fired or ctx
-// ended first.
-func (w *waiter) wait(ctx context.Context) (answered bool, err error) {
+// wait returns the answer, or answered false when the timer fired, ctx
+// ended or lost was closed first.
+func (w *waiter) wait(ctx context.Context, lost <-chan struct{}) (answered bool, err error) {
 	select {
 	case err := <-w.ack:
 		return true, err
 	case <-w.timer.C:
 		return false, nil
 	case <-ctx.Done():
+		return false, nil
+	case <-lost:
 		return false, nil
 	}
 }
@@ -361,4 +395,48 @@ func truncate(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// partitionKey is the Kafka key of an event of a destination with a primary
+// key: the values of its key fields, so that every version of a row goes to
+// one partition and loads in the order it arrived, and the newest wins the
+// deduplication however many partitions and replicas share the topic.
+// Without a primary key it is nil, and events spread over the partitions.
+func (s *Server) partitionKey(body []byte, pk []string) []byte {
+	if len(pk) == 0 {
+		return nil
+	}
+	p, _ := s.parsers.Get().(*schema.Parser)
+	if p == nil {
+		p = new(schema.Parser)
+	}
+	defer s.parsers.Put(p)
+	ev, err := p.ParseShared(body)
+	if err != nil {
+		return nil // the loader dead-letters it
+	}
+	key := make([]byte, 0, 32)
+	for i, k := range pk {
+		if i > 0 {
+			key = append(key, 0)
+		}
+		// Only a name with "_" can be a nested key flattened: the others
+		// are compared without building the flat name.
+		nested := strings.IndexByte(k, '_') >= 0
+		for _, f := range ev.Fields {
+			if f.Key != k && (!nested || schema.FlatKey(f.Key) != k) {
+				continue
+			}
+			switch f.Type {
+			case schema.Int:
+				key = strconv.AppendInt(key, f.Int(), 10)
+			case schema.Text:
+				key = append(key, f.Str()...)
+			default:
+				key = fmt.Append(key, f.Any())
+			}
+			break
+		}
+	}
+	return key
 }

@@ -366,3 +366,27 @@ func FuzzQueryValue(f *testing.F) {
 		}
 	})
 }
+
+// Events of a destination with a primary key are keyed by its values, so
+// every version of a row lands in one partition, in order; others are not
+// keyed and spread over the partitions.
+func TestPostKeysRecordsByPrimaryKey(t *testing.T) {
+	e := newEnv(t, false)
+	tests := []struct {
+		dest, body, key string
+	}{
+		{"pg", `{"id":1,"ts":"a","x":1}`, "1\x00a"},
+		{"pg", `{"x":2,"ts":"a","id":1}`, "1\x00a"}, // key order does not matter
+		{"pg", `{"id":2,"ts":"a"}`, "2\x00a"},
+		{"pg", `{"id":12345678901234567890,"ts":"a"}`, "12345678901234567890\x00a"},
+		{"live", `{"id":1}`, ""},
+	}
+	for i, tt := range tests {
+		if r := e.do(t, "POST", "/post/"+tt.dest+"?tableName=t", tt.body, ""); r.code != 200 {
+			t.Fatalf("%s: %d %s", tt.body, r.code, r.body)
+		}
+		if got := e.prod.recs[i].key; string(got) != tt.key || (tt.key == "") != (got == nil) {
+			t.Errorf("%s to %s: key %q, want %q", tt.body, tt.dest, got, tt.key)
+		}
+	}
+}

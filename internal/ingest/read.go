@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -109,11 +110,26 @@ type logRecord struct {
 
 // log answers Jitsu's GET /log/{eventType}/{actorId}: eventType is
 // incoming, bulker_batch or bulker_stream, optionally with .all or .error;
-// actorId is the destination id.
+// actorId is the destination id. Jitsu's beforeId, start, end, ndjson and
+// maxBytes apply.
 func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 	limit, ok := s.eventsLimit(w, r)
 	if !ok {
 		return
+	}
+	f, err := logFilter(r)
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	q := r.URL.Query()
+	ndjson, _ := strconv.ParseBool(q.Get("ndjson"))
+	maxBytes := 0
+	if v := q.Get("maxBytes"); v != "" {
+		if maxBytes, err = strconv.Atoi(v); err != nil || maxBytes < 0 {
+			fail(w, http.StatusBadRequest, "maxBytes must be a non-negative integer")
+			return
+		}
 	}
 	kind, scope, _ := strings.Cut(r.PathValue("eventType"), ".")
 	if scope != "" && scope != "all" && scope != "error" {
@@ -126,13 +142,13 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 	case "incoming":
 		if scope == "error" {
 			// Rejected requests are answered, not logged: nothing to show.
-			writeJSON(w, http.StatusOK, []logRecord{})
+			writeLog(w, nil, ndjson, maxBytes)
 			return
 		}
 		statuses = []eventslog.Status{eventslog.Accepted}
 	case "bulker_batch", "bulker_stream":
 		if d, ok := s.d.Destinations.Lookup(dest); ok && "bulker_"+string(modeOf(d)) != kind {
-			writeJSON(w, http.StatusOK, []logRecord{})
+			writeLog(w, nil, ndjson, maxBytes)
 			return
 		}
 		statuses = []eventslog.Status{eventslog.Loaded, eventslog.Failed, eventslog.Dead, eventslog.Warning}
@@ -143,17 +159,90 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "eventType: want incoming, bulker_batch or bulker_stream, with .all or .error")
 		return
 	}
-	es, err := s.d.Events.List(r.Context(), eventslog.Filter{Destination: dest, Statuses: statuses, Limit: limit})
+	f.Destination, f.Statuses, f.Limit = dest, statuses, limit
+	es, err := s.d.Events.List(r.Context(), f)
 	if err != nil {
 		s.d.Logger.Error("reading the events log", "err", err)
 		fail(w, http.StatusServiceUnavailable, "the events log is unavailable")
 		return
 	}
-	out := make([]logRecord, len(es))
-	for i, e := range es {
-		out[i] = logRecord{ID: e.ID, Date: e.Time, Content: e}
+	writeLog(w, es, ndjson, maxBytes)
+}
+
+// writeLog writes records as a JSON array, or NDJSON, stopping before the
+// record that would take the answer over maxBytes (0: no bound), as
+// Jitsu's /log does.
+func writeLog(w http.ResponseWriter, es []eventslog.Entry, ndjson bool, maxBytes int) {
+	// Records are separated by sep and each followed by after; end closes
+	// the answer.
+	open, sep, after, end := "[", ",", "", "]"
+	w.Header().Set("Content-Type", "application/json")
+	if ndjson {
+		open, sep, after, end = "", "", "\n", ""
+		w.Header().Set("Content-Type", "application/x-ndjson")
 	}
-	writeJSON(w, http.StatusOK, out)
+	var b bytes.Buffer
+	b.WriteString(open)
+	written := 0
+	for _, e := range es {
+		rec, err := json.Marshal(logRecord{ID: e.ID, Date: e.Time, Content: e})
+		if err != nil {
+			continue // an Entry always encodes; nothing to show otherwise
+		}
+		lead := ""
+		if written > 0 {
+			lead = sep
+		}
+		if maxBytes > 0 && b.Len()+len(lead)+len(rec)+len(after)+len(end) > maxBytes {
+			break
+		}
+		b.WriteString(lead)
+		b.Write(rec)
+		b.WriteString(after)
+		written++
+	}
+	b.WriteString(end)
+	_, _ = w.Write(b.Bytes()) // the client may be gone; nothing to do then
+}
+
+// logFilter reads Jitsu's paging parameters of /log: beforeId, an entry
+// id (the page after it), and start and end, inclusive, each a Unix time
+// in milliseconds (13 digits) or a date (2006-01-02, its midnight UTC),
+// or as an extension an RFC 3339 time.
+func logFilter(r *http.Request) (eventslog.Filter, error) {
+	q := r.URL.Query()
+	var f eventslog.Filter
+	if id := q.Get("beforeId"); id != "" {
+		if _, err := eventslog.IDTime(id); err != nil {
+			return f, fmt.Errorf("beforeId: %w", err)
+		}
+		f.BeforeID = id
+	}
+	var err error
+	if f.Since, err = timeParam(q.Get("start")); err != nil {
+		return f, fmt.Errorf("start: %w", err)
+	}
+	if f.Until, err = timeParam(q.Get("end")); err != nil {
+		return f, fmt.Errorf("end: %w", err)
+	}
+	return f, nil
+}
+
+func timeParam(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if len(v) == 13 {
+		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return time.UnixMilli(ms).UTC(), nil
+		}
+	}
+	for _, layout := range []string{time.DateOnly, time.RFC3339Nano} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q: want a Unix time in milliseconds, a date (2006-01-02) or an RFC 3339 time", truncate(v, 40))
 }
 
 func modeOf(d destination.Config) destination.DeliveryMode {
@@ -163,9 +252,19 @@ func modeOf(d destination.Config) destination.DeliveryMode {
 	return d.Options.Mode
 }
 
-// failed answers GET /failed/{destinationId}?tableName=&status=retry|dead&limit=
+// failedMode is the mode of the incoming topic a failed event came from.
+func failedMode(prefix string, f topics.Failure) destination.DeliveryMode {
+	n, err := topics.Parse(prefix, f.Topic)
+	if err != nil {
+		return ""
+	}
+	return n.Mode
+}
+
+// failed answers GET /failed/{destinationId}?tableName=&status=retry|dead&mode=&limit=&offset=
 // with NDJSON, one failed event per line, newest first, as Jitsu Bulker
-// does. The destination need not be configured any more: its dead events
+// does; mode keeps the events of that mode's topics (Jitsu's parameter),
+// offset skips that many, to page. The destination need not be configured any more: its dead events
 // remain. It scans a bounded tail of the topic (Config.FailedScan): it
 // suits inspection, not export.
 func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
@@ -178,7 +277,19 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
+	skip := 0
+	if v := r.URL.Query().Get("offset"); v != "" {
+		if skip, err = strconv.Atoi(v); err != nil || skip < 0 {
+			fail(w, http.StatusBadRequest, "offset must be a non-negative integer")
+			return
+		}
+	}
 	dest, table := r.PathValue("destinationId"), r.URL.Query().Get("tableName")
+	mode := destination.DeliveryMode(r.URL.Query().Get("mode"))
+	if mode != "" && mode != destination.Batch && mode != destination.Stream {
+		fail(w, http.StatusBadRequest, "mode: want batch or stream")
+		return
+	}
 	var names []string
 	switch status := r.URL.Query().Get("status"); status {
 	case "", "dead":
@@ -215,7 +326,11 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 	n := 0
 	for _, rec := range slices.Backward(recs) {
 		f := topics.ParseFailure(rec)
-		if f.Destination != dest || table != "" && f.Table != table {
+		if f.Destination != dest || table != "" && f.Table != table || mode != "" && failedMode(s.cfg.TopicPrefix, f) != mode {
+			continue
+		}
+		if skip > 0 {
+			skip--
 			continue
 		}
 		ev := json.RawMessage(rec.Value)

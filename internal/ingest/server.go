@@ -35,6 +35,14 @@ type Producer interface {
 	ProduceAsync(ctx context.Context, r kafka.Record, done func(error))
 }
 
+// Reachability tells whether Kafka can be reached; *kafka.Publisher
+// implements it.
+type Reachability interface {
+	// Reachability returns why no broker can be reached now, or nil and a
+	// channel closed once that becomes known.
+	Reachability() (lost <-chan struct{}, err error)
+}
+
 // Destinations finds a configured destination by id.
 type Destinations interface {
 	Lookup(id string) (destination.Config, bool)
@@ -93,15 +101,20 @@ func (c Config) Validate() error {
 }
 
 // Deps are the server's collaborators. Producer, Destinations and Logger
-// are required; a nil Events, Bulk, Failed or Replay makes its endpoints
-// answer 501, a nil Auth leaves the API open, a nil Ready is always ready.
+// are required; a nil Events, Bulk, Failed, Replay or Test makes its
+// endpoints answer 501, a nil Auth leaves the API open, a nil Ready is
+// always ready.
 type Deps struct {
-	Producer     Producer
+	Producer Producer
+	// Kafka, when set, lets /post answer 503 at once while no broker can
+	// be reached, instead of after ProduceTimeout.
+	Kafka        Reachability
 	Destinations Destinations
 	Events       EventsLog
 	Bulk         BulkLoader
 	Failed       FailedSource
 	Replay       Replayer
+	Test         ConnectionTester
 	Auth         Authenticator
 	Ready        ReadyChecker
 	Metrics      http.Handler // served at /metrics without auth
@@ -121,6 +134,7 @@ type Server struct {
 	tables  labelSet
 	waiters sync.Pool // of *waiter
 	writers sync.Pool // of *statusWriter
+	parsers sync.Pool // of *schema.Parser, for partitionKey
 }
 
 // Rejection reasons, the bounded values of the reason label.
@@ -195,6 +209,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.mux.Handle("POST /bulk/{destinationId}", s.authed(http.HandlerFunc(s.bulk)))
 	s.mux.Handle("GET /failed/{destinationId}", s.authed(http.HandlerFunc(s.failed)))
 	s.mux.Handle("POST /failed/{destinationId}/replay", s.authed(http.HandlerFunc(s.replayFailed)))
+	s.mux.Handle("POST /test", s.authed(http.HandlerFunc(s.test)))
 	s.mux.Handle("GET /events", s.authed(http.HandlerFunc(s.listEvents)))
 	s.mux.Handle("GET /log/{eventType}/{actorId}", s.authed(http.HandlerFunc(s.log)))
 	s.mux.HandleFunc("GET /ready", s.ready)
@@ -439,6 +454,7 @@ type answer struct {
 	Success bool   `json:"success"`
 	Error   string `json:"error,omitempty"`
 	Count   *int   `json:"count,omitempty"`
+	OK      *bool  `json:"ok,omitempty"` // POST /test, as Jitsu answers it
 }
 
 func fail(w http.ResponseWriter, code int, msg string) {

@@ -55,9 +55,10 @@ type Header struct {
 
 // Client is a connected franz-go client.
 type Client struct {
-	cl  *kgo.Client
-	cfg Config
-	log *slog.Logger
+	cl     *kgo.Client
+	cfg    Config
+	log    *slog.Logger
+	health *health
 }
 
 // options turns the config into franz-go options.
@@ -77,6 +78,12 @@ func (c Config) options() ([]kgo.Opt, error) {
 	}
 	if c.ClientID != "" {
 		opts = append(opts, kgo.ClientID(c.ClientID))
+	}
+	if c.MaxBatchBytes > 0 {
+		// A batch this large must also fit in one request and, read back,
+		// in one response.
+		opts = append(opts, kgo.ProducerBatchMaxBytes(c.MaxBatchBytes),
+			kgo.BrokerMaxWriteBytes(brokerIOBytes(c.MaxBatchBytes)), kgo.BrokerMaxReadBytes(brokerIOBytes(c.MaxBatchBytes)))
 	}
 	tc, err := c.TLSConfig()
 	if err != nil {
@@ -111,13 +118,15 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger, extra ...kgo.Opt
 	if err != nil {
 		return nil, err
 	}
-	cl, err := kgo.NewClient(append(opts, extra...)...)
+	h := newHealth(log)
+	cl, err := kgo.NewClient(append(append(opts, kgo.WithHooks(h)), extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating kafka client: %w", err)
 	}
-	c := &Client{cl: cl, cfg: cfg, log: log}
+	h.ping = cl.Ping
+	c := &Client{cl: cl, cfg: cfg, log: log, health: h}
 	if err := c.waitReady(ctx); err != nil {
-		cl.Close()
+		c.Close()
 		return nil, err
 	}
 	return c, nil
@@ -214,7 +223,17 @@ func (c *Client) TryProduce(ctx context.Context, r Record, done func(error)) {
 func (c *Client) Flush(ctx context.Context) error { return c.cl.Flush(ctx) }
 
 // Close flushes nothing: call Flush first when records must not be lost.
-func (c *Client) Close() { c.cl.Close() }
+func (c *Client) Close() {
+	c.health.close()
+	c.cl.Close()
+}
+
+// Reachability returns why the client cannot reach any broker — known once
+// its last connection attempt to every broker failed — or, while it can,
+// nil and a channel closed when it learns that it cannot. It costs no
+// request: callers may fail fast on it rather than wait for a produce
+// timeout. The client probes a lost broker and finds it again by itself.
+func (c *Client) Reachability() (lost <-chan struct{}, err error) { return c.health.state() }
 
 func toKgo(r Record) *kgo.Record {
 	kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
@@ -251,5 +270,14 @@ func (r Record) Header(key string) string {
 	return ""
 }
 
-// Ping checks that a broker answers.
-func (c *Client) Ping(ctx context.Context) error { return c.cl.Ping(ctx) }
+// Ping checks that a broker answers; while the client knows that none
+// does, it says so at once.
+func (c *Client) Ping(ctx context.Context) error {
+	if _, err := c.health.state(); err != nil {
+		return err
+	}
+	if err := c.cl.Ping(ctx); err != nil {
+		return fmt.Errorf("pinging kafka at %s: %w", strings.Join(c.cfg.Addrs(), ","), err)
+	}
+	return nil
+}

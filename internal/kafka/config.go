@@ -49,6 +49,9 @@ type Config struct {
 	// broker before giving up.
 	ConnectTimeout time.Duration
 	ClientID       string
+	// MaxBatchBytes bounds a record batch the client produces (see
+	// BatchBytes); zero keeps franz-go's default of about 1 MB.
+	MaxBatchBytes int32
 }
 
 // EnvConfig reads the KAFKA_* variables shared by dummy-service and
@@ -137,6 +140,9 @@ func (c Config) Validate() error {
 		if c.User == "" {
 			return errors.New("kafka security protocol " + c.Protocol() + " needs a user")
 		}
+	}
+	if c.MaxBatchBytes < 0 || c.MaxBatchBytes > maxBatchBytes {
+		return fmt.Errorf("kafka max batch bytes %d: want 0 to %d", c.MaxBatchBytes, maxBatchBytes)
 	}
 	if c.ConnectTimeout < 0 {
 		return errors.New("kafka connect timeout must not be negative")

@@ -29,12 +29,25 @@ type ConsumerOptions struct {
 	// (or MaxWait passed): fewer, larger fetches for a reader that does not
 	// need each record at once. Zero answers as soon as there is any.
 	MinBytes int32
+	// InstanceID makes the consumer a static member of its group: a
+	// restart with the same id takes the place, and the partitions, of the
+	// member that died at once, without waiting for its session to time
+	// out. Two live consumers of a group must not share one.
+	InstanceID string
+	// RevokeWait is how long a rebalance that takes partitions away waits
+	// for the records already read from them to be committed (Poll
+	// returns ErrRevoked to say it began), so that their new owner does
+	// not read them again. Zero: it does not wait, and what was read from
+	// them is left to the new owner.
+	RevokeWait time.Duration
 }
 
 // Consumer reads records of a consumer group. Offsets are committed only by
 // Commit, so a record is read again after a crash until it was committed.
 type Consumer struct {
 	*Client
+	group      *membership
+	instanceID string
 }
 
 // NewConsumer connects a group consumer (see Connect for the checks done).
@@ -46,15 +59,23 @@ func NewConsumer(ctx context.Context, cfg Config, log *slog.Logger, o ConsumerOp
 	if o.FromLatest {
 		reset = kgo.NewOffset().AtEnd()
 	}
+	m := newMembership(o.Group, o.RevokeWait, log)
 	opts := []kgo.Opt{
 		kgo.ConsumerGroup(o.Group),
 		kgo.ConsumeTopics(o.Topics...),
 		kgo.ConsumeResetOffset(reset),
 		kgo.DisableAutoCommit(),
-		kgo.SessionTimeout(10 * time.Second),
+		kgo.SessionTimeout(sessionTimeout),
+		kgo.RebalanceTimeout(rebalanceTimeout),
+		kgo.OnPartitionsAssigned(m.assigned),
+		kgo.OnPartitionsRevoked(m.revoked),
+		kgo.OnPartitionsLost(m.lost),
 		// Bound what one fetch buffers ahead of the caller (franz-go's
 		// default is 50 MiB): a paused loader holds at most this much.
 		kgo.FetchMaxBytes(8 << 20),
+	}
+	if o.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(o.InstanceID))
 	}
 	if o.MaxWait > 0 {
 		opts = append(opts, kgo.FetchMaxWait(o.MaxWait))
@@ -78,27 +99,39 @@ func NewConsumer(ctx context.Context, cfg Config, log *slog.Logger, o ConsumerOp
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer{Client: c}, nil
+	return &Consumer{Client: c, group: m, instanceID: o.InstanceID}, nil
 }
 
 // Poll waits for records (at most max, or all buffered when max <= 0) until
 // ctx ends. A done context returns the context's error and no records.
+// With RevokeWait set, a revoke that begins returns ErrRevoked, once.
 func (c *Consumer) Poll(ctx context.Context, max int) ([]Record, error) {
-	fs := c.cl.PollRecords(ctx, max)
+	pctx, done, err := c.group.pollContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	fs := c.cl.PollRecords(pctx, max)
 	if fs.IsClientClosed() {
 		return nil, errors.New("kafka consumer closed")
 	}
 	if err := ctx.Err(); err != nil && fs.NumRecords() == 0 {
 		return nil, err
 	}
+	if fs.NumRecords() == 0 && c.group.revokedDuring(ctx) {
+		return nil, ErrRevoked
+	}
 	var ferr error
 	fs.EachError(func(t string, p int32, err error) {
-		if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) && ferr == nil {
-			ferr = fmt.Errorf("fetching %s[%d]: %w", t, p, err)
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || ferr != nil {
+			return
+		}
+		ferr = fmt.Errorf("fetching %s[%d]: %w", t, p, err)
+		if errors.Is(err, kerr.FencedInstanceID) {
+			ferr = fmt.Errorf("another member of group %s has the instance id %q (each replica needs its own): %w", c.group.group, c.instanceID, err)
 		}
 	})
-	recs := make([]Record, 0, fs.NumRecords())
-	fs.EachRecord(func(kr *kgo.Record) { recs = append(recs, fromKgo(kr)) })
+	recs := c.group.handOut(fs)
 	if len(recs) == 0 && ferr != nil {
 		return nil, ferr
 	}
@@ -111,20 +144,58 @@ func (c *Consumer) Commit(ctx context.Context, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	krs := make([]*kgo.Record, 0, len(recs))
-	for _, r := range recs {
-		if r.raw != nil {
-			krs = append(krs, r.raw)
-		}
+	// Records of partitions revoked meanwhile are not committed: their
+	// new owner may have committed further already.
+	krs := c.group.toCommit(recs)
+	if len(krs) == 0 {
+		return nil
 	}
 	if err := c.cl.CommitRecords(ctx, krs...); err != nil {
 		return fmt.Errorf("committing offsets: %w", err)
 	}
+	c.group.committed(krs)
 	return nil
 }
 
-// Close leaves the group and closes the connection.
-func (c *Consumer) Close() { c.cl.Close() }
+// Owns reports whether the consumer still owns r's partition: false once a
+// rebalance began to take it away. A record held for later may then be
+// left to the partition's new owner.
+func (c *Consumer) Owns(r Record) bool {
+	return c.group.owns(topicPartition{r.Topic, r.Partition})
+}
+
+// Close commits what was loaded, leaves the group and closes the
+// connection.
+func (c *Consumer) Close() {
+	c.group.close()
+	c.cl.Close()
+	if c.instanceID != "" {
+		c.leave()
+	}
+}
+
+// leave removes the static member from its group. franz-go keeps a static
+// member in the group when it closes, for a restart to take its place; but
+// one that closes gracefully may not come back (scaled down, or replaced
+// by a pod of another name), and its partitions would wait for the session
+// timeout. A restart joins anew, at the cost of one quick rebalance.
+func (c *Consumer) leave() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	admin, err := Connect(ctx, c.cfg, c.log)
+	if err == nil {
+		var resp kadm.LeaveGroupResponses
+		resp, err = kadm.NewClient(admin.cl).LeaveGroup(ctx, kadm.LeaveGroup(c.group.group).InstanceIDs(c.instanceID))
+		admin.Close()
+		if err == nil {
+			err = resp.Error()
+		}
+	}
+	if err != nil && !errors.Is(err, kerr.UnknownMemberID) {
+		c.log.Warn("leaving the consumer group failed; its partitions move to the other members when the session times out",
+			"group", c.group.group, "instance_id", c.instanceID, "err", err)
+	}
+}
 
 // TopicSpec describes a topic to create.
 type TopicSpec struct {
@@ -132,13 +203,17 @@ type TopicSpec struct {
 	Partitions        int32
 	ReplicationFactor int16
 	Retention         time.Duration // zero: the broker's default
+	MaxMessageBytes   int32         // largest record batch; zero: the broker's default
 }
 
 // EnsureTopic creates the topic unless it exists.
 func (c *Client) EnsureTopic(ctx context.Context, t TopicSpec) error {
-	var configs map[string]*string
+	configs := map[string]*string{}
 	if t.Retention > 0 {
-		configs = map[string]*string{"retention.ms": kadm.StringPtr(strconv.FormatInt(t.Retention.Milliseconds(), 10))}
+		configs["retention.ms"] = kadm.StringPtr(strconv.FormatInt(t.Retention.Milliseconds(), 10))
+	}
+	if t.MaxMessageBytes > 0 {
+		configs[maxMessageBytes] = kadm.StringPtr(strconv.Itoa(int(t.MaxMessageBytes)))
 	}
 	p, rf := t.Partitions, t.ReplicationFactor
 	if p <= 0 {

@@ -44,6 +44,9 @@ func (p *Publisher) ProduceAsync(ctx context.Context, r Record, done func(error)
 	p.produceFirst(ctx, r, done)
 }
 
+// Reachability is Client.Reachability.
+func (p *Publisher) Reachability() (<-chan struct{}, error) { return p.client.Reachability() }
+
 func (p *Publisher) isKnown(topic string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -30,7 +30,7 @@ func NewTailReader(ctx context.Context, cfg Config, log *slog.Logger, topic stri
 	if err != nil {
 		return nil, err
 	}
-	return &Consumer{Client: c}, nil
+	return &Consumer{Client: c, group: newMembership("", 0, log)}, nil
 }
 
 // endOffsets creates the topics when missing and lists their end offsets.

@@ -27,6 +27,8 @@ import (
 type Consumer interface {
 	Poll(ctx context.Context, max int) ([]kafka.Record, error)
 	Commit(ctx context.Context, recs []kafka.Record) error
+	// Owns reports whether the member still owns r's partition.
+	Owns(r kafka.Record) bool
 	Close()
 }
 

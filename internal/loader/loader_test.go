@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,5 +182,92 @@ func TestRetryDelayGrowsAndIsCapped(t *testing.T) {
 		if got := p.Delay(n); got != want {
 			t.Errorf("Delay(%d) = %s, want %s", n, got, want)
 		}
+	}
+}
+
+// closeTracked counts the open consumers of each group; Close takes a
+// while, as a last batch loading at shutdown does.
+type closeTracked struct {
+	loader.Consumer
+	group string
+	open  *sync.Map // group → *atomic.Int32
+}
+
+func (c closeTracked) Close() {
+	time.Sleep(500 * time.Millisecond)
+	c.Consumer.Close()
+	n, _ := c.open.Load(c.group)
+	n.(*atomic.Int32).Add(-1)
+}
+
+// When a destination changes, its loader is replaced; the new one joins
+// the topic's group with the same instance id only once the old one ended,
+// or it would take the partitions the old one still loads and commits.
+func TestChangedDestinationsLoaderEndsBeforeItsSuccessorStarts(t *testing.T) {
+	k := brokertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	log := slog.New(slog.DiscardHandler)
+	client, err := kafka.Connect(ctx, k.Kafka, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	path := filepath.Join(t.TempDir(), "lite.db")
+	dests := sink.NewRegistry(map[string]destination.Factory{"sqlite": sqlite.Open}, log)
+	defer dests.Close()
+	config := func(batchSize int) []destination.Config {
+		return []destination.Config{{ID: "lite", Type: "sqlite", Options: destination.Options{Mode: destination.Stream, BatchSize: batchSize},
+			Credentials: destination.Credentials{Database: path}}}
+	}
+	if err := dests.Set(config(10)); err != nil {
+		t.Fatal(err)
+	}
+	topic, _ := topics.Incoming("", topics.Name{Destination: "lite", Mode: "stream", Table: "items"})
+	if err := client.Produce(ctx, topic, nil, []byte(`{"id":1}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	metrics, err := loader.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var open sync.Map
+	var overlaps, started atomic.Int32
+	m := loader.NewManager(loader.Config{BatchSize: 10, BatchPeriod: time.Second, Discover: 100 * time.Millisecond, ShutdownTimeout: 5 * time.Second}, loader.Deps{
+		Destinations: dests,
+		Admin:        client,
+		NewConsumer: func(ctx context.Context, o kafka.ConsumerOptions) (loader.Consumer, error) {
+			o.MaxWait, o.InstanceID = 100*time.Millisecond, "one"
+			c, err := kafka.NewConsumer(ctx, k.Kafka, log, o)
+			if err != nil {
+				return nil, err
+			}
+			n, _ := open.LoadOrStore(o.Group, new(atomic.Int32))
+			if n.(*atomic.Int32).Add(1) > 1 {
+				overlaps.Add(1)
+			}
+			if o.Group == topic {
+				started.Add(1)
+			}
+			return closeTracked{Consumer: c, group: o.Group, open: &open}, nil
+		},
+		Producer: client,
+		Log:      log,
+		Metrics:  metrics,
+	})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(runCtx) }()
+	wait.For(t, 20*time.Second, "the loader started", func() bool { return started.Load() == 1 })
+	if err := dests.Set(config(20)); err != nil {
+		t.Fatal(err)
+	}
+	wait.For(t, 20*time.Second, "the loader replaced", func() bool { return started.Load() == 2 })
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := overlaps.Load(); n != 0 {
+		t.Fatalf("%d consumers joined a group while another of this instance was still in it", n)
 	}
 }

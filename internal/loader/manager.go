@@ -59,6 +59,9 @@ type running struct {
 	done   chan struct{}
 	target
 	source *Source // nil for an incoming topic
+	// stopping: canceled after its destination or source changed, and
+	// still loading the batches in hand.
+	stopping bool
 }
 
 // target is what one worker reads and where it loads.
@@ -138,7 +141,7 @@ func (m *Manager) Run(ctx context.Context) error {
 func (m *Manager) runRequeuer(ctx context.Context) {
 	retryTopic := topics.Retry(m.cfg.TopicPrefix)
 	for ctx.Err() == nil {
-		c, err := m.deps.NewConsumer(ctx, kafka.ConsumerOptions{Group: retryTopic, Topics: []string{retryTopic}})
+		c, err := m.deps.NewConsumer(ctx, kafka.ConsumerOptions{Group: retryTopic, Topics: []string{retryTopic}, RevokeWait: m.cfg.ShutdownTimeout})
 		if err != nil {
 			m.deps.Log.Warn("starting the retry consumer failed", "err", err)
 			sleep(ctx, restartPause)
@@ -163,16 +166,21 @@ func (m *Manager) scan(ctx context.Context, wg *sync.WaitGroup) {
 			continue
 		default:
 		}
+		if r.stopping {
+			continue
+		}
+		// A stopped worker is kept until it ended: its successor, with the
+		// same group instance id, would take its partitions while it loads.
 		if cur, ok := m.deps.Destinations.Lookup(r.dest.ID); !ok || !cur.Equal(r.dest) {
 			m.deps.Log.Info("destination removed or changed, stopping its loader", "destination", r.dest.ID, "topic", r.topic)
 			r.cancel()
-			delete(m.workers, topic)
+			r.stopping = true
 			continue
 		}
 		if r.source != nil && !slices.Contains(m.sources(), *r.source) {
 			m.deps.Log.Info("source removed or changed, stopping its loader", "source", r.source.ID, "topic", r.topic)
 			r.cancel()
-			delete(m.workers, topic)
+			r.stopping = true
 		}
 	}
 	m.mu.Unlock()
@@ -266,17 +274,17 @@ func (m *Manager) start(ctx context.Context, wg *sync.WaitGroup, key string, r *
 
 func (m *Manager) runWorker(ctx context.Context, t target) error {
 	dest, name := t.dest, t.name
-	if t.source {
-		if m.deps.EnsureTopic != nil {
-			if err := m.deps.EnsureTopic(ctx, t.requeue); err != nil {
-				return err
-			}
+	if t.source && m.deps.EnsureTopic != nil {
+		if err := m.deps.EnsureTopic(ctx, t.requeue); err != nil {
+			return err
 		}
-		// A source may load in another mode than its destination's; an
-		// incoming topic loads in its destination's current mode.
-		dest.Options.Mode = name.Mode
 	}
-	o := kafka.ConsumerOptions{Group: t.group, Topics: []string{t.topic}}
+	// Every topic loads in its own mode: a source's, which may differ
+	// from its destination's; Jitsu's modeOverride; or the mode its
+	// events were queued in before the destination's mode changed.
+	dest.Options.Mode = name.Mode
+	// A rebalance gives the batches in hand as long to load as a shutdown.
+	o := kafka.ConsumerOptions{Group: t.group, Topics: []string{t.topic}, RevokeWait: m.cfg.ShutdownTimeout}
 	o.MinBytes, o.MaxWait = fetchWait(dest.Options.Mode)
 	c, err := m.deps.NewConsumer(ctx, o)
 	if err != nil {

@@ -81,7 +81,10 @@ func (it *item) event() schema.Event {
 	return it.ev
 }
 
-func (w *worker) stream() bool { return w.cfg.Dest.Options.Mode == destination.Stream }
+// stream is the topic's mode, not the destination's: Jitsu's modeOverride
+// puts events of a batch destination in its stream topic, and after a
+// mode change the other topic holds what was queued in the old mode.
+func (w *worker) stream() bool { return w.cfg.Name.Mode == destination.Stream }
 
 // run consumes until ctx ends, in three stages that work at the same time:
 // one goroutine polls the records of a batch, one parses them and prepares
@@ -134,6 +137,15 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 				out <- recs
 			}
 			return
+		}
+		if errors.Is(err, kafka.ErrRevoked) {
+			// The rebalance waits for what was read from the partitions
+			// it takes away: load the batch in hand now.
+			if len(recs) > 0 {
+				out <- recs
+				recs, size = nil, 0
+			}
+			continue
 		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			w.log.Warn("polling kafka failed", "err", err)

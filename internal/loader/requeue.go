@@ -2,6 +2,7 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -33,6 +34,9 @@ func (q *requeuer) run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, kafka.ErrRevoked) {
+			continue // nothing held: each record is committed as it is re-queued
+		}
 		if err != nil {
 			q.log.Warn("polling the retry topic failed", "err", err)
 			sleep(ctx, pollPause)
@@ -42,6 +46,12 @@ func (q *requeuer) run(ctx context.Context) error {
 			f := topics.ParseFailure(r)
 			if d := f.RetryAfter.Sub(q.now()); d > 0 && !sleep(ctx, d) {
 				return nil // not committed: the rest is read again after restart
+			}
+			if !q.consumer.Owns(r) {
+				// Its partition went to another member while this one
+				// waited, which re-queues it: doing so too would load it
+				// twice.
+				continue
 			}
 			err := untilDone(ctx, func() error { return q.requeue(ctx, r, f) }, func(_ int, err error, wait time.Duration) {
 				q.log.Error("re-queuing an event failed; retrying", "err", err, "retry_in", wait.String())

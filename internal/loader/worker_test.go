@@ -43,7 +43,8 @@ func (c *fakeConsumer) Commit(_ context.Context, recs []kafka.Record) error {
 	return nil
 }
 
-func (c *fakeConsumer) Close() {}
+func (c *fakeConsumer) Owns(kafka.Record) bool { return true }
+func (c *fakeConsumer) Close()                 {}
 
 func (c *fakeConsumer) commits() int {
 	c.mu.Lock()
@@ -162,6 +163,7 @@ func (c *onePerPoll) Poll(ctx context.Context, _ int) ([]kafka.Record, error) {
 	return []kafka.Record{r}, nil
 }
 func (c *onePerPoll) Commit(context.Context, []kafka.Record) error { return nil }
+func (c *onePerPoll) Owns(kafka.Record) bool                       { return true }
 func (c *onePerPoll) Close()                                       {}
 
 // batchSizeBytes closes a batch once its events reach that size, long
@@ -196,6 +198,124 @@ func TestBatchSizeBytes(t *testing.T) {
 		case <-out: // the batch in hand at shutdown, if the last poll came first
 		case <-done:
 			return
+		}
+	}
+}
+
+// The topic's mode decides, not the destination's: an event of a batch
+// destination sent to its stream topic (Jitsu's modeOverride=stream) is
+// handled at once, not at the end of the batch period.
+func TestStreamTopicOfBatchDestinationStreams(t *testing.T) {
+	c := &fakeConsumer{recs: []kafka.Record{{Topic: "in.id.d.m.stream.t.t", Offset: 1, Value: []byte("not json")}}}
+	p := &flakyProducer{}
+	w := &worker{
+		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
+			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Batch}}, BatchSize: 10, Period: time.Hour},
+		consumer: c,
+		producer: p,
+		table:    func() (*sink.Table, error) { return nil, errors.New("not needed") },
+		log:      slog.New(slog.DiscardHandler),
+		metrics:  mustMetrics(t),
+		now:      time.Now,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.run(ctx, time.Second) }()
+	wait.For(t, 10*time.Second, "the record handled before the hour-long batch period", func() bool { return c.commits() > 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scripted answers each poll with the next of its answers, then waits.
+type scripted struct {
+	answers []func() ([]kafka.Record, error)
+}
+
+func (c *scripted) Poll(ctx context.Context, _ int) ([]kafka.Record, error) {
+	if len(c.answers) == 0 {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	a := c.answers[0]
+	c.answers = c.answers[1:]
+	return a()
+}
+func (c *scripted) Commit(context.Context, []kafka.Record) error { return nil }
+func (c *scripted) Owns(kafka.Record) bool                       { return true }
+func (c *scripted) Close()                                       {}
+
+// When a rebalance begins to take partitions away, the batch in hand is
+// handed on at once, not at the end of its period: the rebalance waits for
+// it to be loaded and committed.
+func TestRevokeHandsTheBatchInHandOn(t *testing.T) {
+	recs := func() ([]kafka.Record, error) {
+		return []kafka.Record{{Value: []byte(`{"a":1}`)}, {Value: []byte(`{"a":2}`)}}, nil
+	}
+	c := &scripted{answers: []func() ([]kafka.Record, error){recs, func() ([]kafka.Record, error) { return nil, kafka.ErrRevoked }}}
+	w := &worker{
+		cfg:      workerConfig{BatchSize: 1000, Period: time.Hour, Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Batch}}},
+		consumer: c, log: slog.New(slog.DiscardHandler), now: time.Now,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	out := make(chan []kafka.Record)
+	done := make(chan struct{})
+	go func() { w.pollAll(ctx, out); close(done) }()
+	select {
+	case b := <-out:
+		if len(b) != 2 {
+			t.Errorf("batch of %d records, want the 2 in hand", len(b))
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the batch in hand was kept through the revoke")
+	}
+	cancel()
+	<-done
+}
+
+// handedOff is a fakeConsumer that no longer owns any partition.
+type handedOff struct{ fakeConsumer }
+
+func (c *handedOff) Owns(kafka.Record) bool { return false }
+
+// A retry record whose partition went to another member while it waited
+// for its time is left to that member: re-queuing it here too would load
+// the event twice.
+func TestRequeuerLeavesRecordsOfPartitionsItLost(t *testing.T) {
+	rec := kafka.Record{Topic: topics.Retry(""), Value: []byte(`{"a":1}`),
+		Headers: topics.Failure{Topic: "in.id.d.m.batch.t.t", Attempt: 1, RetryAfter: time.Now().Add(-time.Second)}.Headers()}
+	tests := []struct {
+		name     string
+		consumer interface {
+			Consumer
+			commits() int
+		}
+		requeued int
+	}{
+		{"owned", &fakeConsumer{recs: []kafka.Record{rec}}, 1},
+		{"handed off", &handedOff{fakeConsumer{recs: []kafka.Record{rec}}}, 0},
+	}
+	for _, tt := range tests {
+		p := &flakyProducer{}
+		q := &requeuer{consumer: tt.consumer, producer: p, log: slog.New(slog.DiscardHandler), metrics: mustMetrics(t), now: time.Now, deadTopic: topics.Dead("")}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- q.run(ctx) }()
+		if tt.requeued > 0 {
+			wait.For(t, 5*time.Second, tt.name+": re-queued", func() bool { return tt.consumer.commits() > 0 })
+		} else {
+			time.Sleep(200 * time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		p.mu.Lock()
+		got := len(p.got)
+		p.mu.Unlock()
+		if got != tt.requeued || tt.consumer.commits() != tt.requeued {
+			t.Errorf("%s: %d re-queued, %d committed; want %d of each", tt.name, got, tt.consumer.commits(), tt.requeued)
 		}
 	}
 }

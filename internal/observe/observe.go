@@ -92,10 +92,14 @@ type Server struct {
 	log *slog.Logger
 }
 
+// readyTimeout bounds a readiness check, below the usual probe timeout.
+const readyTimeout = 2 * time.Second
+
 // Listen binds addr (":8000", "127.0.0.1:0", …) at once, so a port already
 // in use is reported before the program starts its work. ready decides the
-// answer of /readyz; nil means always ready.
-func Listen(addr string, g prometheus.Gatherer, ready func() bool, log *slog.Logger) (*Server, error) {
+// answer of /readyz: 503 with its error as the reason, or 200 for nil; a
+// nil ready means always ready.
+func Listen(addr string, g prometheus.Gatherer, ready func(context.Context) error, log *slog.Logger) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listening for metrics on %s: %w", addr, err)
@@ -105,10 +109,15 @@ func Listen(addr string, g prometheus.Gatherer, ready func() bool, log *slog.Log
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if ready != nil && !ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
-			return
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if ready != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+			err := ready(ctx)
+			cancel()
+			if err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
 		}
 		_, _ = io.WriteString(w, "ready\n")
 	})

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -60,7 +61,13 @@ func TestServerServesMetricsAndProbes(t *testing.T) {
 	reg.MustRegister(c)
 	c.Add(3)
 	var ready atomic.Bool
-	srv, err := observe.Listen("127.0.0.1:0", reg, ready.Load, observe.NewLogger(io.Discard, false))
+	check := func(context.Context) error {
+		if !ready.Load() {
+			return errors.New("still starting")
+		}
+		return nil
+	}
+	srv, err := observe.Listen("127.0.0.1:0", reg, check, observe.NewLogger(io.Discard, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,15 +79,21 @@ func TestServerServesMetricsAndProbes(t *testing.T) {
 	if code := get(t, base+"/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz = %d", code)
 	}
-	if code := get(t, base+"/readyz"); code != http.StatusServiceUnavailable {
-		t.Fatalf("/readyz before ready = %d", code)
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "not ready: still starting") {
+		t.Fatalf("/readyz before ready = %d %q, want 503 with the reason", resp.StatusCode, body)
 	}
 	ready.Store(true)
 	if code := get(t, base+"/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz when ready = %d", code)
 	}
 
-	resp, err := http.Get(base + "/metrics")
+	resp, err = http.Get(base + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

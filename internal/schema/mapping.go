@@ -352,6 +352,16 @@ func jitsuName(d Dialect, flat string) string {
 	return name
 }
 
+// JitsuTableName is the table Jitsu Bulker makes for a requested table
+// name: as jitsuName, case kept. A name with no letters or digits, for
+// which Jitsu hashes, gets the natural name.
+func JitsuTableName(d Dialect, table string) string {
+	if n := jitsuUnsupported.ReplaceAllString(table, "_"); n == "" || n == "_" {
+		return SanitizeIdent(d, table)
+	}
+	return jitsuName(d, table)
+}
+
 // appendNested appends fields as one JSON object, nesting each field's
 // value along its key's path, as it was sent: {"a":{"b":1},"a_b":2}.
 func appendNested(out []byte, fields []Field) []byte {

@@ -166,3 +166,27 @@ func (r *Registry) Close() {
 	r.mu.Unlock()
 	r.closeAll(ds)
 }
+
+// Test opens c apart from the configured destinations and reads from its
+// database, to tell whether bulker can reach and log in to it. The error
+// says why not, without the password (drivers never print it).
+func (r *Registry) Test(ctx context.Context, c destination.Config) error {
+	open, ok := r.factories[c.Type]
+	if !ok {
+		return fmt.Errorf("destination %s: type %q is not supported (supported: %v)", c.ID, c.Type, r.Types())
+	}
+	if c.Type == "sqlite" {
+		// Opening one creates its file and directory wherever the request
+		// says: an API client must not write files on bulker's host.
+		return fmt.Errorf("destination %s: sqlite is a local file, not a connection: nothing to test", c.ID)
+	}
+	d, err := open(ctx, c, r.log)
+	if err != nil {
+		return err
+	}
+	defer r.closeAll([]destination.Driver{d})
+	if _, _, err := d.Describe(ctx, destination.ColumnsTable); err != nil {
+		return fmt.Errorf("destination %s: %w", c.ID, err)
+	}
+	return nil
+}

@@ -2,12 +2,14 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/schema"
 )
 
 // countingDest is a driver that only counts Close calls.
@@ -65,5 +67,57 @@ func TestRegistryOpensOnceAndClosesChangedDestinations(t *testing.T) {
 	reg.Close()
 	if closed.Load() != 2 {
 		t.Fatalf("Close closed %d in all, want 2", closed.Load())
+	}
+}
+
+// describingDest answers Describe with err and counts Close calls.
+type describingDest struct {
+	countingDest
+	err error
+}
+
+func (d describingDest) Describe(context.Context, string) (schema.Table, bool, error) {
+	return schema.Table{}, false, d.err
+}
+
+// Test opens a destination apart from the configured ones, reads from its
+// database, closes it, and says why it failed.
+func TestRegistryTest(t *testing.T) {
+	var closed atomic.Int32
+	opens := func(context.Context, destination.Config, *slog.Logger) (destination.Driver, error) {
+		t.Error("a sqlite destination was opened")
+		return nil, errors.New("opened")
+	}
+	reg := NewRegistry(map[string]destination.Factory{
+		"sqlite": opens,
+		"fake": func(_ context.Context, c destination.Config, _ *slog.Logger) (destination.Driver, error) {
+			if c.Credentials.Host == "refused" {
+				return describingDest{countingDest{closed: &closed}, errors.New("connecting to refused:5432: connection refused")}, nil
+			}
+			return describingDest{countingDest: countingDest{closed: &closed}}, nil
+		},
+	}, slog.New(slog.DiscardHandler))
+	cases := []struct {
+		name string
+		c    destination.Config
+		err  string
+	}{
+		{"reachable", destination.Config{ID: "t", Type: "fake"}, ""},
+		{"refused", destination.Config{ID: "t", Type: "fake", Credentials: destination.Credentials{Host: "refused"}}, "destination t: connecting to refused:5432: connection refused"},
+		{"unsupported type", destination.Config{ID: "t", Type: "clickhouse"}, `type "clickhouse" is not supported`},
+		{"sqlite: a file, not opened", destination.Config{ID: "t", Type: "sqlite", Credentials: destination.Credentials{Database: "/tmp/x/y.db"}}, "sqlite is a local file"},
+	}
+	for _, c := range cases {
+		closed.Store(0)
+		err := reg.Test(context.Background(), c.c)
+		if c.err == "" && err != nil || c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.err)
+		}
+		if c.c.Type == "fake" && closed.Load() != 1 {
+			t.Errorf("%s: closed %d times, want 1", c.name, closed.Load())
+		}
+	}
+	if _, ok := reg.Lookup("t"); ok {
+		t.Error("a tested destination was configured")
 	}
 }

@@ -253,7 +253,7 @@ func needsDDL(rows *Rows, st shape) bool {
 
 // Replacement says what Replace replaces.
 type Replacement struct {
-	Mode      destination.LoadMode // ReplaceTable or ReplacePartition
+	Mode      destination.LoadMode // ReplaceTable, ReplacePartition or Append
 	Partition string               // for ReplacePartition
 	// PrimaryKey lists the keys of the table's primary key; with one,
 	// rows sharing a key are merged and upserted.
@@ -261,8 +261,9 @@ type Replacement struct {
 }
 
 // Replace swaps the table for one holding exactly events (ReplaceTable),
-// or replaces the rows of one partition with them (ReplacePartition), in
-// one transaction: all or nothing.
+// replaces the rows of one partition with them (ReplacePartition), or
+// adds them (Append, upserting with a primary key), in one transaction:
+// all or nothing.
 func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacement) ([]Warning, error) {
 	t.writing.Lock()
 	defer t.writing.Unlock()
@@ -280,24 +281,32 @@ func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacemen
 	var batch schema.Batch
 	switch r.Mode {
 	case destination.ReplaceTable:
-		// The new table holds exactly the events' columns; emptying a
-		// table on purpose keeps the columns it has, which views and
-		// queries may name.
+		// The new table holds exactly the events' columns, under the name
+		// of the table it replaces; emptying a table on purpose keeps the
+		// columns it has, which views and queries may name.
+		st, err := t.read(ctx)
+		if err != nil {
+			return warns, err
+		}
 		if len(events) == 0 {
-			st, err := t.read(ctx)
-			if err != nil || !st.exists {
-				return warns, err
+			if !st.exists {
+				return warns, nil
 			}
 			batch.Table = st.table
 			break
 		}
 		_, batch, _ = schema.Build(d, t.name, opts, events, nil)
+		if st.exists {
+			batch.Table.Name = st.table.Name
+		}
 	case destination.ReplacePartition:
 		for i := range events {
 			ev := &events[i]
 			ev.Fields = slices.DeleteFunc(ev.Fields, func(f schema.Field) bool { return f.Key == destination.PartitionColumn })
 			ev.Fields = append(ev.Fields, schema.Field{Key: destination.PartitionColumn, Value: schema.TextValue(r.Partition)})
 		}
+		fallthrough
+	case destination.Append:
 		st, err := t.read(ctx)
 		if err != nil {
 			return warns, err
@@ -308,7 +317,7 @@ func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacemen
 		}
 		batch = rows.batch
 	default:
-		return warns, fmt.Errorf("replacing %s: load mode %s replaces nothing", t.name, r.Mode)
+		return warns, fmt.Errorf("loading %s in bulk: unknown load mode %s", t.name, r.Mode)
 	}
 	p, err := destination.NewPlan(batch, lo)
 	if err != nil {
@@ -326,15 +335,23 @@ func (t *Table) read(ctx context.Context) (shape, error) {
 	if st.known {
 		return st, nil
 	}
-	name := schema.SanitizeIdent(t.driver.Dialect(), t.name)
-	stored, ok, err := t.driver.Describe(ctx, name)
-	if err != nil {
-		return st, fmt.Errorf("describing table %s: %w", name, err)
+	// The natural name first, so a table bulker made stays its table;
+	// else one Jitsu Bulker made, whose name keeps the case ("Events").
+	d := t.driver.Dialect()
+	names := []string{schema.SanitizeIdent(d, t.name)}
+	if jitsu := schema.JitsuTableName(d, t.name); jitsu != names[0] {
+		names = append(names, jitsu)
 	}
-	if !ok {
-		return t.setMissing(), nil
+	for _, name := range names {
+		stored, ok, err := t.driver.Describe(ctx, name)
+		if err != nil {
+			return st, fmt.Errorf("describing table %s: %w", name, err)
+		}
+		if ok {
+			return t.set(stored), nil
+		}
 	}
-	return t.set(stored), nil
+	return t.setMissing(), nil
 }
 
 func (t *Table) build(st shape, events []schema.Event) *Rows {

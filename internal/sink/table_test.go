@@ -87,8 +87,8 @@ func TestRowsPreparedAgainstAnOlderShapeAreRebuilt(t *testing.T) {
 		[][]string{{"2", "NULL", "b"}})
 }
 
-// Replace swaps the table or a partition, and the next Append sees the
-// table as replaced.
+// Replace swaps the table or a partition, or adds rows, and the next
+// Append sees the table as replaced.
 func TestReplaceThenAppend(t *testing.T) {
 	d, db := openSQLite(t)
 	w := NewTable(d, "items", Options{}, slog.New(slog.DiscardHandler))
@@ -104,9 +104,13 @@ func TestReplaceThenAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	append1(t, w, nil, parse(t, `{"id":9,"q":"new"}`))
+	// Jitsu's /bulk modes batch and stream add rows, all or nothing.
+	if _, err := w.Replace(ctx, parse(t, `{"id":10,"q":"bulk"}`), Replacement{Mode: destination.Append}); err != nil {
+		t.Fatal(err)
+	}
 	destinationtest.Equal(t, destinationtest.Query(t, db, `SELECT id, p, __partition_id, q FROM items ORDER BY id`),
-		[][]string{{"5", "1", "NULL", "NULL"}, {"6", "1", "NULL", "NULL"}, {"8", "2", "b", "NULL"}, {"9", "NULL", "NULL", "new"}})
-	if _, err := w.Replace(ctx, nil, Replacement{Mode: destination.Append}); err == nil {
-		t.Fatal("Replace in append mode must fail")
+		[][]string{{"5", "1", "NULL", "NULL"}, {"6", "1", "NULL", "NULL"}, {"8", "2", "b", "NULL"}, {"9", "NULL", "NULL", "new"}, {"10", "NULL", "NULL", "bulk"}})
+	if _, err := w.Replace(ctx, nil, Replacement{Mode: destination.LoadMode(99)}); err == nil {
+		t.Fatal("Replace in an unknown mode must fail")
 	}
 }

@@ -3,6 +3,7 @@ package topics
 import (
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/streamforge/streamforge/internal/kafka"
 )
@@ -26,14 +27,20 @@ type Failure struct {
 	ReplayOf string
 }
 
-// Headers encodes f.
+// maxErrorBytes bounds the error header: a database's message may quote
+// the whole row, and the record must stay within kafka.RecordOverhead of
+// the event it carries.
+const maxErrorBytes = 4 << 10
+
+// Headers encodes f; an error longer than maxErrorBytes is cut, ending in
+// "…".
 func (f Failure) Headers() []kafka.Header {
 	h := []kafka.Header{
 		{Key: HeaderTable, Value: []byte(f.Table)},
 		{Key: HeaderDestination, Value: []byte(f.Destination)},
 		{Key: HeaderRetryTopic, Value: []byte(f.Topic)},
 		{Key: HeaderAttempt, Value: []byte(strconv.Itoa(f.Attempt))},
-		{Key: HeaderError, Value: []byte(f.Error)},
+		{Key: HeaderError, Value: []byte(cut(f.Error, maxErrorBytes))},
 	}
 	if f.ReceivedAt != "" {
 		h = append(h, kafka.Header{Key: HeaderReceivedAt, Value: []byte(f.ReceivedAt)})
@@ -62,4 +69,17 @@ func ParseFailure(r kafka.Record) Failure {
 	f.Attempt, _ = strconv.Atoi(r.Header(HeaderAttempt))
 	f.RetryAfter, _ = time.Parse(time.RFC3339Nano, r.Header(HeaderRetryAfter))
 	return f
+}
+
+// cut shortens s to at most n bytes, at a rune boundary, marking the cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	i := n - len(mark)
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + mark
 }

@@ -3,6 +3,7 @@ package topics
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/streamforge/streamforge/internal/kafka"
 )
@@ -92,5 +93,32 @@ func TestDeadIDRoundTrip(t *testing.T) {
 		if _, _, _, err := ParseDeadID("", bad); err == nil {
 			t.Errorf("ParseDeadID(%q) accepted", bad)
 		}
+	}
+}
+
+// The error header is bounded, so that a retry or dead-letter record stays
+// within kafka.RecordOverhead of its event, and cut at a rune boundary.
+func TestFailureErrorIsBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name, err string
+		want      func(string) bool
+	}{
+		{"short", "duplicate key", func(h string) bool { return h == "duplicate key" }},
+		{"exactly the bound", strings.Repeat("e", maxErrorBytes), func(h string) bool { return len(h) == maxErrorBytes }},
+		{"long", strings.Repeat("é", maxErrorBytes), func(h string) bool {
+			return len(h) <= maxErrorBytes && utf8.ValidString(h) && strings.HasSuffix(h, "é…")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got string
+			for _, h := range (Failure{Error: tc.err}).Headers() {
+				if h.Key == HeaderError {
+					got = string(h.Value)
+				}
+			}
+			if !tc.want(got) {
+				t.Errorf("error header of %d bytes: %.40q…", len(got), got)
+			}
+		})
 	}
 }
