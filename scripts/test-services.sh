@@ -4,9 +4,10 @@
 # MariaDB (127.0.0.1:3306, root without password, database test) and Redis
 # (127.0.0.1:6379); and that the Kafka clients the tests drive, kcat and
 # python3-confluent-kafka, Prometheus's prometheus and promtool, and
-# chromium (the console's browser test) are installed. Idempotent: on a machine where they already run it only checks
-# them. Installing needs root (apt-get); Kafka needs nothing, the tests
-# start the embedded broker themselves.
+# chromium (the console's browser test) are installed. Idempotent: on a
+# machine where they already run it only checks them. Installing needs root
+# (apt-get); Kafka needs nothing, the tests start the embedded broker
+# themselves.
 set -euo pipefail
 
 log() { printf 'test-services: %s\n' "$*" >&2; }
