@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/streamforge/streamforge/internal/config"
+	"github.com/streamforge/streamforge/internal/console"
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/ingest"
 	"github.com/streamforge/streamforge/internal/kafka"
@@ -148,6 +149,20 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	con, err := console.New(console.Deps{
+		Destinations: dests,
+		Sources:      topicSources,
+		Events:       events,
+		Metrics:      o.Registry,
+		Auth:         tokens,
+		Log:          log,
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	con.Register(mux)
+	mux.Handle("/", api)
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr())
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Addr(), err)
@@ -166,7 +181,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Listening != nil {
 		o.Listening(ln.Addr().String())
 	}
-	srv := httpServer(api, cfg.HTTP)
+	srv := httpServer(mux, cfg.HTTP)
 
 	loadCtx, stopLoaders := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoaders()
