@@ -10,6 +10,7 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -31,6 +32,8 @@ var assets embed.FS
 // it.
 type Destinations interface {
 	Configs() []destination.Config
+	// Unsupported are the destinations of a type bulker lacks.
+	Unsupported() []destination.Config
 	Driver(id string) (destination.Driver, error)
 }
 
@@ -128,7 +131,8 @@ type Destination struct {
 	Type string `json:"type"`
 	Mode string `json:"mode"`
 	// State is ok (the last thing that happened was a load), error (a
-	// failure came after the last load) or idle (neither yet).
+	// failure came after the last load), idle (neither yet) or
+	// unsupported (a type bulker lacks: its events are refused).
 	State      string     `json:"state"`
 	Lag        int64      `json:"lag"`
 	RowsLoaded int64      `json:"rowsLoaded"`
@@ -153,6 +157,8 @@ const (
 	stateOK    = "ok"
 	stateError = "error"
 	stateIdle  = "idle"
+	// stateUnsupported: a destination of a type bulker lacks.
+	stateUnsupported = "unsupported"
 )
 
 func (s *Server) destinations(w http.ResponseWriter, r *http.Request) {
@@ -175,6 +181,10 @@ func (s *Server) destinations(w http.ResponseWriter, r *http.Request) {
 			s.d.Log.Warn("console: reading the events log failed", "destination", c.ID, "err", err)
 		}
 		out = append(out, d)
+	}
+	for _, c := range s.d.Destinations.Unsupported() {
+		out = append(out, Destination{ID: c.ID, Type: c.Type, Mode: string(c.Options.Mode), State: stateUnsupported, Tables: []Table{},
+			LastError: fmt.Sprintf("destination type %q is not supported by this bulker: its events are refused", c.Type)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"destinations": out, "now": s.d.Now().UTC()})
 }

@@ -46,7 +46,7 @@ func newFixture(t *testing.T, tokens []string, sources ...loader.Source) fixture
 	err := reg.Set([]destination.Config{{
 		ID: "lite", Type: "sqlite", Options: destination.Options{Mode: destination.Stream},
 		Credentials: destination.Credentials{Database: filepath.Join(t.TempDir(), "lite.db"), Password: secret.String("pw-never-shown")},
-	}})
+	}, {ID: "wh", Type: "clickhouse", Credentials: destination.Credentials{Host: "ch", Password: secret.String("pw-never-shown")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +164,12 @@ func TestDestinations(t *testing.T) {
 			if err := json.Unmarshal([]byte(body), &got); err != nil {
 				t.Fatal(err)
 			}
-			if len(got.Destinations) != 1 {
-				t.Fatalf("destinations %+v, want lite only", got.Destinations)
+			if len(got.Destinations) != 2 {
+				t.Fatalf("destinations %+v, want lite and wh", got.Destinations)
+			}
+			// A destination of a type bulker lacks is listed, with the reason.
+			if u := got.Destinations[1]; u.ID != "wh" || u.State != "unsupported" || !strings.Contains(u.LastError, "clickhouse") {
+				t.Errorf("unsupported destination %+v", u)
 			}
 			d := got.Destinations[0]
 			if d.ID != "lite" || d.Type != "sqlite" || d.Mode != "stream" || d.State != tc.state || d.LastError != tc.lastErr {
