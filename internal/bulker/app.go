@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,6 +24,7 @@ import (
 	"github.com/streamforge/streamforge/internal/ingest"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/loader"
+	"github.com/streamforge/streamforge/internal/observe"
 	"github.com/streamforge/streamforge/internal/replay"
 	"github.com/streamforge/streamforge/internal/sink"
 )
@@ -56,7 +58,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := loadDestinations(ctx, sources, dests, topicSources, cfg, log); err != nil {
 		return err
 	}
-	if err := o.Registry.Register(newUnsupportedCollector(dests)); err != nil {
+	if err := o.Registry.Register(dests.UnsupportedCollector()); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
 
@@ -167,13 +169,13 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Addr(), err)
 	}
-	var metricsSrv *metricsServer
+	var metricsSrv *observe.Server
 	if cfg.MetricsPort != 0 {
-		if metricsSrv, err = listenMetrics(cfg.HTTP, cfg.MetricsPort, o.Registry, readiness{client}); err != nil {
+		addr := net.JoinHostPort(cfg.HTTP.Host, strconv.Itoa(cfg.MetricsPort))
+		if metricsSrv, err = observe.Listen(addr, o.Registry, readiness{client}.Ready, log); err != nil {
 			_ = ln.Close()
-			return err
+			return fmt.Errorf("BULKER_METRICS_PORT: %w", err)
 		}
-		log.Info("serving metrics on a port of their own", "addr", metricsSrv.ln.Addr().String())
 	} else if cfg.ShutdownExtraDelay > 0 {
 		log.Warn("BULKER_SHUTDOWN_EXTRA_DELAY_SEC keeps the metrics port serving after shutdown; without BULKER_METRICS_PORT it has nothing to keep")
 	}
@@ -197,10 +199,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// The metrics port outlives the rest by BULKER_SHUTDOWN_EXTRA_DELAY_SEC,
 	// so a last scrape sees the final counts.
+	metricsCtx, stopMetrics := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopMetrics()
 	metricsDone := make(chan error, 1)
 	if metricsSrv != nil {
-		defer metricsSrv.srv.Close()
-		go func() { metricsDone <- metricsSrv.serve() }()
+		go func() { metricsDone <- metricsSrv.Serve(metricsCtx) }()
 	} else {
 		metricsDone <- nil
 	}
@@ -234,15 +237,11 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	})
 	err = g.Wait()
-	if metricsSrv != nil {
-		if cfg.ShutdownExtraDelay > 0 && ctx.Err() != nil {
-			log.Info("serving metrics a little longer for a last scrape", "delay", cfg.ShutdownExtraDelay.String())
-			time.Sleep(cfg.ShutdownExtraDelay)
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-		_ = metricsSrv.srv.Shutdown(sctx)
-		cancel()
+	if metricsSrv != nil && cfg.ShutdownExtraDelay > 0 && ctx.Err() != nil {
+		log.Info("serving metrics a little longer for a last scrape", "delay", cfg.ShutdownExtraDelay.String())
+		time.Sleep(cfg.ShutdownExtraDelay)
 	}
+	stopMetrics()
 	if merr := <-metricsDone; merr != nil && err == nil {
 		err = merr
 	}
@@ -259,28 +258,6 @@ func httpServer(h http.Handler, c config.HTTP) *http.Server {
 		ReadHeaderTimeout: c.ReadHeaderTimeout,
 		ReadTimeout:       c.ReadTimeout,
 		IdleTimeout:       c.IdleTimeout,
-	}
-}
-
-// unsupportedCollector exports bulker_destination_unsupported{destination,
-// type} 1 for each destination of a type bulker lacks, read from the
-// registry at each scrape so that a reload shows at once.
-type unsupportedCollector struct {
-	dests *sink.Registry
-	desc  *prometheus.Desc
-}
-
-func newUnsupportedCollector(dests *sink.Registry) unsupportedCollector {
-	return unsupportedCollector{dests: dests, desc: prometheus.NewDesc("bulker_destination_unsupported",
-		"1 for each configured destination of a type bulker cannot load: its events are refused while the others run.",
-		[]string{"destination", "type"}, nil)}
-}
-
-func (u unsupportedCollector) Describe(ch chan<- *prometheus.Desc) { ch <- u.desc }
-
-func (u unsupportedCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range u.dests.Unsupported() {
-		ch <- prometheus.MustNewConstMetric(u.desc, prometheus.GaugeValue, 1, c.ID, c.Type)
 	}
 }
 
