@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -130,11 +128,7 @@ func produceJitsu(t *testing.T, k *brokertest.Cluster, byTopic map[string][]stri
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kafka.Connect(ctx, k.Kafka, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	cl := k.Client(t)
 	n := 0
 	for topic, events := range byTopic {
 		for _, e := range events {

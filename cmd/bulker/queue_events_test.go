@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/streamforge/streamforge/internal/broker/brokertest"
-	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/wait"
 )
 
@@ -87,11 +85,7 @@ func TestDummyServiceEventsQueryableInSQL(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	table := schema + ".queue_events"
-	control, err := kafka.Connect(ctx, k.Kafka, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer control.Close()
+	control := k.Client(t)
 	for pongs := 0; pongs < 3; {
 		sent := float64(time.Now().UnixMicro())/1e6 + 0.000001 // never a whole second
 		ping := fmt.Sprintf(`{"queue_id":"q1","command":"ping","sent_at":%s}`, strconv.FormatFloat(sent, 'f', 6, 64))

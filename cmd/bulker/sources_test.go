@@ -26,11 +26,7 @@ func produce(t *testing.T, k *brokertest.Cluster, topic string, values ...string
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := kafka.Connect(ctx, k.Kafka, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := k.Client(t)
 	for _, v := range values {
 		if err := c.Produce(ctx, topic, nil, []byte(v), nil); err != nil {
 			t.Fatal(err)
@@ -58,11 +54,7 @@ func TestSourceTopicLoadsExactlyOnce(t *testing.T) {
 	// Headers another producer set, named as bulker's retry headers.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := kafka.Connect(ctx, k.Kafka, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := k.Client(t)
 	if err := c.Produce(ctx, topic, nil, []byte(good[25]), []kafka.Header{{Key: topics.HeaderAttempt, Value: []byte("99")}}); err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,7 @@ func TestFailureTopicsRetention(t *testing.T) {
 	k := brokertest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	client, err := kafka.Connect(ctx, k.Kafka, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := k.Client(t)
 	for _, tt := range []struct {
 		name           string
 		existing       time.Duration // retention of a dead-letter topic made before; 0: none

@@ -34,11 +34,7 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	client, err := kafka.Connect(ctx, k.Kafka, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := k.Client(t)
 
 	path := filepath.Join(t.TempDir(), "lite.db")
 	db, err := sql.Open("sqlite", path)
@@ -208,11 +204,7 @@ func TestChangedDestinationsLoaderEndsBeforeItsSuccessorStarts(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	client, err := kafka.Connect(ctx, k.Kafka, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := k.Client(t)
 	path := filepath.Join(t.TempDir(), "lite.db")
 	dests := sink.NewRegistry(map[string]destination.Factory{"sqlite": sqlite.Open}, log)
 	defer dests.Close()

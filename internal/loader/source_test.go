@@ -65,11 +65,7 @@ func TestSourceRejectsReturnThroughIncomingTopic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	client, err := kafka.Connect(ctx, k.Kafka, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := k.Client(t)
 	path := filepath.Join(t.TempDir(), "lite.db")
 	db, err := sql.Open("sqlite", path)
 	if err != nil {

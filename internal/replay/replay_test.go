@@ -26,11 +26,7 @@ func TestConcurrentReplaysRequeueEachEventOnce(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
-	client, err := kafka.Connect(ctx, k.Kafka, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := k.Client(t)
 	const prefix, n = "t.", 20
 	incoming := prefix + "in.id.pg.m.batch.t.items"
 	for i := range n {

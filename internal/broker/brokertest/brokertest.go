@@ -3,6 +3,7 @@
 package brokertest
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -146,4 +147,18 @@ func NewCA(t testing.TB, dir string) ([]byte, tls.Certificate) {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), pair
+}
+
+// Client connects a Kafka client to the broker, closed at the end of the
+// test.
+func (c *Cluster) Client(t testing.TB) *kafka.Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), c.Kafka.ConnectTimeout)
+	defer cancel()
+	cl, err := kafka.Connect(ctx, c.Kafka, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
 }
