@@ -75,24 +75,9 @@ func (p *flakyProducer) ProduceSync(_ context.Context, recs ...kafka.Record) err
 func TestDeadLetterWriteIsRetried(t *testing.T) {
 	c := &fakeConsumer{recs: []kafka.Record{{Topic: "in.id.d.m.stream.t.t", Offset: 7, Value: []byte("not json")}}}
 	p := &flakyProducer{failures: 1}
-	w := &worker{
-		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Requeue: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
-			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second},
-		consumer: c,
-		producer: p,
-		table:    func() (*sink.Table, error) { return nil, errors.New("not needed") },
-		log:      slog.New(slog.DiscardHandler),
-		metrics:  mustMetrics(t),
-		now:      time.Now,
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.run(ctx, time.Second) }()
-	wait.For(t, 10*time.Second, "the record committed after its dead-letter write was retried", func() bool { return c.commits() > 0 })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	w := tableless(t, workerConfig{Topic: "in.id.d.m.stream.t.t", Requeue: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
+		Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second}, c, p)
+	runUntilCommitted(t, w, c, "the record committed after its dead-letter write was retried")
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.got) != 1 || p.got[0].Topic != topics.Dead("") || string(p.got[0].Value) != "not json" {
@@ -208,9 +193,16 @@ func TestBatchSizeBytes(t *testing.T) {
 func TestStreamTopicOfBatchDestinationStreams(t *testing.T) {
 	c := &fakeConsumer{recs: []kafka.Record{{Topic: "in.id.d.m.stream.t.t", Offset: 1, Value: []byte("not json")}}}
 	p := &flakyProducer{}
-	w := &worker{
-		cfg: workerConfig{Topic: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
-			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Batch}}, BatchSize: 10, Period: time.Hour},
+	w := tableless(t, workerConfig{Topic: "in.id.d.m.stream.t.t", Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
+		Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Batch}}, BatchSize: 10, Period: time.Hour}, c, p)
+	runUntilCommitted(t, w, c, "the record handled before the hour-long batch period")
+}
+
+// tableless is a worker for records that never reach a table (not JSON):
+// each goes to retry or dead through p.
+func tableless(t *testing.T, cfg workerConfig, c *fakeConsumer, p *flakyProducer) *worker {
+	return &worker{
+		cfg:      cfg,
 		consumer: c,
 		producer: p,
 		table:    func() (*sink.Table, error) { return nil, errors.New("not needed") },
@@ -218,10 +210,15 @@ func TestStreamTopicOfBatchDestinationStreams(t *testing.T) {
 		metrics:  mustMetrics(t),
 		now:      time.Now,
 	}
+}
+
+// runUntilCommitted runs w until c has committed, then stops it.
+func runUntilCommitted(t *testing.T, w *worker, c *fakeConsumer, what string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.run(ctx, time.Second) }()
-	wait.For(t, 10*time.Second, "the record handled before the hour-long batch period", func() bool { return c.commits() > 0 })
+	wait.For(t, 10*time.Second, what, func() bool { return c.commits() > 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
