@@ -338,11 +338,19 @@ func Unknown(environ []string) []string {
 	}
 	var out []string
 	for _, k := range names(environ) {
-		if strings.HasPrefix(k, "BULKER_") && !known[k] && !strings.HasPrefix(k, DestinationEnvPrefix) && !strings.HasPrefix(k, SourceEnvPrefix) && !jitsuIgnored(k) {
+		if strings.HasPrefix(k, "BULKER_") && !known[k] && !strings.HasPrefix(k, DestinationEnvPrefix) && !strings.HasPrefix(k, SourceEnvPrefix) && !jitsuIgnored(k) && !serviceLink(k) {
 			out = append(out, k)
 		}
 	}
 	return out
+}
+
+// serviceLink reports whether name is one of the variables Kubernetes sets
+// in every pod for a Service named bulker (BULKER_PORT,
+// BULKER_PORT_3042_TCP_ADDR, BULKER_SERVICE_HOST, …), as Jitsu's manifests
+// name theirs: not a setting, so not a typo either.
+func serviceLink(name string) bool {
+	return name == "BULKER_PORT" || strings.HasPrefix(name, "BULKER_PORT_") || strings.HasPrefix(name, "BULKER_SERVICE_")
 }
 
 // Ignored returns the variables of environ that Jitsu Bulker reads and

@@ -316,7 +316,9 @@ func TestSecretsNeverPrinted(t *testing.T) {
 }
 
 func TestUnknown(t *testing.T) {
-	got := Unknown([]string{"BULKER_HTTP_PORT=1", "BULKER_HTTP_PROT=1", "BULKER_DESTINATION_PG={}", "HOME=/root", "BULKER_TOKEN_SECRET="})
+	got := Unknown([]string{"BULKER_HTTP_PORT=1", "BULKER_HTTP_PROT=1", "BULKER_DESTINATION_PG={}", "HOME=/root", "BULKER_TOKEN_SECRET=",
+		// Kubernetes' links to a Service named bulker.
+		"BULKER_PORT=tcp://10.0.0.7:3042", "BULKER_PORT_3042_TCP_ADDR=10.0.0.7", "BULKER_SERVICE_HOST=10.0.0.7", "BULKER_SERVICE_PORT=3042"})
 	if fmt.Sprint(got) != "[BULKER_HTTP_PROT]" {
 		t.Errorf("Unknown = %v", got)
 	}
