@@ -234,7 +234,7 @@ func (s *Server) sources(w http.ResponseWriter, _ *http.Request) {
 	for _, src := range s.d.Sources.Sources() {
 		// The lag and rows are the table's: the source's topic and the
 		// table's own incoming topic load into it together.
-		f := st[key{src.Destination, src.Table}]
+		f := st.at(src.Destination, src.Table)
 		out = append(out, Source{ID: src.ID, Topic: src.Topic, Destination: src.Destination, Table: src.Table,
 			Mode: string(src.Mode), Group: src.GroupName(), Lag: f.lag, RowsLoaded: f.rows})
 	}

@@ -230,3 +230,20 @@ func TestAssetsAreSelfContained(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A source whose table has no loader figures yet (an API-only replica, a
+// worker not started) is listed with zero figures.
+func TestSourcesWithoutFigures(t *testing.T) {
+	f := newFixture(t, nil, loader.Source{ID: "orders", Topic: "orders", Destination: "lite", Table: "orders"})
+	code, _, body := f.get(t, "/api/sources", "")
+	if code != http.StatusOK {
+		t.Fatalf("GET /api/sources: %d %s", code, body)
+	}
+	var got struct{ Sources []Source }
+	if err := json.Unmarshal([]byte(body), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Sources) != 1 || got.Sources[0].ID != "orders" || got.Sources[0].Lag != 0 || got.Sources[0].Group == "" {
+		t.Errorf("sources %+v", got.Sources)
+	}
+}
