@@ -76,7 +76,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("connecting to kafka: %w", err)
 	}
 	defer client.Close()
-	if err := prepareTopics(ctx, client, cfg, log); err != nil {
+	if cfg.Ingest.MaxEventSize, err = prepareTopics(ctx, client, cfg, log); err != nil {
 		return err
 	}
 
@@ -122,9 +122,8 @@ func Run(ctx context.Context, o Options) error {
 	replayer, err := replay.New(cfg.TopicPrefix, cfg.Ingest.FailedScan, replay.Deps{
 		Reader:   failed,
 		Producer: client,
-		EnsureTopic: func(ctx context.Context, topic string) error {
-			// Markers are few and small: one partition holds them.
-			return client.EnsureTopic(ctx, kafka.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: cfg.Topics.ReplicationFactor})
+		EnsureTopic: func(ctx context.Context, _ string) error {
+			return client.EnsureTopic(ctx, markerTopicSpec(cfg))
 		},
 		Events:     events,
 		Registerer: o.Registry,

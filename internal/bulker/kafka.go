@@ -43,36 +43,69 @@ func embeddedKafka(addr, dataDir string, maxMessageBytes int32, log *slog.Logger
 // Bulker knows which is in force. Then it makes every existing topic
 // bulker writes accept its largest event (topics made by an earlier
 // version or by hand may be smaller).
-func prepareTopics(ctx context.Context, c *kafka.Client, cfg config.Config, log *slog.Logger) error {
+func prepareTopics(ctx context.Context, c *kafka.Client, cfg config.Config, log *slog.Logger) (maxEvent int64, err error) {
 	var names []string
 	for _, t := range []struct {
-		name, variable string
-		retention      time.Duration
+		spec     kafka.TopicSpec
+		variable string
 	}{
-		{topics.Retry(cfg.TopicPrefix), "BULKER_KAFKA_RETRY_TOPIC_RETENTION_HOURS", cfg.RetryTopicRetention},
-		{topics.Dead(cfg.TopicPrefix), "BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS", cfg.DeadTopicRetention},
+		{topicSpec(cfg, topics.Retry(cfg.TopicPrefix), cfg.RetryTopicRetention), "BULKER_KAFKA_RETRY_TOPIC_RETENTION_HOURS"},
+		{topicSpec(cfg, topics.Dead(cfg.TopicPrefix), cfg.DeadTopicRetention), "BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS"},
+		{markerTopicSpec(cfg), "BULKER_KAFKA_DEAD_TOPIC_RETENTION_HOURS"},
 	} {
-		spec := cfg.Topics
-		spec.Name, spec.Retention = t.name, t.retention
-		if err := c.EnsureTopic(ctx, spec); err != nil {
-			return err
+		if err := c.EnsureTopic(ctx, t.spec); err != nil {
+			return 0, err
 		}
-		if got, err := c.TopicRetention(ctx, t.name); err == nil && got != t.retention {
-			log.Info("topic exists with another retention, kept", "topic", t.name, "retention", got.String(), "configured", t.retention.String(), "variable", t.variable)
+		if got, err := c.TopicRetention(ctx, t.spec.Name); err == nil && got != t.spec.Retention {
+			log.Info("topic exists with another retention, kept", "topic", t.spec.Name, "retention", got.String(), "configured", t.spec.Retention.String(), "variable", t.variable)
 		}
-		names = append(names, t.name)
+		names = append(names, t.spec.Name)
 	}
 	all, err := c.Topics(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for _, t := range all {
 		if _, err := topics.Parse(cfg.TopicPrefix, t); err == nil {
 			names = append(names, t)
 		}
 	}
-	if err := c.FitTopics(ctx, cfg.Topics.MaxMessageBytes, names...); err != nil {
-		return fmt.Errorf("BULKER_MAX_EVENT_SIZE %d: %w", cfg.Ingest.MaxEventSize, err)
+	fits, err := c.FitTopics(ctx, cfg.Topics.MaxMessageBytes, names...)
+	maxEvent = fittingEvent(cfg.Ingest.MaxEventSize, fits)
+	switch {
+	case fits == 0:
+		log.Warn("could not read the max.message.bytes of bulker's topics: an event the broker refuses as too large is answered 503", "err", err)
+	case maxEvent < 1:
+		return 0, fmt.Errorf("BULKER_MAX_EVENT_SIZE %d: topics accept records of at most %d bytes: %w", cfg.Ingest.MaxEventSize, fits, err)
+	case maxEvent < cfg.Ingest.MaxEventSize:
+		log.Warn("some of bulker's topics accept smaller records than BULKER_MAX_EVENT_SIZE needs and their max.message.bytes could not be raised: larger events are refused with 413",
+			"max_event_size", maxEvent, "configured", cfg.Ingest.MaxEventSize, "err", err)
 	}
-	return nil
+	return maxEvent, nil
+}
+
+// topicSpec is bulker's spec for topic, with its own retention.
+func topicSpec(cfg config.Config, topic string, retention time.Duration) kafka.TopicSpec {
+	spec := cfg.Topics
+	spec.Name, spec.Retention = topic, retention
+	return spec
+}
+
+// markerTopicSpec is the spec of the replay markers' topic: they must
+// outlive the dead letters they mark, or a dead event would look never
+// replayed and could be replayed twice; few and small, one partition holds
+// them.
+func markerTopicSpec(cfg config.Config) kafka.TopicSpec {
+	spec := topicSpec(cfg, topics.Replayed(cfg.TopicPrefix), cfg.DeadTopicRetention)
+	spec.Partitions = 1
+	return spec
+}
+
+// fittingEvent is the largest event, at most configured bytes, whose record
+// fits a batch of fits bytes; fits 0 (unknown) keeps configured.
+func fittingEvent(configured int64, fits int32) int64 {
+	if fits == 0 {
+		return configured
+	}
+	return min(configured, int64(fits)-kafka.RecordOverhead)
 }

@@ -43,10 +43,16 @@ func TestFailureTopicsRetention(t *testing.T) {
 				}
 			}
 			var logs strings.Builder
-			if err := prepareTopics(ctx, client, cfg, slog.New(slog.NewTextHandler(&logs, nil))); err != nil {
+			maxEvent, err := prepareTopics(ctx, client, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+			if err != nil {
 				t.Fatal(err)
 			}
-			for topic, want := range map[string]time.Duration{topics.Retry(cfg.TopicPrefix): 48 * time.Hour, topics.Dead(cfg.TopicPrefix): tt.wantDead} {
+			if maxEvent != cfg.Ingest.MaxEventSize {
+				t.Errorf("largest event %d, want BULKER_MAX_EVENT_SIZE's %d: the test broker lets bulker raise topic limits", maxEvent, cfg.Ingest.MaxEventSize)
+			}
+			// Replay markers live as long as the dead letters they mark.
+			for topic, want := range map[string]time.Duration{topics.Retry(cfg.TopicPrefix): 48 * time.Hour, topics.Dead(cfg.TopicPrefix): tt.wantDead,
+				topics.Replayed(cfg.TopicPrefix): 168 * time.Hour} {
 				if got, err := client.TopicRetention(ctx, topic); err != nil || got != want {
 					t.Errorf("%s: retention %s (%v), want %s", topic, got, err, want)
 				}
@@ -58,5 +64,25 @@ func TestFailureTopicsRetention(t *testing.T) {
 				t.Errorf("unexpected log:\n%s", logs.String())
 			}
 		})
+	}
+}
+
+// Where a topic's limit cannot be raised, the largest event accepted
+// shrinks to what the topic stores, so that /post answers 413 rather than
+// a 503 that a client would retry forever.
+func TestFittingEvent(t *testing.T) {
+	for _, tt := range []struct {
+		configured int64
+		fits       int32
+		want       int64
+	}{
+		{1 << 20, 1<<20 + kafka.RecordOverhead, 1 << 20},       // raised: as configured
+		{1 << 20, 1_048_588, 1_048_588 - kafka.RecordOverhead}, // Kafka's default kept
+		{1 << 20, 0, 1 << 20},                                  // limits unknown
+		{1000, 1 << 20, 1000},
+	} {
+		if got := fittingEvent(tt.configured, tt.fits); got != tt.want {
+			t.Errorf("fittingEvent(%d, %d) = %d, want %d", tt.configured, tt.fits, got, tt.want)
+		}
 	}
 }

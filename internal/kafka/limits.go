@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -44,16 +46,18 @@ const maxMessageBytes = "max.message.bytes"
 
 // FitTopics makes every existing topic of names accept record batches of
 // batchBytes, raising max.message.bytes where it is lower, so that an event
-// accepted by the API can be stored. It names the topic and both sizes when
-// a limit cannot be raised (no permission, say). Names that do not exist
-// are skipped: they are created with the right limit.
-func (c *Client) FitTopics(ctx context.Context, batchBytes int32, names ...string) error {
+// accepted by the API can be stored. Names that do not exist are skipped:
+// they are created with the right limit. It returns the largest batch every
+// topic accepts: batchBytes, or less where a limit could not be raised (no
+// permission, say), with the reason as err; 0 and err when the limits could
+// not be read.
+func (c *Client) FitTopics(ctx context.Context, batchBytes int32, names ...string) (int32, error) {
 	adm := kadm.NewClient(c.cl)
 	rcs, err := adm.DescribeTopicConfigs(ctx, names...)
 	if err != nil {
-		return fmt.Errorf("reading the max.message.bytes of topics: %w", err)
+		return 0, fmt.Errorf("reading the max.message.bytes of topics: %w", err)
 	}
-	var low []string
+	low := map[string]int32{}
 	for _, rc := range rcs {
 		if rc.Err != nil {
 			continue // most likely not created yet
@@ -62,26 +66,26 @@ func (c *Client) FitTopics(ctx context.Context, batchBytes int32, names ...strin
 			if cfg.Key != maxMessageBytes || cfg.Value == nil {
 				continue
 			}
-			if n, err := strconv.ParseInt(*cfg.Value, 10, 64); err == nil && n < int64(batchBytes) {
-				low = append(low, rc.Name)
+			if n, err := strconv.ParseInt(*cfg.Value, 10, 32); err == nil && n < int64(batchBytes) {
+				low[rc.Name] = int32(n)
 				c.log.Info("raising a topic's max.message.bytes to fit the largest event", "topic", rc.Name, "from", n, "to", batchBytes)
 			}
 		}
 	}
 	if len(low) == 0 {
-		return nil
+		return batchBytes, nil
 	}
 	v := strconv.Itoa(int(batchBytes))
-	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: maxMessageBytes, Value: &v}}, low...)
-	if err == nil {
-		for _, r := range resps {
-			if r.Err != nil {
-				err = errors.Join(err, fmt.Errorf("topic %s: %w %s", r.Name, r.Err, r.ErrMessage))
-			}
+	resps, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: maxMessageBytes, Value: &v}}, slices.Collect(maps.Keys(low))...)
+	if err != nil {
+		return slices.Min(slices.Collect(maps.Values(low))), fmt.Errorf("raising max.message.bytes of topics: %w", err)
+	}
+	fits, errs := batchBytes, []error(nil)
+	for _, r := range resps {
+		if r.Err != nil {
+			fits = min(fits, low[r.Name])
+			errs = append(errs, fmt.Errorf("topic %s: %w %s", r.Name, r.Err, r.ErrMessage))
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("topics %v accept smaller records than the largest event needs (%d bytes) and max.message.bytes could not be raised: %w", low, batchBytes, err)
-	}
-	return nil
+	return fits, errors.Join(errs...)
 }
