@@ -17,7 +17,8 @@ type Replayer interface {
 
 // replayAnswer is the answer of POST /failed/{destinationId}/replay.
 type replayAnswer struct {
-	Success bool `json:"success"`
+	Success bool   `json:"success"`
+	Error   string `json:"error,omitempty"`
 	replay.Result
 }
 
@@ -48,7 +49,9 @@ func (s *Server) replayFailed(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err.Error())
 	case err != nil:
 		s.d.Logger.Error("replaying dead events", "destination", req.Destination, "table", req.Table, "err", err)
-		fail(w, http.StatusServiceUnavailable, "replay failed: "+err.Error())
+		// What was done before the failure, so the operator knows which
+		// ids to replay again.
+		writeJSON(w, http.StatusServiceUnavailable, replayAnswer{Error: "replay failed: " + err.Error(), Result: res})
 	default:
 		s.d.Logger.Info("dead events replayed", "destination", req.Destination, "table", req.Table,
 			"replayed", len(res.Replayed), "already_replayed", len(res.AlreadyReplayed), "not_found", len(res.NotFound))

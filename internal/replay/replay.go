@@ -115,6 +115,10 @@ type Result struct {
 	NotFound []string `json:"notFound,omitempty"`
 	// NoTopic are records that do not name the topic they came from.
 	NoTopic []string `json:"noTopic,omitempty"`
+	// Unsure are records marked replayed whose re-queue the broker did
+	// not acknowledge: some may be re-queued; a replay of their ids with
+	// force re-queues them (again).
+	Unsure []string `json:"unsure,omitempty"`
 }
 
 // ErrBadRequest wraps the errors of a request that cannot be served.
@@ -181,6 +185,11 @@ func (r *Replayer) Replay(ctx context.Context, req Request) (Result, error) {
 		return res, nil
 	}
 
+	// From the first marker on, a replay runs to its end even if its caller
+	// goes away: cut short, it would leave events marked replayed and
+	// still dead.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), requeueTimeout)
+	defer cancel()
 	// Claim every candidate, then keep those whose claim came first.
 	claim := newClaim()
 	now := r.d.Now().UTC()
@@ -197,33 +206,57 @@ func (r *Replayer) Replay(ctx context.Context, req Request) (Result, error) {
 			return res, err
 		}
 	}
+	var won []dead
 	for _, d := range candidates {
 		if !req.Force && first[d.id] != claim {
 			res.AlreadyReplayed = append(res.AlreadyReplayed, d.id)
 			continue
 		}
-		f := d.f
-		f.RetryAfter, f.ReplayOf = time.Time{}, d.id
-		if err := r.d.Producer.ProduceSync(ctx, kafka.Record{Topic: f.Topic, Key: d.rec.Key, Value: d.rec.Value, Headers: f.Headers()}); err != nil {
-			// Marked but not re-queued: still dead, and listed as replayed.
-			return res, fmt.Errorf("re-queuing %s (%d replayed before; replay it again with force): %w", d.id, len(res.Replayed), err)
+		won = append(won, d)
+	}
+	for chunk := range slices.Chunk(won, requeueChunk) {
+		recs := make([]kafka.Record, len(chunk))
+		for i, d := range chunk {
+			f := d.f
+			f.RetryAfter, f.ReplayOf = time.Time{}, d.id
+			recs[i] = kafka.Record{Topic: f.Topic, Key: d.rec.Key, Value: d.rec.Value, Headers: f.Headers()}
 		}
-		res.Replayed = append(res.Replayed, d.id)
-		r.replayed.WithLabelValues(f.Destination, f.Table).Inc()
-		if r.d.Events != nil {
-			_ = r.d.Events.Add(ctx, eventslog.Entry{Time: now, Destination: f.Destination, Table: f.Table,
-				Status: eventslog.Replayed, Error: "replay of dead event " + d.id + ", dead after: " + f.Error,
-				Body: eventBody(d.rec.Value)})
+		if err := r.d.Producer.ProduceSync(ctx, recs...); err != nil {
+			// Marked, and not all re-queued: the rest stay dead.
+			for _, d := range won[len(res.Replayed):] {
+				res.Unsure = append(res.Unsure, d.id)
+			}
+			return res, fmt.Errorf("re-queuing dead events (%d re-queued, %d unsure: replay those ids again with force): %w", len(res.Replayed), len(res.Unsure), err)
+		}
+		for _, d := range chunk {
+			res.Replayed = append(res.Replayed, d.id)
+			r.replayed.WithLabelValues(d.f.Destination, d.f.Table).Inc()
+			if r.d.Events != nil {
+				_ = r.d.Events.Add(ctx, eventslog.Entry{Time: now, Destination: d.f.Destination, Table: d.f.Table,
+					Status: eventslog.Replayed, Error: "replay of dead event " + d.id + ", dead after: " + d.f.Error,
+					Body: eventBody(d.rec.Value)})
+			}
 		}
 	}
 	return res, nil
 }
+
+const (
+	// requeueTimeout bounds a replay from its first marker on.
+	requeueTimeout = 2 * time.Minute
+	// requeueChunk is how many records one acknowledged produce re-queues.
+	requeueChunk = 500
+)
 
 // chosen returns the dead records req names, oldest first; requested ids
 // not found go to res.NotFound, records without a topic to res.NoTopic.
 func (r *Replayer) chosen(ctx context.Context, req Request, res *Result) ([]dead, error) {
 	var out []dead
 	found := map[string]bool{}
+	wanted := make(map[string]bool, len(req.IDs))
+	for _, id := range req.IDs {
+		wanted[id] = true
+	}
 	for _, topic := range []string{topics.EarlierDead(r.prefix), topics.Dead(r.prefix)} {
 		recs, err := r.d.Reader.ReadAll(ctx, topic, r.scan)
 		if err != nil {
@@ -233,7 +266,7 @@ func (r *Replayer) chosen(ctx context.Context, req Request, res *Result) ([]dead
 			f := topics.ParseFailure(rec)
 			id := topics.DeadID(r.prefix, rec)
 			if f.Destination != req.Destination || req.Table != "" && f.Table != req.Table ||
-				len(req.IDs) > 0 && !slices.Contains(req.IDs, id) {
+				len(req.IDs) > 0 && !wanted[id] {
 				continue
 			}
 			found[id] = true

@@ -133,3 +133,53 @@ func replayCounter(t *testing.T, reg *prometheus.Registry) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// cancelAfterFirst cancels the caller's context once its first produce
+// (the markers) is acknowledged, as a client that goes away would.
+type cancelAfterFirst struct {
+	replay.Producer
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+func (p *cancelAfterFirst) ProduceSync(ctx context.Context, recs ...kafka.Record) error {
+	err := p.Producer.ProduceSync(ctx, recs...)
+	p.once.Do(p.cancel)
+	return err
+}
+
+// A replay whose caller goes away once the events are marked still
+// re-queues them all: none is left marked replayed and still dead.
+func TestReplayOutlivesItsCaller(t *testing.T) {
+	k := brokertest.StartWith(t, brokertest.Options{Plaintext: true})
+	client := k.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const prefix, n = "gone.", 5
+	incoming := prefix + "in.id.pg.m.batch.t.items"
+	for i := range n {
+		f := topics.Failure{Destination: "pg", Table: "items", Topic: incoming, Attempt: 6, Error: "rejected"}
+		if err := client.ProduceSync(ctx, kafka.Record{Topic: topics.Dead(prefix), Value: fmt.Appendf(nil, `{"id":%d}`, i), Headers: f.Headers()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	caller, leave := context.WithCancel(ctx)
+	defer leave()
+	r, err := replay.New(prefix, 1000, replay.Deps{
+		Reader:   kafka.Reader{Config: k.Kafka, Log: slog.New(slog.DiscardHandler)},
+		Producer: &cancelAfterFirst{Producer: client, cancel: leave},
+		EnsureTopic: func(ctx context.Context, topic string) error {
+			return client.EnsureTopic(ctx, kafka.TopicSpec{Name: topic, Partitions: 1})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Replay(caller, replay.Request{Destination: "pg", Table: "items"})
+	if err != nil || len(res.Replayed) != n {
+		t.Fatalf("replay: %+v, %v; want %d re-queued", res, err, n)
+	}
+	if requeued, err := kafka.ReadAll(ctx, k.Kafka, slog.New(slog.DiscardHandler), incoming, 0); err != nil || len(requeued) != n {
+		t.Fatalf("incoming topic holds %d records (%v), want %d", len(requeued), err, n)
+	}
+}
