@@ -145,6 +145,9 @@ func TestFailed(t *testing.T) {
 		!strings.Contains(lines[1], `"id":"0:1",`) || !strings.Contains(lines[1], `"error":"boom"`) || !strings.Contains(lines[1], `"replayed":"2026-01-02T00:00:00Z"`) {
 		t.Errorf("newest first, only pg's table t, with ids and when replayed: %s", r.body)
 	}
+	if r := e.do(t, "GET", "/failed/PG?tableName=t&limit=5", "", ""); strings.TrimSpace(r.body) != strings.Join(lines, "\n") {
+		t.Errorf("/failed/PG, the id in another case, lists other events: %s", r.body)
+	}
 	if r := e.do(t, "GET", "/failed/pg?limit=1", "", ""); !strings.Contains(r.body, `"event":"not json"`) || strings.Count(r.body, "\n") != 1 {
 		t.Errorf("limit 1, every table, an unparsable event as a string: %s", r.body)
 	}
@@ -200,6 +203,7 @@ func TestEventsAndLog(t *testing.T) {
 		"/events":                            `{"i":5} {"i":4} {"i":3} {"i":2} {"i":1}`,
 		"/events?limit=2":                    `{"i":5} {"i":4}`,
 		"/events?destination=pg&table=a":     `{"i":5} {"i":3} {"i":1}`,
+		"/events?destination=PG&table=a":     `{"i":5} {"i":3} {"i":1}`, // Jitsu keeps the case of ids
 		"/events?status=failed,dead":         `{"i":5} {"i":4}`,
 		"/events?destination=none":           ``,
 		"/events?destination=pg&status=dead": `{"i":5}`,

@@ -28,10 +28,13 @@ import (
 // destMap is a fixed set of destinations.
 type destMap map[string]destination.Config
 
-// Lookup finds the destinations of a type bulker supports; the others are
-// Unsupported.
+// Lookup finds the destinations of a type bulker supports, by id or by
+// the id lower-cased, as sink.Registry does; the others are Unsupported.
 func (m destMap) Lookup(id string) (destination.Config, bool) {
 	c, ok := m[id]
+	if !ok {
+		c, ok = m[strings.ToLower(id)]
+	}
 	return c, ok && c.Type != unsupportedType
 }
 

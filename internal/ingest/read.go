@@ -77,7 +77,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	f := eventslog.Filter{Destination: q.Get("destination"), Table: q.Get("table"), Limit: limit}
+	f := eventslog.Filter{Destination: s.destID(q.Get("destination")), Table: q.Get("table"), Limit: limit}
 	if st := q.Get("status"); st != "" {
 		for _, v := range strings.Split(st, ",") {
 			switch v := eventslog.Status(strings.TrimSpace(v)); v {
@@ -136,7 +136,7 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, "eventType: want incoming, bulker_batch or bulker_stream, with .all or .error")
 		return
 	}
-	dest := r.PathValue("actorId")
+	dest := s.destID(r.PathValue("actorId"))
 	var statuses []eventslog.Status
 	switch kind {
 	case "incoming":
@@ -284,7 +284,7 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	dest, table := r.PathValue("destinationId"), r.URL.Query().Get("tableName")
+	dest, table := s.destID(r.PathValue("destinationId")), r.URL.Query().Get("tableName")
 	mode := destination.DeliveryMode(r.URL.Query().Get("mode"))
 	if mode != "" && mode != destination.Batch && mode != destination.Stream {
 		fail(w, http.StatusBadRequest, "mode: want batch or stream")
@@ -315,9 +315,9 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 	dead := names[0] == topics.Dead(s.cfg.TopicPrefix)
 	if dead {
 		if replayed, err = replay.Replayed(r.Context(), s.d.Failed, s.cfg.TopicPrefix, s.cfg.FailedScan); err != nil {
-			s.d.Logger.Error("reading replayed events", "destination", dest, "err", err)
-			fail(w, http.StatusServiceUnavailable, "failed events are unavailable: "+err.Error())
-			return
+			// The events are listed all the same, without when they were
+			// replayed.
+			s.d.Logger.Warn("reading replay markers; failed events are listed without their replay times", "destination", dest, "err", err)
 		}
 	}
 	slices.SortStableFunc(recs, func(a, b kafka.Record) int { return a.Time.Compare(b.Time) })
@@ -351,4 +351,14 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// destID is the id of the configured destination that id names, which
+// may differ in case (Jitsu keeps BULKER_DESTINATION_<ID>'s); an id no
+// destination has is kept: its events may outlive its configuration.
+func (s *Server) destID(id string) string {
+	if c, ok := s.d.Destinations.Lookup(id); ok {
+		return c.ID
+	}
+	return id
 }

@@ -29,7 +29,7 @@ func (s *Server) replayFailed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	req := replay.Request{Destination: r.PathValue("destinationId"), Table: q.Get("tableName")}
+	req := replay.Request{Destination: s.destID(r.PathValue("destinationId")), Table: q.Get("tableName")}
 	for _, id := range strings.Split(q.Get("ids"), ",") {
 		if id = strings.TrimSpace(id); id != "" {
 			req.IDs = append(req.IDs, id)
