@@ -144,7 +144,8 @@ func Connect(ctx context.Context, cfg Config, log *slog.Logger, extra ...kgo.Opt
 	if err != nil {
 		return nil, fmt.Errorf("creating kafka client: %w", err)
 	}
-	h.ping = cl.Ping
+	ping := cl.Ping
+	h.ping.Store(&ping)
 	c := &Client{cl: cl, cfg: cfg, log: log, health: h}
 	if err := c.waitReady(ctx); err != nil {
 		c.Close()

@@ -28,7 +28,8 @@ const (
 // down, a probe dials every probeInterval, since a caller that fails fast
 // sends nothing that would make franz-go dial.
 type health struct {
-	ping      func(ctx context.Context) error
+	// ping is set once the client exists, which may dial (and fail) first.
+	ping      atomic.Pointer[func(ctx context.Context) error]
 	log       *slog.Logger
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -107,8 +108,12 @@ func (h *health) probe() {
 		if _, err := h.state(); err == nil {
 			return
 		}
+		ping := h.ping.Load()
+		if ping == nil {
+			continue
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), probeTimeout)
-		err := h.ping(ctx) // a dial's outcome reaches OnBrokerConnect too
+		err := (*ping)(ctx) // a dial's outcome reaches OnBrokerConnect too
 		cancel()
 		if err == nil {
 			h.recovered()

@@ -30,7 +30,8 @@ func TestHealthFollowsEveryBroker(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHealth(slog.New(slog.NewTextHandler(io.Discard, nil)))
-			h.ping = func(context.Context) error { return refused }
+			ping := func(context.Context) error { return refused }
+			h.ping.Store(&ping)
 			defer h.close()
 			lost, _ := h.state()
 			for _, a := range tc.attempts {
