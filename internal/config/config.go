@@ -302,7 +302,7 @@ func (c Config) Validate() error {
 	for _, r := range []struct {
 		name string
 		url  secret.String
-	}{{"BULKER_REDIS_URL", c.RedisURL}, {"BULKER_EVENTS_LOG_REDIS_URL", c.EventsLog.RedisURL}} {
+	}{{"BULKER_REDIS_URL (or REDIS_URL)", c.RedisURL}, {"BULKER_EVENTS_LOG_REDIS_URL", c.EventsLog.RedisURL}} {
 		if r.url == "" {
 			continue
 		}
