@@ -141,7 +141,10 @@ func (m *Manager) Run(ctx context.Context) error {
 func (m *Manager) runRequeuer(ctx context.Context) {
 	retryTopic := topics.Retry(m.cfg.TopicPrefix)
 	for ctx.Err() == nil {
-		c, err := m.deps.NewConsumer(ctx, kafka.ConsumerOptions{Group: retryTopic, Topics: []string{retryTopic}, RevokeWait: m.cfg.ShutdownTimeout})
+		// No RevokeWait: the requeuer holds no batch to hand over (each
+		// record is committed as it is re-queued), and waiting would stall
+		// every rebalance for the records it holds that are not due yet.
+		c, err := m.deps.NewConsumer(ctx, kafka.ConsumerOptions{Group: retryTopic, Topics: []string{retryTopic}})
 		if err != nil {
 			m.deps.Log.Warn("starting the retry consumer failed", "err", err)
 			sleep(ctx, restartPause)

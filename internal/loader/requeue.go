@@ -59,13 +59,12 @@ func (q *requeuer) run(ctx context.Context) error {
 		}
 		for i, r := range recs {
 			f := topics.ParseFailure(r)
-			if d := f.RetryAfter.Sub(q.now()); d > 0 && !sleep(ctx, d) {
+			if !q.await(ctx, r, f.RetryAfter) {
 				return nil // not committed: the rest is read again after restart
 			}
 			if !q.consumer.Owns(r) {
-				// Its partition went to another member while this one
-				// waited, which re-queues it: doing so too would load it
-				// twice.
+				// Its partition went to another member, which re-queues
+				// it: doing so too would load it twice.
 				continue
 			}
 			move := q.requeue
@@ -85,6 +84,23 @@ func (q *requeuer) run(ctx context.Context) error {
 	}
 }
 
+// ownershipCheck is how often a requeuer waiting for a record's time
+// checks that it still owns the record's partition: after a rebalance it
+// moves on to the records it still owns rather than sleep through those it
+// lost.
+const ownershipCheck = time.Second
+
+// await waits until t or until r's partition is no longer this member's;
+// false when ctx ended first.
+func (q *requeuer) await(ctx context.Context, r kafka.Record, t time.Time) bool {
+	for d := t.Sub(q.now()); d > 0 && q.consumer.Owns(r); d = t.Sub(q.now()) {
+		if !sleep(ctx, min(d, ownershipCheck)) {
+			return false
+		}
+	}
+	return true
+}
+
 // runFull reports whether the retry run f belongs to has moved as many
 // events of its destination as it may; else it counts f in.
 func (q *requeuer) runFull(f topics.Failure) bool {
@@ -95,7 +111,9 @@ func (q *requeuer) runFull(f topics.Failure) bool {
 	if size <= 0 || period <= 0 {
 		return false
 	}
-	run := retryRun{f.Destination, f.RetryAfter.Truncate(period)}
+	// The run is the current one: after a backlog, records long past due
+	// still move at most size per run.
+	run := retryRun{f.Destination, q.now().Truncate(period)}
 	if q.moved == nil {
 		q.moved = map[retryRun]int{}
 	}
@@ -115,7 +133,7 @@ func (q *requeuer) runFull(f topics.Failure) bool {
 // destination, its attempts unchanged.
 func (q *requeuer) postpone(ctx context.Context, r kafka.Record, f topics.Failure) error {
 	_, period := q.runs(f.Destination)
-	f.RetryAfter = f.RetryAfter.Truncate(period).Add(period)
+	f.RetryAfter = q.now().Truncate(period).Add(period)
 	return q.producer.ProduceSync(ctx, kafka.Record{Topic: q.retryTopic, Key: r.Key, Value: r.Value, Headers: f.Headers()})
 }
 

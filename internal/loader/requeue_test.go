@@ -38,14 +38,15 @@ func TestNextRun(t *testing.T) {
 // Jitsu's retryBatchSize: one retry run moves at most that many events of a
 // destination back to their topics; the others go back on the retry topic
 // for the next run, their attempts unchanged. Another destination's events
-// are not held back.
+// are not held back. Events long past due (a backlog) count in the current
+// run, whatever run they were due in.
 func TestRetryRunMovesAtMostItsBatchSize(t *testing.T) {
 	now := time.Date(2024, 5, 17, 12, 10, 0, 0, time.UTC)
-	rec := func(dest string) kafka.Record {
-		f := topics.Failure{Destination: dest, Table: "t", Topic: "in.id." + dest + ".m.batch.t.t", Attempt: 1, Error: "e", RetryAfter: now}
+	rec := func(dest string, late time.Duration) kafka.Record {
+		f := topics.Failure{Destination: dest, Table: "t", Topic: "in.id." + dest + ".m.batch.t.t", Attempt: 1, Error: "e", RetryAfter: now.Add(-late)}
 		return kafka.Record{Topic: "destination-messages-retry", Value: []byte(`{"a":1}`), Headers: f.Headers()}
 	}
-	c := &fakeConsumer{recs: []kafka.Record{rec("capped"), rec("capped"), rec("free"), rec("capped"), rec("free")}}
+	c := &fakeConsumer{recs: []kafka.Record{rec("capped", time.Hour), rec("capped", 30*time.Minute), rec("free", 0), rec("capped", 0), rec("free", time.Hour)}}
 	p := &flakyProducer{}
 	m, err := NewMetrics(prometheus.NewRegistry())
 	if err != nil {
