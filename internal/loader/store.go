@@ -2,10 +2,12 @@ package loader
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/eventslog"
+	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/schema"
 	"github.com/streamforge/streamforge/internal/sink"
 )
@@ -13,6 +15,7 @@ import (
 // flushUntilDone loads b, retrying outages with backoff until it works or
 // lt.retry ends. Offsets are committed only after the database commit.
 func (w *worker) flushUntilDone(lt lifetime, b *batch) error {
+	w.dropLost(b)
 	err := untilDone(lt.retry, func() error { return w.flush(lt, b) }, func(attempt int, err error, wait time.Duration) {
 		w.metrics.loadErrors.WithLabelValues(w.cfg.Dest.ID, w.cfg.Name.Table, kindOutage).Inc()
 		w.log.Error("destination unavailable, batch kept in kafka and retried",
@@ -28,6 +31,33 @@ func (w *worker) flushUntilDone(lt lifetime, b *batch) error {
 		w.log.Warn("committing offsets failed; the batch may be loaded again", "err", err)
 	}
 	return nil
+}
+
+// dropLost takes out of b the records of partitions this member no longer
+// owns: a rebalance that waited in vain for b handed them over uncommitted,
+// and their new owner loads them.
+func (w *worker) dropLost(b *batch) {
+	owned := func(r *kafka.Record) bool { return w.consumer.Owns(*r) }
+	lost := 0
+	for i := range b.recs {
+		if !owned(&b.recs[i]) {
+			lost++
+		}
+	}
+	if lost == 0 {
+		return
+	}
+	w.log.Info("partitions handed over before their batch loaded: their records are left to the new owner", "events", lost)
+	b.items = slices.DeleteFunc(b.items, func(it item) bool { return !owned(it.rec) })
+	// A new slice: the items point into the old one.
+	kept := make([]kafka.Record, 0, len(b.recs)-lost)
+	for i := range b.recs {
+		if owned(&b.recs[i]) {
+			kept = append(kept, b.recs[i])
+		}
+	}
+	b.recs = kept
+	b.rows = nil // built for every record: built again for those kept
 }
 
 // flush loads one batch. It returns an error only for an outage; events the

@@ -316,3 +316,31 @@ func TestRequeuerLeavesRecordsOfPartitionsItLost(t *testing.T) {
 		}
 	}
 }
+
+// ownsPartition0 is a fakeConsumer left with partition 0 only.
+type ownsPartition0 struct{ fakeConsumer }
+
+func (c *ownsPartition0) Owns(r kafka.Record) bool { return r.Partition == 0 }
+
+// A batch whose partitions were handed over before it loaded (the
+// rebalance waited for it in vain) keeps only the records still owned:
+// the new owner loads the others, so loading them here too would load
+// them twice.
+func TestBatchLeavesRecordsOfPartitionsHandedOver(t *testing.T) {
+	w := &worker{consumer: &ownsPartition0{}, log: slog.New(slog.DiscardHandler)}
+	recs := []kafka.Record{{Partition: 0, Offset: 1}, {Partition: 1, Offset: 1}, {Partition: 0, Offset: 2}, {Partition: 1, Offset: 2}}
+	b := &batch{recs: recs, rows: &sink.Rows{}}
+	for i := range recs {
+		b.items = append(b.items, item{rec: &recs[i]})
+	}
+	w.dropLost(b)
+	if len(b.recs) != 2 || b.recs[0].Offset != 1 || b.recs[1].Offset != 2 || b.recs[1].Partition != 0 {
+		t.Errorf("records kept %+v, want partition 0's two", b.recs)
+	}
+	if len(b.items) != 2 || b.items[0].rec.Offset != 1 || b.items[1].rec.Offset != 2 || b.items[1].rec.Partition != 0 {
+		t.Errorf("items kept %d, want partition 0's two, each pointing at its record", len(b.items))
+	}
+	if b.rows != nil {
+		t.Error("rows built for the whole batch kept")
+	}
+}
