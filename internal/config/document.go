@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 
@@ -53,12 +54,7 @@ func ParseDocument(data []byte) ([]destination.Config, error) {
 			out = append(out, c)
 		}
 	case map[string]any:
-		ids := make([]string, 0, len(d))
-		for id := range d {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		for _, id := range ids {
+		for _, id := range slices.Sorted(maps.Keys(d)) {
 			c, err := parseOne(d[id], id)
 			if err != nil {
 				return nil, err

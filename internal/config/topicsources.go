@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -98,12 +100,7 @@ func ParseDocumentSources(data []byte) ([]loader.Source, error) {
 			}
 		}
 	case map[string]any:
-		ids := make([]string, 0, len(d))
-		for id := range d {
-			ids = append(ids, id)
-		}
-		sort.Strings(ids)
-		for _, id := range ids {
+		for _, id := range slices.Sorted(maps.Keys(d)) {
 			if err := add(d[id], id, "sources"); err != nil {
 				return nil, err
 			}
