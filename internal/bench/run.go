@@ -572,6 +572,29 @@ func (r *runner) noLoaderPhase(ctx context.Context) error {
 	}
 	r.res.Set("x_ingest_noloader_rps", Median(rps), "diagnostic: as ingest_rps, to a destination that is down, so no loader work runs")
 	r.res.Set("x_ingest_noloader_p99_ms", Median(p99), "diagnostic: as ingest_p99_ms, no loader work")
+	if WrkAvailable() != nil {
+		return nil // the ingest phase reports wrk missing
+	}
+	// The same with wrk: whether the wrk rounds' tail comes with the
+	// loader or with the ingest path alone.
+	rps, p99 = nil, nil
+	for range r.o.Sizes.Rounds {
+		cpu := r.cpuMeter(nil, svc)
+		res, err := RunWrk(ctx, WrkConfig{URL: lc.URL, Token: token, Threads: wrkThreads, Conns: r.o.Sizes.Conns,
+			Duration: r.o.Sizes.RoundDuration, Body: Event(0, now), Dir: r.o.WorkDir})
+		if err != nil {
+			return err
+		}
+		if res.OK() == 0 {
+			return fmt.Errorf("bulker accepted nothing from wrk (%d non-2xx, %d socket errors)", res.StatusErrors, res.SocketErrors)
+		}
+		use := cpu(res.OK())
+		use.Add("generator", res.CPUSeconds*1e6/float64(res.OK()))
+		rps, p99 = append(rps, res.RPS()), append(p99, ms(res.P99))
+		r.progress("no loader, wrk: %.0f rps p50 %.2f p99 %.2f ms; CPU µs/event: %s", res.RPS(), ms(res.P50), ms(res.P99), use)
+	}
+	r.res.Set("x_wrk_ingest_noloader_rps", Median(rps), "diagnostic: as wrk_ingest_rps, no loader work")
+	r.res.Set("x_wrk_ingest_noloader_p99_ms", Median(p99), "diagnostic: as wrk_ingest_p99_ms, no loader work")
 	return nil
 }
 
