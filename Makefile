@@ -14,7 +14,7 @@ COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 BUILDINFO = github.com/streamforge/streamforge/internal/buildinfo
 LDFLAGS   = -X $(BUILDINFO).Version=$(VERSION) -X $(BUILDINFO).Commit=$(COMMIT)
 
-.PHONY: all build images run test test-services check vet fmt-check bench bench-quick clean
+.PHONY: all build images run test test-services bench-tools check vet fmt-check bench bench-quick clean
 
 all: build
 
@@ -49,10 +49,14 @@ test: test-services check
 
 # Benchmarks start what they need (broker, bulker, dummy-service) and use the
 # PostgreSQL on 127.0.0.1:5432; they print a table and a RESULT line.
-bench: test-services
+# bench-tools installs wrk, the second load generator of the ingest rounds.
+bench-tools:
+	bash scripts/bench-tools.sh
+
+bench: test-services bench-tools
 	$(GO) run ./cmd/bench
 
-bench-quick: test-services
+bench-quick: test-services bench-tools
 	$(GO) run ./cmd/bench -quick
 
 clean:

@@ -3,7 +3,7 @@
 // over 127.0.0.1 next to in-run baselines, prints a table and ends with one
 // line "RESULT key=value …". PostgreSQL must be running (-pg).
 //
-//	go run ./cmd/bench          # full: about 5 minutes
+//	go run ./cmd/bench          # full: about 6 minutes (Go generator and wrk)
 //	go run ./cmd/bench -quick   # same keys, shorter runs, under 3 minutes
 //	go run ./cmd/bench -quick -profile /tmp/prof   # bulker in-process, CPU and alloc profiles
 package main

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -151,8 +152,69 @@ func TestResultsLineHasEveryKey(t *testing.T) {
 			t.Errorf("RESULT lacks %s: %s", k, last)
 		}
 	}
-	if !strings.Contains(last, "ingest_ratio=0.500") || !strings.Contains(last, "load_rows_per_s=NaN") {
+	for _, k := range ListKeys {
+		if !strings.Contains(last, " "+k+"=") {
+			t.Errorf("RESULT lacks %s: %s", k, last)
+		}
+	}
+	if !strings.Contains(last, " ingest_ratio=0.500") || !strings.Contains(last, " load_rows_per_s=NaN") {
 		t.Errorf("ratio or missing value wrong: %s", last)
+	}
+}
+
+func TestResultsLists(t *testing.T) {
+	tests := []struct {
+		name string
+		list []float64
+		want string
+	}{
+		{"missing", nil, "ingest_p99_rounds_ms=NaN"},
+		{"one round", []float64{8.5}, "ingest_p99_rounds_ms=8.500"},
+		{"rounds in order", []float64{17.25, 152.4, 6.1}, "ingest_p99_rounds_ms=17.2,152,6.100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewResults()
+			if tt.list != nil {
+				r.SetList("ingest_p99_rounds_ms", tt.list, "")
+			}
+			if line := r.Line(); !strings.Contains(line, " "+tt.want+" ") {
+				t.Errorf("RESULT lacks %q: %s", tt.want, line)
+			}
+		})
+	}
+}
+
+func TestWrkRatios(t *testing.T) {
+	r := NewResults()
+	r.Set("wrk_ingest_rps", 900, "")
+	r.Set("wrk_baseline_rps", 1000, "")
+	r.Set("wrk_ingest_p99_ms", 15, "")
+	r.Set("wrk_baseline_p99_ms", 10, "")
+	r.Print(io.Discard)
+	line := r.Line()
+	for _, want := range []string{" wrk_ingest_ratio=0.900 ", " wrk_p99_ratio=1.500 "} {
+		if !strings.Contains(line, want) {
+			t.Errorf("RESULT lacks %q: %s", want, line)
+		}
+	}
+}
+
+func TestCPUUse(t *testing.T) {
+	var u CPUUse
+	u.Add("bulker", 40.25)
+	u.Add("generator", 12)
+	tests := []struct {
+		name string
+		want float64
+	}{{"bulker", 40.25}, {"generator", 12}, {"broker", 0}}
+	for _, tt := range tests {
+		if got := u.Of(tt.name); got != tt.want {
+			t.Errorf("Of(%q) = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got, want := u.String(), "bulker 40.2, generator 12.0"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
 
@@ -165,9 +227,9 @@ func TestTargetCheck(t *testing.T) {
 		target   Target
 		pass, ok bool
 	}{
-		{Target{"e2e_rows_per_s", ">=", 0.8, "ingest_rps"}, true, true},
-		{Target{"rtt_p50_ms", "<=", 2, ""}, false, true},
-		{Target{"dummy_rss_mb", "<=", 25, ""}, false, false},
+		{Target{Key: "e2e_rows_per_s", Op: ">=", Want: 0.8, Of: "ingest_rps"}, true, true},
+		{Target{Key: "rtt_p50_ms", Op: "<=", Want: 2}, false, true},
+		{Target{Key: "dummy_rss_mb", Op: "<=", Want: 25}, false, false},
 	}
 	for _, tt := range tests {
 		pass, ok, _ := tt.target.Check(r)

@@ -260,9 +260,10 @@ func (r *runner) ingestPhases(ctx context.Context) error {
 	return nil
 }
 
-// ingestRounds alternates baseline and bulker rounds; figures are medians.
-// Before each round the loaders have caught up, so neither side pays for
-// the other's backlog.
+// ingestRounds alternates baseline and bulker rounds, first with the Go
+// load generator, then with wrk; figures are medians, and every round's
+// p99 is kept. Before each pair the loaders have caught up, so neither
+// side pays for the other's backlog.
 func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) error {
 	baseURL, baseProc, stop, err := r.startBaseline(ctx)
 	if err != nil {
@@ -278,50 +279,50 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 		return fmt.Errorf("bulker accepted no event: %v", warm.FirstErr)
 	}
 	accepted := int64(warm.OK)
-	var brps, bp99, irps, ip50, ip99 []float64
-	for i := range r.o.Sizes.Rounds {
-		if _, err := WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc)); err != nil {
-			return fmt.Errorf("waiting for the loader to catch up: %w", err)
+	goGen := func(ctx context.Context, url, tok string) (round, error) {
+		res := Load(ctx, LoadConfig{URL: url, Token: tok, Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
+		return round{ok: res.OK, failed: res.Failed, rps: res.RPS(), p50: res.P(0.5), p99: res.P(0.99), firstErr: res.FirstErr}, nil
+	}
+	goPairs, err := r.roundPairs(ctx, svc, base, baseURL, baseProc, "", goGen, &accepted)
+	if err != nil {
+		return err
+	}
+	r.setRounds("", goPairs, fmt.Sprintf("Go generator, %d conns", r.o.Sizes.Conns))
+	all := goPairs
+	if err := WrkAvailable(); err != nil {
+		r.res.Fail("wrk rounds", err)
+	} else {
+		wrkBody := Event(0, now)
+		wrkGen := func(ctx context.Context, url, tok string) (round, error) {
+			res, err := RunWrk(ctx, WrkConfig{URL: url, Token: tok, Threads: wrkThreads, Conns: r.o.Sizes.Conns,
+				Duration: r.o.Sizes.RoundDuration, Body: wrkBody, Dir: r.o.WorkDir})
+			if err != nil {
+				return round{}, err
+			}
+			var ferr error
+			if res.StatusErrors+res.SocketErrors > 0 {
+				ferr = fmt.Errorf("%d non-2xx answers, %d socket errors", res.StatusErrors, res.SocketErrors)
+			}
+			return round{ok: res.OK(), failed: res.StatusErrors + res.SocketErrors, rps: res.RPS(),
+				p50: ms(res.P50), p99: ms(res.P99), genCPU: res.CPUSeconds, firstErr: ferr}, nil
 		}
-		stopProfile := func() {}
-		if r.o.Profile != nil {
-			stopProfile = r.o.Profile("baseline")
-		}
-		cpu := r.cpuMeter(baseProc, svc)
-		b := Load(ctx, LoadConfig{URL: baseURL + "/", Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
-		bcpu := cpu(b.OK)
-		stopProfile()
-		if b.OK == 0 {
-			return fmt.Errorf("baseline accepted nothing: %v", b.FirstErr)
-		}
-		brps, bp99 = append(brps, b.RPS()), append(bp99, b.P(0.99))
-		if r.o.Profile != nil {
-			stopProfile = r.o.Profile("ingest")
-		}
-		cpu = r.cpuMeter(baseProc, svc)
-		in := Load(ctx, LoadConfig{URL: base + "/post/pg?tableName=ingest", Token: token, Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
-		icpu := cpu(in.OK)
-		stopProfile()
-		if in.OK == 0 {
-			return fmt.Errorf("bulker accepted nothing: %v", in.FirstErr)
-		}
-		accepted += int64(in.OK)
-		irps, ip50, ip99 = append(irps, in.RPS()), append(ip50, in.P(0.5)), append(ip99, in.P(0.99))
-		r.progress("round %d: baseline %.0f rps p99 %.2f ms (%d failed) | bulker %.0f rps p50 %.2f p99 %.2f ms (%d failed)",
-			i+1, b.RPS(), b.P(0.99), b.Failed, in.RPS(), in.P(0.5), in.P(0.99), in.Failed)
-		r.progress("  CPU µs/event: baseline round %s | bulker round %s", bcpu, icpu)
-		if in.Failed > 0 {
-			r.progress("bulker failure: %v", in.FirstErr)
+		wrkPairs, err := r.roundPairs(ctx, svc, base, baseURL, baseProc, "wrk ", wrkGen, &accepted)
+		if err != nil {
+			r.res.Fail("wrk rounds", err)
+		} else {
+			r.setRounds("wrk_", wrkPairs, fmt.Sprintf("wrk, %d threads, %d conns", wrkThreads, r.o.Sizes.Conns))
+			all = append(all, wrkPairs...)
 		}
 	}
-	note := fmt.Sprintf("median of %d × %s rounds, %d conns", r.o.Sizes.Rounds, r.o.Sizes.RoundDuration, r.o.Sizes.Conns)
-	r.res.Set("baseline_rps", Median(brps), note+", bare franz-go produce handler")
-	r.res.Set("baseline_p99_ms", Median(bp99), note)
-	r.res.Set("ingest_rps", Median(irps), note+", POST /post/pg, auth, batch PG destination loading meanwhile")
-	r.res.Set("ingest_p50_ms", Median(ip50), note)
-	r.res.Set("ingest_p99_ms", Median(ip99), note)
+	var worstP99, worstRatio float64
+	for _, p := range all {
+		worstP99 = max(worstP99, p.in.p99)
+		worstRatio = max(worstRatio, p.in.p99/p.b.p99)
+	}
+	r.res.Set("ingest_p99_worst_ms", worstP99, fmt.Sprintf("highest p99 of the %d bulker rounds of both generators", len(all)))
+	r.res.Set("p99_ratio_worst", worstRatio, "highest bulker p99 / baseline p99 of one round pair, both generators")
 	if rss, err := svc.PeakRSSMB(); err == nil {
-		r.res.Set("bulker_rss_mb", rss, "VmHWM of bulker after the ingest rounds")
+		r.res.Set("bulker_rss_mb", rss, "VmHWM of bulker after the ingest rounds of both generators")
 	} else {
 		r.res.Fail("bulker_rss_mb", err)
 	}
@@ -329,10 +330,141 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 	return err
 }
 
+// wrkThreads is the number of wrk's threads: one per core of the machine
+// the targets are set for.
+const wrkThreads = 2
+
+// round is what one load run of either generator measured.
+type round struct {
+	ok, failed    int
+	rps, p50, p99 float64 // p50 and p99 in ms
+	genCPU        float64 // CPU seconds of an external generator; the Go one counts as "bench"
+	firstErr      error
+}
+
+// roundPair is a baseline round and the bulker round after it.
+type roundPair struct {
+	b, in       round
+	bcpu, icpu  CPUUse
+	cpuRatio    float64 // bulker's CPU per event / the baseline server's
+	hasCPURatio bool
+}
+
+// roundPairs runs Sizes.Rounds pairs of a baseline and a bulker round with
+// gen; accepted counts the events bulker took, to wait for its loader.
+func (r *runner) roundPairs(ctx context.Context, svc Service, base, baseURL string, baseProc *Proc, label string,
+	gen func(ctx context.Context, url, token string) (round, error), accepted *int64) ([]roundPair, error) {
+	var pairs []roundPair
+	for i := range r.o.Sizes.Rounds {
+		if _, err := WaitRows(ctx, r.pg, "ingest", *accepted, 100*time.Millisecond, 2*time.Minute, alive(svc)); err != nil {
+			return nil, fmt.Errorf("waiting for the loader to catch up: %w", err)
+		}
+		var p roundPair
+		var err error
+		measure := func(phase, url, tok string) (round, CPUUse, error) {
+			stopProfile := func() {}
+			if r.o.Profile != nil {
+				stopProfile = r.o.Profile(phase)
+			}
+			defer stopProfile()
+			cpu := r.cpuMeter(baseProc, svc)
+			res, err := gen(ctx, url, tok)
+			if err != nil {
+				return round{}, CPUUse{}, err
+			}
+			use := cpu(res.ok)
+			if res.genCPU > 0 {
+				use.Add("generator", res.genCPU*1e6/float64(max(res.ok, 1)))
+			}
+			return res, use, nil
+		}
+		if p.b, p.bcpu, err = measure("baseline", baseURL+"/", ""); err != nil {
+			return nil, err
+		}
+		if p.b.ok == 0 {
+			return nil, fmt.Errorf("baseline accepted nothing: %v", p.b.firstErr)
+		}
+		if p.in, p.icpu, err = measure("ingest", base+"/post/pg?tableName=ingest", token); err != nil {
+			return nil, err
+		}
+		if p.in.ok == 0 {
+			return nil, fmt.Errorf("bulker accepted nothing: %v", p.in.firstErr)
+		}
+		*accepted += int64(p.in.ok)
+		// Without a baseline process (-baseline-inprocess) its CPU is the
+		// bench's, mixed with the generator's: no ratio then.
+		if bc := p.bcpu.Of("baseline"); baseProc != nil && bc > 0 {
+			p.cpuRatio, p.hasCPURatio = p.icpu.Of("bulker")/bc, true
+		}
+		pairs = append(pairs, p)
+		r.progress("%sround %d: baseline %.0f rps p99 %.2f ms (%d failed) | bulker %.0f rps p50 %.2f p99 %.2f ms (%d failed)",
+			label, i+1, p.b.rps, p.b.p99, p.b.failed, p.in.rps, p.in.p50, p.in.p99, p.in.failed)
+		r.progress("  CPU µs/event: baseline round %s | bulker round %s", p.bcpu, p.icpu)
+		if p.in.failed > 0 {
+			r.progress("bulker failure: %v", p.in.firstErr)
+		}
+	}
+	return pairs, nil
+}
+
+// setRounds records the medians of one generator's rounds under keys
+// prefixed with prefix, and every round's p99.
+func (r *runner) setRounds(prefix string, pairs []roundPair, gen string) {
+	var brps, bp99, irps, ip50, ip99, cpu []float64
+	for _, p := range pairs {
+		brps, bp99 = append(brps, p.b.rps), append(bp99, p.b.p99)
+		irps, ip50, ip99 = append(irps, p.in.rps), append(ip50, p.in.p50), append(ip99, p.in.p99)
+		if p.hasCPURatio {
+			cpu = append(cpu, p.cpuRatio)
+		}
+	}
+	note := fmt.Sprintf("median of %d × %s rounds, %s", len(pairs), r.o.Sizes.RoundDuration, gen)
+	r.res.Set(prefix+"baseline_rps", Median(brps), note+", bare franz-go produce handler")
+	r.res.Set(prefix+"baseline_p99_ms", Median(bp99), note)
+	r.res.Set(prefix+"ingest_rps", Median(irps), note+", POST /post/pg, auth, batch PG destination loading meanwhile")
+	r.res.Set(prefix+"ingest_p50_ms", Median(ip50), note)
+	r.res.Set(prefix+"ingest_p99_ms", Median(ip99), note)
+	r.res.SetList(prefix+"ingest_p99_rounds_ms", ip99, "every bulker round's p99, "+gen)
+	r.res.SetList(prefix+"baseline_p99_rounds_ms", bp99, "every baseline round's p99, "+gen)
+	if len(cpu) > 0 {
+		r.res.Set(prefix+"ingest_cpu_ratio", Median(cpu), "median over round pairs of bulker's CPU per event / the baseline server's, "+gen)
+	}
+}
+
+// CPUUse is the CPU time per event of each process of a round, in µs.
+type CPUUse struct {
+	Names    []string
+	PerEvent []float64
+}
+
+// Add appends a process's figure.
+func (c *CPUUse) Add(name string, perEvent float64) {
+	c.Names, c.PerEvent = append(c.Names, name), append(c.PerEvent, perEvent)
+}
+
+// Of is the figure of a process, zero when it has none.
+func (c CPUUse) Of(name string) float64 {
+	if i := slices.Index(c.Names, name); i >= 0 {
+		return c.PerEvent[i]
+	}
+	return 0
+}
+
+func (c CPUUse) String() string {
+	var b strings.Builder
+	for i, n := range c.Names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %.1f", n, c.PerEvent[i])
+	}
+	return b.String()
+}
+
 // cpuMeter starts counting the CPU time of the bench process, the broker,
 // the baseline server when it runs in a process of its own, and bulker;
 // the returned function says how much each used per event.
-func (r *runner) cpuMeter(baseline *Proc, svc Service) func(events int) string {
+func (r *runner) cpuMeter(baseline *Proc, svc Service) func(events int) CPUUse {
 	type cpuer interface{ CPUSeconds() (float64, error) }
 	names := []string{"bench", "broker", "baseline", "bulker", "postgres"}
 	pgStart := CommCPUSeconds("postgres")
@@ -353,16 +485,13 @@ func (r *runner) cpuMeter(baseline *Proc, svc Service) func(events int) string {
 		return v
 	}
 	start := read(pgStart)
-	return func(events int) string {
+	return func(events int) CPUUse {
 		end := read(pgStart)
-		var b strings.Builder
+		var use CPUUse
 		for i, n := range names {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%s %.1f", n, (end[i]-start[i])*1e6/float64(max(events, 1)))
+			use.Add(n, (end[i]-start[i])*1e6/float64(max(events, 1)))
 		}
-		return b.String()
+		return use
 	}
 }
 
@@ -443,6 +572,29 @@ func (r *runner) noLoaderPhase(ctx context.Context) error {
 	}
 	r.res.Set("x_ingest_noloader_rps", Median(rps), "diagnostic: as ingest_rps, to a destination that is down, so no loader work runs")
 	r.res.Set("x_ingest_noloader_p99_ms", Median(p99), "diagnostic: as ingest_p99_ms, no loader work")
+	if WrkAvailable() != nil {
+		return nil // the ingest phase reports wrk missing
+	}
+	// The same with wrk: whether the wrk rounds' tail comes with the
+	// loader or with the ingest path alone.
+	rps, p99 = nil, nil
+	for range r.o.Sizes.Rounds {
+		cpu := r.cpuMeter(nil, svc)
+		res, err := RunWrk(ctx, WrkConfig{URL: lc.URL, Token: token, Threads: wrkThreads, Conns: r.o.Sizes.Conns,
+			Duration: r.o.Sizes.RoundDuration, Body: Event(0, now), Dir: r.o.WorkDir})
+		if err != nil {
+			return err
+		}
+		if res.OK() == 0 {
+			return fmt.Errorf("bulker accepted nothing from wrk (%d non-2xx, %d socket errors)", res.StatusErrors, res.SocketErrors)
+		}
+		use := cpu(res.OK())
+		use.Add("generator", res.CPUSeconds*1e6/float64(res.OK()))
+		rps, p99 = append(rps, res.RPS()), append(p99, ms(res.P99))
+		r.progress("no loader, wrk: %.0f rps p50 %.2f p99 %.2f ms; CPU µs/event: %s", res.RPS(), ms(res.P50), ms(res.P99), use)
+	}
+	r.res.Set("x_wrk_ingest_noloader_rps", Median(rps), "diagnostic: as wrk_ingest_rps, no loader work")
+	r.res.Set("x_wrk_ingest_noloader_p99_ms", Median(p99), "diagnostic: as wrk_ingest_p99_ms, no loader work")
 	return nil
 }
 
