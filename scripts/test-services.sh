@@ -4,7 +4,8 @@
 # MariaDB (127.0.0.1:3306, root without password, database test) and Redis
 # (127.0.0.1:6379); and that the Kafka clients the tests drive, kcat and
 # python3-confluent-kafka, Prometheus's prometheus and promtool, and
-# chromium (the console's browser test) are installed. Idempotent: on a
+# chromium (the console's browser test) and wrk (the benchmark's second load
+# generator, which a test drives) are installed. Idempotent: on a
 # machine where they already run it only checks them. Installing needs root
 # (apt-get); Kafka needs nothing, the tests start the embedded broker
 # themselves.
@@ -37,6 +38,8 @@ command -v kcat >/dev/null || missing+=(kcat)
 # The tests run their own Prometheus on a free port; one that the package
 # may start as a service is neither used nor in the way.
 { command -v prometheus >/dev/null && command -v promtool >/dev/null; } || missing+=(prometheus)
+# wrk: the benchmark's second load generator; a test drives it for real.
+command -v wrk >/dev/null || missing+=(wrk)
 # chromium: the console's test drives it headless (cmd/bulker, chromedp).
 command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
