@@ -3,7 +3,7 @@
 # on this machine: PostgreSQL (127.0.0.1:5432, trust auth, database test),
 # MariaDB (127.0.0.1:3306, root without password, database test) and Redis
 # (127.0.0.1:6379); and that the Kafka clients the tests drive, kcat and
-# python3-confluent-kafka, Prometheus's prometheus and promtool, and
+# python3-confluent-kafka, Prometheus's prometheus and promtool,
 # chromium (the console's browser test) and wrk (the benchmark's second load
 # generator, which a test drives) are installed. Idempotent: on a
 # machine where they already run it only checks them. Installing needs root
