@@ -36,18 +36,7 @@ func TestBadRowIsRetriedThenDeadLettered(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	client := k.Client(t)
 
-	path := filepath.Join(t.TempDir(), "lite.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	// The table a user made, with a rule the data can break.
-	if _, err := db.Exec(`CREATE TABLE items (id BIGINT, x BIGINT CHECK (x < 100))`); err != nil {
-		t.Fatal(err)
-	}
-	dests := sink.NewRegistry(map[string]destination.Factory{"sqlite": sqlite.Open}, log)
-	defer dests.Close()
+	path, db, dests := checkedItems(t, log)
 	if err := dests.Set([]destination.Config{{ID: "lite", Type: "sqlite",
 		Options: destination.Options{Mode: destination.Batch}, Credentials: destination.Credentials{Database: path}}}); err != nil {
 		t.Fatal(err)
@@ -262,4 +251,23 @@ func TestChangedDestinationsLoaderEndsBeforeItsSuccessorStarts(t *testing.T) {
 	if n := overlaps.Load(); n != 0 {
 		t.Fatalf("%d consumers joined a group while another of this instance was still in it", n)
 	}
+}
+
+// checkedItems makes a SQLite database at path holding the table a user
+// made, items, with a rule the data can break (x < 100), and a registry of
+// SQLite destinations; all closed at the end of the test.
+func checkedItems(t *testing.T, log *slog.Logger) (path string, db *sql.DB, dests *sink.Registry) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "lite.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Exec(`CREATE TABLE items (id BIGINT, x BIGINT CHECK (x < 100))`); err != nil {
+		t.Fatal(err)
+	}
+	dests = sink.NewRegistry(map[string]destination.Factory{"sqlite": sqlite.Open}, log)
+	t.Cleanup(dests.Close)
+	return path, db, dests
 }

@@ -2,9 +2,7 @@ package loader_test
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,10 +11,8 @@ import (
 
 	"github.com/streamforge/streamforge/internal/broker/brokertest"
 	"github.com/streamforge/streamforge/internal/destination"
-	"github.com/streamforge/streamforge/internal/destination/sqlite"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/loader"
-	"github.com/streamforge/streamforge/internal/sink"
 	"github.com/streamforge/streamforge/internal/topics"
 	"github.com/streamforge/streamforge/internal/wait"
 )
@@ -66,17 +62,7 @@ func TestSourceRejectsReturnThroughIncomingTopic(t *testing.T) {
 	defer cancel()
 	log := slog.New(slog.DiscardHandler)
 	client := k.Client(t)
-	path := filepath.Join(t.TempDir(), "lite.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TABLE items (id BIGINT, x BIGINT CHECK (x < 100))`); err != nil {
-		t.Fatal(err)
-	}
-	dests := sink.NewRegistry(map[string]destination.Factory{"sqlite": sqlite.Open}, log)
-	defer dests.Close()
+	path, db, dests := checkedItems(t, log)
 	if err := dests.Set([]destination.Config{{ID: "lite", Type: "sqlite", Credentials: destination.Credentials{Database: path}}}); err != nil {
 		t.Fatal(err)
 	}
