@@ -348,24 +348,31 @@ func (m *Manager) updateLag(ctx context.Context) {
 		rs = append(rs, r)
 	}
 	m.mu.Unlock()
+	// A table may be loaded from several topics (its batch and stream
+	// topics, sources): its lag is their sum, and unknown if any is.
+	type table struct{ dest, name string }
+	totals, unknown := map[table]int64{}, map[table]bool{}
 	for _, r := range rs {
+		t := table{r.dest.ID, r.name.Table}
 		lag, err := m.deps.Admin.Lag(ctx, r.group)
 		if err != nil {
+			unknown[t] = true
 			continue
 		}
-		var total int64
+		var sum int64
 		for _, l := range lag {
-			total += l
+			sum += l
 		}
-		m.deps.Metrics.lag.WithLabelValues(r.dest.ID, r.name.Table).Set(float64(total))
+		totals[t] += sum
+	}
+	for t, total := range totals {
+		if !unknown[t] {
+			m.deps.Metrics.lag.WithLabelValues(t.dest, t.name).Set(float64(total))
+		}
 	}
 }
 
-// fetchWait is how long the broker may hold a loader's fetch for data to
-// pile up, and how much is enough. Fetches answered at the first record
-// cost the broker and bulker a round trip per handful of events. A batch
-// waits for its period anyway; a stream trades 20 ms of latency for
-// loading tens of events per transaction instead of a few.
+// modeOf is d's delivery mode, batch unless set.
 func modeOf(d destination.Config) destination.DeliveryMode {
 	if d.Options.Mode == "" {
 		return destination.Batch
@@ -373,6 +380,11 @@ func modeOf(d destination.Config) destination.DeliveryMode {
 	return d.Options.Mode
 }
 
+// fetchWait is how long the broker may hold a loader's fetch for data to
+// pile up, and how much is enough. Fetches answered at the first record
+// cost the broker and bulker a round trip per handful of events. A batch
+// waits for its period anyway; a stream trades 20 ms of latency for
+// loading tens of events per transaction instead of a few.
 func fetchWait(mode destination.DeliveryMode) (minBytes int32, maxWait time.Duration) {
 	if mode == destination.Stream {
 		return 256 << 10, 20 * time.Millisecond
