@@ -160,7 +160,7 @@ var variables = []variable{
 		set: secretText(func(c *Config) *secret.String { return &c.RedisURL })},
 	{name: "BULKER_EVENTS_LOG_REDIS_URL", docDefault: "`BULKER_REDIS_URL`", doc: "keep the events log in this Redis (shared by instances, persistent); without either, in memory",
 		set: secretText(func(c *Config) *secret.String { return &c.EventsLog.RedisURL })},
-	{name: "BULKER_EVENTS_LOG_MAX_SIZE", def: "1000", doc: "events kept per destination in the events log, and as many failures (`failed`, `dead`, `warning`) apart",
+	{name: "BULKER_EVENTS_LOG_MAX_SIZE", def: "1000", doc: "events kept per destination in the events log, and as many failures (`failed`, `dead`, `warning`, `replayed`) apart",
 		set: integer(func(c *Config) *int { return &c.EventsLog.MaxSize })},
 	{name: "BULKER_ENABLE_CONSUMERS", def: "true", doc: "`false`: serve the API only, running no loaders and no retry consumer (Jitsu's split of ingest and loading instances)",
 		set: func(c *Config, _ *settings, raw string) (err error) {
