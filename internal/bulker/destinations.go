@@ -28,11 +28,7 @@ const localPeriod = 1.0 / 60 // minutes
 // destination, it offers the local SQLite destination in the data
 // directory. Nothing changes unless both are valid.
 func loadDestinations(ctx context.Context, src *config.Sources, dests *sink.Registry, sources *sourceSet, cfg config.Config, log *slog.Logger) error {
-	cfgs, err := src.Destinations(ctx)
-	if err != nil {
-		return err
-	}
-	srcs, err := src.TopicSources(ctx)
+	cfgs, srcs, err := src.Read(ctx)
 	if err != nil {
 		return err
 	}

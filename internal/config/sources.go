@@ -17,6 +17,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/loader"
 	"github.com/streamforge/streamforge/internal/secret"
 )
 
@@ -88,16 +89,18 @@ func relaxed(data []byte) []byte {
 type FileSource struct{ Path string }
 
 // Destinations implements Source.
-func (s FileSource) Destinations(context.Context) ([]destination.Config, error) {
+func (s FileSource) Destinations(ctx context.Context) ([]destination.Config, error) {
+	cs, _, err := s.Document(ctx)
+	return cs, err
+}
+
+// Document implements document: the file is read once.
+func (s FileSource) Document(context.Context) ([]destination.Config, []loader.Source, error) {
 	data, err := os.ReadFile(s.Path)
 	if err != nil {
-		return nil, fmt.Errorf("reading destinations: %w", err)
+		return nil, nil, fmt.Errorf("reading destinations: %w", err)
 	}
-	cs, err := ParseDocument(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Path, err)
-	}
-	return withOrigin(cs, s.Path), nil
+	return parseDocument(data, s.Path)
 }
 
 // HTTPSource GETs a YAML or JSON document (see ParseDocument), with a
@@ -110,16 +113,17 @@ type HTTPSource struct {
 
 // Destinations implements Source.
 func (s HTTPSource) Destinations(ctx context.Context) ([]destination.Config, error) {
+	cs, _, err := s.Document(ctx)
+	return cs, err
+}
+
+// Document implements document: the document is fetched once.
+func (s HTTPSource) Document(ctx context.Context) ([]destination.Config, []loader.Source, error) {
 	data, err := s.fetch(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	where := redact(s.URL)
-	cs, err := ParseDocument(data)
-	if err != nil {
-		return nil, fmt.Errorf("destinations from %s: %w", where, err)
-	}
-	return withOrigin(cs, where), nil
+	return parseDocument(data, redact(s.URL))
 }
 
 // fetch GETs the document.
@@ -290,19 +294,6 @@ func Open(c SourceConfig, environ []string) (*Sources, error) {
 	}
 	s.desc = append(s.desc, redact(raw))
 	return s, nil
-}
-
-// Destinations reads every source; the same id in two sources is an error.
-func (s *Sources) Destinations(ctx context.Context) ([]destination.Config, error) {
-	var out []destination.Config
-	for _, src := range s.list {
-		cs, err := src.Destinations(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, cs...)
-	}
-	return out, unique(out)
 }
 
 // String describes the sources without credentials, for logs.

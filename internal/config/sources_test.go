@@ -188,7 +188,7 @@ func TestRedisSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer src.Close()
-	cs, err := src.Destinations(ctx)
+	cs, _, err := src.Read(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +199,7 @@ func TestRedisSource(t *testing.T) {
 	// A destination disappears and another appears on the next read.
 	rdb.HDel(ctx, key, "local")
 	rdb.HSet(ctx, key, "new", `{"type":"postgres"}`)
-	if cs, err = src.Destinations(ctx); err != nil {
+	if cs, _, err = src.Read(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := summary(cs), "my:mysql:batch;new:postgres:batch;pg:postgres:stream;"; got != want {
@@ -208,12 +208,12 @@ func TestRedisSource(t *testing.T) {
 
 	// Invalid: named by id and field; the same id twice across sources.
 	rdb.HSet(ctx, key, "broken", `{"type":"postgres","options":{"batchSize":-1}}`)
-	if _, err = src.Destinations(ctx); err == nil || !strings.Contains(err.Error(), "destination broken: options.batchSize") {
+	if _, _, err = src.Read(ctx); err == nil || !strings.Contains(err.Error(), "destination broken: options.batchSize") {
 		t.Errorf("error %v, want destination broken named", err)
 	}
 	rdb.HDel(ctx, key, "broken")
 	rdb.HSet(ctx, key, "my", `{"type":"postgres"}`)
-	if _, err = src.Destinations(ctx); err == nil || !strings.Contains(err.Error(), "destination my is defined twice") {
+	if _, _, err = src.Read(ctx); err == nil || !strings.Contains(err.Error(), "destination my is defined twice") {
 		t.Errorf("error %v, want a duplicate", err)
 	}
 }
@@ -229,7 +229,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = src.Destinations(ctx)
+		_, _, err = src.Read(ctx)
 		if err == nil || !strings.Contains(err.Error(), "destination pg is defined twice") {
 			t.Errorf("%s: error %v, want the env and file pg in conflict", source, err)
 		}
@@ -237,7 +237,7 @@ func TestOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cs, err := src.Destinations(ctx)
+		cs, _, err := src.Read(ctx)
 		if err != nil || summary(cs) != "local:sqlite:batch;pg:postgres:stream;" {
 			t.Errorf("%s: %s %v", source, summary(cs), err)
 		}

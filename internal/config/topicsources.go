@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -111,67 +110,65 @@ func ParseDocumentSources(data []byte) ([]loader.Source, error) {
 	return out, nil
 }
 
-// topicSourceReader is a Source whose document may list sources too.
-type topicSourceReader interface {
-	TopicSources(ctx context.Context) ([]loader.Source, error)
+// document is a Source whose document lists sources beside destinations:
+// one read yields both, so that they come from one version of it.
+type document interface {
+	Document(ctx context.Context) ([]destination.Config, []loader.Source, error)
 }
 
-// TopicSources implements topicSourceReader.
-func (s FileSource) TopicSources(context.Context) ([]loader.Source, error) {
-	data, err := os.ReadFile(s.Path)
+// parseDocument reads both parts of a document from where.
+func parseDocument(data []byte, where string) ([]destination.Config, []loader.Source, error) {
+	cs, err := ParseDocument(data)
 	if err != nil {
-		return nil, fmt.Errorf("reading sources: %w", err)
+		return nil, nil, fmt.Errorf("destinations from %s: %w", where, err)
 	}
 	ss, err := ParseDocumentSources(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.Path, err)
+		return nil, nil, fmt.Errorf("sources from %s: %w", where, err)
 	}
-	return ss, nil
+	return withOrigin(cs, where), ss, nil
 }
 
-// TopicSources implements topicSourceReader.
-func (s HTTPSource) TopicSources(ctx context.Context) ([]loader.Source, error) {
-	data, err := s.fetch(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ss, err := ParseDocumentSources(data)
-	if err != nil {
-		return nil, fmt.Errorf("sources from %s: %w", redact(s.URL), err)
-	}
-	return ss, nil
-}
-
-// TopicSources reads the sources: BULKER_SOURCE_* variables, then the
-// "sources" of a file or http(s) document. Ids and groups must be unique.
-func (s *Sources) TopicSources(ctx context.Context) ([]loader.Source, error) {
+// Read reads every source once: the destinations (an id in two sources
+// is an error) and the topic sources — BULKER_SOURCE_* variables, then
+// the "sources" of a file or http(s) document, whose ids and consumer
+// groups must be unique.
+func (s *Sources) Read(ctx context.Context) ([]destination.Config, []loader.Source, error) {
+	var cs []destination.Config
 	out, err := envSources(s.environ)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, src := range s.list {
-		r, ok := src.(topicSourceReader)
-		if !ok {
+		if d, ok := src.(document); ok {
+			dcs, dss, err := d.Document(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			cs, out = append(cs, dcs...), append(out, dss...)
 			continue
 		}
-		ss, err := r.TopicSources(ctx)
+		dcs, err := src.Destinations(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		out = append(out, ss...)
+		cs = append(cs, dcs...)
+	}
+	if err := unique(cs); err != nil {
+		return nil, nil, err
 	}
 	ids, groups := map[string]bool{}, map[string]string{}
 	for _, src := range out {
 		if ids[src.ID] {
-			return nil, fmt.Errorf("source %s is defined twice", src.ID)
+			return nil, nil, fmt.Errorf("source %s is defined twice", src.ID)
 		}
 		ids[src.ID] = true
 		// Two sources in one group would share the topic's partitions, each
 		// loading a part of it.
 		if other, ok := groups[src.GroupName()]; ok {
-			return nil, fmt.Errorf("sources %s and %s use the same consumer group %s", other, src.ID, src.GroupName())
+			return nil, nil, fmt.Errorf("sources %s and %s use the same consumer group %s", other, src.ID, src.GroupName())
 		}
 		groups[src.GroupName()] = src.ID
 	}
-	return out, nil
+	return cs, out, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/streamforge/streamforge/internal/secret"
@@ -65,7 +66,7 @@ sources:
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := s.TopicSources(context.Background())
+			_, got, err := s.Read(context.Background())
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err = %v, want %q", err, tt.err)
@@ -82,16 +83,16 @@ sources:
 			if b.String() != tt.want {
 				t.Errorf("sources = %s, want %s", b.String(), tt.want)
 			}
-			if _, err := s.Destinations(context.Background()); err != nil {
-				t.Errorf("destinations of the same document: %v", err)
-			}
 		})
 	}
 }
 
-// An http(s) document lists sources as a file does.
+// An http(s) document lists sources as a file does; one read fetches it
+// once, so destinations and sources come from one version of it.
 func TestTopicSourcesOverHTTP(t *testing.T) {
+	var fetched atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fetched.Add(1)
 		_, _ = w.Write([]byte(`{"destinations":{"pg":{"type":"postgres","credentials":{"database":"x"}}},"sources":[{"id":"q","topic":"t","destination":"pg","table":"x"}]}`))
 	}))
 	defer srv.Close()
@@ -99,9 +100,12 @@ func TestTopicSourcesOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.TopicSources(context.Background())
-	if err != nil || len(got) != 1 || got[0].Topic != "t" {
-		t.Fatalf("sources = %+v, %v", got, err)
+	cs, got, err := s.Read(context.Background())
+	if err != nil || len(got) != 1 || got[0].Topic != "t" || len(cs) != 1 || cs[0].ID != "pg" {
+		t.Fatalf("destinations %+v, sources %+v, %v", cs, got, err)
+	}
+	if n := fetched.Load(); n != 1 {
+		t.Errorf("the document was fetched %d times for one read", n)
 	}
 }
 
