@@ -208,7 +208,7 @@ func (r *Replayer) Replay(ctx context.Context, req Request) (Result, error) {
 	}
 	var won []dead
 	for _, d := range candidates {
-		if !req.Force && first[d.id] != claim {
+		if !req.Force && first[d.id].Claim != claim {
 			res.AlreadyReplayed = append(res.AlreadyReplayed, d.id)
 			continue
 		}
@@ -287,13 +287,33 @@ func (r *Replayer) chosen(ctx context.Context, req Request, res *Result) ([]dead
 	return out, nil
 }
 
-// firstMarkers returns, per dead id, the claim of its first marker.
-func (r *Replayer) firstMarkers(ctx context.Context) (map[string]string, error) {
-	recs, err := r.d.Reader.ReadAll(ctx, topics.Replayed(r.prefix), 0)
+// firstMarkers returns, per dead id, its first marker.
+func (r *Replayer) firstMarkers(ctx context.Context) (map[string]marker, error) {
+	return readMarkers(ctx, r.d.Reader, r.prefix, 0)
+}
+
+// Replayed returns the ids of dead records replayed so far, with when,
+// for GET /failed; it reads the newest limit markers (all if limit <= 0).
+func Replayed(ctx context.Context, rd Reader, prefix string, limit int) (map[string]time.Time, error) {
+	first, err := readMarkers(ctx, rd, prefix, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Time, len(first))
+	for id, m := range first {
+		out[id] = m.At
+	}
+	return out, nil
+}
+
+// readMarkers returns the first of the markers of each dead id among the
+// newest limit (all if limit <= 0).
+func readMarkers(ctx context.Context, rd Reader, prefix string, limit int) (map[string]marker, error) {
+	recs, err := rd.ReadAll(ctx, topics.Replayed(prefix), limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading replay markers: %w", err)
 	}
-	first := make(map[string]string, len(recs))
+	first := make(map[string]marker, len(recs))
 	for _, rec := range recs {
 		id := string(rec.Key)
 		if _, ok := first[id]; ok {
@@ -301,28 +321,9 @@ func (r *Replayer) firstMarkers(ctx context.Context) (map[string]string, error) 
 		}
 		var m marker
 		_ = json.Unmarshal(rec.Value, &m) // a foreign record still marks its id
-		first[id] = m.Claim
+		first[id] = m
 	}
 	return first, nil
-}
-
-// Replayed returns the ids of dead records replayed so far, with when,
-// for GET /failed; it reads the newest limit markers (all if limit <= 0).
-func Replayed(ctx context.Context, rd Reader, prefix string, limit int) (map[string]time.Time, error) {
-	recs, err := rd.ReadAll(ctx, topics.Replayed(prefix), limit)
-	if err != nil {
-		return nil, fmt.Errorf("reading replay markers: %w", err)
-	}
-	out := make(map[string]time.Time, len(recs))
-	for _, rec := range recs {
-		if _, ok := out[string(rec.Key)]; ok {
-			continue
-		}
-		var m marker
-		_ = json.Unmarshal(rec.Value, &m)
-		out[string(rec.Key)] = m.At
-	}
-	return out, nil
 }
 
 func newClaim() string {
