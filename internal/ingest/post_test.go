@@ -222,6 +222,8 @@ func TestMetricLabelsBounded(t *testing.T) {
 	}
 	e.do(t, "POST", "/post/attacker-chosen-name?tableName=x", `{}`, tok)
 	e.do(t, "POST", "/post/another-name?tableName=x", `{}`, "Bearer nope")
+	// An id in another case names the destination, labelled by its own id.
+	e.do(t, "POST", "/post/Pg?tableName=x", `{}`, "Bearer nope")
 	e.do(t, "GET", "/no/such/route", ``, tok)
 	out := gathered(t, e)
 	for _, want := range []string{
@@ -229,6 +231,7 @@ func TestMetricLabelsBounded(t *testing.T) {
 		`bulker_ingest_events_total{destination="pg",reason="ok",status="accepted",table="other"} 2`,
 		`bulker_ingest_events_total{destination="unknown",reason="unknown_destination",status="rejected",table="unknown"} 1`,
 		`bulker_ingest_events_total{destination="unknown",reason="unauthorized",status="rejected",table="unknown"} 1`,
+		`bulker_ingest_events_total{destination="pg",reason="unauthorized",status="rejected",table="unknown"} 1`,
 		`bulker_http_request_duration_seconds_count{code="200",route="POST /post/{destinationId}"} 5`,
 		`bulker_http_request_duration_seconds_count{code="404",route="unmatched"} 1`,
 	} {
@@ -236,7 +239,7 @@ func TestMetricLabelsBounded(t *testing.T) {
 			t.Errorf("missing %s", want)
 		}
 	}
-	for _, bad := range []string{"attacker", "another-name", "/no/such"} {
+	for _, bad := range []string{"attacker", "another-name", "/no/such", `"Pg"`} {
 		if strings.Contains(out, bad) {
 			t.Errorf("request input %q became a label", bad)
 		}

@@ -275,7 +275,7 @@ func (s *Server) authed(next http.Handler) http.Handler {
 			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/post/") {
-			dest, _ := s.destLabel(r.PathValue("destinationId"))
+			dest := s.destLabel(r.PathValue("destinationId"))
 			s.events.WithLabelValues(dest, unknownLabel, "rejected", reasonUnauthorized).Inc()
 		}
 		s.d.Logger.Info("request rejected", "reason", reasonUnauthorized, "path", r.URL.Path, "remote", r.RemoteAddr)
@@ -333,11 +333,11 @@ func (s *Server) checkReady(ctx context.Context, timeout time.Duration) error {
 
 // destLabel returns the destination's id as a label value when it is
 // configured, so a label never holds arbitrary input.
-func (s *Server) destLabel(id string) (string, bool) {
-	if _, ok := s.d.Destinations.Lookup(id); ok {
-		return id, true
+func (s *Server) destLabel(id string) string {
+	if c, ok := s.d.Destinations.Lookup(id); ok {
+		return c.ID // not id: Lookup also finds it in another case
 	}
-	return unknownLabel, false
+	return unknownLabel
 }
 
 // labelSet bounds the table label: the first max distinct
