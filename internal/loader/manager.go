@@ -58,7 +58,6 @@ type running struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	target
-	source *Source // nil for an incoming topic
 	// stopping: canceled after its destination or source changed, and
 	// still loading the batches in hand.
 	stopping bool
@@ -74,9 +73,9 @@ type target struct {
 	// topic: the incoming topic itself, or for a source the incoming topic
 	// of its table, so that bulker never writes to a topic it does not own.
 	requeue string
-	// source marks a source's topic: its records' headers are not
-	// bulker's.
-	source bool
+	// source is the source read, nil for an incoming topic: a source's
+	// records' headers are not bulker's.
+	source *Source
 }
 
 // defaultDiscover is how often the topic list is read when Config.Discover
@@ -256,8 +255,7 @@ func (m *Manager) ensureSource(ctx context.Context, wg *sync.WaitGroup, src Sour
 		return // refused by Source.Validate when configured
 	}
 	m.start(ctx, wg, sourceKey(src.ID), &running{
-		target: target{topic: src.Topic, group: src.GroupName(), name: name, dest: dest, requeue: requeue, source: true},
-		source: &src,
+		target: target{topic: src.Topic, group: src.GroupName(), name: name, dest: dest, requeue: requeue, source: &src},
 	})
 }
 
@@ -299,7 +297,7 @@ func (m *Manager) start(ctx context.Context, wg *sync.WaitGroup, key string, r *
 
 func (m *Manager) runWorker(ctx context.Context, t target) error {
 	dest, name := t.dest, t.name
-	if t.source && m.deps.EnsureTopic != nil {
+	if t.source != nil && m.deps.EnsureTopic != nil {
 		if err := m.deps.EnsureTopic(ctx, t.requeue); err != nil {
 			return err
 		}
@@ -324,7 +322,7 @@ func (m *Manager) runWorker(ctx context.Context, t target) error {
 	}
 	log := m.deps.Log.With("destination", dest.ID, "table", name.Table, "mode", name.Mode)
 	w := &worker{
-		cfg: workerConfig{Topic: t.topic, Requeue: t.requeue, Source: t.source, Name: name, Dest: dest, BatchSize: max(batchSize, 1), Period: period,
+		cfg: workerConfig{Topic: t.topic, Requeue: t.requeue, Source: t.source != nil, Name: name, Dest: dest, BatchSize: max(batchSize, 1), Period: period,
 			Retry: m.cfg.Retry, RetryPeriod: m.retryPeriod(dest), Prefix: m.cfg.TopicPrefix, LogLimit: m.cfg.EventsLogMax},
 		consumer: c,
 		producer: m.deps.Producer,
