@@ -55,6 +55,19 @@ func limitParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
+// countParam reads the non-negative integer parameter name; absent, 0.
+func countParam(r *http.Request, name string) (int, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s must be a non-negative integer", name)
+	}
+	return n, nil
+}
+
 // eventsLimit checks that the events log is on and reads the limit
 // parameter, answering the error itself; ok is false when it did.
 func (s *Server) eventsLimit(w http.ResponseWriter, r *http.Request) (limit int, ok bool) {
@@ -122,14 +135,11 @@ func (s *Server) log(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	q := r.URL.Query()
-	ndjson, _ := strconv.ParseBool(q.Get("ndjson"))
-	maxBytes := 0
-	if v := q.Get("maxBytes"); v != "" {
-		if maxBytes, err = strconv.Atoi(v); err != nil || maxBytes < 0 {
-			fail(w, http.StatusBadRequest, "maxBytes must be a non-negative integer")
-			return
-		}
+	ndjson, _ := strconv.ParseBool(r.URL.Query().Get("ndjson"))
+	maxBytes, err := countParam(r, "maxBytes")
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	kind, scope, _ := strings.Cut(r.PathValue("eventType"), ".")
 	if scope != "" && scope != "all" && scope != "error" {
@@ -277,12 +287,10 @@ func (s *Server) failed(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	skip := 0
-	if v := r.URL.Query().Get("offset"); v != "" {
-		if skip, err = strconv.Atoi(v); err != nil || skip < 0 {
-			fail(w, http.StatusBadRequest, "offset must be a non-negative integer")
-			return
-		}
+	skip, err := countParam(r, "offset")
+	if err != nil {
+		fail(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	dest, table := s.destID(r.PathValue("destinationId")), r.URL.Query().Get("tableName")
 	mode := destination.DeliveryMode(r.URL.Query().Get("mode"))
