@@ -31,11 +31,21 @@ type destMap map[string]destination.Config
 // Lookup finds the destinations of a type bulker supports, by id or by
 // the id lower-cased, as sink.Registry does; the others are Unsupported.
 func (m destMap) Lookup(id string) (destination.Config, bool) {
+	c, ok := m.byID(id)
+	return c, ok && c.Type != unsupportedType
+}
+
+func (m destMap) LookupUnsupported(id string) (destination.Config, bool) {
+	c, ok := m.byID(id)
+	return c, ok && c.Type == unsupportedType
+}
+
+func (m destMap) byID(id string) (destination.Config, bool) {
 	c, ok := m[id]
 	if !ok {
 		c, ok = m[strings.ToLower(id)]
 	}
-	return c, ok && c.Type != unsupportedType
+	return c, ok
 }
 
 func (m destMap) Unsupported() []destination.Config {

@@ -104,13 +104,11 @@ func (s *Server) target(w http.ResponseWriter, r *http.Request) (dest destinatio
 	id := r.PathValue("destinationId")
 	dest, found := s.d.Destinations.Lookup(id)
 	if !found {
-		for _, c := range s.d.Destinations.Unsupported() {
-			if c.ID == id || c.ID == strings.ToLower(id) { // as Lookup does
-				// Not the client's fault, and no retry helps until the
-				// configuration changes: 501.
-				fail(w, http.StatusNotImplemented, unsupportedError(c))
-				return dest, "", reasonUnsupported, false
-			}
+		if c, ok := s.d.Destinations.LookupUnsupported(id); ok {
+			// Not the client's fault, and no retry helps until the
+			// configuration changes: 501.
+			fail(w, http.StatusNotImplemented, unsupportedError(c))
+			return dest, "", reasonUnsupported, false
 		}
 		fail(w, http.StatusNotFound, fmt.Sprintf("destination %q not found", truncate(id, 64)))
 		return dest, "", reasonNoDestination, false

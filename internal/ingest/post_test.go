@@ -79,6 +79,7 @@ func TestPostRejected(t *testing.T) {
 	}{
 		{"unknown destination", "/post/nope?tableName=t", `{}`, 404, `destination "nope" not found`, reasonNoDestination},
 		{"unsupported type", "/post/ch?tableName=t", `{}`, 501, `destination "ch" is of type "clickhouse", which this bulker does not support`, reasonUnsupported},
+		{"unsupported type, id in another case", "/post/CH?tableName=t", `{}`, 501, `destination "ch" is of type "clickhouse", which this bulker does not support`, reasonUnsupported},
 		{"missing tableName", "/post/pg", `{}`, 400, "tableName query parameter is required", reasonBadTable},
 		{"empty tableName", "/post/pg?tableName=", `{}`, 400, "tableName query parameter is required", reasonBadTable},
 		{"control char tableName", "/post/pg?tableName=a%0Ab", `{}`, 400, "control characters", reasonBadTable},

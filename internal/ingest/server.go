@@ -44,11 +44,12 @@ type Reachability interface {
 	Reachability() (lost <-chan struct{}, err error)
 }
 
-// Destinations finds a configured destination by id; Unsupported lists
-// those of a type bulker cannot load, which the API names rather than
-// calling them unknown.
+// Destinations finds a configured destination by id; LookupUnsupported
+// and Unsupported find those of a type bulker cannot load, which the API
+// names rather than calling them unknown.
 type Destinations interface {
 	Lookup(id string) (destination.Config, bool)
+	LookupUnsupported(id string) (destination.Config, bool)
 	Unsupported() []destination.Config
 }
 

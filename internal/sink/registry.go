@@ -152,9 +152,22 @@ func (r *Registry) closeAll(ds []destination.Driver) {
 func (r *Registry) Lookup(id string) (destination.Config, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c, ok := r.configs[id]
+	return byID(r.configs, id)
+}
+
+// LookupUnsupported finds a destination of a type bulker cannot open, as
+// Lookup finds the others.
+func (r *Registry) LookupUnsupported(id string) (destination.Config, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return byID(r.unsupported, id)
+}
+
+// byID finds id in m as written, else lower-cased.
+func byID(m map[string]destination.Config, id string) (destination.Config, bool) {
+	c, ok := m[id]
 	if !ok {
-		c, ok = r.configs[strings.ToLower(id)]
+		c, ok = m[strings.ToLower(id)]
 	}
 	return c, ok
 }
