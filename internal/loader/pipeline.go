@@ -49,6 +49,35 @@ type worker struct {
 
 	// parsers keep their scratch space from one batch to the next.
 	parsers sync.Pool
+	// slabs are those free to hold the fields of the next batch's events.
+	slabs slabs
+}
+
+// slabs is a free list of schema.Slab: the slabs of a batch whose rows
+// were built before it loaded are reused by the batches after it.
+type slabs struct {
+	mu   sync.Mutex
+	free []*schema.Slab
+}
+
+func (s *slabs) get() *schema.Slab {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.free); n > 0 {
+		sl := s.free[n-1]
+		s.free = s.free[:n-1]
+		return sl
+	}
+	return new(schema.Slab)
+}
+
+func (s *slabs) put(used []*schema.Slab) {
+	for _, sl := range used {
+		sl.Reset()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.free = append(s.free, used...)
 }
 
 // lifetime is the contexts of a stage: each attempt runs on work, and no
@@ -66,6 +95,8 @@ type batch struct {
 	recs  []kafka.Record
 	items []item
 	rows  *sink.Rows // prepared by the reader; nil if the loader must build them
+	// slabs hold the items' fields until the rows are built.
+	slabs []*schema.Slab
 }
 
 type item struct {
@@ -218,15 +249,22 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 	items := make([]item, len(recs))
 	errs := make([]error, len(recs))
 	pk := w.cfg.Dest.Options.PrimaryKeys()
+	var mu sync.Mutex
+	var used []*schema.Slab
 	parallel(len(recs), func(lo, hi int) {
 		p, _ := w.parsers.Get().(*schema.Parser)
 		if p == nil {
 			p = new(schema.Parser)
 		}
+		p.Slab = w.slabs.get()
 		for i := lo; i < hi; i++ {
 			items[i].rec = &recs[i]
 			items[i].ev, errs[i] = parseOne(p, recs[i].Value, pk)
 		}
+		mu.Lock()
+		used = append(used, p.Slab)
+		mu.Unlock()
+		p.Slab = nil
 		w.parsers.Put(p)
 	})
 	parsed := items[:0]
@@ -243,7 +281,7 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 			return nil, err
 		}
 	}
-	return &batch{recs: recs, items: parsed}, nil
+	return &batch{recs: recs, items: parsed, slabs: used}, nil
 }
 
 func parseOne(p *schema.Parser, raw []byte, pk []string) (schema.Event, error) {
@@ -285,6 +323,8 @@ func (w *worker) prepare(b *batch) {
 	}
 	if b.rows = t.Prepare(events(b.items)); b.rows != nil {
 		dropEvents(b.items)
+		w.slabs.put(b.slabs)
+		b.slabs = nil
 	}
 }
 

@@ -62,7 +62,47 @@ func Parse(raw []byte) (Event, error) {
 // Parser parses events like Parse, reusing its scratch space from one
 // event to the next: a loader parsing thousands of events keeps one per
 // goroutine. The zero value is ready; it is not safe for concurrent use.
-type Parser struct{ p parser }
+type Parser struct {
+	p parser
+	// Slab, when not nil, is where the fields of the events parsed next
+	// are cut from, instead of an allocation per event.
+	Slab *Slab
+}
+
+// Slab is memory for the fields of many events, reused from one batch to
+// the next: each event's fields allocated on their own were the largest
+// part of what a loader allocates. The events parsed into a slab hold
+// their fields until its Reset. The zero value is ready, and grows to the
+// size of the batches it serves.
+type Slab struct{ buf []Field }
+
+// Reset frees the slab for the events parsed next; the events parsed into
+// it before must be out of use.
+func (s *Slab) Reset() {
+	clear(s.buf[:cap(s.buf)]) // old fields must not keep their strings alive
+	s.buf = s.buf[:0]
+}
+
+// take returns room for an event of about n fields, of length 0: its
+// fields are appended to it, and may outgrow it into memory of their own.
+func (s *Slab) take(n int) []Field {
+	if cap(s.buf)-len(s.buf) < n {
+		// The events cut from the old buffer keep it; it is dropped with
+		// them.
+		s.buf = make([]Field, 0, max(2*cap(s.buf), 64*n))
+	}
+	l := len(s.buf)
+	return s.buf[l:l:cap(s.buf)]
+}
+
+// keep marks fields, appended to what take returned, as in use, unless
+// they outgrew the slab. The result cannot be appended to.
+func (s *Slab) keep(fields []Field) []Field {
+	if l := len(s.buf); len(fields) > 0 && l < cap(s.buf) && unsafe.SliceData(fields) == &s.buf[:l+1][l] {
+		s.buf = s.buf[:l+len(fields)]
+	}
+	return fields[:len(fields):len(fields)]
+}
 
 // Parse is the package's Parse with the parser's scratch space.
 func (ps *Parser) Parse(raw []byte) (Event, error) {
@@ -80,6 +120,7 @@ func (ps *Parser) ParseShared(raw []byte) (Event, error) {
 // parse flattens raw, whose text str is where values are cut from.
 func (ps *Parser) parse(raw []byte, str string) (Event, error) {
 	p := &ps.p
+	p.slab = ps.Slab
 	p.reset(raw, str)
 	defer p.release()
 	start := skipWS(raw, 0)
@@ -129,7 +170,11 @@ func (p *parser) reset(raw []byte, str string) {
 	if n == 0 {
 		n = min(bytes.Count(raw, []byte{':'}), 1024) // every member has a colon
 	}
-	p.fields = make([]Field, 0, n)
+	if p.slab != nil {
+		p.fields = p.slab.take(n)
+	} else {
+		p.fields = make([]Field, 0, n)
+	}
 	if cap(p.members) == 0 {
 		p.spans, p.arena = make([]span, 0, 32), make([]byte, 0, len(raw))
 		p.members, p.key = make([]member, 0, 32), make([]byte, 0, 128)
@@ -144,7 +189,7 @@ func (p *parser) rewind() {
 }
 
 // release lets go of the input.
-func (p *parser) release() { p.src, p.str = nil, "" }
+func (p *parser) release() { p.src, p.str, p.slab = nil, "", nil }
 
 func firstInvalidUTF8(b []byte) int {
 	for i := 0; i < len(b); {
@@ -199,6 +244,7 @@ type parser struct {
 	src    []byte
 	str    string  // src, once converted: values are cut from it
 	fields []Field // the event's, until finish hands them over
+	slab   *Slab   // where fields is cut from; nil: an allocation
 	// lastFields is how many fields the previous event emitted, lastKeys
 	// its key arena.
 	lastFields int
@@ -437,7 +483,11 @@ func (p *parser) finish() Event {
 		}
 	}
 	p.lastFields = len(p.fields)
-	fields := dedup(p.fields)
+	fields := p.fields
+	if p.slab != nil {
+		fields = p.slab.keep(fields)
+	}
+	fields = dedup(fields)
 	p.fields = nil
 	return Event{Fields: fields, SQLTypes: sqlTypes}
 }

@@ -323,6 +323,50 @@ func TestParserReuse(t *testing.T) {
 	}
 }
 
+// Events parsed into a Slab equal Parse's and keep their fields while
+// later events are parsed into it, whether they fit the slab, outgrow it
+// (an event wider than the ones before), fail, or repeat a key. After a
+// Reset the slab's memory serves new events and holds none of the old
+// fields.
+func TestParserSlab(t *testing.T) {
+	wide := `{`
+	for i := range 300 {
+		wide += fmt.Sprintf(`"w%d":%d,`, i, i)
+	}
+	wide += `"last":"x"}`
+	inputs := []string{
+		`{"a":1,"b":"x"}`,
+		`{"a":2,"b":"y"}`,
+		wide,
+		`{"a":{"b":1,"__sql_type_c":"varchar(4)","c":"x"},"d":[1,2]}`,
+		`{"a":1,"a":2,"b":3}`,
+		`{"x":"1","y":"2","z":"3","broken":}`,
+		`{"after":"the error"}`,
+	}
+	var slab Slab
+	p := Parser{Slab: &slab}
+	for round := range 2 {
+		var got []Event
+		var errs []error
+		for _, in := range inputs {
+			ev, err := p.Parse([]byte(in))
+			got, errs = append(got, ev), append(errs, err)
+		}
+		for i, in := range inputs {
+			want, wantErr := Parse([]byte(in))
+			if (errs[i] == nil) != (wantErr == nil) || !reflect.DeepEqual(got[i], want) {
+				t.Errorf("round %d, event %d from a slab = %+v (%v), want %+v (%v)", round, i, got[i], errs[i], want, wantErr)
+			}
+		}
+		slab.Reset()
+		for _, f := range slab.buf[:cap(slab.buf)] {
+			if f != (Field{}) {
+				t.Fatalf("round %d: after Reset the slab still holds %+v", round, f)
+			}
+		}
+	}
+}
+
 func TestValidObject(t *testing.T) {
 	deep := func(n int) []byte {
 		return []byte(`{"a":` + strings.Repeat("[", n) + strings.Repeat("]", n) + `}`)
