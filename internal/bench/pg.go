@@ -86,10 +86,10 @@ func (p *PG) Close() error {
 
 // CopyRows measures a raw pgx CopyFrom of n rows shaped as bulker loads
 // them into like (a table bulker created): the same columns and types,
-// values built by the schema engine from n events beforehand (outside the
-// timing, cycling through at most 10,000 distinct ones). It returns rows
-// per second and drops its table.
-func (p *PG) CopyRows(ctx context.Context, like string, n int, event func(int) []byte, log *slog.Logger) (float64, error) {
+// with its indexes unless noIndex, values built by the schema engine from
+// n events beforehand (outside the timing, cycling through at most 10,000
+// distinct ones). It returns rows per second and drops its table.
+func (p *PG) CopyRows(ctx context.Context, like string, noIndex bool, n int, event func(int) []byte, log *slog.Logger) (float64, error) {
 	dest, err := postgres.New(ctx, destination.Config{ID: "bench-copy", Type: "postgres", Credentials: p.Credentials()}, log)
 	if err != nil {
 		return 0, err
@@ -113,7 +113,11 @@ func (p *PG) CopyRows(ctx context.Context, like string, n int, event func(int) [
 	}
 	rows := schematest.AnyRows(batch.Rows)
 	table := pgx.Identifier{p.schema, like + "_copy"}
-	if _, err := p.conn.Exec(ctx, "CREATE TABLE "+table.Sanitize()+" (LIKE "+pgx.Identifier{p.schema, like}.Sanitize()+")"); err != nil {
+	including := " INCLUDING INDEXES"
+	if noIndex {
+		including = ""
+	}
+	if _, err := p.conn.Exec(ctx, "CREATE TABLE "+table.Sanitize()+" (LIKE "+pgx.Identifier{p.schema, like}.Sanitize()+including+")"); err != nil {
 		return 0, fmt.Errorf("creating the COPY table: %w", err)
 	}
 	defer p.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table.Sanitize())

@@ -669,17 +669,16 @@ func (r *runner) loadPhase(ctx context.Context) error {
 	r.progress("  CPU µs/row: %s", loadCPU)
 	// One COPY now and then meets a checkpoint of the server and runs at
 	// two thirds of its speed: the median of a few is the baseline.
-	copies := make([]float64, copyRuns)
-	cpu = r.cpuMeter(nil, nil)
-	for i := range copies {
-		if copies[i], err = r.pg.CopyRows(ctx, "load", n, func(i int) []byte { return Event(i, t0) }, r.o.Log); err != nil {
-			return err
-		}
+	cps, err := r.copyRows(ctx, false, n, t0)
+	if err != nil {
+		return err
 	}
-	cps := Median(copies)
-	r.res.Set("copy_rows_per_s", cps, fmt.Sprintf("median of %d pgx CopyFrom of %d rows of the loaded table's shape", copyRuns, n))
-	r.progress("copy_rows_per_s = %.0f (runs: %.0f)", cps, copies)
-	r.progress("  CPU µs/row (building the rows included): %s", cpu(n*copyRuns))
+	r.res.Set("copy_rows_per_s", cps, fmt.Sprintf("median of %d pgx CopyFrom of %d rows into a table like the loaded one, its index included", copyRuns, n))
+	bare, err := r.copyRows(ctx, true, n, t0)
+	if err != nil {
+		return err
+	}
+	r.res.Set("x_copy_noindex_rows_per_s", bare, "diagnostic: the same COPY into a table without the timestamp index (copy_rows_per_s before issue 15)")
 	parse, destRate, err := r.pg.LoaderParts(ctx, "load", n, 10000, func(i int) []byte { return Event(i, t0) }, r.o.Log)
 	if err != nil {
 		return err
@@ -688,6 +687,27 @@ func (r *runner) loadPhase(ctx context.Context) error {
 	r.res.Set("x_dest_load_rows_per_s", destRate, "diagnostic: postgres destination Load of prebuilt 10000-row batches")
 	r.progress("loader halves: parse+build %.0f rows/s, destination Load %.0f rows/s (sequential bound %.0f)", parse, destRate, 1/(1/parse+1/destRate))
 	return nil
+}
+
+// copyRows is the median rate of copyRuns raw COPYs of n rows into a
+// table like the loaded one, with or without its index.
+func (r *runner) copyRows(ctx context.Context, noIndex bool, n int, t0 time.Time) (float64, error) {
+	copies := make([]float64, copyRuns)
+	cpu := r.cpuMeter(nil, nil)
+	for i := range copies {
+		var err error
+		if copies[i], err = r.pg.CopyRows(ctx, "load", noIndex, n, func(i int) []byte { return Event(i, t0) }, r.o.Log); err != nil {
+			return 0, err
+		}
+	}
+	cps := Median(copies)
+	what := "copy_rows_per_s"
+	if noIndex {
+		what = "without the index"
+	}
+	r.progress("%s = %.0f (runs: %.0f)", what, cps, copies)
+	r.progress("  CPU µs/row (building the rows included): %s", cpu(n*copyRuns))
+	return cps, nil
 }
 
 // copyRuns is how many raw COPYs copy_rows_per_s is the median of.
