@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamforge/streamforge/internal/auth"
 	"github.com/streamforge/streamforge/internal/bench"
 	"github.com/streamforge/streamforge/internal/broker/brokertest"
+	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/kafka"
 )
 
@@ -31,10 +33,33 @@ func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
 // WriteString is there as on net/http's writer.
 func (w *benchWriter) WriteString(s string) (int, error) { return len(s), nil }
 
-// postLoop posts benchEvent until the benchmark ends, building each request
-// as net/http would hand it to a handler, without httptest's request
-// parsing and its 4 KiB buffer.
-func postLoop(b *testing.B, srv http.Handler, loop func() bool) {
+// benchURL posts to a batch destination without a primary key, with the
+// one raw token of benchTokens, as `make bench` does; pkURL to one with a
+// primary key, whose events are parsed for their partition key.
+const (
+	benchURL = "http://bulker/post/bench?tableName=events"
+	pkURL    = "http://bulker/post/pg?tableName=events"
+)
+
+// benchSetup is newEnv's set-up as `make bench` runs bulker: the bench
+// destination beside the test ones, auth with one raw token, info logs
+// (bulker's default level: the accepted path logs nothing).
+func benchSetup(d *setup) {
+	dests := testDestinations()
+	dests["bench"] = destination.Config{ID: "bench", Type: "postgres", Options: destination.Options{Mode: destination.Batch}}
+	d.Destinations = dests
+	a, err := auth.New([]string{rawToken}, nil, nil)
+	if err != nil {
+		panic(err)
+	}
+	d.Auth = a
+	d.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+}
+
+// postLoop posts benchEvent to url until the benchmark ends, building each
+// request as net/http would hand it to a handler, without httptest's
+// request parsing and its 4 KiB buffer.
+func postLoop(b *testing.B, srv http.Handler, url string, loop func() bool) {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background()) // the connection's
 	defer cancel()
@@ -43,7 +68,7 @@ func postLoop(b *testing.B, srv http.Handler, loop func() bool) {
 	authz := []string{"Bearer " + rawToken}
 	for loop() {
 		rd.Reset(benchEvent)
-		req, err := http.NewRequestWithContext(ctx, "POST", "http://bulker/post/pg?tableName=events", io.NopCloser(rd))
+		req, err := http.NewRequestWithContext(ctx, "POST", url, io.NopCloser(rd))
 		if err != nil {
 			b.Error(err)
 			return
@@ -60,16 +85,20 @@ func postLoop(b *testing.B, srv http.Handler, loop func() bool) {
 	}
 }
 
-// quietLogs logs at info, bulker's default level: the accepted path logs
-// nothing.
-func quietLogs(d *setup) { d.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil)) }
-
 // BenchmarkPost measures the handler's own cost over a producer that
 // acknowledges at once.
 func BenchmarkPost(b *testing.B) {
-	e := newEnv(b, true, quietLogs, func(d *setup) { d.Producer = discardProducer{} })
+	e := newEnv(b, false, benchSetup, func(d *setup) { d.Producer = discardProducer{} })
 	b.ReportAllocs()
-	postLoop(b, e.srv, b.Loop)
+	postLoop(b, e.srv, benchURL, b.Loop)
+}
+
+// BenchmarkPostPrimaryKey is BenchmarkPost to a destination with a primary
+// key: each event is parsed for its partition key.
+func BenchmarkPostPrimaryKey(b *testing.B) {
+	e := newEnv(b, false, benchSetup, func(d *setup) { d.Producer = discardProducer{} })
+	b.ReportAllocs()
+	postLoop(b, e.srv, pkURL, b.Loop)
 }
 
 // discardProducer acknowledges at once. Produce serves the baseline.
@@ -87,20 +116,20 @@ func (discardProducer) Produce(context.Context, string, []byte, []byte, []kafka.
 // benchmark's minimal handler that reads the body and produces it.
 func BenchmarkPostBaseline(b *testing.B) {
 	b.ReportAllocs()
-	postLoop(b, bench.BaselineHandler(discardProducer{}, "t"), b.Loop)
+	postLoop(b, bench.BaselineHandler(discardProducer{}, "t"), benchURL, b.Loop)
 }
 
 // BenchmarkPostKafka adds the produce path: franz-go to the embedded
 // broker (in this process, so its CPU counts too), 16 requests at a time.
 func BenchmarkPostKafka(b *testing.B) {
 	cl := benchClient(b)
-	e := newEnv(b, true, quietLogs, func(d *setup) { d.Producer = cl })
+	e := newEnv(b, false, benchSetup, func(d *setup) { d.Producer = cl })
 	postParallel(b, e.srv)
 }
 
 // BenchmarkPostKafkaBaseline is BenchmarkPostKafka's floor.
 func BenchmarkPostKafkaBaseline(b *testing.B) {
-	postParallel(b, bench.BaselineHandler(benchClient(b), "t1.in.id.pg.m.batch.t.events"))
+	postParallel(b, bench.BaselineHandler(benchClient(b), "in.id.bench.m.batch.t.events"))
 }
 
 // benchClient connects to a plaintext embedded broker.
@@ -120,12 +149,12 @@ func benchClient(b *testing.B) *kafka.Client {
 // skews wall time more than the process's CPU time.
 func postParallel(b *testing.B, srv http.Handler) {
 	once := true
-	postLoop(b, srv, func() bool { ok := once; once = false; return ok }) // creates the topic
+	postLoop(b, srv, benchURL, func() bool { ok := once; once = false; return ok }) // creates the topic
 	b.ReportAllocs()
 	b.SetParallelism(8)
 	start := cpuTime(b)
 	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) { postLoop(b, srv, pb.Next) })
+	b.RunParallel(func(pb *testing.PB) { postLoop(b, srv, benchURL, pb.Next) })
 	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
 }
 
