@@ -84,118 +84,132 @@ func (p *PG) Close() error {
 	return err
 }
 
-// CopyRows measures a raw pgx CopyFrom of n rows shaped as bulker loads
-// them into like (a table bulker created): the same columns and types,
-// with its indexes unless noIndex, values built by the schema engine from
-// n events beforehand (outside the timing, cycling through at most 10,000
-// distinct ones). It returns rows per second and drops its table.
-func (p *PG) CopyRows(ctx context.Context, like string, noIndex bool, n int, event func(int) []byte, log *slog.Logger) (float64, error) {
-	dest, err := postgres.New(ctx, destination.Config{ID: "bench-copy", Type: "postgres", Credentials: p.Credentials()}, log)
+// LoadRows are the rows of the load phase's n events as bulker's loader
+// builds them against the table it created: what the baselines load.
+// Every row is distinct, as in bulker's load: rows repeated every few
+// thousand made PostgreSQL's work on the timestamp index cheaper than
+// bulker's (a B-tree stores repeated keys once).
+type LoadRows struct {
+	Like      schema.Table   // the table as bulker created it
+	Batches   []schema.Batch // in the loader's batch size
+	Columns   []string
+	Any       [][]any // every row, for pgx's CopyFrom
+	ParseRate float64 // rows per second of schema.Parse+Build, one goroutine
+}
+
+// parseTimed is how many of BuildRows's events are timed.
+const parseTimed = 100_000
+
+// BuildRows builds the rows of n events against table like, in batches of
+// batchSize, timing the parse and build of the first parseTimed (CPU
+// only, one goroutine).
+func (p *PG) BuildRows(ctx context.Context, like string, n, batchSize int, event func(int) []byte, log *slog.Logger) (*LoadRows, error) {
+	dest, err := postgres.New(ctx, destination.Config{ID: "bench-rows", Type: "postgres", Credentials: p.Credentials()}, log)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer dest.Close()
 	stored, ok, err := dest.Describe(ctx, like)
 	if err != nil || !ok {
-		return 0, fmt.Errorf("describing %s for the COPY baseline: ok=%v err=%v", like, ok, err)
+		return nil, fmt.Errorf("describing %s: ok=%v err=%v", like, ok, err)
 	}
-	distinct := min(n, 10000)
-	events := make([]schema.Event, distinct)
-	for i := range events {
-		if events[i], err = schema.Parse(event(i)); err != nil {
-			return 0, err
+	lr := &LoadRows{Like: stored}
+	// Only the first batches are timed: as the built rows pile up, the
+	// collector's work on them would be timed too.
+	var elapsed time.Duration
+	timed := 0
+	events := make([]schema.Event, 0, batchSize)
+	for off := 0; off < n; off += batchSize {
+		start := time.Now()
+		events = events[:0]
+		for i := off; i < min(off+batchSize, n); i++ {
+			ev, err := schema.Parse(event(i))
+			if err != nil {
+				return nil, err
+			}
+			events = append(events, ev)
 		}
+		_, b, _ := schema.Build(dest.Dialect(), like, schema.TableOptions{}, events, &stored)
+		if off < parseTimed {
+			elapsed += time.Since(start)
+			timed += len(events)
+		}
+		if len(b.Table.Columns) != len(stored.Columns) {
+			return nil, fmt.Errorf("events %d-%d need %d columns, %s has %d", off, off+len(events)-1, len(b.Table.Columns), like, len(stored.Columns))
+		}
+		lr.Batches = append(lr.Batches, b)
+		lr.Any = append(lr.Any, schematest.AnyRows(b.Rows)...)
 	}
-	_, batch, _ := schema.Build(dest.Dialect(), like, schema.TableOptions{}, events, &stored)
-	cols := make([]string, len(batch.Table.Columns))
-	for i, c := range batch.Table.Columns {
-		cols[i] = c.Name
+	for _, c := range stored.Columns {
+		lr.Columns = append(lr.Columns, c.Name)
 	}
-	rows := schematest.AnyRows(batch.Rows)
-	table := pgx.Identifier{p.schema, like + "_copy"}
+	lr.ParseRate = float64(timed) / elapsed.Seconds()
+	return lr, nil
+}
+
+// CopyRows measures raw pgx CopyFroms of rows into a new table like the
+// one bulker created, with its indexes unless noIndex: one COPY of every
+// row, or with batch > 0 one COPY (and transaction) per batch rows. It
+// returns rows per second and drops its table.
+func (p *PG) CopyRows(ctx context.Context, rows *LoadRows, noIndex bool, batch int) (float64, error) {
+	like := pgx.Identifier{p.schema, rows.Like.Name}
+	table := pgx.Identifier{p.schema, rows.Like.Name + "_copy"}
 	including := " INCLUDING INDEXES"
 	if noIndex {
 		including = ""
 	}
-	if _, err := p.conn.Exec(ctx, "CREATE TABLE "+table.Sanitize()+" (LIKE "+pgx.Identifier{p.schema, like}.Sanitize()+including+")"); err != nil {
+	if _, err := p.conn.Exec(ctx, "CREATE TABLE "+table.Sanitize()+" (LIKE "+like.Sanitize()+including+")"); err != nil {
 		return 0, fmt.Errorf("creating the COPY table: %w", err)
 	}
 	defer p.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table.Sanitize())
-	i := 0
-	src := pgx.CopyFromFunc(func() ([]any, error) {
-		if i >= n {
-			return nil, nil
-		}
-		row := rows[i%len(rows)]
-		i++
-		return row, nil
-	})
+	if batch <= 0 {
+		batch = len(rows.Any)
+	}
 	start := time.Now()
-	copied, err := p.conn.CopyFrom(ctx, table, cols, src)
+	var copied int64
+	for off := 0; off < len(rows.Any); off += batch {
+		n, err := p.conn.CopyFrom(ctx, table, rows.Columns, pgx.CopyFromRows(rows.Any[off:min(off+batch, len(rows.Any))]))
+		if err != nil {
+			return 0, fmt.Errorf("COPY into %s: %w", table.Sanitize(), err)
+		}
+		copied += n
+	}
 	elapsed := time.Since(start)
-	if err != nil {
-		return 0, fmt.Errorf("COPY into %s: %w", table.Sanitize(), err)
+	if copied != int64(len(rows.Any)) {
+		return 0, fmt.Errorf("COPY into %s: %d of %d rows copied", table.Sanitize(), copied, len(rows.Any))
 	}
 	return float64(copied) / elapsed.Seconds(), nil
 }
 
-// LoaderParts measures, on the benchmark's side, the two halves of what a
-// bulker loader does per batch of batchSize events: schema.Parse and
-// schema.Build of the events (CPU only, one goroutine: parseRate) and the
-// PostgreSQL destination's Load of the built rows (destRate), into a copy
-// of table like. The loader does them one after the other, so its rate is
-// at most 1/(1/parseRate + 1/destRate).
-func (p *PG) LoaderParts(ctx context.Context, like string, n, batchSize int, event func(int) []byte, log *slog.Logger) (parseRate, destRate float64, err error) {
+// LoadBatches measures the PostgreSQL destination's Write of the built
+// batches, one transaction each as bulker's loader writes them, into a
+// new table like the one bulker created. It returns rows per second.
+func (p *PG) LoadBatches(ctx context.Context, rows *LoadRows, log *slog.Logger) (float64, error) {
 	dest, err := postgres.New(ctx, destination.Config{ID: "bench-parts", Type: "postgres", Credentials: p.Credentials()}, log)
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	defer dest.Close()
-	stored, ok, err := dest.Describe(ctx, like)
-	if err != nil || !ok {
-		return 0, 0, fmt.Errorf("describing %s: ok=%v err=%v", like, ok, err)
-	}
-	target := stored
-	target.Name = like + "_dest"
+	target := rows.Like
+	target.Name += "_dest"
 	if target, err = dest.EnsureTable(ctx, target); err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	defer p.conn.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+pgx.Identifier{p.schema, target.Name}.Sanitize())
-
-	var batches []schema.Batch
-	keep := min(n, 10*batchSize) // built batches kept for the Load half
 	start := time.Now()
-	for off := 0; off < n; off += batchSize {
-		events := make([]schema.Event, 0, batchSize)
-		for i := off; i < min(off+batchSize, n); i++ {
-			ev, err := schema.Parse(event(i))
-			if err != nil {
-				return 0, 0, err
-			}
-			events = append(events, ev)
-		}
-		_, b, _ := schema.Build(dest.Dialect(), target.Name, schema.TableOptions{}, events, &target)
-		if off < keep {
-			batches = append(batches, b)
-		}
-	}
-	parseRate = float64(n) / time.Since(start).Seconds()
-
-	start = time.Now()
 	loaded := 0
-	for i := 0; loaded < n; i++ {
-		b := batches[i%len(batches)]
+	for _, b := range rows.Batches {
+		b.Table = target
 		plan, err := destination.NewPlan(b, destination.LoadOptions{Mode: destination.Append})
 		if err != nil {
-			return 0, 0, err
+			return 0, err
 		}
 		if err := dest.Write(ctx, plan); err != nil {
-			return 0, 0, fmt.Errorf("destination Write: %w", err)
+			return 0, fmt.Errorf("destination Write: %w", err)
 		}
 		loaded += len(b.Rows)
 	}
-	destRate = float64(loaded) / time.Since(start).Seconds()
-	return parseRate, destRate, nil
+	return float64(loaded) / time.Since(start).Seconds(), nil
 }
 
 // SQLiteCounter counts rows of a SQLite database file another process

@@ -194,10 +194,13 @@ func (r *runner) execBulker(ctx context.Context, name string, env []string) (Ser
 	return p, nil
 }
 
+// loaderBatch is the batch size of the benchmark's destinations.
+const loaderBatch = 10000
+
 // pgDest is a PostgreSQL destination in the benchmark's schema.
 func (r *runner) pgDest(id string, mode destination.DeliveryMode) destination.Config {
 	return destination.Config{ID: id, Type: "postgres",
-		Options:     destination.Options{Mode: mode, BatchSize: 10000, Frequency: 0.05},
+		Options:     destination.Options{Mode: mode, BatchSize: loaderBatch, Frequency: 0.05},
 		Credentials: r.pg.Credentials()}
 }
 
@@ -222,7 +225,7 @@ func (r *runner) ingestPhases(ctx context.Context) error {
 	}
 	litePath := filepath.Join(r.o.WorkDir, "lite.db")
 	lite := destination.Config{ID: "lite", Type: "sqlite",
-		Options:     destination.Options{Mode: destination.Batch, BatchSize: 10000, Frequency: 0.05},
+		Options:     destination.Options{Mode: destination.Batch, BatchSize: loaderBatch, Frequency: 0.05},
 		Credentials: destination.Credentials{Database: litePath}}
 	svc, err := r.o.StartBulker(ctx, "bulker", r.bulkerEnv("bulker", httpAddr,
 		r.pgDest("pg", destination.Batch), r.pgDest("pgs", destination.Stream), lite))
@@ -669,44 +672,54 @@ func (r *runner) loadPhase(ctx context.Context) error {
 	r.progress("  CPU µs/row: %s", loadCPU)
 	// One COPY now and then meets a checkpoint of the server and runs at
 	// two thirds of its speed: the median of a few is the baseline.
-	cps, err := r.copyRows(ctx, false, n, t0)
+	rowsStart := time.Now()
+	built, err := r.pg.BuildRows(ctx, "load", n, loaderBatch, func(i int) []byte { return Event(i, t0) }, r.o.Log)
 	if err != nil {
 		return err
 	}
-	r.res.Set("copy_rows_per_s", cps, fmt.Sprintf("median of %d pgx CopyFrom of %d rows into a table like the loaded one, its index included", copyRuns, n))
-	bare, err := r.copyRows(ctx, true, n, t0)
+	r.progress("built the %d rows of the baselines in %.1fs", n, time.Since(rowsStart).Seconds())
+	cps, err := r.copyRows(ctx, "copy_rows_per_s", built, false, 0)
 	if err != nil {
 		return err
 	}
-	r.res.Set("x_copy_noindex_rows_per_s", bare, "diagnostic: the same COPY into a table without the timestamp index (copy_rows_per_s before issue 15)")
-	parse, destRate, err := r.pg.LoaderParts(ctx, "load", n, 10000, func(i int) []byte { return Event(i, t0) }, r.o.Log)
+	r.res.Set("copy_rows_per_s", cps, fmt.Sprintf("median of %d pgx CopyFrom of the same %d rows into a table like the loaded one, its index included", copyRuns, n))
+	bare, err := r.copyRows(ctx, "x_copy_noindex_rows_per_s", built, true, 0)
 	if err != nil {
 		return err
 	}
-	r.res.Set("x_parse_build_rows_per_s", parse, "diagnostic: schema.Parse+Build of the same events, one goroutine, batches of 10000")
-	r.res.Set("x_dest_load_rows_per_s", destRate, "diagnostic: postgres destination Load of prebuilt 10000-row batches")
+	r.res.Set("x_copy_noindex_rows_per_s", bare, "diagnostic: the same COPY into a table without the timestamp index")
+	batched, err := r.copyRows(ctx, "x_copy_batched_rows_per_s", built, false, loaderBatch)
+	if err != nil {
+		return err
+	}
+	r.res.Set("x_copy_batched_rows_per_s", batched, fmt.Sprintf("diagnostic: the same rows in one COPY and transaction per %d, as the loader commits them", loaderBatch))
+	cpu = r.cpuMeter(nil, nil)
+	destRate, err := r.pg.LoadBatches(ctx, built, r.o.Log)
+	if err != nil {
+		return err
+	}
+	r.progress("x_dest_load_rows_per_s = %.0f; CPU µs/row: %s", destRate, cpu(n))
+	parse := built.ParseRate
+	r.res.Set("x_parse_build_rows_per_s", parse, fmt.Sprintf("diagnostic: schema.Parse+Build of the same events, one goroutine, batches of %d", loaderBatch))
+	r.res.Set("x_dest_load_rows_per_s", destRate, fmt.Sprintf("diagnostic: postgres destination Write of the same rows, prebuilt, in %d-row batches", loaderBatch))
 	r.progress("loader halves: parse+build %.0f rows/s, destination Load %.0f rows/s (sequential bound %.0f)", parse, destRate, 1/(1/parse+1/destRate))
 	return nil
 }
 
-// copyRows is the median rate of copyRuns raw COPYs of n rows into a
-// table like the loaded one, with or without its index.
-func (r *runner) copyRows(ctx context.Context, noIndex bool, n int, t0 time.Time) (float64, error) {
+// copyRows is the median rate of copyRuns raw COPYs of the built rows into
+// a table like the loaded one (see PG.CopyRows), printed as key.
+func (r *runner) copyRows(ctx context.Context, key string, built *LoadRows, noIndex bool, batch int) (float64, error) {
 	copies := make([]float64, copyRuns)
 	cpu := r.cpuMeter(nil, nil)
 	for i := range copies {
 		var err error
-		if copies[i], err = r.pg.CopyRows(ctx, "load", noIndex, n, func(i int) []byte { return Event(i, t0) }, r.o.Log); err != nil {
+		if copies[i], err = r.pg.CopyRows(ctx, built, noIndex, batch); err != nil {
 			return 0, err
 		}
 	}
 	cps := Median(copies)
-	what := "copy_rows_per_s"
-	if noIndex {
-		what = "without the index"
-	}
-	r.progress("%s = %.0f (runs: %.0f)", what, cps, copies)
-	r.progress("  CPU µs/row (building the rows included): %s", cpu(n*copyRuns))
+	r.progress("%s = %.0f (runs: %.0f)", key, cps, copies)
+	r.progress("  CPU µs/row: %s", cpu(len(built.Any)*copyRuns))
 	return cps, nil
 }
 
