@@ -544,19 +544,31 @@ func stringValue(s string) Value {
 	return TextValue(s)
 }
 
-// dedup merges repeated keys: first position, last value.
+// dedup merges repeated keys: first position, last value. A key can only
+// repeat one of the same length and last byte, and most keys of an event
+// differ in one of them: those are compared with no other key.
 func dedup(fs []Field) []Field {
-	if len(fs) <= 32 {
-		for i := 1; i < len(fs); i++ {
-			for j := 0; j < i; j++ {
-				if fs[j].Key == fs[i].Key {
+	if len(fs) > 32 {
+		return dedupMap(fs)
+	}
+	var seen uint64 // a bit per class of length and last byte
+	for i := range fs {
+		k := fs[i].Key
+		class := len(k)
+		if class > 0 {
+			class = class*7 + int(k[class-1])
+		}
+		bit := uint64(1) << (class & 63)
+		if seen&bit != 0 {
+			for j := range i {
+				if fs[j].Key == k {
 					return dedupMap(fs)
 				}
 			}
 		}
-		return fs
+		seen |= bit
 	}
-	return dedupMap(fs)
+	return fs
 }
 
 func dedupMap(fs []Field) []Field {

@@ -71,6 +71,8 @@ func TestParse(t *testing.T) {
 		{"empty parent key", `{"":{"a":1},"a":2}`, []string{`["","a"]=int 1`, `a=int 2`}},
 		{"repeated key: first position, last value", `{"a":1,"b":2,"a":"x"}`,
 			[]string{`a=text "x"`, `b=int 2`}},
+		{"repeated key among keys of its length and last byte", `{"ab":1,"cb":2,"xy":3,"ab":4}`,
+			[]string{`ab=int 4`, `cb=int 2`, `xy=int 3`}},
 		{"flattened key equal to a flat key: two keys", `{"a_b":1,"a":{"b":2}}`, []string{`a_b=int 1`, `a.b=int 2`}},
 		{"escapes", `{"k\"\\\/\u00e9":"\b\f\n\r\t\u0041\ud83d\ude00\u0000"}`,
 			[]string{"k\"\\/é=text \"\\b\\f\\n\\r\\tA😀\\x00\""}},
