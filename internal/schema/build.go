@@ -185,7 +185,8 @@ func (bd *builder) rows(events []Event) [][]Value {
 	for r, e := range events {
 		row := slab[r*width : (r+1)*width : (r+1)*width]
 		left = left[:0]
-		for _, f := range e.Fields {
+		for k := range e.Fields {
+			f := &e.Fields[k]
 			i := bd.fieldKey[next]
 			next++
 			if f.Type == Null && bd.opts.OmitNils {
@@ -194,18 +195,18 @@ func (bd *builder) rows(events []Event) [][]Value {
 			if j := bd.keyCol[i]; j >= 0 {
 				t := bd.want.Columns[j].Type
 				if f.Type == t || f.Type == Null { // Cast's common case, inline
-					row[j] = f.Value
+					row[j].assign(&f.Value)
 					continue
 				}
 				if v, ok := Cast(f.Value, t); ok {
 					row[j] = v
 					continue
 				}
-				bd.note(r, f, bd.want.Columns[j], ReasonTypeConflict)
+				bd.note(r, *f, bd.want.Columns[j], ReasonTypeConflict)
 			} else {
-				bd.note(r, f, Column{Type: bd.infos[i].typ}, ReasonColumnLimit)
+				bd.note(r, *f, Column{Type: bd.infos[i].typ}, ReasonColumnLimit)
 			}
-			left = append(left, f)
+			left = append(left, *f)
 		}
 		if len(left) > 0 {
 			usedUnmapped = true
