@@ -53,19 +53,14 @@ type worker struct {
 	slabs slabs
 }
 
-// slabs is a free list of schema.Slab: the slabs of a batch whose rows
-// were built before it loaded are reused by the batches after it.
-type slabs struct {
-	mu   sync.Mutex
-	free []*schema.Slab
-}
+// slabs keeps the slabs of batches whose rows are built for the batches
+// after them. It is a sync.Pool, not a free list: a slab is megabytes, and
+// the collector frees the pool's slabs when batches are far apart, while
+// batches back to back (a backlog) reuse them.
+type slabs struct{ pool sync.Pool }
 
 func (s *slabs) get() *schema.Slab {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if n := len(s.free); n > 0 {
-		sl := s.free[n-1]
-		s.free = s.free[:n-1]
+	if sl, ok := s.pool.Get().(*schema.Slab); ok {
 		return sl
 	}
 	return new(schema.Slab)
@@ -74,10 +69,8 @@ func (s *slabs) get() *schema.Slab {
 func (s *slabs) put(used []*schema.Slab) {
 	for _, sl := range used {
 		sl.Reset()
+		s.pool.Put(sl)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.free = append(s.free, used...)
 }
 
 // lifetime is the contexts of a stage: each attempt runs on work, and no
