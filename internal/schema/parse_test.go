@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"reflect"
@@ -390,6 +391,35 @@ func TestValidObject(t *testing.T) {
 	} {
 		if got := ValidObject(tc.in); got != tc.want {
 			t.Errorf("ValidObject(%.40q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestSkipPlain checks the eight-bytes-at-a-time scan against the byte by
+// byte definition, for every kind of special byte at every position of a
+// word and after it, and from every start.
+func TestSkipPlain(t *testing.T) {
+	plain := []byte("abcdefghijklmnopqrstuvwxyz0123456789")
+	for _, special := range []byte{'"', '\\', 0x00, 0x1f, 0x80, 0xc3, 0xff} {
+		for at := range 20 {
+			b := append([]byte(nil), plain[:24]...)
+			b[at] = special
+			for start := 0; start <= len(b); start++ {
+				want := start
+				for want < len(b) && !strSpecial[b[want]] {
+					want++
+				}
+				if got := skipPlain(b, start); got != want {
+					t.Fatalf("skipPlain(%q, %d) = %d, want %d", b, start, got, want)
+				}
+			}
+		}
+	}
+	// Neighbours of the special bytes are plain: no false positives.
+	for _, c := range []byte{' ', '!', '#', '[', ']', 0x7f, 0x20} {
+		b := bytes.Repeat([]byte{c}, 19)
+		if got := skipPlain(b, 0); got != len(b) {
+			t.Errorf("skipPlain(%q) = %d, want %d", b, got, len(b))
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package schema
 
-import "unicode/utf8"
+import (
+	"encoding/binary"
+	"math/bits"
+	"unicode/utf8"
+)
 
 // The fast path of Parse: one pass that checks the syntax and the UTF-8 of
 // the input while it flattens. It gives up on anything unusual (a syntax
@@ -25,6 +29,28 @@ var strSpecial = func() (t [256]bool) {
 	t['"'], t['\\'] = true, true
 	return t
 }()
+
+// skipPlain returns the index of the first byte from b[i] on that strSpecial
+// marks, or len(b). It reads eight bytes at a time: most of a string is
+// plain ASCII.
+func skipPlain(b []byte, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		// A byte's high bit is set in m where the byte is a quote, a
+		// backslash, below 0x20 or non-ASCII; the lowest such byte is
+		// exact (borrows only reach the bytes above it).
+		m := ((q-ones)&^q | (bs-ones)&^bs | (x - ones*0x20) | x) & highs
+		if m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(b) && !strSpecial[b[i]] {
+		i++
+	}
+	return i
+}
 
 // fastObject flattens the object at p.src[i] under the current key and
 // returns the index after it; ok is false where the fast path gives up.
@@ -169,10 +195,7 @@ func scanString(b []byte, i int) (end int, escaped, ok bool) {
 	start := i + 1
 	ascii := true
 	for i = start; i < len(b); {
-		for i < len(b) && !strSpecial[b[i]] {
-			i++
-		}
-		if i >= len(b) {
+		if i = skipPlain(b, i); i >= len(b) {
 			break
 		}
 		switch c := b[i]; {
