@@ -15,10 +15,31 @@ func TestSanitizeText(t *testing.T) {
 		{"\x00\x00", "\uFFFD\uFFFD"},
 		{"bad \xff utf8", "bad \uFFFD utf8"},
 		{"emoji 😀", "emoji 😀"},
+		{"a longer string\x00 past a word", "a longer string\uFFFD past a word"},
+		{"a longer string \xff past a word", "a longer string \uFFFD past a word"},
 	}
 	for _, tt := range tests {
 		if got := sanitizeText(tt.in); got != tt.want {
 			t.Errorf("sanitizeText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestPlainASCII checks the eight-bytes-at-a-time check against its
+// definition, with a NUL or a non-ASCII byte at every position of a word
+// and of the tail.
+func TestPlainASCII(t *testing.T) {
+	plain := []byte("the quick brown fox jumps over")
+	if !plainASCII(string(plain)) || !plainASCII("") || !plainASCII("\x01\x7f~") {
+		t.Fatal("plain ASCII refused")
+	}
+	for _, c := range []byte{0x00, 0x80, 0xc3, 0xff} {
+		for at := range 20 {
+			b := append([]byte(nil), plain[:20]...)
+			b[at] = c
+			if plainASCII(string(b)) {
+				t.Errorf("plainASCII(%q) = true with %#x at %d", b, c, at)
+			}
 		}
 	}
 }
