@@ -66,26 +66,30 @@ func (e *copyEncoder) orEOF() error {
 
 // fill encodes rows until a chunk is ready, then the trailer after the last.
 func (e *copyEncoder) fill() {
-	for ; e.next < len(e.p.rows) && len(e.buf) < copyChunk; e.next++ {
+	// buf is e.buf in a local: storing the slice in e after every value
+	// would take the collector's write barrier each time while it marks.
+	buf := e.buf
+	defer func() { e.buf = buf }()
+	for ; e.next < len(e.p.rows) && len(buf) < copyChunk; e.next++ {
 		row := e.p.rows[e.next]
-		e.buf = binary.BigEndian.AppendUint16(e.buf, uint16(len(row)))
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(row)))
 		for c, v := range row {
 			if v.IsNull() || v.IsAbsent() {
-				e.buf = binary.BigEndian.AppendUint32(e.buf, math.MaxUint32) // -1: NULL
+				buf = binary.BigEndian.AppendUint32(buf, math.MaxUint32) // -1: NULL
 				continue
 			}
 			if t := e.p.columns[c].Type; v.Type != t {
 				e.err = valueError(*e.p, e.next, c, mismatch(v, t))
 				return
 			}
-			at := len(e.buf)
-			e.buf = append(e.buf, 0, 0, 0, 0) // length, set below
-			e.buf = e.write[c](e.buf, v)
-			binary.BigEndian.PutUint32(e.buf[at:], uint32(len(e.buf)-at-4))
+			at := len(buf)
+			buf = append(buf, 0, 0, 0, 0) // length, set below
+			buf = e.write[c](buf, v)
+			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
 		}
 	}
 	if e.next == len(e.p.rows) {
-		e.buf = binary.BigEndian.AppendUint16(e.buf, math.MaxUint16) // -1: end
+		buf = binary.BigEndian.AppendUint16(buf, math.MaxUint16) // -1: end
 		e.done = true
 	}
 }
