@@ -44,7 +44,13 @@ type Record struct {
 	Headers []Header
 	Time    time.Time
 
-	raw *kgo.Record
+	// Of a consumed record: its headers as franz-go decoded them (see
+	// Header) and the leader epoch its offset is committed with. Not the
+	// *kgo.Record: franz-go allocates a fetch's records together, and a
+	// pointer to one would keep them all alive while the batch is held.
+	wire     []kgo.RecordHeader
+	epoch    int32
+	consumed bool
 }
 
 // Header is a record header: Kafka's are a string key and bytes.
@@ -269,14 +275,15 @@ func toKgo(r Record) *kgo.Record {
 }
 
 func fromKgo(kr *kgo.Record) Record {
-	return Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Key: kr.Key, Value: kr.Value, Time: kr.Timestamp, raw: kr}
+	return Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Key: kr.Key, Value: kr.Value, Time: kr.Timestamp,
+		wire: kr.Headers, epoch: kr.LeaderEpoch, consumed: true}
 }
 
 // Header returns the value of header key, or "" without it. Headers of a
 // consumed record are read from the wire form on demand: building a map for
 // every record costs more than the few look-ups a loader makes.
 func (r Record) Header(key string) string {
-	if r.raw == nil {
+	if !r.consumed {
 		for _, h := range r.Headers {
 			if h.Key == key {
 				return string(h.Value)
@@ -284,7 +291,7 @@ func (r Record) Header(key string) string {
 		}
 		return ""
 	}
-	for _, h := range r.raw.Headers {
+	for _, h := range r.wire {
 		if h.Key == key {
 			return string(h.Value)
 		}

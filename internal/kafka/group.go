@@ -244,24 +244,34 @@ func (m *membership) owns(tp topicPartition) bool {
 	return p == nil || !p.revoking && !p.revoked
 }
 
-// toCommit returns the records of recs whose partitions the member still
-// owns, noting them as loaded.
+// toCommit returns, for each partition of recs the member still owns,
+// a record of the highest offset in recs, noting them as loaded: what
+// franz-go's CommitRecords commits.
 func (m *membership) toCommit(recs []Record) []*kgo.Record {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	krs := make([]*kgo.Record, 0, len(recs))
+	// As CommitRecords picks: the latest epoch, then the highest offset.
+	highest := map[topicPartition]kgo.EpochOffset{}
 	for _, r := range recs {
-		if r.raw == nil {
+		if !r.consumed {
 			continue
 		}
-		p := m.part(topicPartition{r.Topic, r.Partition})
+		tp := topicPartition{r.Topic, r.Partition}
+		p := m.part(tp)
 		if p.revoked {
 			continue
 		}
-		if next := r.Offset + 1; next > p.loaded.Offset {
-			p.loaded = kgo.EpochOffset{Epoch: r.raw.LeaderEpoch, Offset: next}
+		next := kgo.EpochOffset{Epoch: r.epoch, Offset: r.Offset + 1}
+		if next.Offset > p.loaded.Offset {
+			p.loaded = next
 		}
-		krs = append(krs, r.raw)
+		if h, ok := highest[tp]; !ok || h.Less(next) {
+			highest[tp] = next
+		}
+	}
+	krs := make([]*kgo.Record, 0, len(highest))
+	for tp, eo := range highest {
+		krs = append(krs, &kgo.Record{Topic: tp.topic, Partition: tp.partition, Offset: eo.Offset - 1, LeaderEpoch: eo.Epoch})
 	}
 	close(m.changed)
 	m.changed = make(chan struct{})
