@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -238,4 +239,25 @@ func renderValue(val Value) string {
 		return "json " + string(v)
 	}
 	return fmt.Sprintf("unexpected %v", val)
+}
+
+// TestValueAssign guards Value.assign, which copies field by field: a
+// field added to Value and not to assign would be lost from every row.
+func TestValueAssign(t *testing.T) {
+	values := []Value{
+		NullValue(), BoolValue(true), IntValue(-7), FloatValue(2.5), TextValue("x"), JSONValue(`{"a":1}`),
+		TimeValue(time.Date(2026, 12, 2, 10, 0, 0, 123456789, time.UTC)),
+	}
+	// Every field set to something other than its zero value.
+	all := Value{s: "s", n: 1, nsec: 2, Type: JSON, numText: true, set: true}
+	if n := reflect.TypeOf(all).NumField(); n != 6 {
+		t.Fatalf("Value has %d fields; assign copies 6: update it and this test", n)
+	}
+	for _, v := range append(values, all) {
+		var got Value
+		got.assign(&v)
+		if got != v {
+			t.Errorf("assign(%+v) = %+v", v, got)
+		}
+	}
 }
