@@ -33,9 +33,9 @@ func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
 // WriteString is there as on net/http's writer.
 func (w *benchWriter) WriteString(s string) (int, error) { return len(s), nil }
 
-// benchURL posts to a batch destination without a primary key, with the
-// one raw token of benchTokens, as `make bench` does; pkURL to one with a
-// primary key, whose events are parsed for their partition key.
+// benchURL posts to a batch destination without a primary key, as `make
+// bench` does; pkURL to one with a primary key, whose events are parsed
+// for their partition key. Both with benchSetup's one raw token.
 const (
 	benchURL = "http://bulker/post/bench?tableName=events"
 	pkURL    = "http://bulker/post/pg?tableName=events"
