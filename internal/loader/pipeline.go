@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
@@ -88,8 +89,6 @@ type batch struct {
 	recs  []kafka.Record
 	items []item
 	rows  *sink.Rows // prepared by the reader; nil if the loader must build them
-	// slabs hold the items' fields until the rows are built.
-	slabs []*schema.Slab
 }
 
 type item struct {
@@ -231,31 +230,71 @@ func (w *worker) parseAll(lt lifetime, in <-chan []kafka.Record, out chan<- *bat
 			}
 			return
 		}
-		w.prepare(b)
 		out <- b
 	}
 }
 
+// chunkSize is how many events a parser turns into rows at a time. Parsed
+// events are several times the size of their rows: building a chunk's rows
+// before parsing the next keeps one chunk's fields in memory instead of
+// the whole batch's.
+const chunkSize = 1024
+
 // parse makes the batch of recs, parsed on every core; an event that can
-// never load goes to the dead-letter topic at once.
+// never load goes to the dead-letter topic at once. While the rows fit the
+// table as last seen they are built here too, a chunk at a time, so that
+// the loader, busy with the previous batch, only loads them; rows that
+// need a column the table lacks are left to the loader, which adds it
+// first.
 func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 	items := make([]item, len(recs))
 	errs := make([]error, len(recs))
 	pk := w.cfg.Dest.Options.PrimaryKeys()
-	var mu sync.Mutex
-	var used []*schema.Slab
+	t, err := w.table()
+	if err != nil {
+		t = nil // the loader meets the outage
+	}
+	var (
+		mu    sync.Mutex
+		used  []*schema.Slab
+		parts []chunkRows
+		ddl   atomic.Bool // a chunk needs DDL: the loader builds the rows
+	)
 	parallel(len(recs), func(lo, hi int) {
 		p, _ := w.parsers.Get().(*schema.Parser)
 		if p == nil {
 			p = new(schema.Parser)
 		}
 		p.Slab = w.slabs.get()
-		for i := lo; i < hi; i++ {
-			items[i].rec = &recs[i]
-			items[i].ev, errs[i] = parseOne(p, recs[i].Value, pk)
+		var evs []schema.Event
+		var built []chunkRows
+		for c := lo; c < hi; c += chunkSize {
+			end := min(c+chunkSize, hi)
+			evs = evs[:0]
+			for i := c; i < end; i++ {
+				items[i].rec = &recs[i]
+				items[i].ev, errs[i] = parseOne(p, recs[i].Value, pk)
+				if errs[i] == nil {
+					evs = append(evs, items[i].ev)
+				}
+			}
+			if t == nil || ddl.Load() || len(evs) == 0 {
+				continue
+			}
+			rows := t.Prepare(evs)
+			if rows == nil {
+				ddl.Store(true)
+				continue
+			}
+			built = append(built, chunkRows{c, rows})
+			for i := c; i < end; i++ {
+				items[i].ev = schema.Event{} // item.event parses it again if need be
+			}
+			p.Slab.Reset()
 		}
 		mu.Lock()
 		used = append(used, p.Slab)
+		parts = append(parts, built...)
 		mu.Unlock()
 		p.Slab = nil
 		w.parsers.Put(p)
@@ -274,7 +313,31 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 			return nil, err
 		}
 	}
-	return &batch{recs: recs, items: parsed, slabs: used}, nil
+	b := &batch{recs: recs, items: parsed}
+	if t != nil && !ddl.Load() {
+		b.rows = joinChunks(parts)
+	}
+	if b.rows != nil {
+		w.slabs.put(used) // else the items' events still use them
+	}
+	return b, nil
+}
+
+// chunkRows are the rows of the chunk of a batch that begins at record lo.
+type chunkRows struct {
+	lo   int
+	rows *sink.Rows
+}
+
+// joinChunks returns the rows of the batch's chunks in record order; nil
+// when a chunk's rows are not there.
+func joinChunks(parts []chunkRows) *sink.Rows {
+	slices.SortFunc(parts, func(a, b chunkRows) int { return a.lo - b.lo })
+	rows := make([]*sink.Rows, len(parts))
+	for i, p := range parts {
+		rows[i] = p.rows
+	}
+	return sink.Join(rows)
 }
 
 func parseOne(p *schema.Parser, raw []byte, pk []string) (schema.Event, error) {
@@ -302,25 +365,6 @@ func validate(ev schema.Event, pk []string) error {
 	return nil
 }
 
-// prepare builds b's rows in the reader, against the table as last seen,
-// so that the loader, busy with the previous batch, only loads them. Rows
-// that need a column the table lacks are left to the loader, which adds
-// it first.
-func (w *worker) prepare(b *batch) {
-	if len(b.items) == 0 {
-		return
-	}
-	t, err := w.table()
-	if err != nil {
-		return // the loader meets the outage
-	}
-	if b.rows = t.Prepare(events(b.items)); b.rows != nil {
-		dropEvents(b.items)
-		w.slabs.put(b.slabs)
-		b.slabs = nil
-	}
-}
-
 // events returns the items' events, parsing again those dropped.
 func events(items []item) []schema.Event {
 	out := make([]schema.Event, len(items))
@@ -328,15 +372,6 @@ func events(items []item) []schema.Event {
 		out[i] = items[i].event()
 	}
 	return out
-}
-
-// dropEvents lets go of the items' parsed events once their rows are
-// built: they are the larger part of a batch's memory. Should the rows be
-// built again, item.event parses them again.
-func dropEvents(items []item) {
-	for i := range items {
-		items[i].ev = schema.Event{}
-	}
 }
 
 // parallel splits [0, n) into one range per available core, calls fn on

@@ -113,6 +113,57 @@ func (t *Table) Prepare(events []schema.Event) *Rows {
 	return rows
 }
 
+// Join returns the rows of parts, prepared in order from consecutive
+// chunks of one batch, as the rows of the whole batch, with their notes
+// merged as Prepare would have grouped them; nil if a part is nil or was
+// prepared against another shape of the table than the first. A caller
+// prepares a large batch chunk by chunk so that only one chunk's parsed
+// events are in memory at a time.
+func Join(parts []*Rows) *Rows {
+	if len(parts) == 0 || parts[0] == nil {
+		return nil
+	}
+	first := parts[0]
+	n := 0
+	for _, p := range parts {
+		if p == nil || p.version != first.version || !sameShape(p.want, first.want) {
+			return nil
+		}
+		n += p.Len()
+	}
+	if len(parts) == 1 {
+		return first
+	}
+	out := &Rows{version: first.version, want: first.want, batch: schema.Batch{Table: first.batch.Table, Rows: make([][]schema.Value, 0, n)}}
+	type noteKey struct{ column, key, reason, valueType string }
+	seen := map[noteKey]int{}
+	for _, p := range parts {
+		for _, note := range p.notes {
+			k := noteKey{note.Column, note.Key, note.Reason, note.ValueType}
+			i, ok := seen[k]
+			switch {
+			case !ok:
+				seen[k] = len(out.notes)
+				if note.Row >= 0 {
+					note.Row += len(out.batch.Rows)
+				}
+				out.notes = append(out.notes, note)
+			case note.Row >= 0: // a table's warning is the same in every part
+				out.notes[i].Count += note.Count
+			}
+		}
+		out.batch.Rows = append(out.batch.Rows, p.batch.Rows...)
+	}
+	return out
+}
+
+// sameShape reports whether a and b, each a table that rows were built
+// for, are the same: rows of one fit the other.
+func sameShape(a, b schema.Table) bool {
+	return a.Name == b.Name && a.TimestampColumn == b.TimestampColumn && slices.Equal(a.PrimaryKey, b.PrimaryKey) &&
+		slices.Equal(a.Columns, b.Columns)
+}
+
 // Append loads events in one transaction, adding the columns they need
 // first. rows may hold them prepared (see Prepare); events is called only
 // when rows must be built (again). After a failure the table is read

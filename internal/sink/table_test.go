@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"log/slog"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/streamforge/streamforge/internal/destination"
@@ -85,6 +86,45 @@ func TestRowsPreparedAgainstAnOlderShapeAreRebuilt(t *testing.T) {
 	append1(t, w, rows, next) // fails once, reads the table again, rebuilds
 	destinationtest.Equal(t, destinationtest.Query(t, db, `SELECT id, x, v FROM items ORDER BY id`),
 		[][]string{{"2", "NULL", "b"}})
+}
+
+// Rows prepared chunk by chunk and joined are the rows of the whole batch,
+// with the notes of values kept in _unmapped_data grouped as for the
+// whole; parts prepared against different shapes of the table do not join.
+func TestJoinChunks(t *testing.T) {
+	d, _ := openSQLite(t)
+	w := NewTable(d, "items", Options{}, slog.New(slog.DiscardHandler))
+	append1(t, w, nil, parse(t, `{"id":1,"v":"a"}`))
+	append1(t, w, nil, parse(t, `{"id":"x","v":"b"}`)) // makes _unmapped_data
+	all := parse(t, `{"id":2,"v":"c"}`, `{"id":"y","v":"d"}`, `{"id":3,"v":4}`, `{"id":"z"}`, `{"v":"e"}`)
+	whole := w.Prepare(all)
+	if whole == nil || len(whole.notes) == 0 {
+		t.Fatalf("Prepare of the whole batch = %+v, want rows with notes", whole)
+	}
+	for _, cut := range [][]int{{1}, {2}, {1, 3}, {1, 2, 3, 4}} {
+		var parts []*Rows
+		lo := 0
+		for _, hi := range append(cut, len(all)) {
+			parts = append(parts, w.Prepare(all[lo:hi]))
+			lo = hi
+		}
+		joined := Join(parts)
+		if joined == nil {
+			t.Fatalf("cut at %v: Join = nil", cut)
+		}
+		if !reflect.DeepEqual(joined.batch, whole.batch) || !reflect.DeepEqual(joined.notes, whole.notes) {
+			t.Errorf("cut at %v: joined rows %v notes %v, whole batch %v notes %v",
+				cut, joined.batch.Rows, joined.notes, whole.batch.Rows, whole.notes)
+		}
+	}
+	before := w.Prepare(all[:1])
+	append1(t, w, nil, parse(t, `{"id":4,"w":true}`)) // a new column: a new shape
+	if rows := Join([]*Rows{before, w.Prepare(all[1:])}); rows != nil {
+		t.Errorf("Join of rows prepared against two shapes = %d rows, want nil", rows.Len())
+	}
+	if rows := Join([]*Rows{w.Prepare(all[:1]), nil}); rows != nil {
+		t.Errorf("Join with a missing part = %d rows, want nil", rows.Len())
+	}
 }
 
 // Replace swaps the table or a partition, or adds rows, and the next

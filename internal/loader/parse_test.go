@@ -1,0 +1,102 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/streamforge/streamforge/internal/destination"
+	"github.com/streamforge/streamforge/internal/destination/sqlite"
+	"github.com/streamforge/streamforge/internal/kafka"
+	"github.com/streamforge/streamforge/internal/schema"
+	"github.com/streamforge/streamforge/internal/sink"
+	"github.com/streamforge/streamforge/internal/topics"
+)
+
+// The reader builds a batch's rows a chunk at a time while they fit the
+// table: the rows are those of the whole batch's parsed events, in record
+// order, without the records that went to the dead-letter topic. A chunk
+// that needs a column the table lacks leaves the rows to the loader, and
+// every event can still be had.
+func TestParseBuildsRowsChunkByChunk(t *testing.T) {
+	n := 2*chunkSize + chunkSize/2
+	bad := map[int]bool{0: true, chunkSize - 1: true, chunkSize: true, n - 1: true}
+	tests := []struct {
+		name     string
+		newKeyAt int // -1: none
+		prepared bool
+	}{
+		{"rows fit the table", -1, true},
+		{"a new column in the second chunk", chunkSize + 3, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			c := destination.Config{ID: "lite", Type: "sqlite", Credentials: destination.Credentials{Database: filepath.Join(t.TempDir(), "lite.db")}}
+			db, err := sqlite.New(ctx, c, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			tbl := sink.NewTable(db, "items", sink.Options{}, slog.New(slog.DiscardHandler))
+			for _, first := range []string{`{"id":-1,"v":"x"}`, `{"id":"x"}`} { // the second makes _unmapped_data
+				ev, _ := schema.Parse([]byte(first))
+				if _, err := tbl.Append(ctx, nil, func() []schema.Event { return []schema.Event{ev} }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			recs := make([]kafka.Record, n)
+			for i := range recs {
+				switch {
+				case bad[i]:
+					recs[i].Value = []byte(`{"id":`)
+				case i == tt.newKeyAt:
+					recs[i].Value = fmt.Appendf(nil, `{"id":%d,"w":true}`, i)
+				case i%7 == 0: // a type conflict: kept in _unmapped_data, noted
+					recs[i].Value = fmt.Appendf(nil, `{"id":"n%d","v":"%d"}`, i, i)
+				default:
+					recs[i].Value = fmt.Appendf(nil, `{"id":%d,"v":"%d"}`, i, i)
+				}
+				recs[i].Offset = int64(i)
+			}
+			p := &flakyProducer{}
+			w := tableless(t, workerConfig{Topic: "in.id.lite.m.batch.t.items", Name: topics.Name{Destination: "lite", Mode: "batch", Table: "items"},
+				Dest: destination.Config{ID: "lite"}, BatchSize: n, Period: time.Second}, &fakeConsumer{}, p)
+			w.table = func() (*sink.Table, error) { return tbl, nil }
+			b, err := w.parse(lifetime{work: ctx, retry: ctx}, recs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.got) != len(bad) {
+				t.Errorf("%d records dead-lettered, want %d", len(p.got), len(bad))
+			}
+			if len(b.items) != n-len(bad) {
+				t.Fatalf("%d items, want %d", len(b.items), n-len(bad))
+			}
+			for i, it := range b.items {
+				if i > 0 && it.rec.Offset <= b.items[i-1].rec.Offset {
+					t.Fatalf("item %d is record %d, after record %d", i, it.rec.Offset, b.items[i-1].rec.Offset)
+				}
+			}
+			all := events(b.items)
+			if !tt.prepared {
+				if b.rows != nil {
+					t.Errorf("rows prepared for events that need a new column")
+				}
+				for i, ev := range all {
+					if len(ev.Fields) != 2 {
+						t.Fatalf("event of record %d has %d fields, want 2", b.items[i].rec.Offset, len(ev.Fields))
+					}
+				}
+				return
+			}
+			if want := tbl.Prepare(all); b.rows == nil || !reflect.DeepEqual(b.rows, want) {
+				t.Errorf("rows built chunk by chunk differ from the rows of the whole batch (%d rows, want %d)", b.rows.Len(), want.Len())
+			}
+		})
+	}
+}
