@@ -133,8 +133,13 @@ type builder struct {
 
 // collect gathers the batch's keys in first-seen order with their types.
 func (bd *builder) collect(events []Event) {
-	bd.keyIdx = make(map[string]int)
 	n := 0
+	if len(events) > 0 {
+		// Most events of a batch have the same keys: room for them at once.
+		n = len(events[0].Fields)
+	}
+	bd.keyIdx = make(map[string]int, n)
+	n = 0
 	for _, e := range events {
 		n += len(e.Fields)
 	}
@@ -282,7 +287,7 @@ func (bd *builder) columnFor(name string) string {
 	if best >= 0 {
 		return bd.want.Columns[bd.keyCol[best]].Name
 	}
-	if i, ok := newColumnIndex(bd.d, bd.want.Columns).find(name); ok {
+	if i, ok := findColumn(bd.d, bd.want.Columns, name); ok {
 		return bd.want.Columns[i].Name
 	}
 	return SanitizeIdent(bd.d, name)

@@ -42,12 +42,15 @@ func (bd *builder) plan(events []Event) {
 		}
 	}
 	if len(open) == 0 {
-		bd.unmapped, bd.hasUnmapped = m.index.find(UnmappedColumn)
+		// The common case, every key has its column: no names to look up
+		// but one, without building the mapper's indexes.
+		bd.unmapped, bd.hasUnmapped = findColumn(bd.d, bd.want.Columns, UnmappedColumn)
 		if !bd.hasUnmapped {
 			bd.unmapped = len(bd.want.Columns)
 		}
 		return
 	}
+	m.indexNames()
 	slices.SortFunc(open, bd.byRank)
 	// Columns no key owns go to keys in passes, the closest match first:
 	// a name equal to the key beats a name equal once case is folded.
@@ -198,14 +201,21 @@ type mapper struct {
 	claimed map[string]bool
 }
 
+// newMapper returns the mapper of cols; before it looks columns up by name
+// it needs indexNames.
 func newMapper(d Dialect, cols []Column) *mapper {
-	m := &mapper{d: d, cols: cols, owned: make(map[string]int), index: newColumnIndex(d, cols), claimed: map[string]bool{}}
+	m := &mapper{d: d, cols: cols, owned: make(map[string]int, len(cols))}
 	for i, c := range cols {
 		if c.Key != "" {
 			m.owned[c.Key] = i
 		}
 	}
 	return m
+}
+
+func (m *mapper) indexNames() {
+	m.index = newColumnIndex(m.d, m.cols)
+	m.claimed = map[string]bool{}
 }
 
 // byHash finds the column named with the key's hashed name, made for it
@@ -312,6 +322,20 @@ func newColumnIndex(d Dialect, cols []Column) columnIndex {
 		}
 	}
 	return x
+}
+
+// findColumn is columnIndex.find without an index, for a single lookup.
+func findColumn(d Dialect, cols []Column, name string) (int, bool) {
+	if i := slices.IndexFunc(cols, func(c Column) bool { return c.Name == name }); i >= 0 {
+		return i, true
+	}
+	if d.FoldsNames {
+		f := fold(name)
+		if i := slices.IndexFunc(cols, func(c Column) bool { return fold(c.Name) == f }); i >= 0 {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func (x columnIndex) find(name string) (int, bool) {
