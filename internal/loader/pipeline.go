@@ -238,7 +238,7 @@ func (w *worker) parseAll(lt lifetime, in <-chan []kafka.Record, out chan<- *bat
 // events are several times the size of their rows: building a chunk's rows
 // before parsing the next keeps one chunk's fields in memory instead of
 // the whole batch's.
-const chunkSize = 1024
+const chunkSize = 256
 
 // parse makes the batch of recs, parsed on every core; an event that can
 // never load goes to the dead-letter topic at once. While the rows fit the
