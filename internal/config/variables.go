@@ -79,7 +79,7 @@ var variables = []variable{
 		set: seconds(func(c *Config) *time.Duration { return &c.ShutdownTimeout })},
 	{name: "BULKER_SHUTDOWN_EXTRA_DELAY_SEC", def: "0", doc: "after that, keep `BULKER_METRICS_PORT` serving this long, for a last scrape (Jitsu's default is 5)",
 		set: seconds(func(c *Config) *time.Duration { return &c.ShutdownExtraDelay })},
-	{name: "BULKER_PPROF_ADDR", doc: "serve Go's profiler (`/debug/pprof/`) on this address, apart from the API; for diagnosis, on loopback (`127.0.0.1:6060`)",
+	{name: "BULKER_PPROF_ADDR", doc: "serve Go's profiler (`/debug/pprof/`) on this address, apart from the API; for diagnosis, on loopback (`127.0.0.1:6060`); heap profiles are sampled only when it is set",
 		set: text(func(c *Config) *string { return &c.PprofAddr })},
 	{name: "BULKER_KAFKA_BOOTSTRAP_SERVERS", docDefault: "— (embedded broker)", doc: "comma-separated `host:port` list",
 		set: func(c *Config, _ *settings, raw string) error { c.Kafka.Brokers = kafka.SplitList(raw); return nil }},
