@@ -183,15 +183,10 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 			}
 			flushAt = w.now().Add(w.cfg.Period)
 		}
-		switch {
-		case len(recs) > 0:
-			recs = append(recs, polled...)
-		case w.stream():
+		if len(recs) == 0 {
 			recs = polled
-		default:
-			// A batch grows to its size over many polls: one allocation
-			// instead of a series of doublings.
-			recs = append(make([]kafka.Record, 0, max(len(polled), min(w.cfg.BatchSize, maxPrealloc))), polled...)
+		} else {
+			recs = w.appendPolled(recs, polled)
 		}
 		if limit := w.cfg.Dest.Options.BatchSizeBytes; limit > 0 {
 			for _, r := range polled {
@@ -212,9 +207,19 @@ func (w *worker) full(size int) bool {
 	return limit > 0 && size >= limit
 }
 
-// maxPrealloc bounds the records a batch makes room for up front: a huge
-// batch size with a trickle of events must not reserve memory for nothing.
-const maxPrealloc = 16384
+// appendPolled appends polled to the batch in hand recs, doubling its
+// room when full, up to the batch size. Not room for the whole batch from
+// its first poll on: a batch begins to fill while the one before loads,
+// when the heap holds the most, and the garbage collector sets its next
+// goal at twice what it finds then.
+func (w *worker) appendPolled(recs, polled []kafka.Record) []kafka.Record {
+	if n := len(recs) + len(polled); n > cap(recs) {
+		grown := make([]kafka.Record, len(recs), max(n, min(2*cap(recs), w.cfg.BatchSize)))
+		copy(grown, recs)
+		recs = grown
+	}
+	return append(recs, polled...)
+}
 
 // parseAll makes batches of the polled records. A batch's records are
 // parsed once it is complete, on every core: parsed events held for the

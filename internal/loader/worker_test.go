@@ -344,3 +344,31 @@ func TestBatchLeavesRecordsOfPartitionsHandedOver(t *testing.T) {
 		t.Error("rows built for the whole batch kept")
 	}
 }
+
+// A batch's room for records doubles as polls fill it, up to the batch
+// size, and keeps every record in order.
+func TestAppendPolledDoublesUpToTheBatchSize(t *testing.T) {
+	w := &worker{cfg: workerConfig{BatchSize: 10}}
+	var recs []kafka.Record
+	next := int64(0)
+	for _, tt := range []struct{ polled, wantCap int }{{1, 1}, {1, 2}, {1, 4}, {3, 8}, {4, 10}} {
+		polled := make([]kafka.Record, tt.polled)
+		for i := range polled {
+			polled[i].Offset = next
+			next++
+		}
+		if len(recs) == 0 {
+			recs = polled
+		} else {
+			recs = w.appendPolled(recs, polled)
+		}
+		if cap(recs) != tt.wantCap {
+			t.Errorf("after %d records: room for %d, want %d", len(recs), cap(recs), tt.wantCap)
+		}
+	}
+	for i, r := range recs {
+		if r.Offset != int64(i) {
+			t.Fatalf("record %d has offset %d", i, r.Offset)
+		}
+	}
+}
