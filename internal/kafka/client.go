@@ -38,26 +38,22 @@ type Record struct {
 	// Value of a consumed record is never reused: the client is given no
 	// buffer pools, so franz-go allocates every fetch anew, and a reader
 	// may keep pointers into it for as long as it holds the record.
-	Value []byte
-	// Headers are written with the record; a consumed record's are read
-	// with Header.
-	Headers []Header
+	Value   []byte
+	Headers []Header // Header finds one by key
 	Time    time.Time
 
-	// Of a consumed record: its headers as franz-go decoded them (see
-	// Header) and the leader epoch its offset is committed with. Not the
-	// *kgo.Record: franz-go allocates a fetch's records together, and a
-	// pointer to one would keep them all alive while the batch is held.
-	wire     []kgo.RecordHeader
+	// Of a consumed record: the leader epoch its offset is committed
+	// with. Not the *kgo.Record: franz-go allocates a fetch's records
+	// together, and a pointer to one would keep them all alive while the
+	// batch is held.
 	epoch    int32
 	consumed bool
 }
 
-// Header is a record header: Kafka's are a string key and bytes.
-type Header struct {
-	Key   string
-	Value []byte
-}
+// Header is a record header, a string key and bytes: franz-go's own type,
+// so that headers pass to and from the client as they are, without a
+// copy for every record (a loader holds ten thousand records at a time).
+type Header = kgo.RecordHeader
 
 // Client is a connected franz-go client.
 type Client struct {
@@ -264,34 +260,19 @@ func (c *Client) Close() {
 func (c *Client) Reachability() (lost <-chan struct{}, err error) { return c.health.state() }
 
 func toKgo(r Record) *kgo.Record {
-	kr := &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value}
-	if len(r.Headers) > 0 {
-		kr.Headers = make([]kgo.RecordHeader, len(r.Headers))
-		for i, h := range r.Headers {
-			kr.Headers[i] = kgo.RecordHeader{Key: h.Key, Value: h.Value}
-		}
-	}
-	return kr
+	return &kgo.Record{Topic: r.Topic, Key: r.Key, Value: r.Value, Headers: r.Headers}
 }
 
 func fromKgo(kr *kgo.Record) Record {
 	return Record{Topic: kr.Topic, Partition: kr.Partition, Offset: kr.Offset, Key: kr.Key, Value: kr.Value, Time: kr.Timestamp,
-		wire: kr.Headers, epoch: kr.LeaderEpoch, consumed: true}
+		Headers: kr.Headers, epoch: kr.LeaderEpoch, consumed: true}
 }
 
-// Header returns the value of header key, or "" without it. Headers of a
-// consumed record are read from the wire form on demand: building a map for
-// every record costs more than the few look-ups a loader makes.
+// Header returns the value of header key, or "" without it. A search, not
+// a map: building a map for every record costs more than the few look-ups
+// a loader makes.
 func (r Record) Header(key string) string {
-	if !r.consumed {
-		for _, h := range r.Headers {
-			if h.Key == key {
-				return string(h.Value)
-			}
-		}
-		return ""
-	}
-	for _, h := range r.wire {
+	for _, h := range r.Headers {
 		if h.Key == key {
 			return string(h.Value)
 		}
