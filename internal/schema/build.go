@@ -133,13 +133,13 @@ type builder struct {
 
 // collect gathers the batch's keys in first-seen order with their types.
 func (bd *builder) collect(events []Event) {
-	n := 0
+	keys := 0
 	if len(events) > 0 {
 		// Most events of a batch have the same keys: room for them at once.
-		n = len(events[0].Fields)
+		keys = len(events[0].Fields)
 	}
-	bd.keyIdx = make(map[string]int, n)
-	n = 0
+	bd.keyIdx = make(map[string]int, keys)
+	n := 0
 	for _, e := range events {
 		n += len(e.Fields)
 	}
