@@ -319,8 +319,8 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 		}
 	}
 	b := &batch{recs: recs, items: parsed}
-	if t != nil && !ddl.Load() {
-		b.rows = joinChunks(parts)
+	if !ddl.Load() {
+		b.rows = joinChunks(parts) // nil without a table: no chunk was built
 	}
 	if b.rows != nil {
 		w.slabs.put(used) // else the items' events still use them
