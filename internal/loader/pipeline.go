@@ -111,11 +111,12 @@ func (it *item) event() schema.Event {
 // mode change the other topic holds what was queued in the old mode.
 func (w *worker) stream() bool { return w.cfg.Name.Mode == destination.Stream }
 
-// run consumes until ctx ends, in three stages that work at the same time:
-// one goroutine polls the records of a batch, one parses them and prepares
-// the rows, one loads the batch before. The batches in hand when ctx ends
-// are still loaded and committed if that takes no longer than grace; what
-// fails then is not retried but left in Kafka.
+// run consumes until ctx ends, in stages that work at the same time: one
+// goroutine polls the records of a batch, one parses them and prepares the
+// rows, one loads the batch before, and one commits the offsets of the
+// batch loaded before that. The batches in hand when ctx ends are still
+// loaded and committed if that takes no longer than grace; what fails then
+// is not retried but left in Kafka.
 func (w *worker) run(ctx context.Context, grace time.Duration) error {
 	defer w.consumer.Close()
 	work, cancel := graceful(ctx, grace)
@@ -398,8 +399,20 @@ func parallel(n int, fn func(lo, hi int)) {
 
 // loadAll loads batches in order, retrying outages until lt.retry ends.
 // Once either context ends nothing more can load: the rest are drained
-// unloaded and uncommitted, to be read again later.
+// unloaded and uncommitted, to be read again later. A loaded batch's
+// offsets are committed while the next batch loads: the broker's round
+// trip would otherwise hold up every load.
 func (w *worker) loadAll(lt lifetime, in <-chan *batch) error {
+	commits := make(chan []kafka.Record, 1)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		w.commitAll(lt.work, commits)
+	}()
+	defer func() {
+		close(commits)
+		<-committed
+	}()
 	for b := range in {
 		if err := w.flushUntilDone(lt, b); err != nil {
 			if lt.work.Err() != nil || lt.retry.Err() != nil {
@@ -407,6 +420,7 @@ func (w *worker) loadAll(lt lifetime, in <-chan *batch) error {
 			}
 			return err
 		}
+		commits <- b.recs
 	}
 	return nil
 }

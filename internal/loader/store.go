@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"time"
@@ -13,7 +14,7 @@ import (
 )
 
 // flushUntilDone loads b, retrying outages with backoff until it works or
-// lt.retry ends. Offsets are committed only after the database commit.
+// lt.retry ends. The caller commits the offsets, after the database commit.
 func (w *worker) flushUntilDone(lt lifetime, b *batch) error {
 	w.dropLost(b)
 	err := untilDone(lt.retry, func() error { return w.flush(lt, b) }, func(attempt int, err error, wait time.Duration) {
@@ -22,15 +23,19 @@ func (w *worker) flushUntilDone(lt lifetime, b *batch) error {
 			"err", err, "events", len(b.recs), "attempt", attempt, "retry_in", wait.String())
 		w.recordBatchFailure(lt.work, b.recs, err)
 	})
-	if err != nil {
-		return err
+	return err
+}
+
+// commitAll commits the offsets of the loaded batches in order until in
+// is closed.
+func (w *worker) commitAll(ctx context.Context, in <-chan []kafka.Record) {
+	for recs := range in {
+		if err := w.consumer.Commit(ctx, recs); err != nil {
+			// The rows are loaded; a lost commit only re-delivers them, and
+			// a primary key with dedup absorbs the duplicates.
+			w.log.Warn("committing offsets failed; the batch may be loaded again", "err", err)
+		}
 	}
-	if err := w.consumer.Commit(lt.work, b.recs); err != nil {
-		// The rows are loaded; a lost commit only re-delivers them, and a
-		// primary key with dedup absorbs the duplicates.
-		w.log.Warn("committing offsets failed; the batch may be loaded again", "err", err)
-	}
-	return nil
 }
 
 // dropLost takes out of b the records of partitions this member no longer

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -370,5 +371,67 @@ func TestAppendPolledDoublesUpToTheBatchSize(t *testing.T) {
 		if r.Offset != int64(i) {
 			t.Fatalf("record %d has offset %d", i, r.Offset)
 		}
+	}
+}
+
+// gatedCommits hands out its records one per poll and holds every commit
+// until release is closed, noting the offsets committed in order.
+type gatedCommits struct {
+	onePerPoll
+	release chan struct{}
+	mu      sync.Mutex
+	order   []int64
+}
+
+func (c *gatedCommits) Commit(_ context.Context, recs []kafka.Record) error {
+	<-c.release
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, r := range recs {
+		c.order = append(c.order, r.Offset)
+	}
+	return nil
+}
+
+// A batch's offsets are committed while the next batch loads, in order,
+// and a worker that stops waits for the commits of what it loaded.
+func TestCommitOverlapsTheNextLoad(t *testing.T) {
+	topic := "in.id.d.m.stream.t.t"
+	c := &gatedCommits{release: make(chan struct{})}
+	for off := range int64(3) {
+		c.recs = append(c.recs, kafka.Record{Topic: topic, Offset: off, Value: []byte("not json")})
+	}
+	p := &flakyProducer{}
+	w := &worker{
+		cfg: workerConfig{Topic: topic, Requeue: topic, Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
+			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second},
+		consumer: c,
+		producer: p,
+		table:    func() (*sink.Table, error) { return nil, errors.New("not needed") },
+		log:      slog.New(slog.DiscardHandler),
+		metrics:  mustMetrics(t),
+		now:      time.Now,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.run(ctx, time.Minute) }()
+	// The first commit is held; the batches after it are still dead-lettered.
+	wait.For(t, 10*time.Second, "every batch handled while the first commit is held", func() bool {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return len(p.got) == 3
+	})
+	cancel()
+	select {
+	case err := <-done:
+		t.Fatalf("run returned (%v) before the loaded batches were committed", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(c.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if want := []int64{0, 1, 2}; !slices.Equal(c.order, want) {
+		t.Fatalf("committed offsets %v, want %v", c.order, want)
 	}
 }
