@@ -164,6 +164,23 @@ func sameShape(a, b schema.Table) bool {
 		slices.Equal(a.Columns, b.Columns)
 }
 
+// madeAs reports whether stored is the table want asked for: the same
+// columns, each of the SQL type want gave it or, where want left that to
+// the destination, of any.
+func madeAs(stored, want schema.Table) bool {
+	if stored.Name != want.Name || stored.TimestampColumn != want.TimestampColumn ||
+		!slices.Equal(stored.PrimaryKey, want.PrimaryKey) || len(stored.Columns) != len(want.Columns) {
+		return false
+	}
+	for i, w := range want.Columns {
+		s := stored.Columns[i]
+		if s.Name != w.Name || s.Type != w.Type || s.Key != w.Key || w.SQLType != "" && s.SQLType != w.SQLType {
+			return false
+		}
+	}
+	return true
+}
+
 // Append loads events in one transaction, adding the columns they need
 // first. rows may hold them prepared (see Prepare); events is called only
 // when rows must be built (again). After a failure the table is read
@@ -196,10 +213,14 @@ func (t *Table) append(ctx context.Context, rows *Rows, events func() []schema.E
 	var warns []Warning
 	if needsDDL(rows, st) {
 		// Hints matter to new columns only: check them before making any.
+		// The rows were built here, with every refusal known before: only
+		// a new one changes them.
 		if warns, err = t.checkHints(ctx, events()); err != nil {
 			return nil, err
 		}
-		rows = t.build(st, events())
+		if len(warns) > 0 {
+			rows = t.build(st, events())
+		}
 	}
 	if rows, err = t.fit(ctx, rows, st, events); err != nil {
 		return warns, err
@@ -280,6 +301,12 @@ func (t *Table) fit(ctx context.Context, rows *Rows, st shape, events func() []s
 			return nil, fmt.Errorf("creating or altering table %s: %w", rows.want.Name, err)
 		}
 		st = t.set(stored)
+		if madeAs(stored, rows.want) {
+			// Built against the table as stored, the rows would come out
+			// the same: they only take its SQL types.
+			rows.want, rows.batch.Table, rows.version = stored, stored, st.version
+			continue
+		}
 		rows = t.build(st, events())
 	}
 	if needsDDL(rows, st) {

@@ -154,3 +154,40 @@ func TestReplaceThenAppend(t *testing.T) {
 		t.Fatal("Replace in an unknown mode must fail")
 	}
 }
+
+// Rows built for a table that did not exist are loaded as built once the
+// destination made the table they asked for; any other table built them
+// again.
+func TestMadeAs(t *testing.T) {
+	want := schema.Table{Name: "t", Columns: []schema.Column{
+		{Name: "id", Type: schema.Int, Key: "id"},
+		{Name: "v", Type: schema.Text, SQLType: "varchar(10)", Key: "v"},
+	}, TimestampColumn: "id"}
+	made := func(edit func(*schema.Table)) schema.Table {
+		s := want
+		s.Columns = []schema.Column{
+			{Name: "id", Type: schema.Int, SQLType: "bigint", Key: "id"},
+			{Name: "v", Type: schema.Text, SQLType: "varchar(10)", Key: "v"},
+		}
+		if edit != nil {
+			edit(&s)
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name   string
+		stored schema.Table
+		same   bool
+	}{
+		{"as asked, types filled in", made(nil), true},
+		{"hinted type stored otherwise", made(func(s *schema.Table) { s.Columns[1].SQLType = "character varying(10)" }), false},
+		{"another type", made(func(s *schema.Table) { s.Columns[0].Type = schema.Float }), false},
+		{"another key", made(func(s *schema.Table) { s.Columns[1].Key = "w" }), false},
+		{"a column more", made(func(s *schema.Table) { s.Columns = append(s.Columns, schema.Column{Name: "x", Type: schema.Text}) }), false},
+		{"no timestamp index", made(func(s *schema.Table) { s.TimestampColumn = "" }), false},
+	} {
+		if got := madeAs(tt.stored, want); got != tt.same {
+			t.Errorf("%s: madeAs = %v, want %v", tt.name, got, tt.same)
+		}
+	}
+}
