@@ -100,3 +100,33 @@ func TestParseBuildsRowsChunkByChunk(t *testing.T) {
 		})
 	}
 }
+
+// A loader started on a table that exists prepares the rows of its first
+// batch itself, as of every batch after: it reads the table's shape while
+// the first records are fetched.
+func TestFirstBatchIsPreparedForAnExistingTable(t *testing.T) {
+	ctx := context.Background()
+	c := destination.Config{ID: "lite", Type: "sqlite", Credentials: destination.Credentials{Database: filepath.Join(t.TempDir(), "lite.db")}}
+	db, err := sqlite.New(ctx, c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ev, _ := schema.Parse([]byte(`{"id":1,"v":"a"}`))
+	earlier := sink.NewTable(db, "items", sink.Options{}, slog.New(slog.DiscardHandler))
+	if _, err := earlier.Append(ctx, nil, func() []schema.Event { return []schema.Event{ev} }); err != nil {
+		t.Fatal(err)
+	}
+	// A restart: this process has never seen the table.
+	tbl := sink.NewTable(db, "items", sink.Options{}, slog.New(slog.DiscardHandler))
+	w := tableless(t, workerConfig{Topic: "in.id.lite.m.batch.t.items", Name: topics.Name{Destination: "lite", Mode: "batch", Table: "items"},
+		Dest: destination.Config{ID: "lite"}, BatchSize: 10, Period: time.Second}, &fakeConsumer{}, &flakyProducer{})
+	w.table = func() (*sink.Table, error) { return tbl, nil }
+	in, out := make(chan []kafka.Record, 1), make(chan *batch, 1)
+	in <- []kafka.Record{{Value: []byte(`{"id":2,"v":"b"}`)}, {Offset: 1, Value: []byte(`{"id":3,"v":"c"}`)}}
+	close(in)
+	w.parseAll(lifetime{work: ctx, retry: ctx}, in, out)
+	if b := <-out; b.rows == nil || b.rows.Len() != 2 {
+		t.Fatalf("first batch's rows = %v, want 2 prepared", b.rows)
+	}
+}

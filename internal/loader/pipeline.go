@@ -229,6 +229,17 @@ func (w *worker) appendPolled(recs, polled []kafka.Record) []kafka.Record {
 // dead-letter write of what cannot be parsed is retried until lt.retry
 // ends; the batch is then left uncommitted, to be read again.
 func (w *worker) parseAll(lt lifetime, in <-chan []kafka.Record, out chan<- *batch) {
+	// While the consumer joins its group and fetches, learn the table's
+	// shape: the first batch's rows can then be prepared here. Only a
+	// head start: a destination that does not answer is the loader's to
+	// meet.
+	if t, err := w.table(); err == nil {
+		ctx, cancel := context.WithTimeout(lt.retry, shapeHeadStart)
+		if err := t.Read(ctx); err != nil {
+			w.log.Debug("reading the table's shape before the first batch failed", "err", err)
+		}
+		cancel()
+	}
 	for recs := range in {
 		b, err := w.parse(lt, recs)
 		if err != nil {
@@ -239,6 +250,10 @@ func (w *worker) parseAll(lt lifetime, in <-chan []kafka.Record, out chan<- *bat
 		out <- b
 	}
 }
+
+// shapeHeadStart bounds the wait for the table's shape before the first
+// batch.
+const shapeHeadStart = 5 * time.Second
 
 // chunkSize is how many events a parser turns into rows at a time. Parsed
 // events are several times the size of their rows: building a chunk's rows

@@ -113,6 +113,18 @@ func (t *Table) Prepare(events []schema.Event) *Rows {
 	return rows
 }
 
+// Read reads the table's shape unless it is known, so that Prepare can
+// build the rows of a first batch while it is still being read from
+// Kafka. A write under way reads it anyway: Read then does nothing.
+func (t *Table) Read(ctx context.Context) error {
+	if !t.writing.TryLock() {
+		return nil
+	}
+	defer t.writing.Unlock()
+	_, err := t.read(ctx)
+	return err
+}
+
 // Join returns the rows of parts, prepared in order from consecutive
 // chunks of one batch, as the rows of the whole batch, with their notes
 // merged as Prepare would have grouped them; nil if a part is nil or was
