@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
-	"github.com/streamforge/streamforge/internal/destination/sqlite"
+	"github.com/streamforge/streamforge/internal/destination/sqlite/sqlitetest"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/schema"
 	"github.com/streamforge/streamforge/internal/sink"
@@ -36,12 +35,7 @@ func TestParseBuildsRowsChunkByChunk(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			c := destination.Config{ID: "lite", Type: "sqlite", Credentials: destination.Credentials{Database: filepath.Join(t.TempDir(), "lite.db")}}
-			db, err := sqlite.New(ctx, c, slog.New(slog.DiscardHandler))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := sqlitetest.Open(t)
 			tbl := sink.NewTable(db, "items", sink.Options{}, slog.New(slog.DiscardHandler))
 			for _, first := range []string{`{"id":-1,"v":"x"}`, `{"id":"x"}`} { // the second makes _unmapped_data
 				ev, _ := schema.Parse([]byte(first))
@@ -106,12 +100,7 @@ func TestParseBuildsRowsChunkByChunk(t *testing.T) {
 // the first records are fetched.
 func TestFirstBatchIsPreparedForAnExistingTable(t *testing.T) {
 	ctx := context.Background()
-	c := destination.Config{ID: "lite", Type: "sqlite", Credentials: destination.Credentials{Database: filepath.Join(t.TempDir(), "lite.db")}}
-	db, err := sqlite.New(ctx, c, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := sqlitetest.Open(t)
 	ev, _ := schema.Parse([]byte(`{"id":1,"v":"a"}`))
 	earlier := sink.NewTable(db, "items", sink.Options{}, slog.New(slog.DiscardHandler))
 	if _, err := earlier.Append(ctx, nil, func() []schema.Event { return []schema.Event{ev} }); err != nil {

@@ -201,7 +201,7 @@ func TestStreamTopicOfBatchDestinationStreams(t *testing.T) {
 
 // tableless is a worker for records that never reach a table (not JSON):
 // each goes to retry or dead through p.
-func tableless(t *testing.T, cfg workerConfig, c *fakeConsumer, p *flakyProducer) *worker {
+func tableless(t *testing.T, cfg workerConfig, c Consumer, p *flakyProducer) *worker {
 	return &worker{
 		cfg:      cfg,
 		consumer: c,
@@ -402,16 +402,8 @@ func TestCommitOverlapsTheNextLoad(t *testing.T) {
 		c.recs = append(c.recs, kafka.Record{Topic: topic, Offset: off, Value: []byte("not json")})
 	}
 	p := &flakyProducer{}
-	w := &worker{
-		cfg: workerConfig{Topic: topic, Requeue: topic, Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
-			Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second},
-		consumer: c,
-		producer: p,
-		table:    func() (*sink.Table, error) { return nil, errors.New("not needed") },
-		log:      slog.New(slog.DiscardHandler),
-		metrics:  mustMetrics(t),
-		now:      time.Now,
-	}
+	w := tableless(t, workerConfig{Topic: topic, Requeue: topic, Name: topics.Name{Destination: "d", Mode: "stream", Table: "t"},
+		Dest: destination.Config{ID: "d", Options: destination.Options{Mode: destination.Stream}}, BatchSize: 10, Period: time.Second}, c, p)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.run(ctx, time.Minute) }()

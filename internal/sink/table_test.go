@@ -4,24 +4,18 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"testing"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/destination/sqlite"
+	"github.com/streamforge/streamforge/internal/destination/sqlite/sqlitetest"
 	"github.com/streamforge/streamforge/internal/schema"
 )
 
 func openSQLite(t *testing.T) (*sqlite.DB, *sql.DB) {
-	t.Helper()
-	c := destination.Config{ID: "lite", Type: "sqlite", Credentials: destination.Credentials{Database: filepath.Join(t.TempDir(), "lite.db")}}
-	db, err := sqlite.New(context.Background(), c, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqlitetest.Open(t)
 	return db, db.SQL()
 }
 
