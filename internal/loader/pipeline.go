@@ -184,11 +184,7 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 			}
 			flushAt = w.now().Add(w.cfg.Period)
 		}
-		if len(recs) == 0 {
-			recs = polled
-		} else {
-			recs = w.appendPolled(recs, polled)
-		}
+		recs = w.appendPolled(recs, polled)
 		if limit := w.cfg.Dest.Options.BatchSizeBytes; limit > 0 {
 			for _, r := range polled {
 				size += len(r.Value)
@@ -208,12 +204,15 @@ func (w *worker) full(size int) bool {
 	return limit > 0 && size >= limit
 }
 
-// appendPolled appends polled to the batch in hand recs, doubling its
-// room when full, up to the batch size. Not room for the whole batch from
-// its first poll on: a batch begins to fill while the one before loads,
-// when the heap holds the most, and the garbage collector sets its next
-// goal at twice what it finds then.
+// appendPolled appends polled to the batch in hand recs (polled itself
+// when recs is empty), doubling its room when full, up to the batch size.
+// Not room for the whole batch from its first poll on: a batch begins to
+// fill while the one before loads, when the heap holds the most, and the
+// garbage collector sets its next goal at twice what it finds then.
 func (w *worker) appendPolled(recs, polled []kafka.Record) []kafka.Record {
+	if len(recs) == 0 {
+		return polled
+	}
 	if n := len(recs) + len(polled); n > cap(recs) {
 		grown := make([]kafka.Record, len(recs), max(n, min(2*cap(recs), w.cfg.BatchSize)))
 		copy(grown, recs)

@@ -358,11 +358,7 @@ func TestAppendPolledDoublesUpToTheBatchSize(t *testing.T) {
 			polled[i].Offset = next
 			next++
 		}
-		if len(recs) == 0 {
-			recs = polled
-		} else {
-			recs = w.appendPolled(recs, polled)
-		}
+		recs = w.appendPolled(recs, polled)
 		if cap(recs) != tt.wantCap {
 			t.Errorf("after %d records: room for %d, want %d", len(recs), cap(recs), tt.wantCap)
 		}
