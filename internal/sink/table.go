@@ -170,15 +170,14 @@ func Join(parts []*Rows) *Rows {
 }
 
 // sameShape reports whether a and b, each a table that rows were built
-// for, are the same: rows of one fit the other.
+// for, are the same, SQL types included: rows of one fit the other.
 func sameShape(a, b schema.Table) bool {
-	return a.Name == b.Name && a.TimestampColumn == b.TimestampColumn && slices.Equal(a.PrimaryKey, b.PrimaryKey) &&
-		slices.Equal(a.Columns, b.Columns)
+	return madeAs(a, b) && slices.Equal(a.Columns, b.Columns)
 }
 
 // madeAs reports whether stored is the table want asked for: the same
-// columns, each of the SQL type want gave it or, where want left that to
-// the destination, of any.
+// name, keys and columns, each of the SQL type want gave it or, where
+// want left that to the destination, of any.
 func madeAs(stored, want schema.Table) bool {
 	if stored.Name != want.Name || stored.TimestampColumn != want.TimestampColumn ||
 		!slices.Equal(stored.PrimaryKey, want.PrimaryKey) || len(stored.Columns) != len(want.Columns) {
