@@ -195,13 +195,20 @@ func (m *membership) handOut(fs kgo.Fetches) []Record {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	recs := make([]Record, 0, fs.NumRecords())
-	fs.EachRecord(func(kr *kgo.Record) {
-		p := m.part(topicPartition{kr.Topic, kr.Partition})
+	// A partition at a time, not a record: a loader polls ten thousand
+	// records a batch.
+	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if len(fp.Records) == 0 {
+			return
+		}
+		p := m.part(topicPartition{fp.Topic, fp.Partition})
 		if p.revoked {
 			return
 		}
-		p.handed = max(p.handed, kr.Offset+1)
-		recs = append(recs, fromKgo(kr))
+		for _, kr := range fp.Records {
+			p.handed = max(p.handed, kr.Offset+1)
+			recs = append(recs, fromKgo(kr))
+		}
 	})
 	return recs
 }
@@ -252,22 +259,39 @@ func (m *membership) toCommit(recs []Record) []*kgo.Record {
 	defer m.mu.Unlock()
 	// As CommitRecords picks: the latest epoch, then the highest offset.
 	highest := map[topicPartition]kgo.EpochOffset{}
-	for _, r := range recs {
-		if !r.consumed {
-			continue
+	// A batch holds runs of records of one partition: a run's partition is
+	// looked up once, not each record's.
+	for run := recs; len(run) > 0; {
+		tp := topicPartition{run[0].Topic, run[0].Partition}
+		n := 1
+		for n < len(run) && run[n].Partition == tp.partition && run[n].Topic == tp.topic {
+			n++
 		}
-		tp := topicPartition{r.Topic, r.Partition}
-		p := m.part(tp)
-		if p.revoked {
-			continue
+		var p *progress // looked up at the run's first consumed record
+		h, seen := highest[tp]
+		for i := range run[:n] {
+			r := &run[i]
+			if !r.consumed {
+				continue
+			}
+			if p == nil {
+				p = m.part(tp)
+			}
+			if p.revoked {
+				break
+			}
+			next := kgo.EpochOffset{Epoch: r.epoch, Offset: r.Offset + 1}
+			if next.Offset > p.loaded.Offset {
+				p.loaded = next
+			}
+			if !seen || h.Less(next) {
+				h, seen = next, true
+			}
 		}
-		next := kgo.EpochOffset{Epoch: r.epoch, Offset: r.Offset + 1}
-		if next.Offset > p.loaded.Offset {
-			p.loaded = next
+		if seen {
+			highest[tp] = h
 		}
-		if h, ok := highest[tp]; !ok || h.Less(next) {
-			highest[tp] = next
-		}
+		run = run[n:]
 	}
 	krs := make([]*kgo.Record, 0, len(highest))
 	for tp, eo := range highest {
