@@ -42,7 +42,16 @@ func (w *worker) commitAll(ctx context.Context, in <-chan []kafka.Record) {
 // owns: a rebalance that waited in vain for b handed them over uncommitted,
 // and their new owner loads them.
 func (w *worker) dropLost(b *batch) {
-	owned := func(r *kafka.Record) bool { return w.consumer.Owns(*r) }
+	// One look-up per run of a partition's records, not per record: this
+	// runs on the loading stage's path for every batch.
+	var last *kafka.Record
+	lastOwned := false
+	owned := func(r *kafka.Record) bool {
+		if last == nil || r.Partition != last.Partition || r.Topic != last.Topic {
+			last, lastOwned = r, w.consumer.Owns(*r)
+		}
+		return lastOwned
+	}
 	lost := 0
 	for i := range b.recs {
 		if !owned(&b.recs[i]) {
