@@ -144,15 +144,7 @@ func BenchmarkCopyEncode(b *testing.B) {
 	b.Run("load", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			dp, err := destination.NewPlan(schema.Batch{Table: stored, Rows: batch.Rows}, destination.LoadOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			target := make([]string, len(stored.Columns))
-			for i, c := range stored.Columns {
-				target[i] = c.SQLType
-			}
-			p := newPlan(dp, target)
+			p := storedPlan(b, schema.Batch{Table: stored, Rows: batch.Rows})
 			enc := newCopyEncoder(&p)
 			if _, err := io.Copy(io.Discard, enc); err != nil {
 				b.Fatal(err)
@@ -185,4 +177,19 @@ func BenchmarkCopyEncode(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(batch.Rows)*b.N)/b.Elapsed().Seconds(), "rows/s")
 	})
+}
+
+// storedPlan is the plan of writing b into its table as stored, whose SQL
+// types b's columns carry.
+func storedPlan(tb testing.TB, b schema.Batch) plan {
+	tb.Helper()
+	dp, err := destination.NewPlan(b, destination.LoadOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	target := make([]string, len(b.Table.Columns))
+	for i, c := range b.Table.Columns {
+		target[i] = c.SQLType
+	}
+	return newPlan(dp, target)
 }

@@ -2,8 +2,10 @@ package postgres
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"math"
+	"sync"
 
 	"github.com/streamforge/streamforge/internal/schema"
 )
@@ -16,6 +18,12 @@ import (
 // the checks written out in fill: a shared function that the compiler does
 // not inline costs a tenth of the encoder's time.
 type copyEncoder struct {
+	// mu is held while Read encodes rows: pgconn's CopyFrom can return on
+	// an error while its writer goroutine is still in Read, and the rows
+	// must be out of use once Write returns (a loader reuses their memory).
+	mu      sync.Mutex
+	stopped bool
+
 	p     *plan
 	write []func(b []byte, v schema.Value) []byte // by column
 	next  int                                     // row to encode next
@@ -45,6 +53,11 @@ func newCopyEncoder(p *plan) *copyEncoder {
 
 // Read implements io.Reader for pgconn's CopyFrom.
 func (e *copyEncoder) Read(out []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return 0, errCopyStopped
+	}
 	for e.off == len(e.buf) {
 		if e.done || e.err != nil {
 			return 0, e.orEOF()
@@ -55,6 +68,17 @@ func (e *copyEncoder) Read(out []byte) (int, error) {
 	n := copy(out, e.buf[e.off:])
 	e.off += n
 	return n, nil
+}
+
+// errCopyStopped is what Read returns once stop was called.
+var errCopyStopped = errors.New("COPY ended")
+
+// stop waits for a Read under way and fails those after it: the rows are
+// not read again.
+func (e *copyEncoder) stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stopped = true
 }
 
 func (e *copyEncoder) orEOF() error {

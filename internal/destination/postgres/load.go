@@ -178,6 +178,7 @@ func (d *DB) insert(ctx context.Context, tx pgx.Tx, table string, p plan) error 
 		enc := newCopyEncoder(&p)
 		sql := "COPY " + d.ident(table) + " (" + columnList(p, p.Groups[0]) + ") FROM STDIN (FORMAT binary)"
 		_, err := tx.Conn().PgConn().CopyFrom(ctx, enc, sql)
+		enc.stop()
 		return enc.result(err)
 	}
 	if err := d.stage(ctx, tx, p); err != nil {

@@ -318,3 +318,27 @@ func TestBaseType(t *testing.T) {
 		}
 	}
 }
+
+// pgconn's CopyFrom can return on an error while its writer goroutine is
+// still in the encoder's Read. Once Write has returned no row may be read
+// again: a loader reuses the rows' memory for its next batch.
+func TestCopyEncoderReadsNoRowAfterStop(t *testing.T) {
+	b := benchBatch("stopped", 1000)
+	for i, c := range b.Table.Columns {
+		b.Table.Columns[i].SQLType = defaultTypes[c.Type]
+	}
+	p := storedPlan(t, b)
+	enc := newCopyEncoder(&p)
+	buf := make([]byte, 100)
+	if _, err := enc.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	enc.stop()
+	read := enc.next
+	if n, err := enc.Read(buf); n != 0 || !errors.Is(err, errCopyStopped) {
+		t.Fatalf("Read after stop = %d, %v; want 0, %v", n, err, errCopyStopped)
+	}
+	if enc.next != read {
+		t.Errorf("rows read after stop: %d, then %d", read, enc.next)
+	}
+}
