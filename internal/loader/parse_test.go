@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/streamforge/streamforge/internal/bench"
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/destination/sqlite/sqlitetest"
 	"github.com/streamforge/streamforge/internal/kafka"
@@ -117,5 +118,32 @@ func TestFirstBatchIsPreparedForAnExistingTable(t *testing.T) {
 	w.parseAll(lifetime{work: ctx, retry: ctx}, in, out)
 	if b := <-out; b.rows == nil || b.rows.Len() != 2 {
 		t.Fatalf("first batch's rows = %v, want 2 prepared", b.rows)
+	}
+}
+
+// The reader's work on one batch of make bench's events for a table that
+// exists: parse them and build their rows. On a busy machine compare its
+// CPU time (user and system) over a fixed count of batches
+// (-test.benchtime=200x) rather than ns/op.
+func BenchmarkParseBatch(b *testing.B) {
+	ctx := context.Background()
+	tbl := sink.NewTable(sqlitetest.Open(b), "load", sink.Options{}, slog.New(slog.DiscardHandler))
+	ts := time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)
+	recs := make([]kafka.Record, 10000)
+	for i := range recs {
+		recs[i] = kafka.Record{Offset: int64(i), Value: bench.Event(i, ts)}
+	}
+	ev, _ := schema.Parse(recs[0].Value)
+	if _, err := tbl.Append(ctx, nil, func() []schema.Event { return []schema.Event{ev} }); err != nil {
+		b.Fatal(err)
+	}
+	w := tableless(b, workerConfig{Topic: "in.id.lite.m.batch.t.load", Name: topics.Name{Destination: "lite", Mode: "batch", Table: "load"},
+		Dest: destination.Config{ID: "lite"}, BatchSize: len(recs), Period: time.Second}, &fakeConsumer{}, &flakyProducer{})
+	w.table = func() (*sink.Table, error) { return tbl, nil }
+	for b.Loop() {
+		bt, err := w.parse(lifetime{work: ctx, retry: ctx}, recs)
+		if err != nil || bt.rows == nil || bt.rows.Len() != len(recs) {
+			b.Fatalf("batch of %d records: %v rows prepared, err %v", len(recs), bt.rows, err)
+		}
 	}
 }

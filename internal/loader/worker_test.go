@@ -201,7 +201,7 @@ func TestStreamTopicOfBatchDestinationStreams(t *testing.T) {
 
 // tableless is a worker for records that never reach a table (not JSON):
 // each goes to retry or dead through p.
-func tableless(t *testing.T, cfg workerConfig, c Consumer, p *flakyProducer) *worker {
+func tableless(t testing.TB, cfg workerConfig, c Consumer, p *flakyProducer) *worker {
 	return &worker{
 		cfg:      cfg,
 		consumer: c,
