@@ -10,13 +10,11 @@ import (
 
 	"github.com/streamforge/streamforge/internal/bench"
 	"github.com/streamforge/streamforge/internal/destination"
-	"github.com/streamforge/streamforge/internal/destination/destinationtest"
 	"github.com/streamforge/streamforge/internal/destination/sqlite/sqlitetest"
 	"github.com/streamforge/streamforge/internal/kafka"
 	"github.com/streamforge/streamforge/internal/schema"
 	"github.com/streamforge/streamforge/internal/sink"
 	"github.com/streamforge/streamforge/internal/topics"
-	"github.com/streamforge/streamforge/internal/wait"
 )
 
 // The reader builds a batch's rows a chunk at a time while they fit the
@@ -91,7 +89,7 @@ func TestParseBuildsRowsChunkByChunk(t *testing.T) {
 				}
 				return
 			}
-			if want := tbl.Prepare(all, nil); b.rows == nil || !reflect.DeepEqual(b.rows, want) {
+			if want := tbl.Prepare(all); b.rows == nil || !reflect.DeepEqual(b.rows, want) {
 				t.Errorf("rows built chunk by chunk differ from the rows of the whole batch (%d rows, want %d)", b.rows.Len(), want.Len())
 			}
 		})
@@ -124,9 +122,9 @@ func TestFirstBatchIsPreparedForAnExistingTable(t *testing.T) {
 }
 
 // The reader's work on one batch of make bench's events for a table that
-// exists: parse them and build their rows, which are then done with. On a
-// busy machine compare its CPU time (user and system) over a fixed count
-// of batches (-test.benchtime=200x) rather than ns/op.
+// exists: parse them and build their rows. On a busy machine compare its
+// CPU time (user and system) over a fixed count of batches
+// (-test.benchtime=200x) rather than ns/op.
 func BenchmarkParseBatch(b *testing.B) {
 	ctx := context.Background()
 	tbl := sink.NewTable(sqlitetest.Open(b), "load", sink.Options{}, slog.New(slog.DiscardHandler))
@@ -147,58 +145,5 @@ func BenchmarkParseBatch(b *testing.B) {
 		if err != nil || bt.rows == nil || bt.rows.Len() != len(recs) {
 			b.Fatalf("batch of %d records: %v rows prepared, err %v", len(recs), bt.rows, err)
 		}
-		w.rowSlabs.put(bt.rowSlabs) // as the loading stage does once the batch is written
 	}
-}
-
-// paged hands out its records at most max a poll, then waits; it counts
-// what was committed.
-type paged struct {
-	fakeConsumer
-}
-
-func (c *paged) Poll(ctx context.Context, max int) ([]kafka.Record, error) {
-	c.mu.Lock()
-	n := min(max, len(c.recs))
-	recs := c.recs[:n:n]
-	c.recs = c.recs[n:]
-	c.mu.Unlock()
-	if n > 0 {
-		return recs, nil
-	}
-	<-ctx.Done()
-	return nil, ctx.Err()
-}
-
-// The values of a batch's rows are built in memory that the batches after
-// it reuse once it is written: every row stored is its own event's, in
-// every batch, whatever the reader prepares meanwhile.
-func TestReusedRowMemoryKeepsEveryBatchIntact(t *testing.T) {
-	ctx := context.Background()
-	db := sqlitetest.Open(t)
-	tbl := sink.NewTable(db, "items", sink.Options{}, slog.New(slog.DiscardHandler))
-	ev, _ := schema.Parse([]byte(`{"id":-1,"v":"first"}`))
-	if _, err := tbl.Append(ctx, nil, func() []schema.Event { return []schema.Event{ev} }); err != nil {
-		t.Fatal(err)
-	}
-	const batches, size = 8, 3 * chunkSize
-	c := &paged{}
-	want := [][]string{{"-1", "first"}}
-	for i := range batches * size {
-		v := fmt.Sprintf("value %d of batch %d", i, i/size)
-		c.recs = append(c.recs, kafka.Record{Offset: int64(i), Value: fmt.Appendf(nil, `{"id":%d,"v":%q}`, i, v)})
-		want = append(want, []string{fmt.Sprint(i), v})
-	}
-	w := tableless(t, workerConfig{Topic: "in.id.lite.m.batch.t.items", Name: topics.Name{Destination: "lite", Mode: "batch", Table: "items"},
-		Dest: destination.Config{ID: "lite"}, BatchSize: size, Period: time.Hour}, c, &flakyProducer{})
-	w.table = func() (*sink.Table, error) { return tbl, nil }
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- w.run(runCtx, time.Minute) }()
-	wait.For(t, 20*time.Second, "every batch committed", func() bool { return c.commits() == batches*size })
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	destinationtest.Equal(t, destinationtest.Query(t, db.SQL(), `SELECT id, v FROM items ORDER BY id`), want)
 }

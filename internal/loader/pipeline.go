@@ -50,29 +50,24 @@ type worker struct {
 
 	// parsers keep their scratch space from one batch to the next.
 	parsers sync.Pool
-	// slabs are those free to hold the fields of the next batch's events,
-	// rowSlabs those free to hold the values of its rows.
-	slabs    slabs[schema.Slab, *schema.Slab]
-	rowSlabs slabs[schema.RowSlab, *schema.RowSlab]
+	// slabs are those free to hold the fields of the next batch's events.
+	slabs slabs
 }
 
-// slabs keeps the slabs of batches done with for the batches after them.
-// It is a sync.Pool, not a free list: a slab is megabytes, and the
-// collector frees the pool's slabs when batches are far apart, while
+// slabs keeps the slabs of batches whose rows are built for the batches
+// after them. It is a sync.Pool, not a free list: a slab is megabytes, and
+// the collector frees the pool's slabs when batches are far apart, while
 // batches back to back (a backlog) reuse them.
-type slabs[T any, P interface {
-	*T
-	Reset()
-}] struct{ pool sync.Pool }
+type slabs struct{ pool sync.Pool }
 
-func (s *slabs[T, P]) get() P {
-	if sl, ok := s.pool.Get().(P); ok {
+func (s *slabs) get() *schema.Slab {
+	if sl, ok := s.pool.Get().(*schema.Slab); ok {
 		return sl
 	}
-	return P(new(T))
+	return new(schema.Slab)
 }
 
-func (s *slabs[T, P]) put(used []P) {
+func (s *slabs) put(used []*schema.Slab) {
 	for _, sl := range used {
 		sl.Reset()
 		s.pool.Put(sl)
@@ -94,9 +89,6 @@ type batch struct {
 	recs  []kafka.Record
 	items []item
 	rows  *sink.Rows // prepared by the reader; nil if the loader must build them
-	// rowSlabs hold the values of rows: free again once the batch is
-	// loaded or dropped.
-	rowSlabs []*schema.RowSlab
 }
 
 type item struct {
@@ -283,11 +275,10 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 		t = nil // the loader meets the outage
 	}
 	var (
-		mu       sync.Mutex
-		used     []*schema.Slab
-		usedRows []*schema.RowSlab
-		parts    []chunkRows
-		ddl      atomic.Bool // a chunk needs DDL: the loader builds the rows
+		mu    sync.Mutex
+		used  []*schema.Slab
+		parts []chunkRows
+		ddl   atomic.Bool // a chunk needs DDL: the loader builds the rows
 	)
 	parallel(len(recs), func(lo, hi int) {
 		p, _ := w.parsers.Get().(*schema.Parser)
@@ -295,7 +286,6 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 			p = new(schema.Parser)
 		}
 		p.Slab = w.slabs.get()
-		rs := w.rowSlabs.get()
 		var evs []schema.Event
 		var built []chunkRows
 		for c := lo; c < hi; c += chunkSize {
@@ -311,7 +301,7 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 			if t == nil || ddl.Load() || len(evs) == 0 {
 				continue
 			}
-			rows := t.Prepare(evs, rs)
+			rows := t.Prepare(evs)
 			if rows == nil {
 				ddl.Store(true)
 				continue
@@ -324,7 +314,6 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 		}
 		mu.Lock()
 		used = append(used, p.Slab)
-		usedRows = append(usedRows, rs)
 		parts = append(parts, built...)
 		mu.Unlock()
 		p.Slab = nil
@@ -350,9 +339,6 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 	}
 	if b.rows != nil {
 		w.slabs.put(used) // else the items' events still use them
-		b.rowSlabs = usedRows
-	} else {
-		w.rowSlabs.put(usedRows) // the chunks' rows are dropped
 	}
 	return b, nil
 }
@@ -431,7 +417,7 @@ func parallel(n int, fn func(lo, hi int)) {
 // offsets are committed while the next batch loads: the broker's round
 // trip would otherwise hold up every load.
 func (w *worker) loadAll(lt lifetime, in <-chan *batch) error {
-	commits := make(chan *batch, 1)
+	commits := make(chan []kafka.Record, 1)
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
@@ -443,13 +429,12 @@ func (w *worker) loadAll(lt lifetime, in <-chan *batch) error {
 	}()
 	for b := range in {
 		if err := w.flushUntilDone(lt, b); err != nil {
-			w.rowSlabs.put(b.rowSlabs) // the rows are dropped
 			if lt.work.Err() != nil || lt.retry.Err() != nil {
 				return nil
 			}
 			return err
 		}
-		commits <- b
+		commits <- b.recs
 	}
 	return nil
 }

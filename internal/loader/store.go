@@ -27,12 +27,10 @@ func (w *worker) flushUntilDone(lt lifetime, b *batch) error {
 }
 
 // commitAll commits the offsets of the loaded batches in order until in
-// is closed, and frees their rows' slabs: clearing megabytes of values is
-// better done here than on the loading stage's path.
-func (w *worker) commitAll(ctx context.Context, in <-chan *batch) {
-	for b := range in {
-		w.rowSlabs.put(b.rowSlabs)
-		if err := w.consumer.Commit(ctx, b.recs); err != nil {
+// is closed.
+func (w *worker) commitAll(ctx context.Context, in <-chan []kafka.Record) {
+	for recs := range in {
+		if err := w.consumer.Commit(ctx, recs); err != nil {
 			// The rows are loaded; a lost commit only re-delivers them, and
 			// a primary key with dedup absorbs the duplicates.
 			w.log.Warn("committing offsets failed; the batch may be loaded again", "err", err)

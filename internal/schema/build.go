@@ -92,12 +92,7 @@ type keyInfo struct {
 // Every row has one value per column of want: a value of the column's
 // type, SQL NULL for a JSON null, or Absent for a key the event lacks.
 func Build(d Dialect, tableName string, o TableOptions, events []Event, stored *Table) (want Table, b Batch, notes []Note) {
-	return BuildIn(nil, d, tableName, o, events, stored)
-}
-
-// BuildIn is Build with the rows' values cut from rs; nil: an allocation.
-func BuildIn(rs *RowSlab, d Dialect, tableName string, o TableOptions, events []Event, stored *Table) (want Table, b Batch, notes []Note) {
-	bd := builder{d: d, opts: o, storedBytes: -1, slab: rs}
+	bd := builder{d: d, opts: o, storedBytes: -1}
 	bd.collect(events)
 	bd.want.Name = SanitizeIdent(d, tableName)
 	if stored != nil {
@@ -134,7 +129,6 @@ type builder struct {
 	storedBytes, newBytes int
 	notes                 []Note
 	noteIdx               map[noteKey]int
-	slab                  *RowSlab // where rows are cut from; nil: an allocation
 }
 
 // collect gathers the batch's keys in first-seen order with their types.
@@ -188,7 +182,7 @@ func (bd *builder) rows(events []Event) [][]Value {
 	if !bd.hasUnmapped {
 		width++
 	}
-	slab := bd.slab.take(len(events) * width) // all Absent
+	slab := make([]Value, len(events)*width) // all Absent
 	rows := make([][]Value, len(events))
 	var left []Field // of the event, for UnmappedColumn
 	usedUnmapped := false

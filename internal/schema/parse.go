@@ -104,43 +104,6 @@ func (s *Slab) keep(fields []Field) []Field {
 	return fields[:len(fields):len(fields)]
 }
 
-// RowSlab is memory for the values of many rows, reused from one batch to
-// the next: the rows of a batch were most of what a loader allocates, and
-// the collector runs about as often as a loader allocates. The rows built
-// in a slab hold their values until its Reset. The zero value is ready.
-type RowSlab struct {
-	buf   []Value
-	taken int // values taken since the last Reset, in buf and before it
-}
-
-// Reset frees the slab for the rows built next; the rows built in it
-// before must be out of use.
-func (s *RowSlab) Reset() {
-	clear(s.buf) // Absent again, and old values must not keep their strings alive
-	s.buf = s.buf[:0]
-	if s.taken > cap(s.buf) {
-		// Outgrown: room for a batch like the last one, in one buffer.
-		s.buf = make([]Value, 0, s.taken)
-	}
-	s.taken = 0
-}
-
-// take returns n Absent values; from a nil slab, an allocation.
-func (s *RowSlab) take(n int) []Value {
-	if s == nil {
-		return make([]Value, n)
-	}
-	if cap(s.buf)-len(s.buf) < n {
-		// The rows cut from the old buffer keep it; it is dropped with
-		// them. Reset then makes one buffer of the size the batch took.
-		s.buf = make([]Value, 0, max(cap(s.buf), 4*n))
-	}
-	s.taken += n
-	l := len(s.buf)
-	s.buf = s.buf[:l+n]
-	return s.buf[l : l+n : l+n]
-}
-
 // Parse is the package's Parse with the parser's scratch space.
 func (ps *Parser) Parse(raw []byte) (Event, error) {
 	return ps.parse(raw, string(raw))

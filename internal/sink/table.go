@@ -100,15 +100,13 @@ func (r *Rows) Len() int { return len(r.batch.Rows) }
 // Prepare builds the rows of events against the table as last seen,
 // without touching the database, so that a caller can build a batch while
 // the previous one loads. It returns nil when the shape is unknown or the
-// events need columns the table lacks: Append then does the work. The
-// rows' values are cut from rs (nil: an allocation), which the caller
-// resets once the rows are written or dropped.
-func (t *Table) Prepare(events []schema.Event, rs *schema.RowSlab) *Rows {
+// events need columns the table lacks: Append then does the work.
+func (t *Table) Prepare(events []schema.Event) *Rows {
 	st := t.current()
 	if !st.known || !st.exists || len(events) == 0 {
 		return nil
 	}
-	rows := t.buildIn(rs, st, t.opts, events)
+	rows := t.build(st, events)
 	if needsDDL(rows, st) {
 		return nil
 	}
@@ -402,7 +400,7 @@ func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacemen
 		if err != nil {
 			return warns, err
 		}
-		rows, err := t.fit(ctx, t.buildIn(nil, st, opts, events), st, func() []schema.Event { return events })
+		rows, err := t.fit(ctx, t.buildWith(st, opts, events), st, func() []schema.Event { return events })
 		if err != nil {
 			return warns, err
 		}
@@ -446,16 +444,16 @@ func (t *Table) read(ctx context.Context) (shape, error) {
 }
 
 func (t *Table) build(st shape, events []schema.Event) *Rows {
-	return t.buildIn(nil, st, t.opts, events)
+	return t.buildWith(st, t.opts, events)
 }
 
-func (t *Table) buildIn(rs *schema.RowSlab, st shape, opts schema.TableOptions, events []schema.Event) *Rows {
+func (t *Table) buildWith(st shape, opts schema.TableOptions, events []schema.Event) *Rows {
 	opts.RefusedHints = t.refused()
 	var stored *schema.Table
 	if st.exists {
 		stored = &st.table
 	}
-	want, batch, notes := schema.BuildIn(rs, t.driver.Dialect(), t.name, opts, events, stored)
+	want, batch, notes := schema.Build(t.driver.Dialect(), t.name, opts, events, stored)
 	return &Rows{version: st.version, want: want, batch: batch, notes: notes}
 }
 
