@@ -20,7 +20,7 @@ import (
 type copyEncoder struct {
 	// mu is held while Read encodes rows: pgconn's CopyFrom can return on
 	// an error while its writer goroutine is still in Read, and the rows
-	// must be out of use once Write returns (a loader reuses their memory).
+	// are the caller's again once Write returns.
 	mu      sync.Mutex
 	stopped bool
 

@@ -321,7 +321,7 @@ func TestBaseType(t *testing.T) {
 
 // pgconn's CopyFrom can return on an error while its writer goroutine is
 // still in the encoder's Read. Once Write has returned no row may be read
-// again: a loader reuses the rows' memory for its next batch.
+// again: the rows are the caller's, to change or reuse.
 func TestCopyEncoderReadsNoRowAfterStop(t *testing.T) {
 	b := benchBatch("stopped", 1000)
 	for i, c := range b.Table.Columns {
