@@ -92,7 +92,13 @@ type keyInfo struct {
 // Every row has one value per column of want: a value of the column's
 // type, SQL NULL for a JSON null, or Absent for a key the event lacks.
 func Build(d Dialect, tableName string, o TableOptions, events []Event, stored *Table) (want Table, b Batch, notes []Note) {
-	bd := builder{d: d, opts: o, storedBytes: -1}
+	return BuildIn(nil, d, tableName, o, events, stored)
+}
+
+// BuildIn is Build with the rows cut from rs, which they hold until the
+// next BuildIn in it or its Reset; nil: an allocation.
+func BuildIn(rs *RowSlab, d Dialect, tableName string, o TableOptions, events []Event, stored *Table) (want Table, b Batch, notes []Note) {
+	bd := builder{d: d, opts: o, storedBytes: -1, slab: rs}
 	bd.collect(events)
 	bd.want.Name = SanitizeIdent(d, tableName)
 	if stored != nil {
@@ -129,6 +135,7 @@ type builder struct {
 	storedBytes, newBytes int
 	notes                 []Note
 	noteIdx               map[noteKey]int
+	slab                  *RowSlab // where rows are cut from; nil: an allocation
 }
 
 // collect gathers the batch's keys in first-seen order with their types.
@@ -182,9 +189,9 @@ func (bd *builder) rows(events []Event) [][]Value {
 	if !bd.hasUnmapped {
 		width++
 	}
-	slab := make([]Value, len(events)*width) // all Absent
-	rows := make([][]Value, len(events))
-	var left []Field // of the event, for UnmappedColumn
+	slab, rows := bd.slab.take(len(events), width) // all Absent
+	// The event's fields for UnmappedColumn.
+	var left []Field
 	usedUnmapped := false
 	next := 0 // index in fieldKey
 	for r, e := range events {
@@ -235,6 +242,40 @@ func (bd *builder) rows(events []Event) [][]Value {
 		}
 	}
 	return rows
+}
+
+// RowSlab is scratch memory for the rows of one Build at a time, for a
+// caller done with them before it builds again: one that encodes them for
+// its destination at once. Rows allocated for every chunk of a batch were
+// most of what a loader allocated, and the collector runs as often as a
+// loader allocates. The zero value is ready.
+type RowSlab struct {
+	values []Value
+	rows   [][]Value
+}
+
+// Reset drops the rows built in the slab: old values must not keep the
+// strings they point into alive.
+func (s *RowSlab) Reset() {
+	clear(s.values)
+	clear(s.rows)
+}
+
+// take returns room for n rows of width Absent values; from a nil slab, an
+// allocation. The rows are not cut yet.
+func (s *RowSlab) take(n, width int) ([]Value, [][]Value) {
+	if s == nil {
+		return make([]Value, n*width), make([][]Value, n)
+	}
+	s.Reset()
+	if cap(s.values) < n*width {
+		s.values = make([]Value, n*width)
+	}
+	if cap(s.rows) < n {
+		s.rows = make([][]Value, n)
+	}
+	s.values, s.rows = s.values[:n*width], s.rows[:n]
+	return s.values, s.rows
 }
 
 // note records a value kept in UnmappedColumn, grouped with its likes.
