@@ -34,6 +34,18 @@ type Driver interface {
 	Close() error
 }
 
+// Encoder is a Driver that can encode rows for Write ahead of the load, so
+// that a loader does that work on every core while the batch before loads,
+// and holds a batch as bytes the garbage collector does not scan.
+type Encoder interface {
+	// Encode appends rows, built for t (the table as stored, each column
+	// with its SQLType), to buf in the form in which Write loads them for
+	// an Append without Upsert (see Plan.Encoded), and reports whether it
+	// did: it declines rows that Write would load another way, and then
+	// returns buf unchanged. The rows are not used after Encode returns.
+	Encode(buf []byte, t schema.Table, rows [][]schema.Value) ([]byte, bool)
+}
+
 // ColumnsTable is the table, in each destination's schema or database, where
 // drivers record which event key each column holds — (table_name,
 // column_name, event_key), the key as schema.KeyJSON writes it — so that a

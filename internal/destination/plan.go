@@ -64,7 +64,15 @@ type Plan struct {
 	Key       []int
 	Mode      LoadMode
 	Partition string
+	// Encoded holds rows an Encoder encoded for Table, in order, loaded
+	// before Rows; EncodedRows is how many. Only an Append without Upsert
+	// has them, and only for a driver that is an Encoder.
+	Encoded     [][]byte
+	EncodedRows int
 }
+
+// Len is the number of rows to load, encoded or not.
+func (p *Plan) Len() int { return p.EncodedRows + len(p.Rows) }
 
 // Group is rows that carry the same columns: each group is inserted by a
 // statement naming exactly its columns.

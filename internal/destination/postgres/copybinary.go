@@ -15,8 +15,9 @@ import (
 // types written here (see copiesDirectly). pgx's CopyFrom looks up an
 // encode plan for every value, which cost more than the encoding itself;
 // the values are checked and made storable as slot.arg makes them, with
-// the checks written out in fill: a shared function that the compiler does
-// not inline costs a tenth of the encoder's time.
+// the checks written out in appendRows: a shared function that the
+// compiler does not inline costs a tenth of the encoder's time. Rows a
+// loader encoded ahead (Encode) are read before the others as they are.
 type copyEncoder struct {
 	// mu is held while Read encodes rows: pgconn's CopyFrom can return on
 	// an error while its writer goroutine is still in Read, and the rows
@@ -24,13 +25,58 @@ type copyEncoder struct {
 	mu      sync.Mutex
 	stopped bool
 
+	rows rowWriter
+	// pre, read from pre[preAt][preOff:] on, are the plan's rows encoded
+	// ahead (Plan.Encoded), read before its other rows.
+	pre           [][]byte
+	preAt, preOff int
+	next          int // row to encode next
+	buf           []byte
+	off           int // read up to here
+	done          bool
+	err           error // a value that cannot be written, with its row and column
+}
+
+// rowWriter writes the planned rows in the binary format of their
+// columns, for a COPY straight into the table (see copiesDirectly).
+type rowWriter struct {
 	p     *plan
 	write []func(b []byte, v schema.Value) []byte // by column
-	next  int                                     // row to encode next
-	buf   []byte
-	off   int // read up to here
-	done  bool
-	err   error // a value that cannot be written, with its row and column
+}
+
+func newRowWriter(p *plan) rowWriter {
+	w := rowWriter{p: p, write: make([]func([]byte, schema.Value) []byte, len(p.columns))}
+	for c, col := range p.columns {
+		w.write[c] = binaryWriter(col.Type, baseType(p.target[c]) == "jsonb")
+	}
+	return w
+}
+
+// appendRows appends the rows from next on until buf holds limit bytes or
+// the rows end, and returns the row after the last it wrote. A value that
+// is not of its column's type stops it with an error naming both. buf is
+// a local, not a field: storing the slice after every value would take
+// the collector's write barrier each time while it marks.
+func (w *rowWriter) appendRows(buf []byte, next, limit int) ([]byte, int, error) {
+	rows, columns := w.p.rows, w.p.columns
+	for ; next < len(rows) && len(buf) < limit; next++ {
+		row := rows[next]
+		buf = binary.BigEndian.AppendUint16(buf, uint16(len(row)))
+		for c, v := range row {
+			if v.IsNull() || v.IsAbsent() {
+				buf = binary.BigEndian.AppendUint32(buf, math.MaxUint32) // -1: NULL
+				continue
+			}
+			if t := columns[c].Type; v.Type != t {
+				return buf, next, valueError(*w.p, next, c, mismatch(v, t))
+			}
+			at := len(buf)
+			buf = append(buf, 0, 0, 0, 0) // length, set below
+			buf = w.write[c](buf, v)
+			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
+		}
+	}
+	return buf, next, nil
 }
 
 // copyChunk is how much the encoder writes ahead of the reader.
@@ -41,11 +87,12 @@ const copyChunk = 64 << 10
 const pgEpochUnix = 946684800
 
 func newCopyEncoder(p *plan) *copyEncoder {
-	e := &copyEncoder{p: p, write: make([]func([]byte, schema.Value) []byte, len(p.columns))}
-	for c, col := range p.columns {
-		e.write[c] = binaryWriter(col.Type, baseType(p.target[c]) == "jsonb")
+	e := &copyEncoder{rows: newRowWriter(p), pre: p.Encoded}
+	size := copyChunk + 4096
+	if len(p.rows) == 0 {
+		size = 32 // the header and trailer around rows encoded ahead
 	}
-	e.buf = append(make([]byte, 0, copyChunk+4096), "PGCOPY\n\xff\r\n\x00"...)
+	e.buf = append(make([]byte, 0, size), "PGCOPY\n\xff\r\n\x00"...)
 	e.buf = binary.BigEndian.AppendUint32(e.buf, 0) // flags
 	e.buf = binary.BigEndian.AppendUint32(e.buf, 0) // header extension
 	return e
@@ -59,6 +106,9 @@ func (e *copyEncoder) Read(out []byte) (int, error) {
 		return 0, errCopyStopped
 	}
 	for e.off == len(e.buf) {
+		if e.preAt < len(e.pre) {
+			return e.readPre(out), nil
+		}
 		if e.done || e.err != nil {
 			return 0, e.orEOF()
 		}
@@ -88,32 +138,22 @@ func (e *copyEncoder) orEOF() error {
 	return io.EOF
 }
 
+// readPre reads rows encoded ahead, straight from their buffers.
+func (e *copyEncoder) readPre(out []byte) int {
+	chunk := e.pre[e.preAt][e.preOff:]
+	n := copy(out, chunk)
+	e.preOff += n
+	if n == len(chunk) {
+		e.preAt, e.preOff = e.preAt+1, 0
+	}
+	return n
+}
+
 // fill encodes rows until a chunk is ready, then the trailer after the last.
 func (e *copyEncoder) fill() {
-	// buf is e.buf in a local: storing the slice in e after every value
-	// would take the collector's write barrier each time while it marks.
-	buf := e.buf
-	defer func() { e.buf = buf }()
-	for ; e.next < len(e.p.rows) && len(buf) < copyChunk; e.next++ {
-		row := e.p.rows[e.next]
-		buf = binary.BigEndian.AppendUint16(buf, uint16(len(row)))
-		for c, v := range row {
-			if v.IsNull() || v.IsAbsent() {
-				buf = binary.BigEndian.AppendUint32(buf, math.MaxUint32) // -1: NULL
-				continue
-			}
-			if t := e.p.columns[c].Type; v.Type != t {
-				e.err = valueError(*e.p, e.next, c, mismatch(v, t))
-				return
-			}
-			at := len(buf)
-			buf = append(buf, 0, 0, 0, 0) // length, set below
-			buf = e.write[c](buf, v)
-			binary.BigEndian.PutUint32(buf[at:], uint32(len(buf)-at-4))
-		}
-	}
-	if e.next == len(e.p.rows) {
-		buf = binary.BigEndian.AppendUint16(buf, math.MaxUint16) // -1: end
+	e.buf, e.next, e.err = e.rows.appendRows(e.buf, e.next, copyChunk)
+	if e.err == nil && e.next == len(e.rows.p.rows) {
+		e.buf = binary.BigEndian.AppendUint16(e.buf, math.MaxUint16) // -1: end
 		e.done = true
 	}
 }

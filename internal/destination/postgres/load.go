@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/fnv"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -48,14 +49,14 @@ func stagingTable(cols []schema.Column) pgx.Identifier {
 
 // Write implements destination.Driver: one transaction per plan.
 func (d *DB) Write(ctx context.Context, p *destination.Plan) error {
-	if len(p.Rows) == 0 && p.Mode == destination.Append {
+	if p.Len() == 0 && p.Mode == destination.Append {
 		return nil
 	}
 	if err := checkIdents(p.Table); err != nil {
 		return err
 	}
 	if err := d.write(ctx, p); err != nil {
-		return d.classify(fmt.Sprintf("loading %d rows into %s", len(p.Rows), d.ident(p.Table.Name)), err)
+		return d.classify(fmt.Sprintf("loading %d rows into %s", p.Len(), d.ident(p.Table.Name)), err)
 	}
 	return nil
 }
@@ -69,6 +70,30 @@ type plan struct {
 	target  []string         // stored SQL type per column
 	unit    []time.Duration  // per column: timestamps are truncated to it
 	rows    [][]schema.Value // Plan.Rows
+}
+
+// Encode implements destination.Encoder: rows of a table that COPY
+// writes into directly are encoded as copyEncoder writes them.
+func (d *DB) Encode(buf []byte, t schema.Table, rows [][]schema.Value) ([]byte, bool) {
+	p := newPlan(&destination.Plan{Table: t, Rows: rows}, storedTypes(t))
+	if !p.typesCopyDirectly() {
+		return buf, false
+	}
+	w := newRowWriter(&p)
+	out, _, err := w.appendRows(buf, 0, math.MaxInt)
+	if err != nil {
+		return buf, false // Write reports the value
+	}
+	return out, true
+}
+
+// storedTypes are the SQL types of t's columns as stored.
+func storedTypes(t schema.Table) []string {
+	target := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		target[i] = c.SQLType
+	}
+	return target
 }
 
 func newPlan(p *destination.Plan, target []string) plan {
@@ -107,11 +132,7 @@ func (d *DB) write(ctx context.Context, dp *destination.Plan) error {
 	if dp.Mode == destination.ReplaceTable {
 		return d.replaceTable(ctx, dp)
 	}
-	target := make([]string, len(dp.Table.Columns))
-	for i, c := range dp.Table.Columns {
-		target[i] = c.SQLType
-	}
-	p := newPlan(dp, target)
+	p := newPlan(dp, storedTypes(dp.Table))
 	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 		if dp.Mode == destination.ReplacePartition {
 			_, err := tx.Exec(ctx, "DELETE FROM "+d.ident(dp.Table.Name)+" WHERE "+
@@ -150,17 +171,20 @@ func (d *DB) replaceTable(ctx context.Context, dp *destination.Plan) error {
 		return d.recordKeys(ctx, tx, t)
 	})
 	if err == nil {
-		d.log.Info("replaced table", "table", t.Name, "rows", len(dp.Rows))
+		d.log.Info("replaced table", "table", t.Name, "rows", dp.Len())
 	}
 	return err
 }
 
 // insert writes the planned rows into table within tx.
 func (d *DB) insert(ctx context.Context, tx pgx.Tx, table string, p plan) error {
-	if len(p.rows) == 0 {
+	if p.Len() == 0 {
 		return nil
 	}
-	if len(p.rows)*len(p.columns) <= d.valuesMax {
+	if len(p.Encoded) > 0 && (p.Upsert() || !p.copiesDirectly()) {
+		return fmt.Errorf("rows encoded ahead for %s do not fit its load", table)
+	}
+	if len(p.Encoded) == 0 && len(p.rows)*len(p.columns) <= d.valuesMax {
 		for _, g := range p.Groups {
 			sql, args, err := d.insertValues(table, p, g)
 			if err != nil {
@@ -198,9 +222,12 @@ func (d *DB) insert(ctx context.Context, tx pgx.Tx, table string, p plan) error 
 // binary format of those types (see copyEncoder). A column of unknown type
 // goes through the temporary table, whose cast finds out.
 func (p plan) copiesDirectly() bool {
-	if len(p.Groups) != 1 {
-		return false
-	}
+	return len(p.Groups) == 1 && p.typesCopyDirectly()
+}
+
+// typesCopyDirectly reports whether each column's values, as converted,
+// have the stored column type.
+func (p plan) typesCopyDirectly() bool {
 	for c, col := range p.columns {
 		base := baseType(p.target[c])
 		switch {
