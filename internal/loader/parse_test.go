@@ -89,7 +89,7 @@ func TestParseBuildsRowsChunkByChunk(t *testing.T) {
 				}
 				return
 			}
-			if want := tbl.Prepare(all); b.rows == nil || !reflect.DeepEqual(b.rows, want) {
+			if want := tbl.Prepare(all, nil); b.rows == nil || !reflect.DeepEqual(b.rows, want) {
 				t.Errorf("rows built chunk by chunk differ from the rows of the whole batch (%d rows, want %d)", b.rows.Len(), want.Len())
 			}
 		})

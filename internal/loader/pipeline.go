@@ -48,8 +48,9 @@ type worker struct {
 	events  EventsLog
 	now     func() time.Time
 
-	// parsers keep their scratch space from one batch to the next.
-	parsers sync.Pool
+	// scratch keeps the parsers' and builders' memory from one batch to
+	// the next.
+	scratch sync.Pool
 	// slabs are those free to hold the fields of the next batch's events.
 	slabs slabs
 }
@@ -281,10 +282,11 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 		ddl   atomic.Bool // a chunk needs DDL: the loader builds the rows
 	)
 	parallel(len(recs), func(lo, hi int) {
-		p, _ := w.parsers.Get().(*schema.Parser)
-		if p == nil {
-			p = new(schema.Parser)
+		sc, _ := w.scratch.Get().(*scratch)
+		if sc == nil {
+			sc = new(scratch)
 		}
+		p := &sc.parser
 		p.Slab = w.slabs.get()
 		var evs []schema.Event
 		var built []chunkRows
@@ -301,7 +303,7 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 			if t == nil || ddl.Load() || len(evs) == 0 {
 				continue
 			}
-			rows := t.Prepare(evs)
+			rows := t.Prepare(evs, &sc.rows)
 			if rows == nil {
 				ddl.Store(true)
 				continue
@@ -317,7 +319,7 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 		parts = append(parts, built...)
 		mu.Unlock()
 		p.Slab = nil
-		w.parsers.Put(p)
+		w.scratch.Put(sc)
 	})
 	parsed := items[:0]
 	for i, it := range items {
@@ -341,6 +343,14 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 		w.slabs.put(used) // else the items' events still use them
 	}
 	return b, nil
+}
+
+// scratch is one parsing goroutine's memory: the parser's, and the rows
+// of a chunk, which Prepare is done with once it returns (it encodes them
+// for the destination, or copies them out).
+type scratch struct {
+	parser schema.Parser
+	rows   schema.RowSlab
 }
 
 // chunkRows are the rows of the chunk of a batch that begins at record lo.

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/schema"
@@ -51,6 +52,9 @@ type Table struct {
 	opts   schema.TableOptions
 	upsert bool // destination's deduplicate option, for Append
 	log    *slog.Logger
+	// encodedRowBytes is about the size of a row as last encoded, for the
+	// buffer of the next.
+	encodedRowBytes atomic.Int64
 
 	// writing serialises writes, so that DDL and replacements of one
 	// table never race within this process.
@@ -92,25 +96,72 @@ type Rows struct {
 	want    schema.Table
 	batch   schema.Batch
 	notes   []schema.Note
+	// encoded holds the rows as the driver encoded them (see
+	// destination.Encoder), before those of batch; encodedRows is how many.
+	encoded     [][]byte
+	encodedRows int
 }
 
 // Len is the number of rows.
-func (r *Rows) Len() int { return len(r.batch.Rows) }
+func (r *Rows) Len() int { return r.encodedRows + len(r.batch.Rows) }
 
 // Prepare builds the rows of events against the table as last seen,
 // without touching the database, so that a caller can build a batch while
 // the previous one loads. It returns nil when the shape is unknown or the
-// events need columns the table lacks: Append then does the work.
-func (t *Table) Prepare(events []schema.Event) *Rows {
+// events need columns the table lacks: Append then does the work. When
+// the driver is a destination.Encoder and the table is not upserted, the
+// rows are encoded at once and built in rs, scratch memory free again on
+// return (nil: an allocation).
+func (t *Table) Prepare(events []schema.Event, rs *schema.RowSlab) *Rows {
 	st := t.current()
 	if !st.known || !st.exists || len(events) == 0 {
 		return nil
 	}
-	rows := t.build(st, events)
+	enc, encodes := t.driver.(destination.Encoder)
+	if !encodes || t.upsert {
+		return t.prepared(t.buildIn(nil, st, t.opts, events), st)
+	}
+	if rs != nil {
+		defer rs.Reset()
+	}
+	rows := t.prepared(t.buildIn(rs, st, t.opts, events), st)
+	if rows == nil {
+		return nil
+	}
+	n := len(rows.batch.Rows)
+	buf, ok := enc.Encode(make([]byte, 0, n*int(t.encodedRowBytes.Load())), rows.batch.Table, rows.batch.Rows)
+	if !ok {
+		if rs != nil {
+			rows.batch.Rows = cloneRows(rows.batch.Rows) // out of the scratch memory
+		}
+		return rows
+	}
+	// Room for the next chunk's rows like these, and a little more.
+	t.encodedRowBytes.Store(int64(len(buf)/n + len(buf)/n/16 + 1))
+	rows.encoded, rows.encodedRows, rows.batch.Rows = [][]byte{buf}, n, nil
+	return rows
+}
+
+// prepared is rows, or nil when they need DDL first.
+func (t *Table) prepared(rows *Rows, st shape) *Rows {
 	if needsDDL(rows, st) {
 		return nil
 	}
 	return rows
+}
+
+// cloneRows copies rows into memory of their own.
+func cloneRows(rows [][]schema.Value) [][]schema.Value {
+	if len(rows) == 0 {
+		return rows
+	}
+	values := make([]schema.Value, 0, len(rows)*len(rows[0]))
+	out := make([][]schema.Value, len(rows))
+	for i, r := range rows {
+		values = append(values, r...)
+		out[i] = values[len(values)-len(r) : len(values) : len(values)]
+	}
+	return out
 }
 
 // Read reads the table's shape unless it is known, so that Prepare can
@@ -127,8 +178,9 @@ func (t *Table) Read(ctx context.Context) error {
 
 // Join returns the rows of parts, prepared in order from consecutive
 // chunks of one batch, as the rows of the whole batch, with their notes
-// merged as Prepare would have grouped them; nil if a part is nil or was
-// prepared against another shape of the table than the first. A caller
+// merged as Prepare would have grouped them; nil if a part is nil, was
+// prepared against another shape of the table than the first, or was
+// encoded when the first was not or the other way round. A caller
 // prepares a large batch chunk by chunk so that only one chunk's parsed
 // events are in memory at a time.
 func Join(parts []*Rows) *Rows {
@@ -138,7 +190,7 @@ func Join(parts []*Rows) *Rows {
 	first := parts[0]
 	n := 0
 	for _, p := range parts {
-		if p == nil || p.version != first.version || !sameShape(p.want, first.want) {
+		if p == nil || p.version != first.version || !sameShape(p.want, first.want) || (p.encoded == nil) != (first.encoded == nil) {
 			return nil
 		}
 		n += p.Len()
@@ -146,7 +198,10 @@ func Join(parts []*Rows) *Rows {
 	if len(parts) == 1 {
 		return first
 	}
-	out := &Rows{version: first.version, want: first.want, batch: schema.Batch{Table: first.batch.Table, Rows: make([][]schema.Value, 0, n)}}
+	out := &Rows{version: first.version, want: first.want, batch: schema.Batch{Table: first.batch.Table}}
+	if first.encoded == nil {
+		out.batch.Rows = make([][]schema.Value, 0, n)
+	}
 	type noteKey struct{ column, key, reason, valueType string }
 	seen := map[noteKey]int{}
 	for _, p := range parts {
@@ -157,7 +212,7 @@ func Join(parts []*Rows) *Rows {
 			case !ok:
 				seen[k] = len(out.notes)
 				if note.Row >= 0 {
-					note.Row += len(out.batch.Rows)
+					note.Row += out.Len()
 				}
 				out.notes = append(out.notes, note)
 			case note.Row >= 0: // a table's warning is the same in every part
@@ -165,6 +220,8 @@ func Join(parts []*Rows) *Rows {
 			}
 		}
 		out.batch.Rows = append(out.batch.Rows, p.batch.Rows...)
+		out.encoded = append(out.encoded, p.encoded...)
+		out.encodedRows += p.encodedRows
 	}
 	return out
 }
@@ -241,8 +298,9 @@ func (t *Table) append(ctx context.Context, rows *Rows, events func() []schema.E
 	if err != nil {
 		return warns, err
 	}
+	p.Encoded, p.EncodedRows = rows.encoded, rows.encodedRows
 	if err := t.driver.Write(ctx, p); err != nil {
-		return warns, fmt.Errorf("loading %d rows into %s: %w", len(p.Rows), p.Table.Name, err)
+		return warns, fmt.Errorf("loading %d rows into %s: %w", p.Len(), p.Table.Name, err)
 	}
 	return warns, nil
 }
@@ -400,7 +458,7 @@ func (t *Table) Replace(ctx context.Context, events []schema.Event, r Replacemen
 		if err != nil {
 			return warns, err
 		}
-		rows, err := t.fit(ctx, t.buildWith(st, opts, events), st, func() []schema.Event { return events })
+		rows, err := t.fit(ctx, t.buildIn(nil, st, opts, events), st, func() []schema.Event { return events })
 		if err != nil {
 			return warns, err
 		}
@@ -444,16 +502,17 @@ func (t *Table) read(ctx context.Context) (shape, error) {
 }
 
 func (t *Table) build(st shape, events []schema.Event) *Rows {
-	return t.buildWith(st, t.opts, events)
+	return t.buildIn(nil, st, t.opts, events)
 }
 
-func (t *Table) buildWith(st shape, opts schema.TableOptions, events []schema.Event) *Rows {
+// buildIn builds the rows of events in rs (nil: an allocation).
+func (t *Table) buildIn(rs *schema.RowSlab, st shape, opts schema.TableOptions, events []schema.Event) *Rows {
 	opts.RefusedHints = t.refused()
 	var stored *schema.Table
 	if st.exists {
 		stored = &st.table
 	}
-	want, batch, notes := schema.Build(t.driver.Dialect(), t.name, opts, events, stored)
+	want, batch, notes := schema.BuildIn(rs, t.driver.Dialect(), t.name, opts, events, stored)
 	return &Rows{version: st.version, want: want, batch: batch, notes: notes}
 }
 

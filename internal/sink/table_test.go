@@ -47,14 +47,14 @@ func TestAppendCreatesAndWidens(t *testing.T) {
 	d, db := openSQLite(t)
 	w := NewTable(d, "Items", Options{PrimaryKey: []string{"id"}, Upsert: true}, slog.New(slog.DiscardHandler))
 	first := parse(t, `{"id":1,"v":"a"}`)
-	if w.Prepare(first) != nil {
+	if w.Prepare(first, nil) != nil {
 		t.Fatal("Prepare built rows for a table it has never seen")
 	}
 	append1(t, w, nil, first)
-	if rows := w.Prepare(parse(t, `{"id":2,"v":"b"}`)); rows == nil || rows.Len() != 1 {
+	if rows := w.Prepare(parse(t, `{"id":2,"v":"b"}`), nil); rows == nil || rows.Len() != 1 {
 		t.Fatalf("Prepare of a batch that fits = %v", rows)
 	}
-	if w.Prepare(parse(t, `{"id":2,"w":true}`)) != nil {
+	if w.Prepare(parse(t, `{"id":2,"w":true}`), nil) != nil {
 		t.Fatal("Prepare built rows that need a column the table lacks")
 	}
 	append1(t, w, nil, parse(t, `{"id":2,"w":true}`, `{"id":1,"v":"a2"}`))
@@ -70,7 +70,7 @@ func TestRowsPreparedAgainstAnOlderShapeAreRebuilt(t *testing.T) {
 	w := NewTable(d, "items", Options{}, slog.New(slog.DiscardHandler))
 	append1(t, w, nil, parse(t, `{"id":1,"v":"a"}`))
 	next := parse(t, `{"id":2,"v":"b"}`)
-	rows := w.Prepare(next)
+	rows := w.Prepare(next, nil)
 	if rows == nil {
 		t.Fatal("no rows prepared for a batch that fits the table")
 	}
@@ -91,7 +91,7 @@ func TestJoinChunks(t *testing.T) {
 	append1(t, w, nil, parse(t, `{"id":1,"v":"a"}`))
 	append1(t, w, nil, parse(t, `{"id":"x","v":"b"}`)) // makes _unmapped_data
 	all := parse(t, `{"id":2,"v":"c"}`, `{"id":"y","v":"d"}`, `{"id":3,"v":4}`, `{"id":"z"}`, `{"v":"e"}`)
-	whole := w.Prepare(all)
+	whole := w.Prepare(all, nil)
 	if whole == nil || len(whole.notes) == 0 {
 		t.Fatalf("Prepare of the whole batch = %+v, want rows with notes", whole)
 	}
@@ -99,7 +99,7 @@ func TestJoinChunks(t *testing.T) {
 		var parts []*Rows
 		lo := 0
 		for _, hi := range append(cut, len(all)) {
-			parts = append(parts, w.Prepare(all[lo:hi]))
+			parts = append(parts, w.Prepare(all[lo:hi], nil))
 			lo = hi
 		}
 		joined := Join(parts)
@@ -111,12 +111,12 @@ func TestJoinChunks(t *testing.T) {
 				cut, joined.batch.Rows, joined.notes, whole.batch.Rows, whole.notes)
 		}
 	}
-	before := w.Prepare(all[:1])
+	before := w.Prepare(all[:1], nil)
 	append1(t, w, nil, parse(t, `{"id":4,"w":true}`)) // a new column: a new shape
-	if rows := Join([]*Rows{before, w.Prepare(all[1:])}); rows != nil {
+	if rows := Join([]*Rows{before, w.Prepare(all[1:], nil)}); rows != nil {
 		t.Errorf("Join of rows prepared against two shapes = %d rows, want nil", rows.Len())
 	}
-	if rows := Join([]*Rows{w.Prepare(all[:1]), nil}); rows != nil {
+	if rows := Join([]*Rows{w.Prepare(all[:1], nil), nil}); rows != nil {
 		t.Errorf("Join with a missing part = %d rows, want nil", rows.Len())
 	}
 }
