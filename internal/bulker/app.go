@@ -161,9 +161,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	con.Register(mux)
-	mux.Handle("/", api)
+	con.Register(api)
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr())
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.HTTP.Addr(), err)
@@ -182,7 +180,7 @@ func Run(ctx context.Context, o Options) error {
 	if o.Listening != nil {
 		o.Listening(ln.Addr().String())
 	}
-	srv := httpServer(mux, cfg.HTTP)
+	srv := httpServer(api, cfg.HTTP)
 
 	loadCtx, stopLoaders := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopLoaders()

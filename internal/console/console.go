@@ -100,8 +100,14 @@ func hardened(h http.Handler) http.Handler {
 	})
 }
 
+// Router is where Register adds the console's routes: an *http.ServeMux,
+// or bulker's API, which serves them beside its own.
+type Router interface {
+	Handle(pattern string, h http.Handler)
+}
+
 // Register adds the console's routes to mux.
-func (s *Server) Register(mux *http.ServeMux) {
+func (s *Server) Register(mux Router) {
 	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	mux.Handle("GET /ui/", s.static)
 	mux.Handle("GET /api/destinations", s.authed(s.destinations))

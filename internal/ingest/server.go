@@ -138,6 +138,7 @@ type Server struct {
 	latency observers
 	tables  labelSet
 	waiters sync.Pool // of *waiter
+	ticks   ticks     // the waiters' beat
 	writers sync.Pool // of *statusWriter
 	parsers sync.Pool // of *schema.Parser, for partitionKey
 }
@@ -227,6 +228,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	return s, nil
 }
+
+// Handle serves h at pattern beside the API's routes, with the same
+// request metrics. One router for everything a listener serves: a second
+// mux in front would match every event's path twice.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
 
 // ServeHTTP routes the request and observes its duration.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
