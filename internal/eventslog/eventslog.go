@@ -124,22 +124,31 @@ func (f Filter) page(es []Entry) []Entry {
 	return es
 }
 
-// fill sets the ID and time of an entry that has none. IDs start with the
-// Unix time in milliseconds, like Redis stream ids, so they sort by time.
-func fill(e *Entry, now time.Time) {
+// fill sets the ID and time of an entry that has none.
+func fill(e *Entry) {
+	stamp(e)
+	if e.ID == "" {
+		e.ID = newID(e.Time, rand.Uint64())
+	}
+}
+
+// stamp sets the time of an entry that has none, and makes it UTC.
+func stamp(e *Entry) {
 	if e.Time.IsZero() {
-		e.Time = now
+		e.Time = time.Now()
 	}
 	e.Time = e.Time.UTC()
-	if e.ID == "" {
-		// One allocation: every accepted event gets an entry. The random
-		// part only tells apart entries of the same millisecond.
-		var r [8]byte
-		binary.LittleEndian.PutUint64(r[:], rand.Uint64())
-		b := make([]byte, 0, 20+1+12)
-		b = strconv.AppendInt(b, e.Time.UnixMilli(), 10)
-		b = append(b, '-')
-		b = hex.AppendEncode(b, r[:6])
-		e.ID = string(b)
-	}
+}
+
+// newID is an entry's ID: the Unix time in milliseconds, like Redis stream
+// ids, so IDs sort by time, and six bytes of n, which only tell apart
+// entries of the same millisecond.
+func newID(t time.Time, n uint64) string {
+	var r [8]byte
+	binary.LittleEndian.PutUint64(r[:], n)
+	b := make([]byte, 0, 20+1+12)
+	b = strconv.AppendInt(b, t.UnixMilli(), 10)
+	b = append(b, '-')
+	b = hex.AppendEncode(b, r[:6])
+	return string(b)
 }

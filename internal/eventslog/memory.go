@@ -5,7 +5,6 @@ import (
 	"context"
 	"slices"
 	"sync"
-	"time"
 )
 
 // Memory keeps the newest entries of each destination in process memory,
@@ -42,7 +41,9 @@ func NewMemory(size int) *Memory {
 
 // Add stores an entry, dropping the oldest of its ring when full.
 func (m *Memory) Add(_ context.Context, e Entry) error {
-	fill(&e, time.Now())
+	// The ID is made when the entry is listed, from its sequence number:
+	// most entries are dropped from the ring unread.
+	stamp(&e)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k := ringKey{e.Destination, e.Status.failure()}
@@ -88,6 +89,9 @@ func (m *Memory) List(_ context.Context, f Filter) ([]Entry, error) {
 	out := make([]Entry, len(found))
 	for i, e := range found {
 		out[i] = e.Entry
+		if out[i].ID == "" {
+			out[i].ID = newID(e.Time, e.seq)
+		}
 	}
 	return f.page(out), nil
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -45,7 +44,7 @@ func (r *Redis) key(dest string, failures bool) string {
 
 // Add pushes an entry and trims its list, atomically.
 func (r *Redis) Add(ctx context.Context, e Entry) error {
-	fill(&e, time.Now())
+	fill(&e)
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encoding events log entry: %w", err)
