@@ -13,6 +13,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -265,29 +267,28 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 // until the client goes away, or until lost is closed: Kafka became
 // unreachable, and the answer would only come at the timeout. The
 // record's context is the request's, which net/http cancels when the
-// handler returns: franz-go then drops the record if it is still buffered. One it
-// already sent is kept until its fate is known; should it land after a 503, the client's retry duplicates
-// it: at least once, never lost.
+// handler returns: franz-go then drops the record if it is still buffered.
+// One it already sent is kept until its fate is known; should it land
+// after a 503, the client's retry duplicates it: at least once, never
+// lost.
 func (s *Server) produce(ctx context.Context, rec kafka.Record, lost <-chan struct{}) error {
 	w, _ := s.waiters.Get().(*waiter)
 	if w == nil {
 		w = newWaiter()
 	}
-	w.timer.Reset(s.cfg.ProduceTimeout)
 	deadline := time.Now().Add(s.cfg.ProduceTimeout)
 	s.d.Producer.TryProduce(ctx, rec, w.done)
-	answered, err := w.wait(ctx, lost)
+	answered, err := w.wait(ctx, deadline, lost, &s.ticks)
 	if answered && errors.Is(err, kafka.ErrBufferFull) {
 		// Rare: wait for room, within the same deadline. Only here does a
 		// context timer pay off, for franz-go to stop waiting.
 		bctx, cancel := context.WithDeadline(ctx, deadline)
 		defer cancel()
 		s.d.Producer.ProduceAsync(bctx, rec, w.done)
-		answered, err = w.wait(ctx, lost)
+		answered, err = w.wait(ctx, deadline, lost, &s.ticks)
 	}
 	if !answered {
 		// The answer may still come: w's channel is not reused.
-		w.timer.Stop()
 		if ctx.Err() != nil {
 			return fmt.Errorf("waiting for kafka to acknowledge: %w", ctx.Err())
 		}
@@ -298,39 +299,74 @@ func (s *Server) produce(ctx context.Context, rec kafka.Record, lost <-chan stru
 		}
 		return fmt.Errorf("kafka did not acknowledge within %s", s.cfg.ProduceTimeout)
 	}
-	w.timer.Stop()
 	s.waiters.Put(w)
 	return err
 }
 
-// waiter receives one produce answer. Pooled: a channel, a callback and a
-// timer per request cost more than the pool.
+// waiter receives one produce answer. Pooled: a channel and a callback
+// per request cost more than the pool.
 type waiter struct {
-	ack   chan error // buffered: the answer never blocks franz-go
-	done  func(error)
-	timer *time.Timer
+	ack  chan error // buffered: the answer never blocks franz-go
+	done func(error)
 }
 
 func newWaiter() *waiter {
-	w := &waiter{ack: make(chan error, 1), timer: time.NewTimer(time.Hour)}
-	w.timer.Stop()
+	w := &waiter{ack: make(chan error, 1)}
 	w.done = func(err error) { w.ack <- err }
 	return w
 }
 
-// wait returns the answer, or answered false when the timer fired, ctx
-// ended or lost was closed first.
-func (w *waiter) wait(ctx context.Context, lost <-chan struct{}) (answered bool, err error) {
-	select {
-	case err := <-w.ack:
-		return true, err
-	case <-w.timer.C:
-		return false, nil
-	case <-ctx.Done():
-		return false, nil
-	case <-lost:
-		return false, nil
+// wait returns the answer, or answered false once deadline passed, ctx
+// ended or lost was closed. It checks those at each of the ticks' beats
+// instead of selecting on them: a timer, the request's Done channel and
+// the shared lost channel in every request's select cost more than
+// producing the event; a beat late is soon enough for an outage.
+func (w *waiter) wait(ctx context.Context, deadline time.Time, lost <-chan struct{}, t *ticks) (answered bool, err error) {
+	for {
+		select {
+		case err := <-w.ack:
+			return true, err
+		case <-t.next():
+		}
+		if ctx.Err() != nil || !time.Now().Before(deadline) {
+			return false, nil
+		}
+		select {
+		case <-lost:
+			return false, nil
+		default:
+		}
 	}
+}
+
+// tickPeriod is how often waiting requests check their deadline, their
+// client and Kafka's reachability; how late, at most, they notice.
+const tickPeriod = 50 * time.Millisecond
+
+// ticks closes a channel shared by the waiting requests every tickPeriod,
+// while any waits: one timer for all of them instead of one each.
+type ticks struct {
+	c  atomic.Pointer[chan struct{}] // nil between beats while none waits
+	mu sync.Mutex                    // makes c
+}
+
+// next returns the channel closed at the next beat.
+func (t *ticks) next() <-chan struct{} {
+	if c := t.c.Load(); c != nil {
+		return *c
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c := t.c.Load(); c != nil {
+		return *c
+	}
+	c := make(chan struct{})
+	t.c.Store(&c)
+	time.AfterFunc(tickPeriod, func() {
+		t.c.Store(nil)
+		close(c)
+	})
+	return c
 }
 
 // maxPrealloc bounds the buffer allocated for a body before it arrives: a

@@ -110,6 +110,34 @@ func TestPostClientGone(t *testing.T) {
 	}
 }
 
+// reachability is a Kafka whose loss the test announces by closing lost.
+type reachability struct{ lost chan struct{} }
+
+func (r reachability) Reachability() (<-chan struct{}, error) { return r.lost, nil }
+
+func TestPostKafkaLostWhileWaiting(t *testing.T) {
+	p := newHeldProducer()
+	k := reachability{lost: make(chan struct{})}
+	e := newEnv(t, false, func(d *setup) { d.Producer = p; d.Kafka = k; d.ProduceTimeout = time.Minute })
+	done := make(chan result)
+	start := time.Now()
+	go func() { done <- e.do(t, "POST", "/post/pg?tableName=t", `{"a":1}`, "") }()
+	<-p.held
+	close(k.lost)
+	r := <-done
+	if r.code != http.StatusServiceUnavailable || !strings.Contains(r.resp.Error, "not stored") {
+		t.Fatalf("got %d %s", r.code, r.body)
+	}
+	// Answered at the loss, not at the produce timeout.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("answered after %s", d)
+	}
+	if !strings.Contains(e.logText(), "unreachable before acknowledging") {
+		t.Errorf("log: %s", e.logText())
+	}
+	p.answer(nil) // late, and harmless
+}
+
 func TestPostBufferFull(t *testing.T) {
 	p := newHeldProducer()
 	p.full = true
