@@ -9,6 +9,7 @@ package bench
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
@@ -316,6 +318,15 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 			r.setRounds("wrk_", wrkPairs, fmt.Sprintf("wrk, %d threads, %d conns", wrkThreads, r.o.Sizes.Conns))
 			all = append(all, wrkPairs...)
 		}
+		if baseProc != nil {
+			wait := func() error {
+				_, err := WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc))
+				return err
+			}
+			if err := r.sideBySide(ctx, "x_side_", svc, base+"/post/pg?tableName=ingest", baseURL, baseProc, wrkBody, wait, &accepted); err != nil {
+				r.res.Fail("x_side_cpu_ratio", err)
+			}
+		}
 	}
 	var worstP99, worstRatio float64
 	for _, p := range all {
@@ -331,6 +342,63 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 	}
 	_, err = WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc))
 	return err
+}
+
+// sideBySide drives the baseline server and bulker at the same time,
+// each with a wrk of one thread and half the connections, for
+// Sizes.Rounds rounds, and records the medians of bulker's CPU per event
+// and p99 over the baseline's under keys prefixed with prefix. Both then
+// pay for the same seconds of a machine whose speed drifts by more than
+// bulker's gap between alternating rounds; what it measures is the cost
+// of each, not the capacity of the machine. url is bulker's to post to;
+// wait, before each round, waits for bulker's loader to catch up;
+// accepted, when not nil, counts what bulker took.
+func (r *runner) sideBySide(ctx context.Context, prefix string, svc Service, url, baseURL string, baseProc *Proc,
+	body []byte, wait func() error, accepted *int64) error {
+	conns := max(r.o.Sizes.Conns/2, 1)
+	var cpu, p99 []float64
+	for i := range r.o.Sizes.Rounds {
+		if err := wait(); err != nil {
+			return fmt.Errorf("waiting for the loader to catch up: %w", err)
+		}
+		run := func(name, url, tok string) (WrkResult, error) {
+			dir := filepath.Join(r.o.WorkDir, "wrk-"+name)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return WrkResult{}, err
+			}
+			res, err := RunWrk(ctx, WrkConfig{URL: url, Token: tok, Threads: 1, Conns: conns,
+				Duration: r.o.Sizes.RoundDuration, Body: body, Dir: dir})
+			if err == nil && res.StatusErrors+res.SocketErrors > 0 {
+				err = fmt.Errorf("%s: %d non-2xx answers, %d socket errors", name, res.StatusErrors, res.SocketErrors)
+			}
+			if err == nil && res.OK() == 0 {
+				err = fmt.Errorf("%s accepted nothing", name)
+			}
+			return res, err
+		}
+		meter := r.cpuMeter(baseProc, svc)
+		var b WrkResult
+		var berr error
+		var wg sync.WaitGroup
+		wg.Go(func() { b, berr = run("baseline", baseURL+"/", "") })
+		in, ierr := run("bulker", url, token)
+		wg.Wait()
+		if err := errors.Join(berr, ierr); err != nil {
+			return err
+		}
+		if accepted != nil {
+			*accepted += int64(in.OK())
+		}
+		use := meter(1) // µs in all, divided by each side's own events
+		bus, ius := use.Of("baseline")/float64(b.OK()), use.Of("bulker")/float64(in.OK())
+		cpu, p99 = append(cpu, ius/bus), append(p99, float64(in.P99)/float64(b.P99))
+		r.progress("side by side %d: baseline %.0f rps p99 %.2f ms %.1f µs/event | bulker %.0f rps p99 %.2f ms %.1f µs/event",
+			i+1, b.RPS(), ms(b.P99), bus, in.RPS(), ms(in.P99), ius)
+	}
+	note := fmt.Sprintf("median of %d × %s rounds, baseline and bulker driven at once, each by wrk, 1 thread, %d conns", len(cpu), r.o.Sizes.RoundDuration, conns)
+	r.res.Set(prefix+"cpu_ratio", Median(cpu), note+": bulker's CPU per event / the baseline's")
+	r.res.Set(prefix+"p99_ratio", Median(p99), note+": bulker's p99 / the baseline's")
+	return nil
 }
 
 // wrkThreads is the number of wrk's threads: one per core of the machine
@@ -598,7 +666,16 @@ func (r *runner) noLoaderPhase(ctx context.Context) error {
 	}
 	r.res.Set("x_wrk_ingest_noloader_rps", Median(rps), "diagnostic: as wrk_ingest_rps, no loader work")
 	r.res.Set("x_wrk_ingest_noloader_p99_ms", Median(p99), "diagnostic: as wrk_ingest_p99_ms, no loader work")
-	return nil
+	if len(r.o.BaselineCmd) == 0 {
+		return nil // no baseline process whose CPU to read
+	}
+	baseURL, baseProc, stop, err := r.startBaseline(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	Load(ctx, LoadConfig{URL: baseURL + "/", Conns: r.o.Sizes.Conns, Requests: 500, Body: lc.Body})
+	return r.sideBySide(ctx, "x_side_noloader_", svc, lc.URL, baseURL, baseProc, Event(0, now), func() error { return nil }, nil)
 }
 
 // endToEnd POSTs n events and returns rows per second from the first POST
