@@ -313,6 +313,11 @@ func (w *worker) parse(lt lifetime, recs []kafka.Record) (*batch, error) {
 				items[i].ev = schema.Event{} // item.event parses it again if need be
 			}
 			p.Slab.Reset()
+			// Let waiting request handlers run between chunks: a batch's
+			// parse is a burst on every core, which otherwise holds them
+			// up to the scheduler's 10 ms slice (bulker's p99 against
+			// the baseline's, side by side: 2.0 without, 1.55 with).
+			runtime.Gosched()
 		}
 		mu.Lock()
 		used = append(used, p.Slab)
