@@ -250,6 +250,9 @@ func (bd *builder) rows(events []Event) [][]Value {
 // most of what a loader allocated, and the collector runs as often as a
 // loader allocates. The zero value is ready.
 type RowSlab struct {
+	// values and rows are the last rows built, up to their lengths; past
+	// them, up to their capacities, the memory is zero, so that taking it
+	// again needs no clearing.
 	values []Value
 	rows   [][]Value
 }
@@ -259,6 +262,7 @@ type RowSlab struct {
 func (s *RowSlab) Reset() {
 	clear(s.values)
 	clear(s.rows)
+	s.values, s.rows = s.values[:0], s.rows[:0]
 }
 
 // take returns room for n rows of width Absent values; from a nil slab, an
@@ -267,7 +271,7 @@ func (s *RowSlab) take(n, width int) ([]Value, [][]Value) {
 	if s == nil {
 		return make([]Value, n*width), make([][]Value, n)
 	}
-	s.Reset()
+	s.Reset() // nothing to clear when the caller reset it
 	if cap(s.values) < n*width {
 		s.values = make([]Value, n*width)
 	}

@@ -261,3 +261,25 @@ func TestValueAssign(t *testing.T) {
 		}
 	}
 }
+
+// Rows built in a RowSlab are those Build makes, whether the slab was
+// reset after its last rows or not, and whatever it held before: a value
+// left from an earlier, wider build never shows as a column's value.
+func TestBuildInRowSlab(t *testing.T) {
+	wide := []Event{mustParse(t, `{"a":1,"b":"x","c":true,"d":2.5}`), mustParse(t, `{"a":2,"b":"y","c":false,"d":3.5}`),
+		mustParse(t, `{"a":4,"b":"w","c":true,"d":4.5}`)}
+	narrow := []Event{mustParse(t, `{"a":3}`), mustParse(t, `{"b":"z"}`)} // fewer rows: the slab's memory is reused
+	table := Table{Name: "t", Columns: []Column{{Name: "a", Type: Int}, {Name: "b", Type: Text}, {Name: "c", Type: Bool}, {Name: "d", Type: Float}}}
+	_, want, _ := Build(postgres, "t", TableOptions{}, narrow, &table)
+	for _, reset := range []bool{false, true} {
+		var rs RowSlab
+		BuildIn(&rs, postgres, "t", TableOptions{}, wide, &table)
+		if reset {
+			rs.Reset()
+		}
+		_, got, _ := BuildIn(&rs, postgres, "t", TableOptions{}, narrow, &table)
+		if !reflect.DeepEqual(got.Rows, want.Rows) {
+			t.Errorf("reset %v: rows %v, want %v", reset, got.Rows, want.Rows)
+		}
+	}
+}
