@@ -319,11 +319,7 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 			all = append(all, wrkPairs...)
 		}
 		if baseProc != nil {
-			wait := func() error {
-				_, err := WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc))
-				return err
-			}
-			if err := r.sideBySide(ctx, "x_side_", svc, base+"/post/pg?tableName=ingest", baseURL, baseProc, wrkBody, wait, &accepted); err != nil {
+			if err := r.sideBySide(ctx, "x_side_", svc, base+"/post/pg?tableName=ingest", baseURL, baseProc, wrkBody, &accepted); err != nil {
 				r.res.Fail("x_side_cpu_ratio", err)
 			}
 		}
@@ -340,8 +336,15 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 	} else {
 		r.res.Fail("bulker_rss_mb", err)
 	}
-	_, err = WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc))
-	return err
+	return r.caughtUp(ctx, svc, accepted)
+}
+
+// caughtUp waits until the ingest table holds the accepted events.
+func (r *runner) caughtUp(ctx context.Context, svc Service, accepted int64) error {
+	if _, err := WaitRows(ctx, r.pg, "ingest", accepted, 100*time.Millisecond, 2*time.Minute, alive(svc)); err != nil {
+		return fmt.Errorf("waiting for the loader to catch up: %w", err)
+	}
+	return nil
 }
 
 // sideBySide drives the baseline server and bulker at the same time,
@@ -351,15 +354,17 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 // pay for the same seconds of a machine whose speed drifts by more than
 // bulker's gap between alternating rounds; what it measures is the cost
 // of each, not the capacity of the machine. url is bulker's to post to;
-// wait, before each round, waits for bulker's loader to catch up;
-// accepted, when not nil, counts what bulker took.
+// accepted, when not nil, counts what bulker took into the ingest table,
+// whose loading each round waits for first.
 func (r *runner) sideBySide(ctx context.Context, prefix string, svc Service, url, baseURL string, baseProc *Proc,
-	body []byte, wait func() error, accepted *int64) error {
+	body []byte, accepted *int64) error {
 	conns := max(r.o.Sizes.Conns/2, 1)
 	var cpu, p99 []float64
 	for i := range r.o.Sizes.Rounds {
-		if err := wait(); err != nil {
-			return fmt.Errorf("waiting for the loader to catch up: %w", err)
+		if accepted != nil {
+			if err := r.caughtUp(ctx, svc, *accepted); err != nil {
+				return err
+			}
 		}
 		run := func(name, url, tok string) (WrkResult, error) {
 			dir := filepath.Join(r.o.WorkDir, "wrk-"+name)
@@ -427,8 +432,8 @@ func (r *runner) roundPairs(ctx context.Context, svc Service, base, baseURL stri
 	gen func(ctx context.Context, url, token string) (round, error), accepted *int64) ([]roundPair, error) {
 	var pairs []roundPair
 	for i := range r.o.Sizes.Rounds {
-		if _, err := WaitRows(ctx, r.pg, "ingest", *accepted, 100*time.Millisecond, 2*time.Minute, alive(svc)); err != nil {
-			return nil, fmt.Errorf("waiting for the loader to catch up: %w", err)
+		if err := r.caughtUp(ctx, svc, *accepted); err != nil {
+			return nil, err
 		}
 		var p roundPair
 		var err error
@@ -675,7 +680,7 @@ func (r *runner) noLoaderPhase(ctx context.Context) error {
 	}
 	defer stop()
 	Load(ctx, LoadConfig{URL: baseURL + "/", Conns: r.o.Sizes.Conns, Requests: 500, Body: lc.Body})
-	return r.sideBySide(ctx, "x_side_noloader_", svc, lc.URL, baseURL, baseProc, Event(0, now), func() error { return nil }, nil)
+	return r.sideBySide(ctx, "x_side_noloader_", svc, lc.URL, baseURL, baseProc, Event(0, now), nil)
 }
 
 // endToEnd POSTs n events and returns rows per second from the first POST
