@@ -270,9 +270,10 @@ func (c *Config) Validate() error {
 }
 
 // PrimaryKeys returns the primary key columns as written in the config.
+// Ingest asks for every event: without a key it allocates nothing.
 func (o Options) PrimaryKeys() []string {
 	var out []string
-	for _, k := range strings.Split(o.PrimaryKey, ",") {
+	for k := range strings.SplitSeq(o.PrimaryKey, ",") {
 		if k = strings.TrimSpace(k); k != "" {
 			out = append(out, k)
 		}

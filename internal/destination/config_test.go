@@ -2,6 +2,7 @@ package destination
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -66,5 +67,25 @@ func TestOptionsAsJitsuWritesThem(t *testing.T) {
 	}
 	if _, err := ParseJSON([]byte(`{"type":"postgres","options":{"batchSize":"many"}}`), "pg"); err == nil || !strings.Contains(err.Error(), "destination pg") {
 		t.Errorf("a batch size that is no number: %v", err)
+	}
+}
+
+func TestPrimaryKeys(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"", nil},
+		{"id", []string{"id"}},
+		{" id , ts ", []string{"id", "ts"}},
+		{"id,,ts,", []string{"id", "ts"}},
+		{" , ", nil},
+	} {
+		if got := (Options{PrimaryKey: tc.in}).PrimaryKeys(); !slices.Equal(got, tc.want) {
+			t.Errorf("PrimaryKeys(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if n := testing.AllocsPerRun(10, func() { _ = (Options{}).PrimaryKeys() }); n != 0 {
+		t.Errorf("PrimaryKeys without a key: %v allocations, want 0 (ingest calls it per event)", n)
 	}
 }

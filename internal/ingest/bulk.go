@@ -37,7 +37,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request) {
 		fail(w, http.StatusNotImplemented, "bulk loading is not available")
 		return
 	}
-	dest, table, why, ok := s.target(w, r)
+	dest, table, why, ok := s.target(w, r, r.PathValue("destinationId"))
 	if !ok {
 		reason = why
 		return

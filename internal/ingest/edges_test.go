@@ -77,3 +77,44 @@ func TestBodyDeadlines(t *testing.T) {
 		}
 	})
 }
+
+// The events' route is matched without the mux: every request it takes
+// must be one the mux routes to the same pattern with the same destination,
+// and the rest must go to the mux.
+func TestPostDestinationMatchesTheMux(t *testing.T) {
+	mux := http.NewServeMux()
+	var got string
+	mux.HandleFunc(postRoute, func(_ http.ResponseWriter, r *http.Request) { got = r.PathValue("destinationId") })
+	for _, tc := range []struct {
+		method, target string
+		want           string // "": left to the mux
+	}{
+		{"POST", "/post/pg?tableName=t", "pg"},
+		{"POST", "/post/my%20dest", "my dest"},
+		{"POST", "/post/a%2Fb", ""},
+		{"POST", "/post/", ""},
+		{"POST", "/post/pg/", ""},
+		{"POST", "/post/pg/x", ""},
+		{"POST", "/post/..", ""},
+		{"POST", "/post/.", ""},
+		{"POST", "/post//pg", ""},
+		{"POST", "/posts/pg", ""},
+		{"GET", "/post/pg", ""},
+		{"POST", "/bulk/pg", ""},
+	} {
+		r := httptest.NewRequest(tc.method, tc.target, nil)
+		id, ok := postDestination(r)
+		if id != tc.want || ok != (tc.want != "") {
+			t.Errorf("%s %s: postDestination = %q, %v; want %q", tc.method, tc.target, id, ok, tc.want)
+		}
+		if !ok {
+			continue
+		}
+		got = ""
+		_, pattern := mux.Handler(r)
+		mux.ServeHTTP(httptest.NewRecorder(), r)
+		if pattern != postRoute || got != id {
+			t.Errorf("%s %s: the mux routes it to %q with destination %q, the fast path to %q with %q", tc.method, tc.target, pattern, got, postRoute, id)
+		}
+	}
+}

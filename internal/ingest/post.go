@@ -102,8 +102,7 @@ func checkTable(table string) error {
 
 // target resolves the destination and table of a request, answering the
 // error itself; ok is false when it did.
-func (s *Server) target(w http.ResponseWriter, r *http.Request) (dest destination.Config, table, reason string, ok bool) {
-	id := r.PathValue("destinationId")
+func (s *Server) target(w http.ResponseWriter, r *http.Request, id string) (dest destination.Config, table, reason string, ok bool) {
 	dest, found := s.d.Destinations.Lookup(id)
 	if !found {
 		if c, ok := s.d.Destinations.LookupUnsupported(id); ok {
@@ -148,7 +147,9 @@ func queryValue(u *url.URL, name string) string {
 	return ""
 }
 
-func (s *Server) post(w http.ResponseWriter, r *http.Request) {
+// post stores one event for destination id in its Kafka topic and
+// answers once Kafka has acknowledged it.
+func (s *Server) post(w http.ResponseWriter, r *http.Request, id string) {
 	destLabel := unknownLabel
 	var tbl *tableLabel
 	reason := reasonOK
@@ -167,7 +168,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request) {
 	}()
 	log := s.d.Logger
 
-	dest, table, why, ok := s.target(w, r)
+	dest, table, why, ok := s.target(w, r, id)
 	if !ok {
 		reason = why
 		if reason == reasonBadTable {

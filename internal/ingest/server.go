@@ -212,7 +212,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.mux.Handle("POST /post/{destinationId}", s.authed(http.HandlerFunc(s.post)))
+	s.mux.HandleFunc(postRoute, func(w http.ResponseWriter, r *http.Request) {
+		s.servePost(w, r, r.PathValue("destinationId"))
+	})
 	s.mux.Handle("POST /bulk/{destinationId}", s.authed(http.HandlerFunc(s.bulk)))
 	s.mux.Handle("GET /failed/{destinationId}", s.authed(http.HandlerFunc(s.failed)))
 	s.mux.Handle("POST /failed/{destinationId}/replay", s.authed(http.HandlerFunc(s.replayFailed)))
@@ -247,8 +249,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sw.watching = true
 		r.Body = &sw.body
 	}
-	s.mux.ServeHTTP(sw, r)
-	route := r.Pattern // set by the mux on this request
+	if id, ok := postDestination(r); ok {
+		r.Pattern = postRoute
+		s.servePost(sw, r, id)
+	} else {
+		s.mux.ServeHTTP(sw, r)
+	}
+	route := r.Pattern // set by the mux on this request, or above
 	if route == "" {
 		route = "unmatched"
 	}
@@ -258,37 +265,69 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.writers.Put(sw)
 }
 
-// authed rejects requests without a valid bearer token. The messages never
-// repeat what the client sent.
+// postRoute is the pattern of the events' route. ServeHTTP matches most
+// of its requests itself: the mux's match of a wildcard allocates, and
+// this route takes every event.
+const postRoute = "POST /post/{destinationId}"
+
+// postDestination returns the destination of a request the mux would
+// route to postRoute as it is. A path the mux would clean or unescape
+// first is not matched here but left to the mux.
+func postDestination(r *http.Request) (id string, ok bool) {
+	if r.Method != http.MethodPost || r.URL.RawPath != "" {
+		return "", false
+	}
+	id, ok = strings.CutPrefix(r.URL.Path, "/post/")
+	if !ok || id == "" || id == "." || id == ".." || strings.Contains(id, "/") {
+		return "", false
+	}
+	return id, true
+}
+
+// servePost serves postRoute for destination id.
+func (s *Server) servePost(w http.ResponseWriter, r *http.Request, id string) {
+	if s.authorized(w, r, id) {
+		s.post(w, r, id)
+	}
+}
+
+// authed rejects requests without a valid bearer token.
 func (s *Server) authed(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		a := s.d.Auth
-		if a == nil || !a.Enabled() {
+		if s.authorized(w, r, r.PathValue("destinationId")) {
 			next.ServeHTTP(w, r)
-			return
 		}
-		msg := ""
-		h := r.Header.Get("Authorization")
-		scheme, token, _ := strings.Cut(strings.TrimSpace(h), " ")
-		switch {
-		case h == "":
-			msg = `missing Authorization header: send "Authorization: Bearer <token>"`
-		case !strings.EqualFold(scheme, "Bearer"):
-			msg = `unsupported Authorization scheme: send "Authorization: Bearer <token>"`
-		case !a.Check(strings.TrimSpace(token)):
-			msg = "invalid token"
-		default:
-			next.ServeHTTP(w, r)
-			return
-		}
-		if strings.HasPrefix(r.URL.Path, "/post/") {
-			dest := s.destLabel(r.PathValue("destinationId"))
-			s.events.WithLabelValues(dest, unknownLabel, "rejected", reasonUnauthorized).Inc()
-		}
-		s.d.Logger.Info("request rejected", "reason", reasonUnauthorized, "path", r.URL.Path, "remote", r.RemoteAddr)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="bulker"`)
-		fail(w, http.StatusUnauthorized, msg)
 	})
+}
+
+// authorized reports whether r carries a valid bearer token, answering
+// 401 itself when it does not. The messages never repeat what the client
+// sent. dest is the destination in the path, if any.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request, dest string) bool {
+	a := s.d.Auth
+	if a == nil || !a.Enabled() {
+		return true
+	}
+	msg := ""
+	h := r.Header.Get("Authorization")
+	scheme, token, _ := strings.Cut(strings.TrimSpace(h), " ")
+	switch {
+	case h == "":
+		msg = `missing Authorization header: send "Authorization: Bearer <token>"`
+	case !strings.EqualFold(scheme, "Bearer"):
+		msg = `unsupported Authorization scheme: send "Authorization: Bearer <token>"`
+	case !a.Check(strings.TrimSpace(token)):
+		msg = "invalid token"
+	default:
+		return true
+	}
+	if r.Pattern == postRoute {
+		s.events.WithLabelValues(s.destLabel(dest), unknownLabel, "rejected", reasonUnauthorized).Inc()
+	}
+	s.d.Logger.Info("request rejected", "reason", reasonUnauthorized, "path", r.URL.Path, "remote", r.RemoteAddr)
+	w.Header().Set("WWW-Authenticate", `Bearer realm="bulker"`)
+	fail(w, http.StatusUnauthorized, msg)
+	return false
 }
 
 // readiness is the body of GET /ready. Destinations of a type bulker
