@@ -18,6 +18,7 @@ import (
 	"github.com/streamforge/streamforge/internal/destination/mysql"
 	"github.com/streamforge/streamforge/internal/destination/postgres"
 	"github.com/streamforge/streamforge/internal/destination/sqlite"
+	"github.com/streamforge/streamforge/internal/gcfloor"
 	"github.com/streamforge/streamforge/internal/observe"
 )
 
@@ -49,6 +50,14 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	switch {
+	case cfg.GCHeapFloorMB == 0:
+	case os.Getenv("GOGC") != "":
+		log.Info("GOGC is set: BULKER_GC_HEAP_FLOOR_MB not applied")
+	default:
+		// The operator's GOMEMLIMIT stays; else the floor keeps a backstop.
+		gcfloor.Run(ctx, gcfloor.Options{Floor: uint64(cfg.GCHeapFloorMB) << 20, Limit: os.Getenv("GOMEMLIMIT") == ""})
+	}
 	err = bulker.Run(ctx, bulker.Options{
 		Config:  cfg,
 		Environ: os.Environ(),

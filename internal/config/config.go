@@ -67,6 +67,9 @@ type Config struct {
 	// PprofAddr, when set, serves Go's profiler (net/http/pprof) there,
 	// apart from the API: for diagnosis, on a loopback address.
 	PprofAddr string
+	// GCHeapFloorMB is the least heap goal of the collector, in MiB
+	// (package gcfloor); 0 leaves Go's default.
+	GCHeapFloorMB int
 }
 
 // HTTP is where the API listens, and how long it waits for clients.
@@ -259,6 +262,8 @@ func (c Config) Validate() error {
 		return errors.New("BULKER_SHUTDOWN_TIMEOUT_SEC must be positive")
 	case c.Topics.Partitions < 1:
 		return errors.New("BULKER_KAFKA_TOPIC_PARTITIONS must be at least 1")
+	case c.GCHeapFloorMB < 0:
+		return errors.New("BULKER_GC_HEAP_FLOOR_MB must be 0 or more")
 	case c.ShutdownExtraDelay < 0:
 		return errors.New("BULKER_SHUTDOWN_EXTRA_DELAY_SEC must not be negative")
 	case c.MetricsPort < 0 || c.MetricsPort > 65535:
