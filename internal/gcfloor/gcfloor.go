@@ -16,7 +16,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
-	"sync/atomic"
+	"sync"
 )
 
 // Options says what Run may change.
@@ -35,7 +35,9 @@ type Options struct {
 func Run(ctx context.Context, o Options) {
 	t := &tuner{o: o, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	context.AfterFunc(ctx, func() {
-		t.stopped.Store(true)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.stopped = true
 		debug.SetGCPercent(100)
 		if o.Limit {
 			debug.SetMemoryLimit(math.MaxInt64)
@@ -45,9 +47,11 @@ func Run(ctx context.Context, o Options) {
 }
 
 type tuner struct {
-	o       Options
-	sample  []metrics.Sample
-	stopped atomic.Bool
+	o      Options
+	sample []metrics.Sample
+	// mu orders a finalizer's settings before the restoring ones.
+	mu      sync.Mutex
+	stopped bool
 }
 
 // sentinel is garbage the moment it is armed, so its finalizer runs after
@@ -60,7 +64,9 @@ func (t *tuner) arm() {
 }
 
 func (t *tuner) collected() {
-	if t.stopped.Load() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
 		return
 	}
 	metrics.Read(t.sample)
@@ -87,13 +93,13 @@ func Percent(live, floor uint64) int {
 // limitFor is the memory limit kept while the live heap is live bytes.
 // The percent set after a collection applies to the next one's live heap
 // until the finalizer runs again; if that heap jumped (a batch parsed at
-// once), GOGC=900 would let it grow ninefold. The limit caps that: twice
-// the floor, or three times the live heap (GOGC=100's doubling plus room
-// for stacks and the runtime's own memory), so it never holds a steady
-// heap below what GOGC=100 allows, and it rises after each collection.
+// once), GOGC=900 would let it grow ninefold. The limit caps that at
+// twice the floor plus three times the last live heap: more than GOGC=100
+// needs with the runtime's own memory, so it never holds a steady heap
+// back, and it rises after each collection.
 func limitFor(live, floor uint64) int64 {
-	if live > math.MaxInt64/3 || floor > math.MaxInt64/2 {
+	if live > math.MaxInt64/6 || floor > math.MaxInt64/4 {
 		return math.MaxInt64
 	}
-	return int64(max(2*floor, 3*live))
+	return int64(2*floor + 3*live)
 }

@@ -38,9 +38,9 @@ func TestLimitFor(t *testing.T) {
 		live, floor uint64
 		want        int64
 	}{
-		{4 * mib, 24 * mib, 48 * mib},
-		{16 * mib, 24 * mib, 48 * mib},
-		{30 * mib, 24 * mib, 90 * mib},
+		{0, 24 * mib, 48 * mib},
+		{4 * mib, 24 * mib, 60 * mib},
+		{30 * mib, 24 * mib, 138 * mib},
 		{math.MaxUint64 / 2, 24 * mib, math.MaxInt64},
 	}
 	for _, tt := range tests {
@@ -83,18 +83,20 @@ func TestFloorCutsCollections(t *testing.T) {
 	without := churn(256 * mib)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	Run(ctx, Options{Floor: 32 * mib, Limit: true})
+	const floor = 32 * mib // several times the test binary's live heap
+	Run(ctx, Options{Floor: floor, Limit: true})
 	runtime.GC() // the first cycle sets the percent
 	waitFor(t, "the floor to be applied", func() bool { return gcPercent() > 100 })
 	with := churn(256 * mib)
-	if goal := heapGoal(); goal < 24*mib {
-		t.Errorf("heap goal %d MiB with a 32 MiB floor", goal/mib)
+	want := min(floor, liveHeap()*(100+maxPercent)/100)
+	if goal := heapGoal(); goal < want*3/4 {
+		t.Errorf("heap goal %d MiB with a %d MiB floor and %d MiB live", goal/mib, floor/mib, liveHeap()/mib)
 	}
-	if with*3 > without {
-		t.Errorf("%d collections with the floor against %d without: want a third or fewer", with, without)
+	if with*2 > without {
+		t.Errorf("%d collections with the floor against %d without: want half or fewer", with, without)
 	}
-	if got := debug.SetMemoryLimit(-1); got != 64*mib {
-		t.Errorf("memory limit %d MiB, want the backstop of twice the floor (64)", got/mib)
+	if got, live := debug.SetMemoryLimit(-1), liveHeap(); got < 2*floor || got > int64(2*floor+3*(live+4*mib)) {
+		t.Errorf("memory limit %d MiB with %d MiB live, want twice the floor plus three times the live heap", got/mib, live/mib)
 	}
 
 	cancel()
@@ -121,7 +123,7 @@ func TestFloorStepsAsideForALargeHeap(t *testing.T) {
 	}
 	runtime.GC()
 	runtime.GC()
-	waitFor(t, "the limit to follow the live heap", func() bool { return debug.SetMemoryLimit(-1) >= 3*40*mib })
+	waitFor(t, "the limit to follow the live heap", func() bool { return debug.SetMemoryLimit(-1) >= 2*16*mib+3*40*mib })
 	if p := gcPercent(); p != 100 {
 		t.Errorf("GOGC = %d with 40 MiB live and a 16 MiB floor, want 100", p)
 	}
@@ -137,4 +139,10 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+func liveHeap() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
