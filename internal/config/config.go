@@ -72,6 +72,10 @@ type Config struct {
 	GCHeapFloorMB int
 }
 
+// maxGCHeapFloorMB bounds BULKER_GC_HEAP_FLOOR_MB: a floor of a terabyte
+// is a typo, and bytes of a larger one would overflow.
+const maxGCHeapFloorMB = 1 << 20
+
 // HTTP is where the API listens, and how long it waits for clients.
 type HTTP struct {
 	Host string
@@ -262,8 +266,8 @@ func (c Config) Validate() error {
 		return errors.New("BULKER_SHUTDOWN_TIMEOUT_SEC must be positive")
 	case c.Topics.Partitions < 1:
 		return errors.New("BULKER_KAFKA_TOPIC_PARTITIONS must be at least 1")
-	case c.GCHeapFloorMB < 0:
-		return errors.New("BULKER_GC_HEAP_FLOOR_MB must be 0 or more")
+	case c.GCHeapFloorMB < 0 || c.GCHeapFloorMB > maxGCHeapFloorMB:
+		return fmt.Errorf("BULKER_GC_HEAP_FLOOR_MB must be between 0 and %d", maxGCHeapFloorMB)
 	case c.ShutdownExtraDelay < 0:
 		return errors.New("BULKER_SHUTDOWN_EXTRA_DELAY_SEC must not be negative")
 	case c.MetricsPort < 0 || c.MetricsPort > 65535:

@@ -241,6 +241,7 @@ func TestInvalidNamesVariable(t *testing.T) {
 		{"BULKER_SHUTDOWN_TIMEOUT_SEC", "NaN"},
 		{"BULKER_GC_HEAP_FLOOR_MB", "-1"},
 		{"BULKER_GC_HEAP_FLOOR_MB", "24MB"},
+		{"BULKER_GC_HEAP_FLOOR_MB", "2000000"},
 		{"BULKER_KAFKA_SSL", "yes please"},
 		{"BULKER_KAFKA_SSL_SKIP_VERIFY", "maybe"},
 		{"BULKER_KAFKA_SASL", `{"mechanism":"PLAIN","username":"u","password":"` + pw},

@@ -6,7 +6,7 @@
 // second then collects twenty times a second, and each cycle's fixed work
 // (stacks, globals, two pauses, sweeping) costs more than marking its
 // small heap. The floor raises the heap goal to at least Floor bytes;
-// from a live heap of Floor/2 on, the goal is GOGC=100's again, so the
+// once GOGC=100's own goal reaches the floor it is left alone, so the
 // peak heap of a busy process does not grow.
 package gcfloor
 
@@ -29,29 +29,71 @@ type Options struct {
 }
 
 // Run holds the heap goal at or above o.Floor until ctx ends, then
-// restores GOGC=100 (and no memory limit). It returns at once: the work is
-// done after each collection, on the runtime's finalizer goroutine.
-// The collector's settings belong to the process: only main calls Run.
+// restores the collector's settings as they were. It returns at once:
+// the work is done after each collection, on the runtime's finalizer
+// goroutine. The collector's settings belong to the process: only main
+// calls Run.
 func Run(ctx context.Context, o Options) {
-	t := &tuner{o: o, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
-	context.AfterFunc(ctx, func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		t.stopped = true
-		debug.SetGCPercent(100)
-		if o.Limit {
-			debug.SetMemoryLimit(math.MaxInt64)
-		}
-	})
-	t.arm()
+	start(ctx, o)
+}
+
+// Metrics read after each collection. The goal of a cycle is
+// live + (live + stacks + globals) × GOGC/100.
+var names = []string{
+	"/gc/heap/live:bytes",
+	"/gc/scan/stack:bytes",
+	"/gc/scan/globals:bytes",
+	"/memory/classes/total:bytes",
+	"/memory/classes/heap/released:bytes",
+	"/memory/classes/heap/objects:bytes",
 }
 
 type tuner struct {
 	o      Options
 	sample []metrics.Sample
+
 	// mu orders a finalizer's settings before the restoring ones.
-	mu      sync.Mutex
-	stopped bool
+	mu          sync.Mutex
+	stopped     bool
+	prevPercent int
+	prevLimit   int64
+	// adjusted counts the collections seen; last is what the last one
+	// set. Tests compare them with the runtime's own figures.
+	adjusted int
+	last     setting
+}
+
+// setting is what the tuner set after a collection, and from what.
+type setting struct {
+	live, roots uint64
+	percent     int
+	limit       int64
+}
+
+func start(ctx context.Context, o Options) *tuner {
+	t := &tuner{o: o, sample: make([]metrics.Sample, len(names))}
+	for i, n := range names {
+		t.sample[i].Name = n
+	}
+	t.prevPercent, t.prevLimit = current()
+	context.AfterFunc(ctx, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.stopped = true
+		debug.SetGCPercent(t.prevPercent)
+		if o.Limit {
+			debug.SetMemoryLimit(t.prevLimit)
+		}
+	})
+	t.arm()
+	return t
+}
+
+// current reads GOGC and the memory limit without changing them.
+func current() (percent int, limit int64) {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(s)
+	return int(s[0].Value.Uint64()), int64(s[1].Value.Uint64())
 }
 
 // sentinel is garbage the moment it is armed, so its finalizer runs after
@@ -70,36 +112,48 @@ func (t *tuner) collected() {
 		return
 	}
 	metrics.Read(t.sample)
-	live := t.sample[0].Value.Uint64()
-	debug.SetGCPercent(Percent(live, t.o.Floor))
-	if t.o.Limit {
-		debug.SetMemoryLimit(limitFor(live, t.o.Floor))
+	v := func(i int) uint64 { return t.sample[i].Value.Uint64() }
+	live, roots := v(0), v(1)+v(2)
+	p := percent(live, roots, t.o.Floor)
+	debug.SetGCPercent(p)
+	limit := t.prevLimit
+	if t.o.Limit && p > 100 {
+		// All of Go's memory but the heap's objects, as it is now, plus
+		// twice the floor for them.
+		limit = limitFor(v(3)-v(4)-v(5), t.o.Floor)
 	}
+	if t.o.Limit {
+		debug.SetMemoryLimit(limit)
+	}
+	t.adjusted++
+	t.last = setting{live: live, roots: roots, percent: p, limit: limit}
 	t.arm()
 }
 
 // maxPercent bounds GOGC while the live heap is tiny (at start-up).
 const maxPercent = 1000
 
-// Percent is the GOGC that makes a live heap of live bytes collect at
-// floor: never below 100, never above maxPercent.
-func Percent(live, floor uint64) int {
-	if live == 0 || floor <= 2*live {
+// percent is the GOGC whose goal for a live heap of live bytes, with
+// roots bytes of stacks and globals, is floor: never below 100, never
+// above maxPercent.
+func percent(live, roots, floor uint64) int {
+	scanned := live + roots
+	if live >= floor || scanned == 0 || live+scanned >= floor {
 		return 100
 	}
-	return int(min(floor*100/live-100, maxPercent))
+	return int(min(max((floor-live)*100/scanned, 100), maxPercent))
 }
 
-// limitFor is the memory limit kept while the live heap is live bytes.
-// The percent set after a collection applies to the next one's live heap
-// until the finalizer runs again; if that heap jumped (a batch parsed at
-// once), GOGC=900 would let it grow ninefold. The limit caps that at
-// twice the floor plus three times the last live heap: more than GOGC=100
-// needs with the runtime's own memory, so it never holds a steady heap
-// back, and it rises after each collection.
-func limitFor(live, floor uint64) int64 {
-	if live > math.MaxInt64/6 || floor > math.MaxInt64/4 {
+// limitFor is the memory limit kept while GOGC is raised, with other bytes
+// of Go's memory besides the heap's objects. GOGC set after a collection
+// applies to the next one's live heap until the finalizer runs again; if
+// that heap jumped (a batch parsed at once), GOGC=900 would let it grow
+// ninefold. The limit caps the heap's objects at twice the floor instead.
+// It is lifted as soon as GOGC is 100 again, so a large live heap is
+// never held back by it.
+func limitFor(other, floor uint64) int64 {
+	if other > math.MaxInt64/2 || floor > math.MaxInt64/4 {
 		return math.MaxInt64
 	}
-	return int64(2*floor + 3*live)
+	return int64(other + 2*floor)
 }

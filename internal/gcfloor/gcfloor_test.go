@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"runtime"
-	"runtime/debug"
 	"runtime/metrics"
 	"testing"
 	"time"
@@ -14,20 +13,22 @@ const mib = 1 << 20
 
 func TestPercent(t *testing.T) {
 	tests := []struct {
-		name        string
-		live, floor uint64
-		want        int
+		name               string
+		live, roots, floor uint64
+		want               int
 	}{
-		{"a quarter of the floor collects at the floor", 6 * mib, 24 * mib, 300},
-		{"half the floor is GOGC=100", 12 * mib, 24 * mib, 100},
-		{"above half the floor too", 40 * mib, 24 * mib, 100},
-		{"a tiny heap is bounded", 100 << 10, 24 * mib, maxPercent},
-		{"nothing live yet", 0, 24 * mib, 100},
+		{"a quarter of the floor collects at the floor", 6 * mib, 0, 24 * mib, 300},
+		{"stacks and globals are scanned too", 4 * mib, 4 * mib, 24 * mib, 250},
+		{"GOGC=100 reaches the floor", 12 * mib, 0, 24 * mib, 100},
+		{"large stacks reach it too", 3 * mib, 30 * mib, 24 * mib, 100},
+		{"a heap above the floor", 40 * mib, 1 * mib, 24 * mib, 100},
+		{"a tiny heap is bounded", 100 << 10, 0, 24 * mib, maxPercent},
+		{"nothing live yet", 0, 0, 24 * mib, 100},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := Percent(tt.live, tt.floor); got != tt.want {
-				t.Errorf("Percent(%d, %d) = %d, want %d", tt.live, tt.floor, got, tt.want)
+			if got := percent(tt.live, tt.roots, tt.floor); got != tt.want {
+				t.Errorf("percent(%d, %d, %d) = %d, want %d", tt.live, tt.roots, tt.floor, got, tt.want)
 			}
 		})
 	}
@@ -35,22 +36,22 @@ func TestPercent(t *testing.T) {
 
 func TestLimitFor(t *testing.T) {
 	tests := []struct {
-		live, floor uint64
-		want        int64
+		other, floor uint64
+		want         int64
 	}{
+		{10 * mib, 24 * mib, 58 * mib},
 		{0, 24 * mib, 48 * mib},
-		{4 * mib, 24 * mib, 60 * mib},
-		{30 * mib, 24 * mib, 138 * mib},
 		{math.MaxUint64 / 2, 24 * mib, math.MaxInt64},
+		{10 * mib, math.MaxUint64 / 2, math.MaxInt64},
 	}
 	for _, tt := range tests {
-		if got := limitFor(tt.live, tt.floor); got != tt.want {
-			t.Errorf("limitFor(%d, %d) = %d, want %d", tt.live, tt.floor, got, tt.want)
+		if got := limitFor(tt.other, tt.floor); got != tt.want {
+			t.Errorf("limitFor(%d, %d) = %d, want %d", tt.other, tt.floor, got, tt.want)
 		}
 	}
 }
 
-var sink []byte
+var garbage []byte
 
 // churn allocates n bytes of garbage in 4 KiB pieces and returns how many
 // collections ran meanwhile.
@@ -58,91 +59,132 @@ func churn(n int) uint32 {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for range n / 4096 {
-		sink = make([]byte, 4096)
+		garbage = make([]byte, 4096)
 	}
 	runtime.ReadMemStats(&after)
 	return after.NumGC - before.NumGC
 }
 
-func gcPercent() int {
-	p := debug.SetGCPercent(100)
-	debug.SetGCPercent(p)
-	return p
-}
-
-func heapGoal() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/goal:bytes"}}
+func read(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
 }
 
-// A process with a small live heap collects far less often with the floor,
-// and gets Go's defaults back when the floor stops.
-func TestFloorCutsCollections(t *testing.T) {
-	runtime.GC()
-	without := churn(256 * mib)
-
+// run starts a tuner for the test and, when the test ends, stops it and
+// waits until the settings it found are back.
+func run(t *testing.T, o Options) *tuner {
+	t.Helper()
+	percent, limit := current()
 	ctx, cancel := context.WithCancel(context.Background())
-	const floor = 32 * mib // several times the test binary's live heap
-	Run(ctx, Options{Floor: floor, Limit: true})
-	runtime.GC() // the first cycle sets the percent
-	waitFor(t, "the floor to be applied", func() bool { return gcPercent() > 100 })
-	with := churn(256 * mib)
-	want := min(floor, liveHeap()*(100+maxPercent)/100)
-	if goal := heapGoal(); goal < want*3/4 {
-		t.Errorf("heap goal %d MiB with a %d MiB floor and %d MiB live", goal/mib, floor/mib, liveHeap()/mib)
-	}
-	if with*2 > without {
-		t.Errorf("%d collections with the floor against %d without: want half or fewer", with, without)
-	}
-	if got, live := debug.SetMemoryLimit(-1), liveHeap(); got < 2*floor || got > int64(2*floor+3*(live+4*mib)) {
-		t.Errorf("memory limit %d MiB with %d MiB live, want twice the floor plus three times the live heap", got/mib, live/mib)
-	}
-
-	cancel()
-	waitFor(t, "GOGC=100", func() bool { return gcPercent() == 100 })
-	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
-		t.Errorf("memory limit %d after the floor stopped, want none", got)
-	}
-	runtime.GC()
-	runtime.GC()
-	if p := gcPercent(); p != 100 {
-		t.Errorf("GOGC = %d after the floor stopped and two collections, want 100", p)
-	}
+	tu := start(ctx, o)
+	t.Cleanup(func() {
+		cancel()
+		waitFor(t, "the settings to be restored", func() bool {
+			p, l := current()
+			return p == percent && l == limit
+		})
+	})
+	return tu
 }
 
-// When the live heap grows past half the floor, the collector is back to
-// GOGC=100, and the backstop rises above what it needs.
-func TestFloorStepsAsideForALargeHeap(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	Run(ctx, Options{Floor: 16 * mib, Limit: true})
-	live := make([][]byte, 0, 40)
-	for range 40 {
+// settle collects twice and returns what the tuner set after the second
+// collection, which nothing has changed since.
+func settle(t *testing.T, tu *tuner) setting {
+	t.Helper()
+	adjusted := func() int {
+		tu.mu.Lock()
+		defer tu.mu.Unlock()
+		return tu.adjusted
+	}
+	for range 2 {
+		// The sentinel armed after the last adjustment is collected by
+		// this cycle, so the next adjustment reads the runtime after it.
+		n := adjusted()
+		runtime.GC()
+		waitFor(t, "the tuner to run after a collection", func() bool { return adjusted() > n })
+	}
+	tu.mu.Lock()
+	defer tu.mu.Unlock()
+	return tu.last
+}
+
+// A process with a small live heap collects far less often with the floor,
+// at a heap goal of the floor, and gets its settings back when it stops.
+func TestFloorCutsCollections(t *testing.T) {
+	live := make([][]byte, 0, 8) // the live heap of a small service
+	for range 8 {
 		live = append(live, make([]byte, mib))
 	}
 	runtime.GC()
-	runtime.GC()
-	waitFor(t, "the limit to follow the live heap", func() bool { return debug.SetMemoryLimit(-1) >= 2*16*mib+3*40*mib })
-	if p := gcPercent(); p != 100 {
-		t.Errorf("GOGC = %d with 40 MiB live and a 16 MiB floor, want 100", p)
+	// Six times what GOGC=100 scans: about a fifth as many collections.
+	floor := 6 * (read("/gc/heap/live:bytes") + read("/gc/scan/stack:bytes") + read("/gc/scan/globals:bytes"))
+	without := churn(256 * mib)
+	tu := run(t, Options{Floor: floor, Limit: true})
+	s := settle(t, tu)
+	if s.percent <= 100 || s.percent >= maxPercent {
+		t.Fatalf("GOGC %d with %d MiB live and %d MiB of stacks and globals: the test needs a live heap well under the floor (%d MiB)", s.percent, s.live/mib, s.roots/mib, floor/mib)
+	}
+	if p, limit := current(); p != s.percent || limit != s.limit {
+		t.Errorf("runtime has GOGC %d and limit %d, the tuner set %d and %d", p, limit, s.percent, s.limit)
+	}
+	if goal := read("/gc/heap/goal:bytes"); goal < floor*97/100 || goal > floor*103/100 {
+		t.Errorf("heap goal %.1f MiB, want the floor (%d MiB)", float64(goal)/mib, floor/mib)
+	}
+	if s.limit < int64(2*floor) || s.limit == math.MaxInt64 {
+		t.Errorf("memory limit %d, want the backstop: twice the floor plus the rest of Go's memory", s.limit)
+	}
+	// A collection at most every floor-live bytes, give or take the
+	// pacer's early start: with GOGC=100 it came every live+roots.
+	room := floor - s.live
+	if with, most := churn(256*mib), uint32(256*mib/room*3/2+1); with > most {
+		t.Errorf("%d collections of 256 MiB with a %d MiB floor, want at most %d (%d without it)", with, floor/mib, most, without)
 	}
 	runtime.KeepAlive(live)
 }
 
+// Once GOGC=100 reaches the floor by itself, the tuner leaves the
+// collector as it found it: no raised GOGC, no limit.
+func TestFloorStepsAsideForALargeHeap(t *testing.T) {
+	tu := run(t, Options{Floor: 16 * mib, Limit: true})
+	live := make([][]byte, 0, 40)
+	for range 40 {
+		live = append(live, make([]byte, mib))
+	}
+	s := settle(t, tu)
+	if s.percent != 100 || s.limit != math.MaxInt64 {
+		t.Errorf("GOGC %d, limit %d with %d MiB live and a 16 MiB floor, want 100 and none", s.percent, s.limit, s.live/mib)
+	}
+	runtime.KeepAlive(live)
+}
+
+// The settings found are back after the tuner stops, and no collection
+// after that changes them again.
+func TestStopRestores(t *testing.T) {
+	percent, limit := current()
+	ctx, cancel := context.WithCancel(context.Background())
+	tu := start(ctx, Options{Floor: 64 * mib, Limit: true})
+	settle(t, tu)
+	cancel()
+	waitFor(t, "the settings to be restored", func() bool {
+		p, l := current()
+		return p == percent && l == limit
+	})
+	runtime.GC()
+	runtime.GC()
+	time.Sleep(10 * time.Millisecond) // for a finalizer that would still run
+	if p, l := current(); p != percent || l != limit {
+		t.Errorf("GOGC %d, limit %d after the tuner stopped and two collections, want %d and %d", p, l, percent, limit)
+	}
+}
+
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(time.Millisecond)
 	}
-}
-
-func liveHeap() uint64 {
-	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
 }
