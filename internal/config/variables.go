@@ -81,7 +81,7 @@ var variables = []variable{
 		set: seconds(func(c *Config) *time.Duration { return &c.ShutdownExtraDelay })},
 	{name: "BULKER_PPROF_ADDR", doc: "serve Go's profiler (`/debug/pprof/`) on this address, apart from the API; for diagnosis, on loopback (`127.0.0.1:6060`); heap profiles are sampled only when it is set",
 		set: text(func(c *Config) *string { return &c.PprofAddr })},
-	{name: "BULKER_GC_HEAP_FLOOR_MB", def: "24", doc: "least heap goal of the Go collector, in MiB: while `GOGC=100` would collect sooner (a live heap of a few MiB), bulker raises GOGC so the heap grows to this first; fewer collections under load, for less CPU and a steadier tail, at up to this much heap; `0` turns it off, and a `GOGC` variable takes precedence",
+	{name: "BULKER_GC_HEAP_FLOOR_MB", def: "24", doc: "least heap goal of the Go collector, in MiB: while `GOGC=100` would collect sooner (a live heap of a few MiB), bulker raises GOGC so the heap grows to this first; fewer collections under load, for less CPU and a steadier tail, at up to this much heap (`/metrics`: `go_gc_gogc_percent`, `go_gc_gomemlimit_bytes`); `0` turns it off, and a `GOGC` variable takes precedence",
 		set: integer(func(c *Config) *int { return &c.GCHeapFloorMB })},
 	{name: "BULKER_KAFKA_BOOTSTRAP_SERVERS", docDefault: "— (embedded broker)", doc: "comma-separated `host:port` list",
 		set: func(c *Config, _ *settings, raw string) error { c.Kafka.Brokers = kafka.SplitList(raw); return nil }},
