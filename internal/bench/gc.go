@@ -1,13 +1,13 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // collections returns how many garbage collections the Go process serving
@@ -29,21 +29,18 @@ func collections(ctx context.Context, base string) (int, error) {
 	return gcCount(resp.Body)
 }
 
-// gcCount finds go_gc_duration_seconds_count in Prometheus' text format.
+// gcCount reads the count of go_gc_duration_seconds from metrics in
+// Prometheus' text format.
 func gcCount(r io.Reader) (int, error) {
-	const name = "go_gc_duration_seconds_count "
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), name); ok {
-			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-			if err != nil {
-				return 0, fmt.Errorf("%s%s: %w", name, v, err)
-			}
-			return int(f), nil
-		}
+	const name = "go_gc_duration_seconds"
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(r)
+	if err != nil {
+		return 0, fmt.Errorf("parsing the metrics: %w", err)
 	}
-	if err := sc.Err(); err != nil {
-		return 0, err
+	f := fams[name]
+	if f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetSummary() == nil {
+		return 0, fmt.Errorf("no %s summary in the metrics", name)
 	}
-	return 0, fmt.Errorf("no %sin the metrics", name)
+	return int(f.GetMetric()[0].GetSummary().GetSampleCount()), nil
 }

@@ -18,7 +18,7 @@ func TestGCCount(t *testing.T) {
 	}{
 		{"a scrape of bulker", string(scrape), 1234, false},
 		{"no collector metrics", "# HELP up\nup 1\n", 0, true},
-		{"not a number", "go_gc_duration_seconds_count many\n", 0, true},
+		{"not a number", "# TYPE go_gc_duration_seconds summary\ngo_gc_duration_seconds_count many\n", 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -415,8 +415,16 @@ type round struct {
 	ok, failed    int
 	rps, p50, p99 float64 // p50 and p99 in ms
 	genCPU        float64 // CPU seconds of an external generator; the Go one counts as "bench"
-	collections   int     // bulker's garbage collections during the round
+	collections   int     // bulker's garbage collections during the round; -1 unknown
 	firstErr      error
+}
+
+// collected says how often bulker collected during a round of d.
+func (r round) collected(d time.Duration) string {
+	if r.collections < 0 {
+		return "bulker's collections unknown"
+	}
+	return fmt.Sprintf("bulker collected %d times (%.1f/s)", r.collections, float64(r.collections)/d.Seconds())
 }
 
 // roundPair is a baseline round and the bulker round after it.
@@ -444,16 +452,19 @@ func (r *runner) roundPairs(ctx context.Context, svc Service, base, baseURL stri
 				stopProfile = r.o.Profile(phase)
 			}
 			defer stopProfile()
-			gcBefore, gcErr := 0, error(nil)
+			gcBefore := -1 // not counted
 			if phase == "ingest" {
-				gcBefore, gcErr = collections(ctx, base)
+				if n, err := collections(ctx, base); err == nil {
+					gcBefore = n
+				}
 			}
 			cpu := r.cpuMeter(baseProc, svc)
 			res, err := gen(ctx, url, tok)
 			if err != nil {
 				return round{}, CPUUse{}, err
 			}
-			if phase == "ingest" && gcErr == nil {
+			res.collections = -1
+			if gcBefore >= 0 {
 				if after, err := collections(ctx, base); err == nil {
 					res.collections = after - gcBefore
 				}
@@ -485,8 +496,8 @@ func (r *runner) roundPairs(ctx context.Context, svc Service, base, baseURL stri
 		pairs = append(pairs, p)
 		r.progress("%sround %d: baseline %.0f rps p99 %.2f ms (%d failed) | bulker %.0f rps p50 %.2f p99 %.2f ms (%d failed)",
 			label, i+1, p.b.rps, p.b.p99, p.b.failed, p.in.rps, p.in.p50, p.in.p99, p.in.failed)
-		r.progress("  CPU µs/event: baseline round %s | bulker round %s; bulker collected %d times (%.1f/s)",
-			p.bcpu, p.icpu, p.in.collections, float64(p.in.collections)/r.o.Sizes.RoundDuration.Seconds())
+		r.progress("  CPU µs/event: baseline round %s | bulker round %s; %s",
+			p.bcpu, p.icpu, p.in.collected(r.o.Sizes.RoundDuration))
 		if p.in.failed > 0 {
 			r.progress("bulker failure: %v", p.in.firstErr)
 		}
