@@ -117,12 +117,12 @@ func (t *tuner) collected() {
 	p := percent(live, roots, t.o.Floor)
 	debug.SetGCPercent(p)
 	limit := t.prevLimit
-	if t.o.Limit && p > 100 {
-		// All of Go's memory but the heap's objects, as it is now, plus
-		// twice the floor for them.
-		limit = limitFor(v(3)-v(4)-v(5), t.o.Floor)
-	}
 	if t.o.Limit {
+		if p > 100 {
+			// All of Go's memory but the heap's objects, as it is now,
+			// plus twice the floor for them.
+			limit = limitFor(v(3)-v(4)-v(5), t.o.Floor)
+		}
 		debug.SetMemoryLimit(limit)
 	}
 	t.adjusted++
@@ -138,7 +138,7 @@ const maxPercent = 1000
 // above maxPercent.
 func percent(live, roots, floor uint64) int {
 	scanned := live + roots
-	if live >= floor || scanned == 0 || live+scanned >= floor {
+	if scanned == 0 || live+scanned >= floor {
 		return 100
 	}
 	return int(min(max((floor-live)*100/scanned, 100), maxPercent))
