@@ -225,9 +225,9 @@ func (w *worker) appendPolled(recs, polled []kafka.Record) []kafka.Record {
 // parseAll makes batches of the polled records. A batch's records are
 // parsed once it is complete, on every core but one: parsed events held
 // for the whole batch period would be the largest part of the live heap,
-// which the garbage collector marks on every cycle while bulker ingests. A failed
-// dead-letter write of what cannot be parsed is retried until lt.retry
-// ends; the batch is then left uncommitted, to be read again.
+// which the garbage collector marks on every cycle while bulker ingests.
+// A failed dead-letter write of what cannot be parsed is retried until
+// lt.retry ends; the batch is then left uncommitted, to be read again.
 func (w *worker) parseAll(lt lifetime, in <-chan []kafka.Record, out chan<- *batch) {
 	// While the consumer joins its group and fetches, learn the table's
 	// shape: the first batch's rows can then be prepared here. Only a
