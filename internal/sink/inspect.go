@@ -10,9 +10,7 @@ import (
 
 // Configs lists the configured destinations by id, for the console.
 func (r *Registry) Configs() []destination.Config {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.SortedFunc(maps.Values(r.configs), func(a, b destination.Config) int { return cmp.Compare(a.ID, b.ID) })
+	return slices.SortedFunc(maps.Values(*r.configs.Load()), func(a, b destination.Config) int { return cmp.Compare(a.ID, b.ID) })
 }
 
 // Driver returns the open driver of a configured destination, for

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/streamforge/streamforge/internal/destination"
 )
@@ -20,12 +21,14 @@ type Registry struct {
 	factories map[string]destination.Factory
 	log       *slog.Logger
 
-	// opening serialises Set, which opens drivers; mu guards the maps and
-	// is never held across opening one, so Lookup (on every request) never
-	// waits for it.
+	// opening serialises Set, which opens drivers; mu guards open and
+	// unsupported and is never held across opening one.
 	opening sync.Mutex
 	mu      sync.Mutex
-	configs map[string]destination.Config
+	// configs is replaced whole by Set, never changed in place: Lookup, on
+	// every request, reads it without a lock that handlers would contend
+	// for.
+	configs atomic.Pointer[map[string]destination.Config]
 	open    map[string]*opened
 	// unsupported are the destinations of a type bulker cannot open: they
 	// are reported, not loaded, while the others run.
@@ -40,8 +43,9 @@ type opened struct {
 
 // NewRegistry returns an empty registry that can open the given types.
 func NewRegistry(factories map[string]destination.Factory, log *slog.Logger) *Registry {
-	return &Registry{factories: factories, log: log, configs: map[string]destination.Config{}, open: map[string]*opened{},
-		unsupported: map[string]destination.Config{}}
+	r := &Registry{factories: factories, log: log, open: map[string]*opened{}, unsupported: map[string]destination.Config{}}
+	r.configs.Store(&map[string]destination.Config{})
+	return r
 }
 
 // Types lists the destination types the registry can open.
@@ -71,9 +75,7 @@ func (r *Registry) Set(cfgs []destination.Config) error {
 	}
 	r.opening.Lock()
 	defer r.opening.Unlock()
-	r.mu.Lock()
-	current := r.configs
-	r.mu.Unlock()
+	current := *r.configs.Load()
 	fresh := map[string]destination.Driver{}
 	for id, c := range next {
 		if old, ok := current[id]; ok && old.Equal(c) {
@@ -95,7 +97,7 @@ func (r *Registry) Set(cfgs []destination.Config) error {
 	r.mu.Lock()
 	var stale []destination.Driver
 	for id, o := range r.open {
-		if c, ok := next[id]; !ok || !c.Equal(r.configs[id]) {
+		if c, ok := next[id]; !ok || !c.Equal(current[id]) {
 			stale = append(stale, o.driver)
 			delete(r.open, id)
 		}
@@ -103,7 +105,7 @@ func (r *Registry) Set(cfgs []destination.Config) error {
 	for id, d := range fresh {
 		r.open[id] = &opened{driver: d, tables: map[string]*Table{}}
 	}
-	r.configs = next
+	r.configs.Store(&next)
 	previous := r.unsupported
 	r.unsupported = unsupported
 	r.mu.Unlock()
@@ -150,9 +152,7 @@ func (r *Registry) closeAll(ds []destination.Driver) {
 // "PG" in Jitsu Bulker, whose clients post to /post/PG and whose topics
 // are in.id.PG.….
 func (r *Registry) Lookup(id string) (destination.Config, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return byID(r.configs, id)
+	return byID(*r.configs.Load(), id)
 }
 
 // LookupUnsupported finds a destination of a type bulker cannot open, as
@@ -200,7 +200,7 @@ func (r *Registry) driver(id string) (*opened, destination.Config, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	o, ok := r.open[id]
-	c, configured := r.configs[id]
+	c, configured := (*r.configs.Load())[id]
 	if !configured || !ok {
 		return nil, c, fmt.Errorf("destination %s is not configured", id)
 	}

@@ -139,3 +139,39 @@ func TestRegistryTest(t *testing.T) {
 		t.Error("a tested destination was configured")
 	}
 }
+
+// A request looks its destination up while a reload opens another one: it
+// must get the configuration in force at once, not wait for the opening.
+func TestRegistryLookupDuringSet(t *testing.T) {
+	opening, release := make(chan struct{}), make(chan struct{})
+	reg := NewRegistry(map[string]destination.Factory{
+		"fake": func(_ context.Context, c destination.Config, _ *slog.Logger) (destination.Driver, error) {
+			if c.ID == "slow" {
+				close(opening)
+				<-release
+			}
+			return countingDest{closed: new(atomic.Int32)}, nil
+		},
+	}, slog.New(slog.DiscardHandler))
+	a := destination.Config{ID: "a", Type: "fake"}
+	if err := reg.Set([]destination.Config{a}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- reg.Set([]destination.Config{a, {ID: "slow", Type: "fake"}}) }()
+	<-opening
+	if _, ok := reg.Lookup("a"); !ok {
+		t.Fatal("while another destination opens, a must stay configured")
+	}
+	if _, ok := reg.Lookup("slow"); ok {
+		t.Fatal("a destination still opening must not be looked up yet")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := reg.Lookup("slow"); !ok {
+		t.Fatal("once Set returns, the new destination must be looked up")
+	}
+	reg.Close()
+}
