@@ -235,11 +235,12 @@ func TestCommitted(t *testing.T) {
 	defer c.Close()
 	var recs []kafka.Record
 	for len(recs) < 3 {
-		got, err := c.Poll(ctx, 3-len(recs))
-		if err != nil {
+		if recs, err = c.PollAppend(ctx, recs, 3-len(recs)); err != nil {
 			t.Fatal(err)
 		}
-		recs = append(recs, got...)
+	}
+	if got := string(recs[0].Value) + string(recs[1].Value) + string(recs[2].Value); len(recs) != 3 || got != "abc" {
+		t.Fatalf("polled %d records %q, want abc", len(recs), got)
 	}
 	if err := c.Commit(ctx, recs[:1]); err != nil {
 		t.Fatal(err)

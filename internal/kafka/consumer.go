@@ -106,20 +106,28 @@ func NewConsumer(ctx context.Context, cfg Config, log *slog.Logger, o ConsumerOp
 // ctx ends. A done context returns the context's error and no records.
 // With RevokeWait set, a revoke that begins returns ErrRevoked, once.
 func (c *Consumer) Poll(ctx context.Context, max int) ([]Record, error) {
+	return c.PollAppend(ctx, nil, max)
+}
+
+// PollAppend is Poll appending to dst, which it returns, unchanged when
+// nothing came: a batch filled over many polls is not copied at each.
+// Short of room, dst grows to twice its capacity, but not beyond
+// len(dst)+max.
+func (c *Consumer) PollAppend(ctx context.Context, dst []Record, max int) ([]Record, error) {
 	pctx, done, err := c.group.pollContext(ctx)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	defer done()
 	fs := c.cl.PollRecords(pctx, max)
 	if fs.IsClientClosed() {
-		return nil, errors.New("kafka consumer closed")
+		return dst, errors.New("kafka consumer closed")
 	}
 	if err := ctx.Err(); err != nil && fs.NumRecords() == 0 {
-		return nil, err
+		return dst, err
 	}
 	if fs.NumRecords() == 0 && c.group.revokedDuring(ctx) {
-		return nil, ErrRevoked
+		return dst, ErrRevoked
 	}
 	var ferr error
 	fs.EachError(func(t string, p int32, err error) {
@@ -131,11 +139,28 @@ func (c *Consumer) Poll(ctx context.Context, max int) ([]Record, error) {
 			ferr = fmt.Errorf("another member of group %s has the instance id %q (each replica needs its own): %w", c.group.group, c.instanceID, err)
 		}
 	})
-	recs := c.group.handOut(fs)
-	if len(recs) == 0 && ferr != nil {
-		return nil, ferr
+	n := len(dst)
+	dst = c.group.handOut(grow(dst, fs.NumRecords(), max), fs)
+	if len(dst) == n && ferr != nil {
+		return dst, ferr
 	}
-	return recs, nil
+	return dst, nil
+}
+
+// grow returns s with room for n more records: twice its capacity when
+// that is more, but not beyond len(s)+limit when limit > 0.
+func grow(s []Record, n, limit int) []Record {
+	need := len(s) + n
+	if need <= cap(s) {
+		return s
+	}
+	room := 2 * cap(s)
+	if limit > 0 {
+		room = min(room, len(s)+limit)
+	}
+	grown := make([]Record, len(s), max(need, room))
+	copy(grown, s)
+	return grown
 }
 
 // Commit marks recs as processed: after a restart the group resumes after

@@ -188,13 +188,12 @@ func (m *membership) lost(_ context.Context, _ *kgo.Client, ps map[string][]int3
 	}
 }
 
-// handOut keeps the records of partitions still owned and notes them as
-// handed out. A record of a partition revoked since it was fetched is
-// dropped: the partition's new owner reads it from the committed offset.
-func (m *membership) handOut(fs kgo.Fetches) []Record {
+// handOut appends to recs the records of partitions still owned and notes
+// them as handed out. A record of a partition revoked since it was fetched
+// is dropped: the partition's new owner reads it from the committed offset.
+func (m *membership) handOut(recs []Record, fs kgo.Fetches) []Record {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	recs := make([]Record, 0, fs.NumRecords())
 	// A partition at a time, not a record: a loader polls ten thousand
 	// records a batch.
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {

@@ -30,7 +30,7 @@ func testMembership() *membership {
 func TestHandOutDropsRevokedPartitionsAndNotesHandedOffsets(t *testing.T) {
 	m := testMembership()
 	m.part(topicPartition{"t", 1}).revoked = true
-	recs := m.handOut(fetches("t", 3, 4))
+	recs := m.handOut(nil, fetches("t", 3, 4))
 	var got []int64
 	for _, r := range recs {
 		got = append(got, r.Offset)
@@ -111,6 +111,46 @@ func BenchmarkHandOutAndCommit(b *testing.B) {
 	fs := fetches("in.id.pgload.m.batch.t.load", 2, 5000)
 	m := testMembership()
 	for b.Loop() {
-		m.toCommit(m.handOut(fs))
+		m.toCommit(m.handOut(nil, fs))
+	}
+}
+
+func TestGrow(t *testing.T) {
+	withCap := func(n, c int) []Record {
+		s := make([]Record, n, c)
+		for i := range s {
+			s[i].Offset = int64(i)
+		}
+		return s
+	}
+	tests := []struct {
+		name         string
+		s            []Record
+		n, limit     int
+		wantCap      int
+		wantSameBase bool
+	}{
+		{name: "first poll: exactly its records", s: nil, n: 300, limit: 10000, wantCap: 300},
+		{name: "room left: kept", s: withCap(100, 400), n: 300, limit: 10000, wantCap: 400, wantSameBase: true},
+		{name: "short of room: doubled", s: withCap(300, 300), n: 200, limit: 10000, wantCap: 600},
+		{name: "doubling bounded by the limit", s: withCap(6000, 6000), n: 1000, limit: 4000, wantCap: 10000},
+		{name: "more than double: what is needed", s: withCap(100, 100), n: 500, limit: 10000, wantCap: 600},
+		{name: "no limit: doubled", s: withCap(300, 300), n: 200, limit: 0, wantCap: 600},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := grow(tt.s, tt.n, tt.limit)
+			if cap(got) != tt.wantCap || len(got) != len(tt.s) {
+				t.Fatalf("len %d cap %d, want len %d cap %d", len(got), cap(got), len(tt.s), tt.wantCap)
+			}
+			for i := range got {
+				if got[i].Offset != int64(i) {
+					t.Fatalf("record %d has offset %d after growing", i, got[i].Offset)
+				}
+			}
+			if same := len(tt.s) > 0 && &got[0] == &tt.s[0]; same != tt.wantSameBase {
+				t.Fatalf("same backing array %v, want %v", same, tt.wantSameBase)
+			}
+		})
 	}
 }

@@ -25,7 +25,9 @@ import (
 
 // Consumer reads one topic as a member of a consumer group.
 type Consumer interface {
-	Poll(ctx context.Context, max int) ([]kafka.Record, error)
+	// PollAppend appends the records of one poll to dst (see
+	// kafka.Consumer.PollAppend).
+	PollAppend(ctx context.Context, dst []kafka.Record, max int) ([]kafka.Record, error)
 	Commit(ctx context.Context, recs []kafka.Record) error
 	// Owns reports whether the member still owns r's partition.
 	Owns(r kafka.Record) bool

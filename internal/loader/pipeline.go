@@ -157,11 +157,13 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 		if len(recs) > 0 {
 			pollCtx, cancelPoll = context.WithDeadline(ctx, flushAt)
 		}
-		polled, err := w.consumer.Poll(pollCtx, w.cfg.BatchSize-len(recs))
+		held := len(recs)
+		var err error
+		recs, err = w.consumer.PollAppend(pollCtx, recs, w.cfg.BatchSize-held)
 		cancelPoll()
 		if ctx.Err() != nil {
-			if len(recs) > 0 {
-				out <- recs
+			if held > 0 {
+				out <- recs[:held]
 			}
 			return
 		}
@@ -179,15 +181,14 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 			sleep(ctx, pollPause)
 			continue
 		}
-		if len(recs) == 0 {
-			if len(polled) == 0 {
+		if held == 0 {
+			if len(recs) == 0 {
 				continue
 			}
 			flushAt = w.now().Add(w.cfg.Period)
 		}
-		recs = w.appendPolled(recs, polled)
 		if limit := w.cfg.Dest.Options.BatchSizeBytes; limit > 0 {
-			for _, r := range polled {
+			for _, r := range recs[held:] {
 				size += len(r.Value)
 			}
 		}
@@ -203,23 +204,6 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 func (w *worker) full(size int) bool {
 	limit := w.cfg.Dest.Options.BatchSizeBytes
 	return limit > 0 && size >= limit
-}
-
-// appendPolled appends polled to the batch in hand recs (polled itself
-// when recs is empty), doubling its room when full, up to the batch size.
-// Not room for the whole batch from its first poll on: a batch begins to
-// fill while the one before loads, when the heap holds the most, and the
-// garbage collector sets its next goal at twice what it finds then.
-func (w *worker) appendPolled(recs, polled []kafka.Record) []kafka.Record {
-	if len(recs) == 0 {
-		return polled
-	}
-	if n := len(recs) + len(polled); n > cap(recs) {
-		grown := make([]kafka.Record, len(recs), max(n, min(2*cap(recs), w.cfg.BatchSize)))
-		copy(grown, recs)
-		recs = grown
-	}
-	return append(recs, polled...)
 }
 
 // parseAll makes batches of the polled records. A batch's records are

@@ -45,7 +45,7 @@ const requeueBatch = 100
 func (q *requeuer) run(ctx context.Context) error {
 	defer q.consumer.Close()
 	for {
-		recs, err := q.consumer.Poll(ctx, requeueBatch)
+		recs, err := q.consumer.PollAppend(ctx, nil, requeueBatch)
 		if ctx.Err() != nil {
 			return nil
 		}

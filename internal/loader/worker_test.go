@@ -25,16 +25,16 @@ type fakeConsumer struct {
 	committed []kafka.Record
 }
 
-func (c *fakeConsumer) Poll(ctx context.Context, _ int) ([]kafka.Record, error) {
+func (c *fakeConsumer) PollAppend(ctx context.Context, dst []kafka.Record, _ int) ([]kafka.Record, error) {
 	c.mu.Lock()
 	recs := c.recs
 	c.recs = nil
 	c.mu.Unlock()
 	if len(recs) > 0 {
-		return recs, nil
+		return append(dst, recs...), nil
 	}
 	<-ctx.Done()
-	return nil, ctx.Err()
+	return dst, ctx.Err()
 }
 
 func (c *fakeConsumer) Commit(_ context.Context, recs []kafka.Record) error {
@@ -139,14 +139,14 @@ func mustMetrics(t testing.TB) *Metrics {
 // onePerPoll hands out its records one per poll, then waits.
 type onePerPoll struct{ recs []kafka.Record }
 
-func (c *onePerPoll) Poll(ctx context.Context, _ int) ([]kafka.Record, error) {
+func (c *onePerPoll) PollAppend(ctx context.Context, dst []kafka.Record, _ int) ([]kafka.Record, error) {
 	if len(c.recs) == 0 {
 		<-ctx.Done()
-		return nil, ctx.Err()
+		return dst, ctx.Err()
 	}
 	r := c.recs[0]
 	c.recs = c.recs[1:]
-	return []kafka.Record{r}, nil
+	return append(dst, r), nil
 }
 func (c *onePerPoll) Commit(context.Context, []kafka.Record) error { return nil }
 func (c *onePerPoll) Owns(kafka.Record) bool                       { return true }
@@ -231,14 +231,15 @@ type scripted struct {
 	answers []func() ([]kafka.Record, error)
 }
 
-func (c *scripted) Poll(ctx context.Context, _ int) ([]kafka.Record, error) {
+func (c *scripted) PollAppend(ctx context.Context, dst []kafka.Record, _ int) ([]kafka.Record, error) {
 	if len(c.answers) == 0 {
 		<-ctx.Done()
-		return nil, ctx.Err()
+		return dst, ctx.Err()
 	}
 	a := c.answers[0]
 	c.answers = c.answers[1:]
-	return a()
+	recs, err := a()
+	return append(dst, recs...), err
 }
 func (c *scripted) Commit(context.Context, []kafka.Record) error { return nil }
 func (c *scripted) Owns(kafka.Record) bool                       { return true }
@@ -343,30 +344,6 @@ func TestBatchLeavesRecordsOfPartitionsHandedOver(t *testing.T) {
 	}
 	if b.rows != nil {
 		t.Error("rows built for the whole batch kept")
-	}
-}
-
-// A batch's room for records doubles as polls fill it, up to the batch
-// size, and keeps every record in order.
-func TestAppendPolledDoublesUpToTheBatchSize(t *testing.T) {
-	w := &worker{cfg: workerConfig{BatchSize: 10}}
-	var recs []kafka.Record
-	next := int64(0)
-	for _, tt := range []struct{ polled, wantCap int }{{1, 1}, {1, 2}, {1, 4}, {3, 8}, {4, 10}} {
-		polled := make([]kafka.Record, tt.polled)
-		for i := range polled {
-			polled[i].Offset = next
-			next++
-		}
-		recs = w.appendPolled(recs, polled)
-		if cap(recs) != tt.wantCap {
-			t.Errorf("after %d records: room for %d, want %d", len(recs), cap(recs), tt.wantCap)
-		}
-	}
-	for i, r := range recs {
-		if r.Offset != int64(i) {
-			t.Fatalf("record %d has offset %d", i, r.Offset)
-		}
 	}
 }
 
