@@ -110,9 +110,9 @@ func (c *Consumer) Poll(ctx context.Context, max int) ([]Record, error) {
 }
 
 // PollAppend is Poll appending to dst, which it returns, unchanged when
-// nothing came: a batch filled over many polls is not copied at each.
-// Short of room, dst grows to twice its capacity, but not beyond
-// len(dst)+max.
+// nothing came or on an error: a batch filled over many polls is not
+// copied at each. Short of room, dst grows to twice its capacity but not
+// beyond len(dst)+max, or to what the records need if that is more.
 func (c *Consumer) PollAppend(ctx context.Context, dst []Record, max int) ([]Record, error) {
 	pctx, done, err := c.group.pollContext(ctx)
 	if err != nil {

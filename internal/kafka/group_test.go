@@ -34,16 +34,31 @@ func join(t *testing.T, ctx context.Context, cfg kafka.Config, o kafka.ConsumerO
 	m := &member{c: c}
 	pctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
+	// Polls append to one slice, as a loader fills its batch: whatever a
+	// poll answers (records, ErrRevoked, the end of pctx), what the slice
+	// held before must come back intact.
+	var kept []kafka.Record
+	var broken error
 	go func() {
 		defer close(done)
 		for pctx.Err() == nil {
-			recs, err := c.Poll(pctx, 0)
+			n := len(kept)
+			var last kafka.Record
+			if n > 0 {
+				last = kept[n-1]
+			}
+			var err error
+			kept, err = c.PollAppend(pctx, kept, 0)
+			if len(kept) < n || n > 0 && (kept[n-1].Offset != last.Offset || string(kept[n-1].Value) != string(last.Value)) {
+				broken = fmt.Errorf("a poll answering %v lost or changed the %d records held before it", err, n)
+				return
+			}
 			m.mu.Lock()
 			if errors.Is(err, kafka.ErrRevoked) {
 				m.revokes++
 			}
-			m.held = append(m.held, recs...)
-			m.read = append(m.read, recs...)
+			m.held = append(m.held, kept[n:]...)
+			m.read = append(m.read, kept[n:]...)
 			m.mu.Unlock()
 		}
 	}()
@@ -53,6 +68,9 @@ func join(t *testing.T, ctx context.Context, cfg kafka.Config, o kafka.ConsumerO
 			stop()
 			<-done
 			c.Close()
+			if broken != nil {
+				t.Error(broken)
+			}
 		})
 	}
 	t.Cleanup(m.close)

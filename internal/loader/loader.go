@@ -25,8 +25,8 @@ import (
 
 // Consumer reads one topic as a member of a consumer group.
 type Consumer interface {
-	// PollAppend appends the records of one poll to dst (see
-	// kafka.Consumer.PollAppend).
+	// PollAppend appends the records of one poll to dst and returns it;
+	// on an error dst comes back as it was (see kafka.Consumer.PollAppend).
 	PollAppend(ctx context.Context, dst []kafka.Record, max int) ([]kafka.Record, error)
 	Commit(ctx context.Context, recs []kafka.Record) error
 	// Owns reports whether the member still owns r's partition.

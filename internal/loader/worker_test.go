@@ -239,7 +239,10 @@ func (c *scripted) PollAppend(ctx context.Context, dst []kafka.Record, _ int) ([
 	a := c.answers[0]
 	c.answers = c.answers[1:]
 	recs, err := a()
-	return append(dst, recs...), err
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, recs...), nil
 }
 func (c *scripted) Commit(context.Context, []kafka.Record) error { return nil }
 func (c *scripted) Owns(kafka.Record) bool                       { return true }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/schema"
@@ -166,6 +167,21 @@ func TestRegistryLookupDuringSet(t *testing.T) {
 	if _, ok := reg.Lookup("slow"); ok {
 		t.Fatal("a destination still opening must not be looked up yet")
 	}
+	// Nor does a lookup wait for the registry's lock, which the loaders
+	// take to open their tables: every request looks its destination up.
+	looked := make(chan bool)
+	reg.mu.Lock()
+	go func() { _, ok := reg.Lookup("a"); looked <- ok }()
+	select {
+	case ok := <-looked:
+		if !ok {
+			t.Error("a lookup while the lock is held must still find a")
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Lookup waited for the registry's lock")
+		defer func() { <-looked }()
+	}
+	reg.mu.Unlock()
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
