@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/streamforge/streamforge/internal/destination"
 	"github.com/streamforge/streamforge/internal/destination/postgres"
 	"github.com/streamforge/streamforge/internal/schema"
@@ -94,15 +96,69 @@ func TestLoadRowsBaselines(t *testing.T) {
 			t.Fatalf("row %d: event_id %v, want %s: the rows must be the n events, in order", i, got, want)
 		}
 	}
-	for _, c := range []struct {
-		noIndex bool
-		batch   int
-	}{{false, 0}, {true, 0}, {false, batch}} {
-		if rate, err := pg.CopyRows(ctx, rows, c.noIndex, c.batch); err != nil || rate <= 0 {
-			t.Errorf("CopyRows(noIndex %v, batch %d) = %v, %v", c.noIndex, c.batch, rate, err)
+	for _, c := range []Copy{{}, {Warm: true}, {NoIndex: true}, {Batch: batch}} {
+		if rate, err := pg.CopyRows(ctx, rows, c); err != nil || rate <= 0 {
+			t.Errorf("CopyRows(%+v) = %v, %v", c, rate, err)
 		}
 	}
 	if rate, err := pg.LoadBatches(ctx, rows, log); err != nil || rate <= 0 {
 		t.Errorf("LoadBatches = %v, %v", rate, err)
+	}
+}
+
+// TestCommCPUMeterEndedBackends checks the PostgreSQL CPU meter against
+// backends that end while it runs: one started meanwhile counts with all
+// it used, one started before counts only for what it used since.
+func TestCommCPUMeterEndedBackends(t *testing.T) {
+	pg := testPG(t)
+	ctx := context.Background()
+	connect := func() *pgx.Conn {
+		c, err := pgx.ConnectConfig(ctx, pg.conn.Config().Copy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// burn keeps c's backend busy until it has used at least d of CPU.
+	burn := func(c *pgx.Conn, d float64) {
+		for {
+			if s, err := ProcCPUSeconds(int(c.PgConn().PID())); err != nil || s >= d {
+				return
+			}
+			if _, err := c.Exec(ctx, "SELECT count(*) FROM generate_series(1, 200000)"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// end closes c and waits until its backend is gone, its time then
+	// in the postmaster's.
+	end := func(c *pgx.Conn) {
+		pid := c.PgConn().PID()
+		if err := c.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+				return
+			}
+		}
+		t.Fatalf("backend %d still there 10 s after its connection closed", pid)
+	}
+
+	meter := CommCPUMeter("postgres")
+	c := connect()
+	burn(c, 0.3)
+	end(c)
+	if used := meter(); used < 0.25 {
+		t.Errorf("a backend that used 0.3 s and ended while metered: %.2f s counted, want at least 0.25", used)
+	}
+
+	c = connect()
+	burn(c, 1)
+	meter = CommCPUMeter("postgres")
+	end(c)
+	// Other tests' backends may add some in this short window, not 0.5 s.
+	if used := meter(); used > 0.5 {
+		t.Errorf("a backend that used 1 s before the meter started, then ended: %.2f s counted, want its time before the start left out", used)
 	}
 }

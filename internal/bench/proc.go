@@ -236,29 +236,43 @@ func poll(ctx context.Context, p *Proc, timeout time.Duration, ok func() bool, w
 func (p *Proc) CPUSeconds() (float64, error) { return ProcCPUSeconds(p.Pid()) }
 
 // ProcCPUSeconds reads utime+stime of pid from /proc/<pid>/stat.
-func ProcCPUSeconds(pid int) (float64, error) {
+func ProcCPUSeconds(pid int) (float64, error) { return procCPU(pid, false) }
+
+// procCPU reads utime+stime of pid, plus cutime+cstime (the CPU time of
+// the children it has waited for) if children.
+func procCPU(pid int, children bool) (float64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
-	// Fields after the parenthesised command name; utime and stime are the
-	// 14th and 15th fields of the line, in clock ticks (USER_HZ, 100 on Linux).
+	// Fields after the parenthesised command name; utime, stime, cutime
+	// and cstime are the 14th to 17th fields of the line, in clock ticks
+	// (USER_HZ, 100 on Linux).
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0, fmt.Errorf("short /proc/%d/stat", pid)
 	}
-	u, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+	fields := f[11:13]
+	if children {
+		fields = f[11:15]
 	}
-	return (u + st) / 100, nil
+	var ticks float64
+	for _, v := range fields {
+		t, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+		}
+		ticks += t
+	}
+	return ticks / 100, nil
 }
 
 // CommCPUSeconds reads the CPU time of every process whose command name is
-// comm (a local PostgreSQL's backends are all "postgres"), by pid.
+// comm (a local PostgreSQL's backends are all "postgres"), by pid, each
+// with that of its children that have ended: the time of a backend that
+// ended is then in its postmaster's.
 func CommCPUSeconds(comm string) map[int]float64 {
 	out := map[int]float64{}
 	dirs, _ := os.ReadDir("/proc")
@@ -270,9 +284,31 @@ func CommCPUSeconds(comm string) map[int]float64 {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(b)) != comm {
 			continue
 		}
-		if s, err := ProcCPUSeconds(pid); err == nil {
+		if s, err := procCPU(pid, true); err == nil {
 			out[pid] = s
 		}
 	}
 	return out
+}
+
+// CommCPUMeter starts counting the CPU time of the processes named comm
+// (see CommCPUSeconds); the returned function says how much they used
+// since. Processes started meanwhile count from zero. One that ended is in
+// its parent's time with all it used, so what it had used at the start is
+// taken off.
+func CommCPUMeter(comm string) func() float64 {
+	start := CommCPUSeconds(comm)
+	return func() float64 {
+		now := CommCPUSeconds(comm)
+		used := 0.0
+		for pid, s := range now {
+			used += s - start[pid]
+		}
+		for pid, s := range start {
+			if _, ok := now[pid]; !ok {
+				used -= s
+			}
+		}
+		return used
+	}
 }

@@ -31,7 +31,7 @@ var ListKeys = []string{
 // split a figure into its parts.
 var Diagnostics = []string{"x_ingest_noloader_rps", "x_ingest_noloader_p99_ms", "x_wrk_ingest_noloader_rps", "x_wrk_ingest_noloader_p99_ms",
 	"x_side_cpu_ratio", "x_side_p99_ratio", "x_side_noloader_cpu_ratio", "x_side_noloader_p99_ratio",
-	"x_copy_noindex_rows_per_s", "x_copy_batched_rows_per_s", "x_parse_build_rows_per_s", "x_dest_load_rows_per_s"}
+	"x_copy_warm_rows_per_s", "x_copy_noindex_rows_per_s", "x_copy_batched_rows_per_s", "x_parse_build_rows_per_s", "x_dest_load_rows_per_s"}
 
 // Results holds the figures by key; a key whose phase failed is missing.
 type Results struct {

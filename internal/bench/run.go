@@ -565,8 +565,8 @@ func (c CPUUse) String() string {
 func (r *runner) cpuMeter(baseline *Proc, svc Service) func(events int) CPUUse {
 	type cpuer interface{ CPUSeconds() (float64, error) }
 	names := []string{"bench", "broker", "baseline", "bulker", "postgres"}
-	pgStart := CommCPUSeconds("postgres")
-	read := func(pg map[int]float64) []float64 {
+	pg := CommCPUMeter("postgres")
+	read := func() []float64 {
 		v := make([]float64, len(names))
 		v[0], _ = ProcCPUSeconds(os.Getpid())
 		v[1], _ = r.brokerP.CPUSeconds()
@@ -576,15 +576,12 @@ func (r *runner) cpuMeter(baseline *Proc, svc Service) func(events int) CPUUse {
 		if c, ok := svc.(cpuer); ok {
 			v[3], _ = c.CPUSeconds()
 		}
-		// Backends started meanwhile count from zero; ended ones are lost.
-		for pid, s := range CommCPUSeconds("postgres") {
-			v[4] += s - pg[pid]
-		}
+		v[4] = pg()
 		return v
 	}
-	start := read(pgStart)
+	start := read()
 	return func(events int) CPUUse {
-		end := read(pgStart)
+		end := read()
 		var use CPUUse
 		for i, n := range names {
 			use.Add(n, (end[i]-start[i])*1e6/float64(max(events, 1)))
@@ -784,15 +781,15 @@ func (r *runner) loadPhase(ctx context.Context) error {
 	r.progress("built the %d rows of the baselines in %.1fs", n, time.Since(rowsStart).Seconds())
 	copies := []struct {
 		key, how string
-		noIndex  bool
-		batch    int
+		c        Copy
 	}{
-		{"copy_rows_per_s", fmt.Sprintf("median of %d pgx CopyFrom of the same %d rows into a table like the loaded one, its index included", copyRuns, n), false, 0},
-		{"x_copy_noindex_rows_per_s", "diagnostic: the same COPY into a table without the timestamp index", true, 0},
-		{"x_copy_batched_rows_per_s", fmt.Sprintf("diagnostic: the same rows in one COPY and transaction per %d, as the loader commits them", loaderBatch), false, loaderBatch},
+		{"copy_rows_per_s", fmt.Sprintf("median of %d pgx CopyFrom of the same %d rows into a table like the loaded one, its index included, each on a new connection", copyRuns, n), Copy{}},
+		{"x_copy_noindex_rows_per_s", "diagnostic: the same COPY into a table without the timestamp index", Copy{NoIndex: true}},
+		{"x_copy_batched_rows_per_s", fmt.Sprintf("diagnostic: the same rows in one COPY and transaction per %d, as the loader commits them", loaderBatch), Copy{Batch: loaderBatch}},
+		{"x_copy_warm_rows_per_s", "diagnostic: the same COPY on the benchmark's long-lived connection", Copy{Warm: true}},
 	}
 	for _, c := range copies {
-		rate, err := r.copyRows(ctx, c.key, built, c.noIndex, c.batch)
+		rate, err := r.copyRows(ctx, c.key, built, c.c)
 		if err != nil {
 			return err
 		}
@@ -813,12 +810,12 @@ func (r *runner) loadPhase(ctx context.Context) error {
 
 // copyRows is the median rate of copyRuns raw COPYs of the built rows into
 // a table like the loaded one (see PG.CopyRows), printed as key.
-func (r *runner) copyRows(ctx context.Context, key string, built *LoadRows, noIndex bool, batch int) (float64, error) {
+func (r *runner) copyRows(ctx context.Context, key string, built *LoadRows, c Copy) (float64, error) {
 	copies := make([]float64, copyRuns)
 	cpu := r.cpuMeter(nil, nil)
 	for i := range copies {
 		var err error
-		if copies[i], err = r.pg.CopyRows(ctx, built, noIndex, batch); err != nil {
+		if copies[i], err = r.pg.CopyRows(ctx, built, c); err != nil {
 			return 0, err
 		}
 	}
