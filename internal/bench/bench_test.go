@@ -218,6 +218,44 @@ func TestCPUUse(t *testing.T) {
 	}
 }
 
+// TestGenDrift checks which round pairs count as taken on a machine that
+// changed speed: those whose generator cost more per event in one round
+// than in the other, whichever round, when its CPU is known apart.
+func TestGenDrift(t *testing.T) {
+	use := func(kv ...any) CPUUse {
+		var u CPUUse
+		for i := 0; i < len(kv); i += 2 {
+			u.Add(kv[i].(string), kv[i+1].(float64))
+		}
+		return u
+	}
+	tests := []struct {
+		name      string
+		b, in     CPUUse
+		drift     float64
+		ok, rerun bool
+	}{
+		{"wrk, steady", use("bench", 0.0, "baseline", 50.0, "generator", 18.6), use("bench", 0.1, "bulker", 58.0, "generator", 19.7), 19.7 / 18.6, true, false},
+		{"wrk, bulker round slowed", use("bench", 0.0, "baseline", 48.6, "generator", 17.0), use("bench", 0.1, "bulker", 69.0, "generator", 21.0), 21.0 / 17.0, true, true},
+		{"wrk, baseline round slowed", use("baseline", 70.0, "generator", 23.0), use("bulker", 58.0, "generator", 19.0), 23.0 / 19.0, true, true},
+		{"Go generator, steady", use("bench", 56.8, "baseline", 59.0), use("bench", 52.1, "bulker", 61.1), 56.8 / 52.1, true, false},
+		{"Go generator, slowed", use("bench", 53.8, "baseline", 57.2), use("bench", 70.0, "bulker", 79.7), 70.0 / 53.8, true, true},
+		{"baseline in the bench process", use("bench", 110.0, "baseline", 0.0), use("bench", 52.0, "bulker", 60.0), 0, false, false},
+		{"bulker in the bench process", use("bench", 56.0, "baseline", 59.0), use("bench", 120.0, "bulker", 0.0), 0, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			drift, ok := roundPair{bcpu: tt.b, icpu: tt.in}.genDrift()
+			if ok != tt.ok || math.Abs(drift-tt.drift) > 1e-9 {
+				t.Errorf("genDrift() = %v, %v; want %v, %v", drift, ok, tt.drift, tt.ok)
+			}
+			if rerun := ok && drift > maxGenDrift; rerun != tt.rerun {
+				t.Errorf("run again = %v, want %v", rerun, tt.rerun)
+			}
+		})
+	}
+}
+
 func TestTargetCheck(t *testing.T) {
 	r := NewResults()
 	r.Set("ingest_rps", 1000, "")

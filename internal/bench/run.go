@@ -288,11 +288,11 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 		res := Load(ctx, LoadConfig{URL: url, Token: tok, Conns: r.o.Sizes.Conns, Duration: r.o.Sizes.RoundDuration, Body: body})
 		return round{ok: res.OK, failed: res.Failed, rps: res.RPS(), p50: res.P(0.5), p99: res.P(0.99), firstErr: res.FirstErr}, nil
 	}
-	goPairs, err := r.roundPairs(ctx, svc, base, baseURL, baseProc, "", goGen, &accepted)
+	goPairs, reruns, err := r.roundPairs(ctx, svc, base, baseURL, baseProc, "", goGen, &accepted)
 	if err != nil {
 		return err
 	}
-	r.setRounds("", goPairs, fmt.Sprintf("Go generator, %d conns", r.o.Sizes.Conns))
+	r.setRounds("", goPairs, reruns, fmt.Sprintf("Go generator, %d conns", r.o.Sizes.Conns))
 	all := goPairs
 	if err := WrkAvailable(); err != nil {
 		r.res.Fail("wrk rounds", err)
@@ -311,11 +311,11 @@ func (r *runner) ingestRounds(ctx context.Context, svc Service, base string) err
 			return round{ok: res.OK(), failed: res.StatusErrors + res.SocketErrors, rps: res.RPS(),
 				p50: ms(res.P50), p99: ms(res.P99), genCPU: res.CPUSeconds, firstErr: ferr}, nil
 		}
-		wrkPairs, err := r.roundPairs(ctx, svc, base, baseURL, baseProc, "wrk ", wrkGen, &accepted)
+		wrkPairs, reruns, err := r.roundPairs(ctx, svc, base, baseURL, baseProc, "wrk ", wrkGen, &accepted)
 		if err != nil {
 			r.res.Fail("wrk rounds", err)
 		} else {
-			r.setRounds("wrk_", wrkPairs, fmt.Sprintf("wrk, %d threads, %d conns", wrkThreads, r.o.Sizes.Conns))
+			r.setRounds("wrk_", wrkPairs, reruns, fmt.Sprintf("wrk, %d threads, %d conns", wrkThreads, r.o.Sizes.Conns))
 			all = append(all, wrkPairs...)
 		}
 		if baseProc != nil {
@@ -436,13 +436,16 @@ type roundPair struct {
 }
 
 // roundPairs runs Sizes.Rounds pairs of a baseline and a bulker round with
-// gen; accepted counts the events bulker took, to wait for its loader.
+// gen; accepted counts the events bulker took, to wait for its loader. A
+// pair during which the machine changed speed is run again, up to
+// driftReruns times; it returns how many were.
 func (r *runner) roundPairs(ctx context.Context, svc Service, base, baseURL string, baseProc *Proc, label string,
-	gen func(ctx context.Context, url, token string) (round, error), accepted *int64) ([]roundPair, error) {
+	gen func(ctx context.Context, url, token string) (round, error), accepted *int64) ([]roundPair, int, error) {
 	var pairs []roundPair
-	for i := range r.o.Sizes.Rounds {
+	reruns := 0
+	for i := 0; i < r.o.Sizes.Rounds; {
 		if err := r.caughtUp(ctx, svc, *accepted); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		var p roundPair
 		var err error
@@ -476,16 +479,16 @@ func (r *runner) roundPairs(ctx context.Context, svc Service, base, baseURL stri
 			return res, use, nil
 		}
 		if p.b, p.bcpu, err = measure("baseline", baseURL+"/", ""); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if p.b.ok == 0 {
-			return nil, fmt.Errorf("baseline accepted nothing: %v", p.b.firstErr)
+			return nil, 0, fmt.Errorf("baseline accepted nothing: %v", p.b.firstErr)
 		}
 		if p.in, p.icpu, err = measure("ingest", base+"/post/pg?tableName=ingest", token); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if p.in.ok == 0 {
-			return nil, fmt.Errorf("bulker accepted nothing: %v", p.in.firstErr)
+			return nil, 0, fmt.Errorf("bulker accepted nothing: %v", p.in.firstErr)
 		}
 		*accepted += int64(p.in.ok)
 		// Without a baseline process (-baseline-inprocess) its CPU is the
@@ -493,7 +496,6 @@ func (r *runner) roundPairs(ctx context.Context, svc Service, base, baseURL stri
 		if bc := p.bcpu.Of("baseline"); baseProc != nil && bc > 0 {
 			p.cpuRatio, p.hasCPURatio = p.icpu.Of("bulker")/bc, true
 		}
-		pairs = append(pairs, p)
 		r.progress("%sround %d: baseline %.0f rps p99 %.2f ms (%d failed) | bulker %.0f rps p50 %.2f p99 %.2f ms (%d failed)",
 			label, i+1, p.b.rps, p.b.p99, p.b.failed, p.in.rps, p.in.p50, p.in.p99, p.in.failed)
 		r.progress("  CPU µs/event: baseline round %s | bulker round %s; %s",
@@ -501,13 +503,51 @@ func (r *runner) roundPairs(ctx context.Context, svc Service, base, baseURL stri
 		if p.in.failed > 0 {
 			r.progress("bulker failure: %v", p.in.firstErr)
 		}
+		if drift, ok := p.genDrift(); ok && drift > maxGenDrift && reruns < driftReruns {
+			reruns++
+			r.progress("  the generator used %.0f %% more CPU per event in one round than in the other: the machine changed speed between them; the pair is run again", (drift-1)*100)
+			continue
+		}
+		pairs = append(pairs, p)
+		i++
 	}
-	return pairs, nil
+	return pairs, reruns, nil
+}
+
+// maxGenDrift bounds how much more CPU per event the load generator may use
+// in one round of a pair than in the other. It does the same work per
+// event in both; when its cost moves more, the machine changed speed
+// between the rounds (in such rounds on the 2-vCPU machines the generator,
+// the broker and the server all moved by 25-50 %), and the pair compares
+// two machines, not two servers. Rounds of the same machine stay within
+// 10 %.
+const maxGenDrift = 1.15
+
+// driftReruns bounds the pairs run again for drift, per generator.
+const driftReruns = 2
+
+// genDrift is the generator's CPU per event in the costlier round of the
+// pair ÷ that in the other; ok is false when the rounds do not tell the
+// generator's CPU apart: the Go generator runs in the bench process, which
+// may also serve the baseline (-baseline-inprocess) or bulker (-profile).
+func (p roundPair) genDrift() (drift float64, ok bool) {
+	b, in := p.bcpu.Of("generator"), p.icpu.Of("generator")
+	if b == 0 && in == 0 {
+		if p.bcpu.Of("baseline") == 0 || p.icpu.Of("bulker") == 0 {
+			return 0, false
+		}
+		b, in = p.bcpu.Of("bench"), p.icpu.Of("bench")
+	}
+	if b <= 0 || in <= 0 {
+		return 0, false
+	}
+	return max(b, in) / min(b, in), true
 }
 
 // setRounds records the medians of one generator's rounds under keys
-// prefixed with prefix, and every round's p99.
-func (r *runner) setRounds(prefix string, pairs []roundPair, gen string) {
+// prefixed with prefix, and every kept round's p99; reruns is how many
+// pairs were run again (see roundPairs).
+func (r *runner) setRounds(prefix string, pairs []roundPair, reruns int, gen string) {
 	var brps, bp99, irps, ip50, ip99, cpu []float64
 	for _, p := range pairs {
 		brps, bp99 = append(brps, p.b.rps), append(bp99, p.b.p99)
@@ -517,6 +557,10 @@ func (r *runner) setRounds(prefix string, pairs []roundPair, gen string) {
 		}
 	}
 	note := fmt.Sprintf("median of %d × %s rounds, %s", len(pairs), r.o.Sizes.RoundDuration, gen)
+	if reruns > 0 {
+		gen += fmt.Sprintf(", %d pair(s) run again for the machine's drift", reruns)
+		note += fmt.Sprintf(" (%d pair(s) run again for the machine's drift)", reruns)
+	}
 	r.res.Set(prefix+"baseline_rps", Median(brps), note+", bare franz-go produce handler")
 	r.res.Set(prefix+"baseline_p99_ms", Median(bp99), note)
 	r.res.Set(prefix+"ingest_rps", Median(irps), note+", POST /post/pg, auth, batch PG destination loading meanwhile")
