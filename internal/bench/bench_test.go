@@ -249,8 +249,8 @@ func TestGenDrift(t *testing.T) {
 			if ok != tt.ok || math.Abs(drift-tt.drift) > 1e-9 {
 				t.Errorf("genDrift() = %v, %v; want %v, %v", drift, ok, tt.drift, tt.ok)
 			}
-			if rerun := ok && drift > maxGenDrift; rerun != tt.rerun {
-				t.Errorf("run again = %v, want %v", rerun, tt.rerun)
+			if _, rerun := (roundPair{bcpu: tt.b, icpu: tt.in}).drifted(); rerun != tt.rerun {
+				t.Errorf("drifted() = %v, want %v", rerun, tt.rerun)
 			}
 		})
 	}

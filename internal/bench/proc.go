@@ -236,14 +236,17 @@ func poll(ctx context.Context, p *Proc, timeout time.Duration, ok func() bool, w
 func (p *Proc) CPUSeconds() (float64, error) { return ProcCPUSeconds(p.Pid()) }
 
 // ProcCPUSeconds reads utime+stime of pid from /proc/<pid>/stat.
-func ProcCPUSeconds(pid int) (float64, error) { return procCPU(pid, false) }
+func ProcCPUSeconds(pid int) (float64, error) {
+	own, _, err := procTimes(pid)
+	return own, err
+}
 
-// procCPU reads utime+stime of pid, plus cutime+cstime (the CPU time of
-// the children it has waited for) if children.
-func procCPU(pid int, children bool) (float64, error) {
+// procTimes reads pid's own CPU time (utime+stime) and that of the
+// children it has reaped (cutime+cstime).
+func procTimes(pid int) (own, children float64, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	// Fields after the parenthesised command name; utime, stime, cutime
 	// and cstime are the 14th to 17th fields of the line, in clock ticks
@@ -252,29 +255,39 @@ func procCPU(pid int, children bool) (float64, error) {
 	i := strings.LastIndexByte(s, ')')
 	f := strings.Fields(s[i+1:])
 	if len(f) < 15 {
-		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+		return 0, 0, fmt.Errorf("short /proc/%d/stat", pid)
 	}
-	fields := f[11:13]
-	if children {
-		fields = f[11:15]
-	}
-	var ticks float64
-	for _, v := range fields {
-		t, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+	var ticks [4]float64
+	for j := range ticks {
+		if ticks[j], err = strconv.ParseFloat(f[11+j], 64); err != nil {
+			return 0, 0, fmt.Errorf("parsing /proc/%d/stat", pid)
 		}
-		ticks += t
 	}
-	return ticks / 100, nil
+	return (ticks[0] + ticks[1]) / 100, (ticks[2] + ticks[3]) / 100, nil
 }
 
 // CommCPUSeconds reads the CPU time of every process whose command name is
 // comm (a local PostgreSQL's backends are all "postgres"), by pid, each
-// with that of its children that have ended: the time of a backend that
+// with that of the children it has reaped: the time of a backend that
 // ended is then in its postmaster's.
 func CommCPUSeconds(comm string) map[int]float64 {
-	out := map[int]float64{}
+	// A child reaped while /proc is read can count twice, in its own entry
+	// and in its parent's: read again until no parent reaped one meanwhile.
+	_, before := commCPU(comm)
+	for try := 0; ; try++ {
+		out, _ := commCPU(comm)
+		_, after := commCPU(comm)
+		if try == 3 || !reaped(before, after) {
+			return out
+		}
+		before = after
+	}
+}
+
+// commCPU is one pass of CommCPUSeconds, with each process's reaped
+// children's time apart.
+func commCPU(comm string) (total, children map[int]float64) {
+	total, children = map[int]float64{}, map[int]float64{}
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
@@ -284,18 +297,31 @@ func CommCPUSeconds(comm string) map[int]float64 {
 		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(b)) != comm {
 			continue
 		}
-		if s, err := procCPU(pid, true); err == nil {
-			out[pid] = s
+		if own, ch, err := procTimes(pid); err == nil {
+			total[pid], children[pid] = own+ch, ch
 		}
 	}
-	return out
+	return total, children
+}
+
+// reaped reports whether a process reaped a child between two readings
+// of its children's time.
+func reaped(before, after map[int]float64) bool {
+	for pid, was := range before {
+		if now, ok := after[pid]; ok && now != was {
+			return true
+		}
+	}
+	return false
 }
 
 // CommCPUMeter starts counting the CPU time of the processes named comm
 // (see CommCPUSeconds); the returned function says how much they used
-// since. Processes started meanwhile count from zero. One that ended is in
-// its parent's time with all it used, so what it had used at the start is
-// taken off.
+// since. Processes started meanwhile count from zero. One that ended is,
+// once reaped by a parent also named comm (a backend by its postmaster),
+// in that parent's time with all it used, so what it had used at the
+// start is taken off. A process whose parent is named otherwise (the
+// postmaster itself) would be taken off without being added back.
 func CommCPUMeter(comm string) func() float64 {
 	start := CommCPUSeconds(comm)
 	return func() float64 {
