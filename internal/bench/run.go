@@ -773,83 +773,60 @@ func (r *runner) endToEnd(ctx context.Context, svc Service, url, table string, n
 	return float64(n) / end.Sub(start).Seconds(), nil
 }
 
-// loadPhase pre-produces events into a destination's topic, then starts a
-// bulker and times the load; then the raw COPY baseline.
+// loadPhase times copyRuns bulker loads of a backlog, each followed by a
+// raw COPY of the same rows, so that the two medians sample the same
+// stretch of the machine's drift; then the diagnostic COPYs.
 func (r *runner) loadPhase(ctx context.Context) error {
 	n := r.o.Sizes.LoadEvents
-	topic, err := topics.Incoming("", topics.Name{Destination: "pgload", Mode: destination.Batch, Table: "load"})
-	if err != nil {
-		return err
+	t0 := time.Now() // the events' timestamps: every run loads the same rows
+	var built *LoadRows
+	loads := make([]float64, copyRuns)
+	copies := make([]float64, copyRuns)
+	for i := range copyRuns {
+		// Each load has its table, topic and consumer group of its own.
+		table := "load"
+		if i > 0 {
+			table = fmt.Sprintf("load_%d", i+1)
+		}
+		var err error
+		if loads[i], err = r.loadOnce(ctx, table, n, t0); err != nil {
+			return err
+		}
+		if built == nil {
+			rowsStart := time.Now()
+			if built, err = r.pg.BuildRows(ctx, "load", n, loaderBatch, func(i int) []byte { return Event(i, t0) }, r.o.Log); err != nil {
+				return err
+			}
+			r.progress("built the %d rows of the baselines in %.1fs", n, time.Since(rowsStart).Seconds())
+		}
+		cpu := r.cpuMeter(nil, nil)
+		if copies[i], err = r.pg.CopyRows(ctx, built, Copy{}); err != nil {
+			return err
+		}
+		r.progress("copy %d: %.0f rows/s; CPU µs/row: %s", i+1, copies[i], cpu(n))
 	}
-	t0 := time.Now()
-	if err := PreProduce(ctx, r.kcfg, r.o.Log, topic, "pgload", "load", n); err != nil {
-		return err
-	}
-	r.progress("pre-produced %d events in %.1fs", n, time.Since(t0).Seconds())
-	httpAddr, err := FreeAddr()
-	if err != nil {
-		return err
-	}
-	dest := r.pgDest("pgload", destination.Batch)
-	kc, err := kafka.Connect(ctx, r.kcfg, r.o.Log)
-	if err != nil {
-		return err
-	}
-	defer kc.Close()
-	// The group of a topic's loader is named after the topic.
-	rows := committedFirst{kc: kc, group: topic, topic: topic, n: int64(n), rows: r.pg}
-	stopProfile := func() {}
-	if r.o.Profile != nil {
-		stopProfile = r.o.Profile("load")
-	}
-	start := time.Now()
-	svc, err := r.o.StartBulker(ctx, "bulker-load", r.bulkerEnv("bulker-load", httpAddr, dest))
-	if err != nil {
-		stopProfile()
-		return err
-	}
-	cpu := r.cpuMeter(nil, svc)
-	end, err := WaitRows(ctx, rows, "load", int64(n), 50*time.Millisecond, 10*time.Minute, alive(svc))
-	stopProfile()
-	loadCPU := cpu(n)
-	rss, rssErr := svc.PeakRSSMB()
-	if serr := svc.Stop(); serr != nil {
-		r.o.Log.Warn("stopping bulker", "err", serr)
-	}
-	if err != nil {
-		return err
-	}
-	rate := float64(n) / end.Sub(start).Seconds()
-	r.res.Set("load_rows_per_s", rate, fmt.Sprintf("%d events in the topic, bulker start to last row visible", n))
-	if rssErr == nil {
-		r.progress("load_rows_per_s = %.0f (bulker peak RSS %.0f MiB while loading)", rate, rss)
-	}
-	r.progress("  CPU µs/row: %s", loadCPU)
+	r.res.Set("load_rows_per_s", Median(loads), fmt.Sprintf("median of %d: %d events in the topic, bulker start to last row visible", copyRuns, n))
+	r.progress("load_rows_per_s = %.0f (runs: %.0f)", Median(loads), loads)
 	// One COPY now and then meets a checkpoint of the server and runs at
 	// two thirds of its speed: the median of a few is the baseline.
-	rowsStart := time.Now()
-	built, err := r.pg.BuildRows(ctx, "load", n, loaderBatch, func(i int) []byte { return Event(i, t0) }, r.o.Log)
-	if err != nil {
-		return err
-	}
-	r.progress("built the %d rows of the baselines in %.1fs", n, time.Since(rowsStart).Seconds())
-	copies := []struct {
+	r.res.Set("copy_rows_per_s", Median(copies), fmt.Sprintf("median of %d pgx CopyFrom of the same %d rows into a table like the loaded one, its index included, each on a new connection, each right after a load", copyRuns, n))
+	r.progress("copy_rows_per_s = %.0f (runs: %.0f)", Median(copies), copies)
+	diagnostics := []struct {
 		key, how string
 		c        Copy
 	}{
-		{"copy_rows_per_s", fmt.Sprintf("median of %d pgx CopyFrom of the same %d rows into a table like the loaded one, its index included, each on a new connection", copyRuns, n), Copy{}},
 		{"x_copy_noindex_rows_per_s", "diagnostic: the same COPY into a table without the timestamp index", Copy{NoIndex: true}},
 		{"x_copy_batched_rows_per_s", fmt.Sprintf("diagnostic: the same rows in one COPY and transaction per %d, as the loader commits them", loaderBatch), Copy{Batch: loaderBatch}},
 		{"x_copy_warm_rows_per_s", "diagnostic: the same COPY on the benchmark's long-lived connection", Copy{Warm: true}},
 	}
-	for _, c := range copies {
+	for _, c := range diagnostics {
 		rate, err := r.copyRows(ctx, c.key, built, c.c)
 		if err != nil {
 			return err
 		}
 		r.res.Set(c.key, rate, c.how)
 	}
-	cpu = r.cpuMeter(nil, nil)
+	cpu := r.cpuMeter(nil, nil)
 	destRate, err := r.pg.LoadBatches(ctx, built, r.o.Log)
 	if err != nil {
 		return err
@@ -860,6 +837,62 @@ func (r *runner) loadPhase(ctx context.Context) error {
 	r.res.Set("x_dest_load_rows_per_s", destRate, fmt.Sprintf("diagnostic: postgres destination Write of the same rows, prebuilt, in %d-row batches", loaderBatch))
 	r.progress("loader halves: parse+build %.0f rows/s, destination Load %.0f rows/s (sequential bound %.0f)", parse, destRate, 1/(1/parse+1/destRate))
 	return nil
+}
+
+// loadOnce pre-produces n events (timestamps from t0) into the topic of
+// table, starts a bulker with that destination and returns the rows per
+// second from its start to the last row visible.
+func (r *runner) loadOnce(ctx context.Context, table string, n int, t0 time.Time) (float64, error) {
+	topic, err := topics.Incoming("", topics.Name{Destination: "pgload", Mode: destination.Batch, Table: table})
+	if err != nil {
+		return 0, err
+	}
+	produced := time.Now()
+	if err := PreProduce(ctx, r.kcfg, r.o.Log, topic, n, t0); err != nil {
+		return 0, err
+	}
+	r.progress("pre-produced %d events in %.1fs", n, time.Since(produced).Seconds())
+	httpAddr, err := FreeAddr()
+	if err != nil {
+		return 0, err
+	}
+	dest := r.pgDest("pgload", destination.Batch)
+	kc, err := kafka.Connect(ctx, r.kcfg, r.o.Log)
+	if err != nil {
+		return 0, err
+	}
+	defer kc.Close()
+	// The group of a topic's loader is named after the topic.
+	rows := committedFirst{kc: kc, group: topic, topic: topic, n: int64(n), rows: r.pg}
+	stopProfile := func() {}
+	if r.o.Profile != nil {
+		stopProfile = r.o.Profile("load")
+	}
+	name := "bulker-" + strings.ReplaceAll(table, "_", "-")
+	start := time.Now()
+	svc, err := r.o.StartBulker(ctx, name, r.bulkerEnv(name, httpAddr, dest))
+	if err != nil {
+		stopProfile()
+		return 0, err
+	}
+	cpu := r.cpuMeter(nil, svc)
+	end, err := WaitRows(ctx, rows, table, int64(n), 50*time.Millisecond, 10*time.Minute, alive(svc))
+	stopProfile()
+	loadCPU := cpu(n)
+	rss, rssErr := svc.PeakRSSMB()
+	if serr := svc.Stop(); serr != nil {
+		r.o.Log.Warn("stopping bulker", "err", serr)
+	}
+	if err != nil {
+		return 0, err
+	}
+	rate := float64(n) / end.Sub(start).Seconds()
+	peak := ""
+	if rssErr == nil {
+		peak = fmt.Sprintf(" (bulker peak RSS %.0f MiB while loading)", rss)
+	}
+	r.progress("load into %s: %.0f rows/s%s; CPU µs/row: %s", table, rate, peak, loadCPU)
+	return rate, nil
 }
 
 // copyRows is the median rate of copyRuns raw COPYs of the built rows into
@@ -879,12 +912,13 @@ func (r *runner) copyRows(ctx context.Context, key string, built *LoadRows, c Co
 	return cps, nil
 }
 
-// copyRuns is how many raw COPYs copy_rows_per_s is the median of.
+// copyRuns is how many loads and raw COPYs load_rows_per_s and
+// copy_rows_per_s are the medians of.
 const copyRuns = 3
 
-// PreProduce writes n events to topic as bulker's ingest would, with
-// asynchronous produce, and returns once all are acknowledged.
-func PreProduce(ctx context.Context, kcfg kafka.Config, log *slog.Logger, topic, dest, table string, n int) error {
+// PreProduce writes n events (Event(i, at)) to topic as bulker's ingest
+// would, with asynchronous produce, and returns once all are acknowledged.
+func PreProduce(ctx context.Context, kcfg kafka.Config, log *slog.Logger, topic string, n int, at time.Time) error {
 	c, err := kafka.Connect(ctx, kcfg, log)
 	if err != nil {
 		return err
@@ -893,12 +927,11 @@ func PreProduce(ctx context.Context, kcfg kafka.Config, log *slog.Logger, topic,
 	if err := c.EnsureTopic(ctx, kafka.TopicSpec{Name: topic, Partitions: 1, ReplicationFactor: 1}); err != nil {
 		return err
 	}
-	now := time.Now()
 	// One header, as bulker's ingest writes it.
-	h := []kafka.Header{{Key: topics.HeaderReceivedAt, Value: now.UTC().AppendFormat(nil, time.RFC3339Nano)}}
+	h := []kafka.Header{{Key: topics.HeaderReceivedAt, Value: time.Now().UTC().AppendFormat(nil, time.RFC3339Nano)}}
 	errc := make(chan error, 1)
 	for i := range n {
-		c.ProduceAsync(ctx, kafka.Record{Topic: topic, Value: Event(i, now), Headers: h}, func(err error) {
+		c.ProduceAsync(ctx, kafka.Record{Topic: topic, Value: Event(i, at), Headers: h}, func(err error) {
 			if err != nil {
 				select {
 				case errc <- err:
