@@ -519,11 +519,11 @@ func (r *runner) roundPairs(ctx context.Context, svc Service, base, baseURL stri
 
 // maxGenDrift bounds how much more CPU per event the load generator may use
 // in one round of a pair than in the other. It does nearly the same work
-// per event in both (the bulker round adds a token and a longer URL); when its cost moves more, the machine changed speed
-// between the rounds (in such rounds on the 2-vCPU machines the generator,
-// the broker and the server all moved by 25-50 %), and the pair compares
-// two machines, not two servers. Rounds of the same machine stay within
-// 10 %.
+// per event in both (the bulker round adds a token and a longer URL); when
+// its cost moves more, the machine changed speed between the rounds (in
+// such rounds on the 2-vCPU machines the generator, the broker and the
+// server all moved by 25-50 %), and the pair compares two machines, not
+// two servers. Rounds of the same machine stay within 10 %.
 const maxGenDrift = 1.15
 
 // driftReruns bounds the pairs run again for drift, per generator.
@@ -568,8 +568,9 @@ func (r *runner) setRounds(prefix string, pairs []roundPair, reruns int, gen str
 	}
 	note := fmt.Sprintf("median of %d × %s rounds, %s", len(pairs), r.o.Sizes.RoundDuration, gen)
 	if reruns > 0 {
-		gen += fmt.Sprintf(", %d pair(s) run again for the machine's drift", reruns)
-		note += fmt.Sprintf(" (%d pair(s) run again for the machine's drift)", reruns)
+		again := fmt.Sprintf("%d pair(s) run again for the machine's drift", reruns)
+		gen += ", " + again
+		note += " (" + again + ")"
 	}
 	r.res.Set(prefix+"baseline_rps", Median(brps), note+", bare franz-go produce handler")
 	r.res.Set(prefix+"baseline_p99_ms", Median(bp99), note)
