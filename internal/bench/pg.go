@@ -60,14 +60,23 @@ func (p *PG) Credentials() destination.Credentials {
 
 // Count implements Counter.
 func (p *PG) Count(ctx context.Context, table string) (int64, error) {
-	var n int64
-	err := p.conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{p.schema, table}.Sanitize()).Scan(&n)
+	count := func() (n int64, err error) {
+		err = p.conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{p.schema, table}.Sanitize()).Scan(&n)
+		return n, err
+	}
+	n, err := count()
 	if err != nil {
 		var exists bool
 		q := "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2)"
-		if e := p.conn.QueryRow(ctx, q, p.schema, table).Scan(&exists); e == nil && !exists {
-			return 0, nil
+		if e := p.conn.QueryRow(ctx, q, p.schema, table).Scan(&exists); e == nil {
+			if !exists {
+				return 0, nil
+			}
+			// Created between the two queries, by the loader being waited for.
+			n, err = count()
 		}
+	}
+	if err != nil {
 		return 0, fmt.Errorf("counting %s: %w", table, err)
 	}
 	return n, nil
