@@ -107,3 +107,26 @@ func TestJoinEncodedWithRows(t *testing.T) {
 		t.Errorf("Join of encoded and plain rows = %d rows, want nil", rows.Len())
 	}
 }
+
+// Rows released once loaded give their buffers to the batches after them,
+// which still load as prepared; releasing twice, or nil, does nothing.
+func TestReleasedRowsBuffersServeLaterBatches(t *testing.T) {
+	sq, db := openSQLite(t)
+	d := &encodingDriver{Driver: sq}
+	w := NewTable(d, "items", Options{}, slog.New(slog.DiscardHandler))
+	append1(t, w, nil, parse(t, `{"id":0,"v":"first"}`))
+	want := [][]string{{"0", "first"}}
+	for batch := 1; batch <= 5; batch++ {
+		evs := parse(t, fmt.Sprintf(`{"id":%d,"v":"batch %d"}`, batch, batch))
+		rows := w.Prepare(evs, nil)
+		if rows == nil || rows.encodedRows != 1 {
+			t.Fatalf("batch %d prepared as %+v, want one encoded row", batch, rows)
+		}
+		append1(t, w, rows, evs)
+		rows.Release()
+		rows.Release()
+		want = append(want, []string{fmt.Sprint(batch), fmt.Sprintf("batch %d", batch)})
+	}
+	(*Rows)(nil).Release()
+	destinationtest.Equal(t, destinationtest.Query(t, db, `SELECT id, v FROM items ORDER BY id`), want)
+}

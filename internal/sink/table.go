@@ -55,6 +55,11 @@ type Table struct {
 	// encodedRowBytes is about the size of a row as last encoded, for the
 	// buffer of the next.
 	encodedRowBytes atomic.Int64
+	// buffers holds encoded rows' buffers given back by Rows.Release, for
+	// Prepare to encode later batches into: a loader encodes tens of
+	// kilobytes per chunk, which the collector would otherwise clear and
+	// sweep again for every batch.
+	buffers sync.Pool
 
 	// writing serialises writes, so that DDL and replacements of one
 	// table never race within this process.
@@ -100,6 +105,8 @@ type Rows struct {
 	// destination.Encoder), before those of batch; encodedRows is how many.
 	encoded     [][]byte
 	encodedRows int
+	// owner takes the encoded buffers back (see Release).
+	owner *Table
 }
 
 // Len is the number of rows.
@@ -129,8 +136,9 @@ func (t *Table) Prepare(events []schema.Event, rs *schema.RowSlab) *Rows {
 		return nil
 	}
 	n := len(rows.batch.Rows)
-	buf, ok := enc.Encode(make([]byte, 0, n*int(t.encodedRowBytes.Load())), rows.batch.Table, rows.batch.Rows)
+	buf, ok := enc.Encode(t.buffer(n*int(t.encodedRowBytes.Load())), rows.batch.Table, rows.batch.Rows)
 	if !ok {
+		t.buffers.Put(&buf)
 		if rs != nil {
 			rows.batch.Rows = cloneRows(rows.batch.Rows) // out of the scratch memory
 		}
@@ -138,8 +146,30 @@ func (t *Table) Prepare(events []schema.Event, rs *schema.RowSlab) *Rows {
 	}
 	// Room for the next chunk's rows like these, and a little more.
 	t.encodedRowBytes.Store(int64(len(buf)/n + len(buf)/n/16 + 1))
-	rows.encoded, rows.encodedRows, rows.batch.Rows = [][]byte{buf}, n, nil
+	rows.encoded, rows.encodedRows, rows.batch.Rows, rows.owner = [][]byte{buf}, n, nil, t
 	return rows
+}
+
+// buffer returns an empty buffer for encoded rows, of at least size bytes
+// if it is new.
+func (t *Table) buffer(size int) []byte {
+	if b, ok := t.buffers.Get().(*[]byte); ok {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+// Release gives the rows' encoded buffers back to their table, for later
+// batches to be encoded into. The caller must be done with the rows: once
+// loaded, or given up. Rows without encoded buffers, or nil, do nothing.
+func (r *Rows) Release() {
+	if r == nil || r.owner == nil {
+		return
+	}
+	for i := range r.encoded {
+		r.owner.buffers.Put(&r.encoded[i])
+	}
+	r.encoded, r.encodedRows, r.owner = nil, 0, nil
 }
 
 // prepared is rows, or nil when they need DDL first.
@@ -198,7 +228,7 @@ func Join(parts []*Rows) *Rows {
 	if len(parts) == 1 {
 		return first
 	}
-	out := &Rows{version: first.version, want: first.want, batch: schema.Batch{Table: first.batch.Table}}
+	out := &Rows{version: first.version, want: first.want, batch: schema.Batch{Table: first.batch.Table}, owner: first.owner}
 	if first.encoded == nil {
 		out.batch.Rows = make([][]schema.Value, 0, n)
 	}
