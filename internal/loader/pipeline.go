@@ -53,6 +53,32 @@ type worker struct {
 	scratch sync.Pool
 	// slabs are those free to hold the fields of the next batch's events.
 	slabs slabs
+	// arrays are the record arrays of committed batches, for the polls of
+	// the batches after them.
+	arrays recordArrays
+}
+
+// recordArrays keeps the record arrays of committed batches: a batch's is
+// its size times a record's hundred-odd bytes, all pointers, which the
+// collector would otherwise clear for every batch. A sync.Pool, as slabs.
+type recordArrays struct{ pool sync.Pool }
+
+// get returns an empty array, nil if none is free.
+func (a *recordArrays) get() []kafka.Record {
+	if p, ok := a.pool.Get().(*[]kafka.Record); ok {
+		return (*p)[:0]
+	}
+	return nil
+}
+
+// put keeps recs for a later batch; nothing may use them any more.
+func (a *recordArrays) put(recs []kafka.Record) {
+	if cap(recs) == 0 {
+		return
+	}
+	recs = recs[:cap(recs)]
+	clear(recs) // their values would stay reachable until overwritten
+	a.pool.Put(&recs)
 }
 
 // slabs keeps the slabs of batches whose rows are built for the batches
@@ -149,8 +175,8 @@ func (w *worker) run(ctx context.Context, grace time.Duration) error {
 // pollAll polls records into batches until ctx ends, then hands over the
 // batch in hand; records of the poll that ctx ended are read again later.
 func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
-	var recs []kafka.Record // of the batch in hand
-	size := 0               // bytes of their values
+	recs := w.arrays.get() // of the batch in hand
+	size := 0              // bytes of their values
 	var flushAt time.Time
 	for {
 		pollCtx, cancelPoll := ctx, context.CancelFunc(func() {})
@@ -172,7 +198,7 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 			// it takes away: load the batch in hand now.
 			if len(recs) > 0 {
 				out <- recs
-				recs, size = nil, 0
+				recs, size = w.arrays.get(), 0
 			}
 			continue
 		}
@@ -194,7 +220,7 @@ func (w *worker) pollAll(ctx context.Context, out chan<- []kafka.Record) {
 		}
 		if w.stream() || len(recs) >= w.cfg.BatchSize || !w.now().Before(flushAt) || w.full(size) {
 			out <- recs
-			recs, size = nil, 0
+			recs, size = w.arrays.get(), 0
 		}
 	}
 }
@@ -436,6 +462,7 @@ func (w *worker) loadAll(lt lifetime, in <-chan *batch) error {
 			}
 			return err
 		}
+		b.rows.Release()
 		commits <- b.recs
 	}
 	return nil

@@ -35,6 +35,7 @@ func (w *worker) commitAll(ctx context.Context, in <-chan []kafka.Record) {
 			// a primary key with dedup absorbs the duplicates.
 			w.log.Warn("committing offsets failed; the batch may be loaded again", "err", err)
 		}
+		w.arrays.put(recs)
 	}
 }
 
