@@ -60,19 +60,27 @@ func (p *PG) Credentials() destination.Credentials {
 
 // Count implements Counter.
 func (p *PG) Count(ctx context.Context, table string) (int64, error) {
-	count := func() (n int64, err error) {
+	return countOrAbsent(table, func() (n int64, err error) {
 		err = p.conn.QueryRow(ctx, "SELECT count(*) FROM "+pgx.Identifier{p.schema, table}.Sanitize()).Scan(&n)
 		return n, err
-	}
+	}, func() (exists bool, err error) {
+		q := "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2)"
+		err = p.conn.QueryRow(ctx, q, p.schema, table).Scan(&exists)
+		return exists, err
+	})
+}
+
+// countOrAbsent counts a table that a loader creates: 0 while it does not
+// exist. When the count fails but the table exists by then, the loader
+// created it in between, and the count is taken again.
+func countOrAbsent(table string, count func() (int64, error), exists func() (bool, error)) (int64, error) {
 	n, err := count()
 	if err != nil {
-		var exists bool
-		q := "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2)"
-		if e := p.conn.QueryRow(ctx, q, p.schema, table).Scan(&exists); e == nil {
-			if !exists {
-				return 0, nil
-			}
-			// Created between the two queries, by the loader being waited for.
+		ok, e := exists()
+		switch {
+		case e == nil && !ok:
+			return 0, nil
+		case e == nil:
 			n, err = count()
 		}
 	}
@@ -256,16 +264,14 @@ func OpenSQLite(path string) (*SQLiteCounter, error) {
 
 // Count implements Counter.
 func (s *SQLiteCounter) Count(ctx context.Context, table string) (int64, error) {
-	var n int64
-	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+strconv.Quote(table)).Scan(&n)
-	if err != nil {
-		var exists int
-		if e := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", table).Scan(&exists); e == nil && exists == 0 {
-			return 0, nil
-		}
-		return 0, fmt.Errorf("counting %s: %w", table, err)
-	}
-	return n, nil
+	return countOrAbsent(table, func() (n int64, err error) {
+		err = s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+strconv.Quote(table)).Scan(&n)
+		return n, err
+	}, func() (bool, error) {
+		var n int
+		err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", table).Scan(&n)
+		return n > 0, err
+	})
 }
 
 // Close closes the database.

@@ -168,3 +168,48 @@ func TestCommCPUMeterEndedBackends(t *testing.T) {
 		t.Errorf("a backend that used 1 s before the meter started, then ended: %.2f s counted, want its time before the start left out", used)
 	}
 }
+
+// A table the loader has not created yet counts 0; one it creates between
+// the failed count and the check is counted again.
+func TestCountOrAbsent(t *testing.T) {
+	missing := fmt.Errorf("relation does not exist")
+	for _, c := range []struct {
+		name    string
+		counts  []error // outcome of each count: nil counts 7
+		exists  bool
+		checkOK bool
+		want    int64
+		wantErr bool
+	}{
+		{name: "exists", counts: []error{nil}, want: 7},
+		{name: "absent", counts: []error{missing}, checkOK: true, want: 0},
+		{name: "created in between", counts: []error{missing, nil}, exists: true, checkOK: true, want: 7},
+		{name: "failing", counts: []error{missing, missing}, exists: true, checkOK: true, wantErr: true},
+		{name: "check fails", counts: []error{missing}, wantErr: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			calls := 0
+			count := func() (int64, error) {
+				if calls >= len(c.counts) {
+					t.Fatalf("count called %d times, want at most %d", calls+1, len(c.counts))
+				}
+				err := c.counts[calls]
+				calls++
+				if err != nil {
+					return 0, err
+				}
+				return 7, nil
+			}
+			exists := func() (bool, error) {
+				if !c.checkOK {
+					return false, fmt.Errorf("connection lost")
+				}
+				return c.exists, nil
+			}
+			n, err := countOrAbsent("t", count, exists)
+			if n != c.want || (err != nil) != c.wantErr {
+				t.Errorf("countOrAbsent = %d, %v; want %d, error %v", n, err, c.want, c.wantErr)
+			}
+		})
+	}
+}
