@@ -303,3 +303,43 @@ func TestCompression(t *testing.T) {
 		t.Errorf("Validate with brotli = %v, want an error listing the codecs", err)
 	}
 }
+
+// Records handed out stay as they were read while later fetches are
+// decoded into the arrays franz-go gets back from the consumer's pool.
+func TestRecordsSurviveLaterFetches(t *testing.T) {
+	b := brokertest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p, err := kafka.Connect(ctx, b.Kafka, discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const n = 300
+	for i := range n {
+		// One produce at a time: each record is a fetched batch of its own.
+		err := p.Produce(ctx, "pooled", fmt.Appendf(nil, "k%d", i), fmt.Appendf(nil, "value %d", i), []kafka.Header{{Key: "h", Value: fmt.Appendf(nil, "header %d", i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := kafka.NewConsumer(ctx, b.Kafka, discard(), kafka.ConsumerOptions{Group: "pooled", Topics: []string{"pooled"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got []kafka.Record
+	for len(got) < n {
+		// A few records a poll: most arrays are recycled and reused
+		// while the records copied out of them are still held.
+		got, err = c.PollAppend(ctx, got, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, r := range got {
+		if string(r.Key) != fmt.Sprintf("k%d", i) || string(r.Value) != fmt.Sprintf("value %d", i) || r.Header("h") != fmt.Sprintf("header %d", i) || r.Offset != int64(i) {
+			t.Fatalf("record %d: key %q value %q header %q offset %d", i, r.Key, r.Value, r.Header("h"), r.Offset)
+		}
+	}
+}

@@ -73,6 +73,7 @@ func NewConsumer(ctx context.Context, cfg Config, log *slog.Logger, o ConsumerOp
 		// Bound what one fetch buffers ahead of the caller (franz-go's
 		// default is 50 MiB): a paused loader holds at most this much.
 		kgo.FetchMaxBytes(8 << 20),
+		kgo.WithPools(new(recordArrays)),
 	}
 	if o.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(o.InstanceID))

@@ -196,17 +196,19 @@ func (m *membership) handOut(recs []Record, fs kgo.Fetches) []Record {
 	defer m.mu.Unlock()
 	// A partition at a time, not a record: a loader polls ten thousand
 	// records a batch.
+	// Each record is copied, then recycled: its array goes back to the
+	// consumer's recordArrays once all of its records are.
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
 			return
 		}
 		p := m.part(topicPartition{fp.Topic, fp.Partition})
-		if p.revoked {
-			return
-		}
 		for _, kr := range fp.Records {
-			p.handed = max(p.handed, kr.Offset+1)
-			recs = append(recs, fromKgo(kr))
+			if !p.revoked {
+				p.handed = max(p.handed, kr.Offset+1)
+				recs = append(recs, fromKgo(kr))
+			}
+			kr.Recycle()
 		}
 	})
 	return recs
