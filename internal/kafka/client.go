@@ -35,9 +35,10 @@ type Record struct {
 	Partition int32
 	Offset    int64
 	Key       []byte
-	// Value of a consumed record is never reused: the client is given no
-	// buffer pools, so franz-go allocates every fetch anew, and a reader
-	// may keep pointers into it for as long as it holds the record.
+	// Value of a consumed record is never reused: franz-go is given no
+	// pool of decompression buffers (only of record arrays, see
+	// recordArrays), so it allocates every fetch anew, and a reader may
+	// keep pointers into it for as long as it holds the record.
 	Value   []byte
 	Headers []Header // Header finds one by key
 	Time    time.Time

@@ -315,26 +315,31 @@ func TestRecordsSurviveLaterFetches(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	const n = 300
-	for i := range n {
-		// One produce at a time: each record is a fetched batch of its own.
-		err := p.Produce(ctx, "pooled", fmt.Appendf(nil, "k%d", i), fmt.Appendf(nil, "value %d", i), []kafka.Header{{Key: "h", Value: fmt.Appendf(nil, "header %d", i)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	c, err := kafka.NewConsumer(ctx, b.Kafka, discard(), kafka.ConsumerOptions{Group: "pooled", Topics: []string{"pooled"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	var got []kafka.Record
-	for len(got) < n {
-		// A few records a poll: most arrays are recycled and reused
-		// while the records copied out of them are still held.
-		got, err = c.PollAppend(ctx, got, 7)
-		if err != nil {
+	n := 0
+	for range 30 {
+		// Ten records in one produce call make batches of several
+		// records; polls of at most seven split them, and each round's
+		// fetch is decoded after the arrays of the round before were
+		// recycled, while their records are still held.
+		var recs []kafka.Record
+		for range 10 {
+			recs = append(recs, kafka.Record{Topic: "pooled", Key: fmt.Appendf(nil, "k%d", n), Value: fmt.Appendf(nil, "value %d", n),
+				Headers: []kafka.Header{{Key: "h", Value: fmt.Appendf(nil, "header %d", n)}}})
+			n++
+		}
+		if err := p.ProduceSync(ctx, recs...); err != nil {
 			t.Fatal(err)
+		}
+		for len(got) < n {
+			if got, err = c.PollAppend(ctx, got, 7); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	for i, r := range got {

@@ -196,8 +196,11 @@ func (m *membership) handOut(recs []Record, fs kgo.Fetches) []Record {
 	defer m.mu.Unlock()
 	// A partition at a time, not a record: a loader polls ten thousand
 	// records a batch.
-	// Each record is copied, then recycled: its array goes back to the
-	// consumer's recordArrays once all of its records are.
+	//
+	// Each record is copied, then recycled: the array franz-go decoded
+	// its fetched batch into goes back to the consumer's recordArrays once
+	// all the records it kept of that batch are (for a reader without the
+	// pool, Recycle does nothing).
 	fs.EachPartition(func(fp kgo.FetchTopicPartition) {
 		if len(fp.Records) == 0 {
 			return

@@ -14,10 +14,13 @@ const maxPooledClass = 16
 // recordArrays is franz-go's pool of the arrays it decodes the records
 // of each fetched batch into (kgo.PoolRecords). A consumer copies every
 // record out as it hands it over and recycles it at once, so an array is
-// free again before the next fetch is decoded: a loader would otherwise
-// allocate an array for every batch, some two hundred bytes a record. The
-// copies stay valid: franz-go allocates each record's headers, and keys
-// and values point into decompressed buffers, which are not pooled.
+// free again as soon as the records kept of its batch are handed over: a
+// loader would otherwise allocate an array for every batch, 160 bytes a
+// record. The copies stay valid: franz-go allocates each record's
+// headers, and keys and values point into the fetch response or the
+// buffer it was decompressed into, neither of which is pooled. This type
+// must never implement kgo.PoolDecompressBytes: loaders keep pointers
+// into values until their batch is committed (see Record.Value).
 //
 // Fetched batches hold from one record to thousands, so arrays are kept
 // by size class: class k holds arrays of at least 1<<k records.
@@ -26,14 +29,14 @@ type recordArrays struct {
 }
 
 // GetRecords implements kgo.PoolRecords: an empty array with room for n
-// records, nil when n is beyond the largest class.
+// records.
 func (a *recordArrays) GetRecords(n int) []kgo.Record {
 	if n <= 0 {
 		return nil
 	}
 	k := bits.Len(uint(n - 1)) // the least k with 1<<k >= n
 	if k > maxPooledClass {
-		return nil
+		return make([]kgo.Record, 0, n)
 	}
 	if p, ok := a.classes[k].Get().(*[]kgo.Record); ok {
 		return (*p)[:0]
@@ -41,13 +44,16 @@ func (a *recordArrays) GetRecords(n int) []kgo.Record {
 	return make([]kgo.Record, 0, 1<<k)
 }
 
-// PutRecords implements kgo.PoolRecords. franz-go has cleared each record
-// as it was recycled.
+// PutRecords implements kgo.PoolRecords. franz-go clears the records it
+// hands out as they are recycled, but not those it decoded and skipped
+// (below the fetch offset): they would keep their fetch response
+// reachable while the array waits.
 func (a *recordArrays) PutRecords(rs []kgo.Record) {
 	k := bits.Len(uint(cap(rs))) - 1 // the greatest k with 1<<k <= cap
 	if k < 0 || k > maxPooledClass {
 		return
 	}
+	clear(rs[:cap(rs)])
 	rs = rs[:0]
 	a.classes[k].Put(&rs)
 }

@@ -116,16 +116,25 @@ func TestReleasedRowsBuffersServeLaterBatches(t *testing.T) {
 	w := NewTable(d, "items", Options{}, slog.New(slog.DiscardHandler))
 	append1(t, w, nil, parse(t, `{"id":0,"v":"first"}`))
 	want := [][]string{{"0", "first"}}
-	for batch := 1; batch <= 5; batch++ {
-		evs := parse(t, fmt.Sprintf(`{"id":%d,"v":"batch %d"}`, batch, batch))
+	prepare := func(id int) (*Rows, []schema.Event) {
+		t.Helper()
+		evs := parse(t, fmt.Sprintf(`{"id":%d,"v":"batch %d"}`, id, id))
 		rows := w.Prepare(evs, nil)
 		if rows == nil || rows.encodedRows != 1 {
-			t.Fatalf("batch %d prepared as %+v, want one encoded row", batch, rows)
+			t.Fatalf("batch %d prepared as %+v, want one encoded row", id, rows)
 		}
-		append1(t, w, rows, evs)
-		rows.Release()
-		rows.Release()
-		want = append(want, []string{fmt.Sprint(batch), fmt.Sprintf("batch %d", batch)})
+		want = append(want, []string{fmt.Sprint(id), fmt.Sprintf("batch %d", id)})
+		return rows, evs
+	}
+	for id := 1; id <= 5; id += 2 {
+		// Two batches prepared at once: were a's buffer pooled twice, both
+		// would encode into it.
+		a, aEvs := prepare(id)
+		b, bEvs := prepare(id + 1)
+		append1(t, w, a, aEvs)
+		append1(t, w, b, bEvs)
+		a.Release()
+		a.Release() // b is left to the collector, as rows given up may be
 	}
 	(*Rows)(nil).Release()
 	destinationtest.Equal(t, destinationtest.Query(t, db, `SELECT id, v FROM items ORDER BY id`), want)

@@ -138,7 +138,9 @@ func (t *Table) Prepare(events []schema.Event, rs *schema.RowSlab) *Rows {
 	n := len(rows.batch.Rows)
 	buf, ok := enc.Encode(t.buffer(n*int(t.encodedRowBytes.Load())), rows.batch.Table, rows.batch.Rows)
 	if !ok {
-		t.buffers.Put(&buf)
+		if cap(buf) > 0 {
+			t.buffers.Put(&buf)
+		}
 		if rs != nil {
 			rows.batch.Rows = cloneRows(rows.batch.Rows) // out of the scratch memory
 		}
@@ -150,10 +152,11 @@ func (t *Table) Prepare(events []schema.Event, rs *schema.RowSlab) *Rows {
 	return rows
 }
 
-// buffer returns an empty buffer for encoded rows, of at least size bytes
-// if it is new.
+// buffer returns an empty buffer for encoded rows of at least size bytes.
+// A pooled one too small (a batch's last chunk, often short) is left to
+// the collector: encoding into it would grow it again and again.
 func (t *Table) buffer(size int) []byte {
-	if b, ok := t.buffers.Get().(*[]byte); ok {
+	if b, ok := t.buffers.Get().(*[]byte); ok && cap(*b) >= size {
 		return (*b)[:0]
 	}
 	return make([]byte, 0, size)
@@ -161,13 +164,14 @@ func (t *Table) buffer(size int) []byte {
 
 // Release gives the rows' encoded buffers back to their table, for later
 // batches to be encoded into. The caller must be done with the rows: once
-// loaded, or given up. Rows without encoded buffers, or nil, do nothing.
+// loaded, or given up. Rows without encoded buffers, or nil, do nothing;
+// the parts given to Join are not released (Join takes their buffers).
 func (r *Rows) Release() {
 	if r == nil || r.owner == nil {
 		return
 	}
-	for i := range r.encoded {
-		r.owner.buffers.Put(&r.encoded[i])
+	for _, b := range r.encoded {
+		r.owner.buffers.Put(&b)
 	}
 	r.encoded, r.encodedRows, r.owner = nil, 0, nil
 }
@@ -252,6 +256,7 @@ func Join(parts []*Rows) *Rows {
 		out.batch.Rows = append(out.batch.Rows, p.batch.Rows...)
 		out.encoded = append(out.encoded, p.encoded...)
 		out.encodedRows += p.encodedRows
+		p.owner = nil // the buffers are out's now: one Release, not two
 	}
 	return out
 }
