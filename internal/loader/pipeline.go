@@ -55,17 +55,17 @@ type worker struct {
 	slabs slabs
 	// arrays are the record arrays of committed batches, for the polls of
 	// the batches after them.
-	arrays recordArrays
+	arrays batchArrays
 }
 
-// recordArrays keeps the record arrays of committed batches: a batch's is
+// batchArrays keeps the record arrays of committed batches: a batch's is
 // its size times a record's 136 bytes, mostly pointers, which would
 // otherwise be allocated, zeroed and scanned anew for every batch. A
 // sync.Pool, as slabs.
-type recordArrays struct{ pool sync.Pool }
+type batchArrays struct{ pool sync.Pool }
 
 // get returns an empty array, nil if none is free.
-func (a *recordArrays) get() []kafka.Record {
+func (a *batchArrays) get() []kafka.Record {
 	if p, ok := a.pool.Get().(*[]kafka.Record); ok {
 		return (*p)[:0]
 	}
@@ -73,7 +73,7 @@ func (a *recordArrays) get() []kafka.Record {
 }
 
 // put keeps recs for a later batch; nothing may use them any more.
-func (a *recordArrays) put(recs []kafka.Record) {
+func (a *batchArrays) put(recs []kafka.Record) {
 	if cap(recs) == 0 {
 		return
 	}
